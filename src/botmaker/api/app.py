@@ -1,0 +1,76 @@
+"""The app factory: ``create_app(settings)`` builds everything; nothing at import time."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from botmaker import __version__
+from botmaker.api.errors import install_error_handlers
+from botmaker.api.middleware import BodySizeLimit
+from botmaker.api.routes import auth, bots, catalog, health
+from botmaker.config import Settings
+from botmaker.errors import BotMakerError
+from botmaker.services import Services, build_services
+
+log = logging.getLogger("botmaker")
+
+
+def announce_password(password: str) -> None:
+    """Show a generated admin password once, on the console (never in a log file)."""
+    print(
+        "\n"
+        "  BotMaker generated an admin password (shown only this once; stored hashed):\n"
+        f"      {password}\n"
+        "  Set BOTMAKER_ADMIN_PASSWORD or BOTMAKER_ADMIN_PASSWORD_FILE to choose your own.\n",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    svc = services or build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        generated = await anyio.to_thread.run_sync(svc.auth.ensure_password)
+        if generated:
+            announce_password(generated)
+        try:
+            await anyio.to_thread.run_sync(svc.runtime.ensure_network)
+        except BotMakerError as exc:
+            log.warning("bot network not ready yet (%s); will retry on first create", exc.message)
+        yield
+        if services is None:
+            svc.close()
+
+    app = FastAPI(
+        title="BotMaker",
+        version=__version__,
+        summary="Create, run, watch and delete OpenClaw bots in hardened containers.",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.services = svc
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    for module in (health, auth, bots, catalog):
+        app.include_router(module.router)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> HTMLResponse:
+        return HTMLResponse(
+            "<!doctype html><title>BotMaker</title><h1>BotMaker</h1>"
+            '<p>The API is up. See <a href="/api/docs">the API documentation</a>.</p>'
+        )
+
+    return app

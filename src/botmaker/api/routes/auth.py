@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from botmaker.api.deps import SESSION_COOKIE, client_address, request_token, require_auth, services
+
+router = APIRouter(prefix="/api", tags=["auth"])
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenOut(BaseModel):
+    token: str
+    expires_in: int
+
+
+@router.post("/login", summary="Exchange the admin password for a token and a session cookie")
+def login(body: LoginIn, request: Request, response: Response) -> TokenOut:
+    svc = services(request)
+    token = svc.auth.login(body.password, client_address(request))
+    ttl = svc.settings.token_ttl_seconds
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=ttl,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return TokenOut(token=token, expires_in=ttl)
+
+
+@router.post(
+    "/logout",
+    status_code=204,
+    dependencies=[Depends(require_auth)],
+    summary="Revoke the current token and clear the cookie",
+)
+def logout(request: Request, response: Response) -> Response:
+    token, _ = request_token(request)
+    services(request).auth.logout(token)
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response

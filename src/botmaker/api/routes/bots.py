@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Query, Request
+from sse_starlette import EventSourceResponse
+
+from botmaker.api.deps import require_auth, services
+from botmaker.api.sse import log_events
+from botmaker.services.schemas import BotCreate
+
+router = APIRouter(prefix="/api/bots", tags=["bots"], dependencies=[Depends(require_auth)])
+
+
+@router.get("", summary="All bots with live status (one engine call)")
+def list_bots(request: Request) -> dict[str, Any]:
+    return {"bots": [bot.to_dict() for bot in services(request).bots.list()]}
+
+
+@router.post("", status_code=201, summary="Create a bot: secrets, row, container; start it")
+def create_bot(body: BotCreate, request: Request) -> dict[str, Any]:
+    return services(request).bots.create(body).to_dict()
+
+
+@router.get("/{ref}", summary="One bot by id or name")
+def get_bot(ref: str, request: Request) -> dict[str, Any]:
+    return services(request).bots.get(ref).to_dict()
+
+
+@router.delete("/{ref}", status_code=204, summary="Kill and remove container, secrets and row")
+def delete_bot(ref: str, request: Request) -> None:
+    services(request).bots.delete(ref)
+
+
+@router.post("/{ref}/start", summary="Start the bot (recreating a missing container)")
+def start_bot(ref: str, request: Request) -> dict[str, Any]:
+    return services(request).bots.start(ref).to_dict()
+
+
+@router.post("/{ref}/stop", summary="Stop the bot gracefully")
+def stop_bot(ref: str, request: Request) -> dict[str, Any]:
+    return services(request).bots.stop(ref).to_dict()
+
+
+@router.post("/{ref}/restart", summary="Restart the bot")
+def restart_bot(ref: str, request: Request) -> dict[str, Any]:
+    return services(request).bots.restart(ref).to_dict()
+
+
+@router.get(
+    "/{ref}/logs",
+    summary="The container's stdout/stderr as Server-Sent Events (events: stdout, stderr, end)",
+    response_class=EventSourceResponse,
+)
+async def bot_logs(
+    ref: str,
+    request: Request,
+    tail: int = Query(100, ge=0, le=100_000, description="lines of history first"),
+    follow: bool = Query(True, description="keep streaming new lines"),
+) -> EventSourceResponse:
+    svc = services(request)
+    stream = await anyio.to_thread.run_sync(lambda: svc.bots.logs(ref, tail=tail, follow=follow))
+    return EventSourceResponse(
+        log_events(stream),
+        ping=svc.settings.sse_ping_seconds,
+        send_timeout=60,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

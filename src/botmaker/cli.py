@@ -1,0 +1,214 @@
+"""``botmaker``: serve the API, and manage bots from a shell.
+
+Commands are thin: they build the same services the API uses and call them.
+Secret values are read from files or hidden prompts, never from argv (where
+``ps`` would show them).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Literal, NoReturn
+
+import typer
+from pydantic import ValidationError
+
+from botmaker.config import Settings
+from botmaker.errors import BotMakerError
+from botmaker.services import Services, build_services
+from botmaker.services.schemas import BotCreate
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+bots_app = typer.Typer(no_args_is_help=True, help="Manage bots.")
+app.add_typer(bots_app, name="bots")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except BotMakerError as exc:
+        _fail(exc.message)
+
+
+def _services() -> Services:
+    try:
+        return build_services(_settings())
+    except BotMakerError as exc:
+        _fail(exc.message)
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def serve() -> None:
+    """Run the API (and dashboard) server."""
+    import uvicorn
+
+    from botmaker.api import create_app
+
+    settings = _settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        application = create_app(settings)
+    except BotMakerError as exc:
+        _fail(exc.message)
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
+
+
+@bots_app.command("list")
+def list_bots(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List bots with their live status."""
+    with _run() as svc:
+        views = [v.to_dict() for v in svc.bots.list()]
+    if as_json:
+        typer.echo(json.dumps(views, indent=2))
+        return
+    if not views:
+        typer.echo("no bots yet: create one with 'botmaker bots create'")
+        return
+    typer.echo(f"{'NAME':<24} {'STATUS':<12} {'PROVIDER':<12} {'MODEL':<28} {'CHANNEL':<10} ID")
+    for bot in views:
+        status = bot["status"]["state"]
+        if bot["status"]["exit_code"] is not None:
+            status += f"({bot['status']['exit_code']})"
+        typer.echo(
+            f"{bot['name']:<24} {status:<12} {bot['provider']:<12} {bot['model']:<28} "
+            f"{bot['channel']:<10} {bot['id']}"
+        )
+
+
+def _read_secret(path: Path | None, prompt: str, required: bool) -> str | None:
+    if path is not None:
+        try:
+            return path.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            _fail(f"cannot read {path}: {exc.strerror}")
+    if not required:
+        return None
+    if not sys.stdin.isatty():
+        _fail(f"{prompt}: pass it with a --*-file option (secrets are never taken from argv)")
+    value: str = typer.prompt(prompt, hide_input=True)
+    return value
+
+
+@bots_app.command("create")
+def create(
+    name: Annotated[str, typer.Option(help="1-63 of a-z 0-9 -, starting with a letter")],
+    provider: Annotated[str, typer.Option(help="Provider id (see GET /api/providers)")],
+    model: Annotated[str, typer.Option(help="Model id")],
+    channel: Annotated[str, typer.Option(help="Channel id (see GET /api/channels)")],
+    api_key_file: Annotated[
+        Path | None, typer.Option(help="File holding the provider API key")
+    ] = None,
+    channel_token_file: Annotated[
+        Path | None, typer.Option(help="File holding the channel token")
+    ] = None,
+    channel_config_file: Annotated[
+        Path | None, typer.Option(help="File holding the channel configuration")
+    ] = None,
+) -> None:
+    """Create a bot and start it."""
+    secrets = {
+        "api_key": _read_secret(api_key_file, "Provider API key", required=True),
+        "channel_token": _read_secret(channel_token_file, "Channel token", required=True),
+        "channel_config": _read_secret(channel_config_file, "Channel config", required=False),
+    }
+    try:
+        request = BotCreate.model_validate(
+            {
+                "name": name,
+                "provider": provider,
+                "model": model,
+                "channel": channel,
+                "secrets": {k: v for k, v in secrets.items() if v is not None},
+            }
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        _fail(f"{field}: {first['msg'].removeprefix('Value error, ')}", code=2)
+    with _run() as svc:
+        view = svc.bots.create(request)
+    typer.echo(f"created {view.record.name} ({view.record.id}): {view.status.state}")
+
+
+@bots_app.command("start")
+def start(bot: Annotated[str, typer.Argument(help="Bot name or id")]) -> None:
+    """Start a bot."""
+    with _run() as svc:
+        view = svc.bots.start(bot)
+    typer.echo(f"{view.record.name}: {view.status.state}")
+
+
+@bots_app.command("stop")
+def stop(bot: Annotated[str, typer.Argument(help="Bot name or id")]) -> None:
+    """Stop a bot."""
+    with _run() as svc:
+        view = svc.bots.stop(bot)
+    typer.echo(f"{view.record.name}: {view.status.state}")
+
+
+@bots_app.command("restart")
+def restart(bot: Annotated[str, typer.Argument(help="Bot name or id")]) -> None:
+    """Restart a bot."""
+    with _run() as svc:
+        view = svc.bots.restart(bot)
+    typer.echo(f"{view.record.name}: {view.status.state}")
+
+
+@bots_app.command("delete")
+def delete(
+    bot: Annotated[str, typer.Argument(help="Bot name or id")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask")] = False,
+) -> None:
+    """Delete a bot: its container, secrets and configuration."""
+    if not yes and sys.stdin.isatty():
+        typer.confirm(f"Delete bot {bot} and its secrets?", abort=True)
+    with _run() as svc:
+        svc.bots.delete(bot)
+    typer.echo(f"deleted {bot}")
+
+
+@bots_app.command("logs")
+def logs(
+    bot: Annotated[str, typer.Argument(help="Bot name or id")],
+    tail: Annotated[int, typer.Option(min=0, help="Lines of history")] = 100,
+    follow: Annotated[bool, typer.Option("--follow/--no-follow", "-f")] = True,
+) -> None:
+    """Print a bot's logs (stderr lines go to stderr)."""
+    with _run() as svc:
+        stream = svc.bots.logs(bot, tail=tail, follow=follow)
+        try:
+            for chunk in stream:
+                target = sys.stderr.buffer if chunk.stream == "stderr" else sys.stdout.buffer
+                target.write(chunk.data)
+                target.flush()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stream.close()
+
+
+class _run:  # noqa: N801 - used as a context manager, reads like a function
+    """Build services, map our errors to a clean message and exit code, close."""
+
+    def __enter__(self) -> Services:
+        self.svc = _services()
+        return self.svc
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> Literal[False]:
+        self.svc.close()
+        if isinstance(exc, BotMakerError):
+            where = f" ({exc.field})" if exc.field else ""
+            _fail(f"{exc.message}{where}", code=2 if exc.status < 500 else 1)
+        return False
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,225 @@
+"""Typed settings read from an environment mapping (``os.environ`` by default).
+
+Nothing here reads the process environment at import time: ``Settings.from_env``
+takes the mapping to read, so tests pass their own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from botmaker.errors import BotMakerError
+
+#: The official OpenClaw image, pinned to a release (never ``latest``).
+DEFAULT_BOT_IMAGE = "ghcr.io/openclaw/openclaw:2026.9.6"
+
+#: Passwords that must never protect a real install.
+PLACEHOLDER_PASSWORDS = frozenset({"changethis", "changeme", "admin", "password", "botmaker"})
+MIN_PASSWORD_LENGTH = 12
+
+
+class ConfigError(BotMakerError):
+    code = "config"
+
+
+class Secret:
+    """A string that never shows itself when printed or logged."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+_SIZE = re.compile(r"^(\d+)([kmg]?)b?$", re.IGNORECASE)
+
+
+def parse_size(text: str, name: str) -> int:
+    """Parse ``512m`` / ``1g`` / ``65536`` into bytes."""
+    match = _SIZE.match(text.strip())
+    if not match:
+        raise ConfigError(f"{name}: not a size: {text!r} (use e.g. 512m, 1g)", field=name)
+    number, unit = int(match.group(1)), match.group(2).lower()
+    return number * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
+
+
+def _bool(text: str, name: str) -> bool:
+    value = text.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {text!r}", field=name)
+
+
+def _int(text: str, name: str, low: int, high: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{name}: not an integer: {text!r}", field=name) from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}: must be between {low} and {high}", field=name)
+    return value
+
+
+def _float(text: str, name: str, low: float, high: float) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{name}: not a number: {text!r}", field=name) from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}: must be between {low} and {high}", field=name)
+    return value
+
+
+@dataclass(frozen=True)
+class BotLimits:
+    memory_bytes: int = 1536 * 1024**2
+    cpus: float = 1.0
+    pids: int = 512
+    tmp_bytes: int = 64 * 1024**2
+    log_max_size: str = "10m"
+    log_max_file: int = 3
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 7100
+    data_dir: Path = Path("data")
+    secrets_dir: Path = Path("secrets")
+    admin_password: Secret | None = None
+    bot_image: str = DEFAULT_BOT_IMAGE
+    docker_host: str | None = None
+    docker_api_version: str = "1.41"
+    docker_timeout: float = 5.0
+    pull_timeout: float = 600.0
+    instance: str = "default"
+    network: str = "botmaker-bots"
+    network_internal: bool = False
+    bot_uid_base: int = 200_000
+    stop_timeout: int = 10
+    limits: BotLimits = field(default_factory=BotLimits)
+    token_ttl_seconds: int = 12 * 3600
+    max_body_bytes: int = 256 * 1024
+    login_max_failures: int = 5
+    login_window_seconds: int = 300
+    sse_ping_seconds: float = 15.0
+    development: bool = False
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "botmaker.db"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value if value not in (None, "") else None
+
+        kwargs: dict[str, object] = {}
+        if (v := get("BOTMAKER_HOST")) is not None:
+            kwargs["host"] = v
+        if (v := get("BOTMAKER_PORT")) is not None:
+            kwargs["port"] = _int(v, "BOTMAKER_PORT", 1, 65535)
+        if (v := get("BOTMAKER_DATA_DIR")) is not None:
+            kwargs["data_dir"] = Path(v)
+        if (v := get("BOTMAKER_SECRETS_DIR")) is not None:
+            kwargs["secrets_dir"] = Path(v)
+        kwargs["admin_password"] = _admin_password(env)
+        if (v := get("BOTMAKER_BOT_IMAGE")) is not None:
+            kwargs["bot_image"] = v
+        kwargs["docker_host"] = get("DOCKER_HOST")
+        if (v := get("BOTMAKER_DOCKER_API_VERSION")) is not None:
+            kwargs["docker_api_version"] = v
+        if (v := get("BOTMAKER_DOCKER_TIMEOUT")) is not None:
+            kwargs["docker_timeout"] = _float(v, "BOTMAKER_DOCKER_TIMEOUT", 0.5, 300)
+        if (v := get("BOTMAKER_PULL_TIMEOUT")) is not None:
+            kwargs["pull_timeout"] = _float(v, "BOTMAKER_PULL_TIMEOUT", 1, 86400)
+        if (v := get("BOTMAKER_INSTANCE")) is not None:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,62}", v):
+                raise ConfigError("BOTMAKER_INSTANCE: use lowercase letters, digits, - _ .")
+            kwargs["instance"] = v
+        if (v := get("BOTMAKER_NETWORK")) is not None:
+            kwargs["network"] = v
+        if (v := get("BOTMAKER_NETWORK_INTERNAL")) is not None:
+            kwargs["network_internal"] = _bool(v, "BOTMAKER_NETWORK_INTERNAL")
+        if (v := get("BOTMAKER_BOT_UID_BASE")) is not None:
+            kwargs["bot_uid_base"] = _int(v, "BOTMAKER_BOT_UID_BASE", 1000, 2**31 - 2**20)
+        if (v := get("BOTMAKER_STOP_TIMEOUT")) is not None:
+            kwargs["stop_timeout"] = _int(v, "BOTMAKER_STOP_TIMEOUT", 0, 600)
+        if (v := get("BOTMAKER_TOKEN_TTL")) is not None:
+            kwargs["token_ttl_seconds"] = _int(v, "BOTMAKER_TOKEN_TTL", 60, 30 * 86400)
+        if (v := get("BOTMAKER_MAX_BODY")) is not None:
+            kwargs["max_body_bytes"] = parse_size(v, "BOTMAKER_MAX_BODY")
+        if (v := get("BOTMAKER_SSE_PING")) is not None:
+            kwargs["sse_ping_seconds"] = _float(v, "BOTMAKER_SSE_PING", 0.1, 3600)
+        if (v := get("BOTMAKER_DEVELOPMENT")) is not None:
+            kwargs["development"] = _bool(v, "BOTMAKER_DEVELOPMENT")
+        kwargs["limits"] = _limits(get)
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+
+def _limits(get: Callable[[str], str | None]) -> BotLimits:
+    values: dict[str, object] = {}
+    if (v := get("BOTMAKER_BOT_MEMORY")) is not None:
+        memory = parse_size(v, "BOTMAKER_BOT_MEMORY")
+        if memory < 6 * 1024**2:
+            raise ConfigError("BOTMAKER_BOT_MEMORY: at least 6m", field="BOTMAKER_BOT_MEMORY")
+        values["memory_bytes"] = memory
+    if (v := get("BOTMAKER_BOT_CPUS")) is not None:
+        values["cpus"] = _float(v, "BOTMAKER_BOT_CPUS", 0.01, 1024)
+    if (v := get("BOTMAKER_BOT_PIDS")) is not None:
+        values["pids"] = _int(v, "BOTMAKER_BOT_PIDS", 8, 1_000_000)
+    if (v := get("BOTMAKER_BOT_TMP_SIZE")) is not None:
+        values["tmp_bytes"] = parse_size(v, "BOTMAKER_BOT_TMP_SIZE")
+    if (v := get("BOTMAKER_LOG_MAX_SIZE")) is not None:
+        parse_size(v, "BOTMAKER_LOG_MAX_SIZE")
+        values["log_max_size"] = v
+    if (v := get("BOTMAKER_LOG_MAX_FILE")) is not None:
+        values["log_max_file"] = _int(v, "BOTMAKER_LOG_MAX_FILE", 1, 100)
+    return BotLimits(**values)  # type: ignore[arg-type]
+
+
+def _admin_password(env: Mapping[str, str]) -> Secret | None:
+    direct = env.get("BOTMAKER_ADMIN_PASSWORD") or None
+    path = env.get("BOTMAKER_ADMIN_PASSWORD_FILE") or None
+    if direct and path:
+        raise ConfigError("set BOTMAKER_ADMIN_PASSWORD or BOTMAKER_ADMIN_PASSWORD_FILE, not both")
+    if path:
+        try:
+            direct = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigError(
+                f"BOTMAKER_ADMIN_PASSWORD_FILE: cannot read {path}: {exc.strerror}",
+                field="BOTMAKER_ADMIN_PASSWORD_FILE",
+            ) from None
+    if direct is None:
+        return None
+    if direct.lower() in PLACEHOLDER_PASSWORDS or len(direct) < MIN_PASSWORD_LENGTH:
+        raise ConfigError(
+            f"the admin password is a placeholder or shorter than {MIN_PASSWORD_LENGTH} "
+            "characters; choose a real one (or unset it to have one generated)",
+            field="BOTMAKER_ADMIN_PASSWORD",
+        )
+    return Secret(direct)

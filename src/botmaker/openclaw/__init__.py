@@ -1,0 +1,1 @@
+"""OpenClaw knowledge: catalogs of providers and channels (pure data and functions)."""

@@ -1,0 +1,155 @@
+"""The backend interface and the plain data it speaks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+StreamName = Literal["stdout", "stderr"]
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: str
+    target: str
+    read_only: bool = True
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything a backend needs to run one bot, already hardened by ``policy``."""
+
+    name: str
+    image: str
+    hostname: str
+    labels: dict[str, str]
+    env: dict[str, str]
+    user: str
+    network: str
+    mounts: tuple[Mount, ...]
+    tmpfs: dict[str, str]
+    read_only_rootfs: bool
+    cap_drop: tuple[str, ...]
+    cap_add: tuple[str, ...]
+    security_opt: tuple[str, ...]
+    memory_bytes: int
+    memory_swap_bytes: int
+    nano_cpus: int
+    pids_limit: int
+    log_driver: str
+    log_options: dict[str, str]
+    restart_policy: str
+    init: bool
+    stop_timeout: int
+    published_ports: dict[int, int] = field(default_factory=dict)
+    command: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class RuntimeStatus:
+    """What the engine says about a bot's container right now."""
+
+    state: str  # created|running|restarting|paused|exited|dead|removing|missing
+    container_id: str | None = None
+    exit_code: int | None = None
+    health: str | None = None  # starting|healthy|unhealthy, when the image has a check
+    started_at: str | None = None
+    finished_at: str | None = None
+    oom_killed: bool | None = None
+    detail: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "running": self.running,
+            "container_id": self.container_id,
+            "exit_code": self.exit_code,
+            "health": self.health,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "oom_killed": self.oom_killed,
+            "detail": self.detail,
+        }
+
+
+MISSING = RuntimeStatus(state="missing", detail="no container")
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    stream: StreamName
+    data: bytes
+
+
+class LogStream(Protocol):
+    """An iterator of log chunks that can be closed from another thread."""
+
+    def __iter__(self) -> Iterator[LogChunk]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class PullProgress:
+    """Live progress of one image pull, readable while it runs."""
+
+    image: str
+    status: str = "pending"  # pending|pulling|done|failed
+    message: str = ""
+    layers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def current_bytes(self) -> int:
+        return sum(int(layer.get("current", 0)) for layer in self.layers.values())
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(int(layer.get("total", 0)) for layer in self.layers.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "image": self.image,
+            "status": self.status,
+            "message": self.message,
+            "layers": len(self.layers),
+            "current_bytes": self.current_bytes,
+            "total_bytes": self.total_bytes,
+            "error": self.error,
+        }
+
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+
+class Backend(Protocol):
+    """The operations BotMaker needs from a container runtime."""
+
+    def ping(self) -> None: ...
+
+    def ensure_network(self) -> None: ...
+
+    def image_present(self, image: str) -> bool: ...
+
+    def pull(self, image: str, progress: ProgressCallback) -> None: ...
+
+    def create(self, spec: ContainerSpec) -> str: ...
+
+    def start(self, container: str) -> None: ...
+
+    def stop(self, container: str, timeout: int) -> None: ...
+
+    def restart(self, container: str, timeout: int) -> None: ...
+
+    def remove(self, container: str) -> None: ...
+
+    def status(self, container: str) -> RuntimeStatus: ...
+
+    def list(self) -> dict[str, RuntimeStatus]: ...
+
+    def logs(self, container: str, *, tail: int, follow: bool) -> LogStream: ...

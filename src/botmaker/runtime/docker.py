@@ -1,0 +1,379 @@
+"""The Docker engine backend (docker-py's low-level ``APIClient``).
+
+docker-py and requests exceptions are converted here into BotMaker's errors: an
+engine that is down or too slow is ``EngineUnavailable`` (503), never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import struct
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, ParamSpec, TypeVar, cast
+
+import docker
+import docker.errors
+import requests
+from docker.types import LogConfig
+
+from botmaker.config import Settings
+from botmaker.errors import (
+    BotMakerError,
+    Conflict,
+    EngineUnavailable,
+    ImageUnavailable,
+    NotFound,
+    RuntimeFailure,
+)
+from botmaker.runtime.base import (
+    MISSING,
+    ContainerSpec,
+    LogChunk,
+    ProgressCallback,
+    RuntimeStatus,
+)
+from botmaker.runtime.policy import LABEL_BOT_ID, managed_labels
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+_EXIT_CODE = re.compile(r"^Exited \((-?\d+)\)")
+_HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
+
+
+def _engine_errors(what: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
+    """Convert docker-py / requests exceptions raised by ``what`` into ours."""
+
+    def decorate(func: Callable[P, T]) -> Callable[P, T]:
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+            try:
+                return func(*args, **kwargs)
+            except BotMakerError:
+                raise
+            except docker.errors.NotFound as exc:
+                raise NotFound(f"{what}: {_explain(exc)}") from None
+            except docker.errors.APIError as exc:
+                if exc.status_code == 409:
+                    raise Conflict(f"{what}: {_explain(exc)}") from None
+                raise RuntimeFailure(f"{what}: {_explain(exc)}") from None
+            except (requests.exceptions.RequestException, OSError) as exc:
+                raise EngineUnavailable(
+                    f"the Docker engine does not answer ({what}): {_reason(exc)}"
+                ) from None
+            except docker.errors.DockerException as exc:
+                raise RuntimeFailure(f"{what}: {exc}") from None
+
+        wrapper.__name__ = func.__name__
+        wrapper.__doc__ = func.__doc__
+        return wrapper
+
+    return decorate
+
+
+def _explain(exc: docker.errors.APIError) -> str:
+    return str(exc.explanation or exc)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "timed out"
+    text = str(exc)
+    for marker in ("Connection refused", "No such file or directory", "Connection reset"):
+        if marker in text:
+            return marker.lower()
+    return text[:200] or type(exc).__name__
+
+
+class DockerBackend:
+    """Bots as containers on one Docker engine."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.base_url = settings.docker_host or DEFAULT_SOCKET
+        self.api = self._client(settings.docker_timeout)
+        self._network_ready = False
+        self._network_lock = threading.Lock()
+
+    def _client(self, timeout: float) -> docker.APIClient:
+        try:
+            return docker.APIClient(
+                base_url=self.base_url,
+                version=self.settings.docker_api_version,
+                timeout=cast(int, timeout),
+            )
+        except docker.errors.DockerException as exc:
+            raise EngineUnavailable(f"cannot use DOCKER_HOST={self.base_url}: {exc}") from None
+
+    def close(self) -> None:
+        self.api.close()
+
+    @_engine_errors("ping")
+    def ping(self) -> None:
+        self.api.ping()
+
+    # -- network ----------------------------------------------------------------------
+
+    @_engine_errors("bot network")
+    def ensure_network(self) -> None:
+        """Create the bots' network: bridge, no inter-container traffic (ICC off)."""
+        with self._network_lock:
+            if self._network_ready:
+                return
+            name = self.settings.network
+            try:
+                info = self.api.inspect_network(name)
+            except docker.errors.NotFound:
+                try:
+                    self.api.create_network(
+                        name,
+                        driver="bridge",
+                        internal=self.settings.network_internal,
+                        options={"com.docker.network.bridge.enable_icc": "false"},
+                        labels=managed_labels(self.settings),
+                        check_duplicate=True,
+                    )
+                except docker.errors.APIError as exc:
+                    if exc.status_code != 409:
+                        raise
+                info = self.api.inspect_network(name)
+            options = info.get("Options") or {}
+            if options.get("com.docker.network.bridge.enable_icc") != "false":
+                raise RuntimeFailure(
+                    f"network {name!r} exists but lets containers reach each other "
+                    "(enable_icc is not false); remove it or choose BOTMAKER_NETWORK"
+                )
+            self._network_ready = True
+
+    # -- images -----------------------------------------------------------------------
+
+    @_engine_errors("image inspect")
+    def image_present(self, image: str) -> bool:
+        try:
+            self.api.inspect_image(image)  # type: ignore[no-untyped-call]
+        except docker.errors.ImageNotFound:
+            return False
+        return True
+
+    def pull(self, image: str, progress: ProgressCallback) -> None:
+        repository, tag = _split_image(image)
+        client = self._client(self.settings.pull_timeout)
+        try:
+            for event in client.pull(repository, tag=tag, stream=True, decode=True):
+                if "error" in event:
+                    raise ImageUnavailable(
+                        f"cannot pull image {image}: {event['error']}", field="image"
+                    )
+                progress(event)
+        except docker.errors.APIError as exc:
+            raise ImageUnavailable(f"cannot pull image {image}: {_explain(exc)}") from None
+        except (requests.exceptions.RequestException, OSError) as exc:
+            raise EngineUnavailable(
+                f"the Docker engine does not answer (pull): {_reason(exc)}"
+            ) from None
+        finally:
+            client.close()
+        if not self.image_present(image):
+            raise ImageUnavailable(f"pull of {image} finished but the image is not there")
+
+    # -- containers -------------------------------------------------------------------
+
+    @_engine_errors("create container")
+    def create(self, spec: ContainerSpec) -> str:
+        api = self.api
+        host_config = api.create_host_config(
+            binds={
+                m.source: {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
+                for m in spec.mounts
+            },
+            tmpfs=dict(spec.tmpfs),
+            read_only=spec.read_only_rootfs,
+            cap_drop=list(spec.cap_drop),
+            cap_add=list(spec.cap_add) or None,
+            security_opt=list(spec.security_opt),
+            mem_limit=spec.memory_bytes,
+            memswap_limit=spec.memory_swap_bytes,
+            nano_cpus=spec.nano_cpus,
+            pids_limit=spec.pids_limit,
+            log_config=LogConfig(type=spec.log_driver, config=dict(spec.log_options)),
+            restart_policy={"Name": spec.restart_policy},
+            network_mode=spec.network,
+            init=spec.init,
+            port_bindings={c: ("127.0.0.1", h) for c, h in spec.published_ports.items()} or None,
+            ipc_mode="private",
+        )
+        result = api.create_container(
+            spec.image,
+            command=list(spec.command) if spec.command else None,
+            name=spec.name,
+            hostname=spec.hostname,
+            user=spec.user,
+            environment=dict(spec.env),
+            labels=dict(spec.labels),
+            host_config=host_config,
+            ports=list(spec.published_ports) or None,
+            stop_timeout=spec.stop_timeout,
+            networking_config=api.create_networking_config(
+                {spec.network: api.create_endpoint_config()}  # type: ignore[arg-type]
+            ),
+        )
+        return str(result["Id"])
+
+    @_engine_errors("start container")
+    def start(self, container: str) -> None:
+        self.api.start(container)
+
+    @_engine_errors("stop container")
+    def stop(self, container: str, timeout: int) -> None:
+        self.api.stop(container, timeout=timeout)
+
+    @_engine_errors("restart container")
+    def restart(self, container: str, timeout: int) -> None:
+        self.api.restart(container, timeout=timeout)
+
+    @_engine_errors("remove container")
+    def remove(self, container: str) -> None:
+        """Kill and remove at once: never waits for a bot that ignores SIGTERM."""
+        try:
+            self.api.remove_container(container, force=True, v=True)
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409 and "already in progress" in _explain(exc):
+                return
+            raise
+
+    @_engine_errors("inspect container")
+    def status(self, container: str) -> RuntimeStatus:
+        try:
+            info = self.api.inspect_container(container)
+        except docker.errors.NotFound:
+            return MISSING
+        state = info.get("State") or {}
+        health = (state.get("Health") or {}).get("Status")
+        name = str(state.get("Status", "unknown"))
+        return RuntimeStatus(
+            state=name,
+            container_id=str(info["Id"]),
+            exit_code=int(state["ExitCode"]) if name in {"exited", "dead"} else None,
+            health=health,
+            started_at=_zero_time(state.get("StartedAt")),
+            finished_at=_zero_time(state.get("FinishedAt")),
+            oom_killed=bool(state.get("OOMKilled")),
+            detail=state.get("Error") or None,
+        )
+
+    @_engine_errors("list containers")
+    def list(self) -> dict[str, RuntimeStatus]:
+        """Every managed container of this instance, by bot id, in one engine call."""
+        filters = {"label": [f"{k}={v}" for k, v in managed_labels(self.settings).items()]}
+        result: dict[str, RuntimeStatus] = {}
+        for item in self.api.containers(all=True, filters=filters):
+            bot_id = (item.get("Labels") or {}).get(LABEL_BOT_ID)
+            if not bot_id:
+                continue
+            status_text = str(item.get("Status") or "")
+            exit_match = _EXIT_CODE.match(status_text)
+            health_match = _HEALTH.search(status_text)
+            health = health_match.group(1).replace("health: ", "") if health_match else None
+            result[bot_id] = RuntimeStatus(
+                state=str(item.get("State", "unknown")),
+                container_id=str(item["Id"]),
+                exit_code=int(exit_match.group(1)) if exit_match else None,
+                health=health,
+                detail=status_text or None,
+            )
+        return result
+
+    @_engine_errors("logs")
+    def logs(self, container: str, *, tail: int, follow: bool) -> DockerLogStream:
+        params: dict[str, str | int] = {"stdout": 1, "stderr": 1, "follow": int(follow)}
+        params["tail"] = str(tail)
+        response = self.api.get(
+            f"{self.api.base_url}/v{self.api.api_version}/containers/{container}/logs",
+            params=params,
+            stream=True,
+            timeout=(
+                self.settings.docker_timeout,
+                None if follow else self.settings.docker_timeout,
+            ),
+        )
+        if response.status_code == 404:
+            response.close()
+            raise NotFound(f"container {container} not found")
+        if response.status_code >= 400:
+            text = response.text[:300]
+            response.close()
+            raise RuntimeFailure(f"logs: {text}")
+        return DockerLogStream(response)
+
+
+class DockerLogStream:
+    """Demultiplexes Docker's log stream (8-byte frame headers) into stdout/stderr chunks.
+
+    ``close`` may be called from another thread: it shuts the socket down, which
+    wakes a reader blocked waiting for the next frame.
+    """
+
+    def __init__(self, response: requests.Response) -> None:
+        self._response = response
+        self._closed = False
+
+    def __iter__(self) -> Iterator[LogChunk]:
+        raw = self._response.raw
+        try:
+            while not self._closed:
+                header = raw.read(8)
+                if len(header) < 8:
+                    return
+                kind, length = struct.unpack(">BxxxL", header)
+                data = raw.read(length) if length else b""
+                if length and not data:
+                    return
+                yield LogChunk("stderr" if kind == 2 else "stdout", data)
+        except (requests.exceptions.RequestException, OSError, ValueError, AttributeError):
+            if not self._closed:
+                raise EngineUnavailable("the Docker engine closed the log stream") from None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        sock = _response_socket(self._response)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(Exception):
+            self._response.close()
+
+
+def _response_socket(response: requests.Response) -> socket.socket | None:
+    """The socket under a streamed response (urllib3 keeps it a few layers down)."""
+    candidate: Any = getattr(response.raw, "_fp", None)
+    for attr in ("fp", "raw", "_sock"):
+        if isinstance(candidate, socket.socket):
+            return candidate
+        candidate = getattr(candidate, attr, None)
+    return candidate if isinstance(candidate, socket.socket) else None
+
+
+def _split_image(image: str) -> tuple[str, str]:
+    if "@" in image:
+        repository, digest = image.split("@", 1)
+        return repository, digest
+    last = image.rsplit("/", 1)[-1]
+    if ":" in last:
+        repository, tag = image.rsplit(":", 1)
+        return repository, tag
+    return image, "latest"
+
+
+def _zero_time(value: object) -> str | None:
+    if not value or str(value).startswith("0001-01-01"):
+        return None
+    return str(value)

@@ -1,0 +1,83 @@
+"""The one place that decides how a bot container is hardened.
+
+Every backend builds its containers from :func:`bot_container_spec`; nothing else
+chooses capabilities, users, limits or mounts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from botmaker.config import Settings
+from botmaker.runtime.base import ContainerSpec, Mount
+
+LABEL_MANAGED = "botmaker.managed"
+LABEL_BOT_ID = "botmaker.bot-id"
+LABEL_BOT_NAME = "botmaker.bot-name"
+LABEL_INSTANCE = "botmaker.instance"
+
+SECRETS_TARGET = "/run/secrets"
+BOT_HOME = "/home/bot"
+
+
+def container_name(bot_id: str) -> str:
+    return f"botmaker-{bot_id}"
+
+
+def managed_labels(settings: Settings) -> dict[str, str]:
+    return {LABEL_MANAGED: "true", LABEL_INSTANCE: settings.instance}
+
+
+@dataclass(frozen=True)
+class BotIdentity:
+    """What the policy needs to know about a bot (no secrets, ever)."""
+
+    id: str
+    name: str
+    image: str
+    uid: int
+    facts: Mapping[str, str]  # non-secret settings exposed as BOTMAKER_* variables
+
+
+def bot_container_spec(bot: BotIdentity, settings: Settings, secrets_folder: Path) -> ContainerSpec:
+    limits = settings.limits
+    uid = gid = bot.uid
+    tmpfs_opts = f"rw,nosuid,nodev,noexec,size={limits.tmp_bytes},uid={uid},gid={gid},mode=0700"
+    return ContainerSpec(
+        name=container_name(bot.id),
+        image=bot.image,
+        hostname=bot.name,
+        labels={
+            **managed_labels(settings),
+            LABEL_BOT_ID: bot.id,
+            LABEL_BOT_NAME: bot.name,
+        },
+        # Non-secret facts only: secrets live in files under /run/secrets.
+        env={
+            "HOME": BOT_HOME,
+            "TMPDIR": "/tmp",  # noqa: S108 - a private tmpfs per container
+            "BOTMAKER_BOT_ID": bot.id,
+            "BOTMAKER_BOT_NAME": bot.name,
+            **{f"BOTMAKER_{key.upper()}": value for key, value in bot.facts.items()},
+            "BOTMAKER_SECRETS_DIR": SECRETS_TARGET,
+        },
+        user=f"{uid}:{gid}",
+        network=settings.network,
+        mounts=(Mount(source=str(secrets_folder.resolve()), target=SECRETS_TARGET),),
+        tmpfs={"/tmp": tmpfs_opts, BOT_HOME: tmpfs_opts},  # noqa: S108
+        read_only_rootfs=True,
+        cap_drop=("ALL",),
+        cap_add=(),
+        security_opt=("no-new-privileges:true",),
+        memory_bytes=limits.memory_bytes,
+        memory_swap_bytes=limits.memory_bytes,  # no swap on top of the limit
+        nano_cpus=int(limits.cpus * 1e9),
+        pids_limit=limits.pids,
+        log_driver="json-file",
+        log_options={"max-size": limits.log_max_size, "max-file": str(limits.log_max_file)},
+        restart_policy="unless-stopped",
+        init=True,
+        stop_timeout=settings.stop_timeout,
+    )

@@ -1,0 +1,120 @@
+"""Per-bot secret folders: ``<secrets dir>/<bot id>/``, 0700, files 0600, atomic writes.
+
+The folder and its files are owned by the bot's own uid (when BotMaker runs as
+root), so the bot's non-root user can read them and no other bot's uid can. The
+folder is bind-mounted read-only at ``/run/secrets`` in that bot's container only.
+Values never leave this module except as file contents.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+from botmaker.errors import BotMakerError
+
+#: The secret files a bot may have.
+SECRET_NAMES = ("api_key", "channel_token", "channel_config")
+_BOT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+class SecretsError(BotMakerError):
+    code = "secrets_error"
+
+
+def running_as_root() -> bool:
+    return os.geteuid() == 0
+
+
+class SecretStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def ensure_root(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.chmod(0o700)
+
+    def folder(self, bot_id: str) -> Path:
+        if not _BOT_ID.match(bot_id):  # never let an id walk out of the root
+            raise SecretsError(f"not a bot id: {bot_id!r}")
+        return self.root / bot_id
+
+    def write_all(self, bot_id: str, values: Mapping[str, str], *, uid: int, gid: int) -> Path:
+        """Create the bot's folder (if needed) and atomically write each secret."""
+        unknown = set(values) - set(SECRET_NAMES)
+        if unknown:
+            raise SecretsError(f"unknown secret names: {sorted(unknown)}")
+        self.ensure_root()
+        folder = self.folder(bot_id)
+        try:
+            folder.mkdir(mode=0o700, exist_ok=True)
+            folder.chmod(0o700)
+            _chown(folder, uid, gid)
+            for name, value in values.items():
+                _atomic_write(folder, name, value.encode("utf-8"), uid=uid, gid=gid)
+            _fsync_dir(self.root)
+        except OSError as exc:
+            # The message names the path and the error, never a value.
+            raise SecretsError(f"cannot write secrets for bot {bot_id}: {exc.strerror}") from None
+        return folder
+
+    def names(self, bot_id: str) -> list[str]:
+        folder = self.folder(bot_id)
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if p.name in SECRET_NAMES)
+
+    def exists(self, bot_id: str) -> bool:
+        return self.folder(bot_id).is_dir()
+
+    def remove(self, bot_id: str) -> None:
+        folder = self.folder(bot_id)
+        try:
+            shutil.rmtree(folder)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise SecretsError(f"cannot remove secrets for bot {bot_id}: {exc.strerror}") from None
+        with contextlib.suppress(OSError):
+            _fsync_dir(self.root)
+
+
+def _chown(path: Path | int, uid: int, gid: int) -> None:
+    if running_as_root():
+        os.chown(path, uid, gid)
+
+
+def _atomic_write(folder: Path, name: str, data: bytes, *, uid: int, gid: int) -> None:
+    """Temp file created 0600 in the same folder, fsync, rename over, fsync the folder."""
+    tmp = folder / f".{name}.{uuid.uuid4().hex}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        if running_as_root():
+            os.fchown(fd, uid, gid)
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    os.close(fd)
+    os.replace(tmp, folder / name)
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

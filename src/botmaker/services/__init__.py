@@ -1,0 +1,59 @@
+"""Use cases: the only layer the API, pages and CLI call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from botmaker.config import Settings
+from botmaker.runtime.docker import DockerBackend
+from botmaker.secrets import SecretStore
+from botmaker.services.auth import AuthService
+from botmaker.services.bots import BotService
+from botmaker.services.images import ImageService
+from botmaker.store import Database, Store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    bots: BotService
+    images: ImageService
+    auth: AuthService
+    runtime: DockerBackend
+
+    def health(self) -> dict[str, dict[str, object]]:
+        result: dict[str, dict[str, object]] = {}
+        try:
+            self.store.db.ping()
+            result["store"] = {"ok": True}
+        except Exception as exc:  # noqa: BLE001 - health reports any failure
+            result["store"] = {"ok": False, "message": str(exc)}
+        try:
+            self.runtime.ping()
+            result["docker"] = {"ok": True}
+        except Exception as exc:  # noqa: BLE001
+            result["docker"] = {"ok": False, "message": str(exc)}
+        return result
+
+    def close(self) -> None:
+        self.runtime.close()
+        self.store.db.close()
+
+
+def build_services(settings: Settings) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.chmod(0o700)
+    store = Store(Database(settings.db_path))
+    secrets = SecretStore(settings.secrets_dir)
+    secrets.ensure_root()
+    runtime = DockerBackend(settings)
+    images = ImageService(runtime)
+    return Services(
+        settings=settings,
+        store=store,
+        bots=BotService(settings, store, secrets, runtime, images),
+        images=images,
+        auth=AuthService(settings, store),
+        runtime=runtime,
+    )

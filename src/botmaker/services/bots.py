@@ -1,0 +1,226 @@
+"""Bot use cases: create, list, start/stop/restart, delete, logs.
+
+Ordering and rollback live here. A create is: row (``creating``) → secrets →
+image → container → start → ``ready``; any failure undoes every step taken, so
+a bad or failed create leaves no row, no folder and no container.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from botmaker.config import Settings
+from botmaker.errors import BotMakerError, Conflict, InvalidInput
+from botmaker.openclaw.catalog import CHANNELS, PROVIDERS
+from botmaker.runtime.base import MISSING, Backend, LogChunk, LogStream, RuntimeStatus
+from botmaker.runtime.policy import BotIdentity, bot_container_spec, container_name
+from botmaker.secrets import SecretStore, running_as_root
+from botmaker.services.images import ImageService
+from botmaker.services.schemas import BotCreate
+from botmaker.store import BotRecord, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BotView:
+    """A bot as callers see it: stored configuration plus live status. No secrets."""
+
+    record: BotRecord
+    status: RuntimeStatus
+    secret_names: list[str] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.record
+        body: dict[str, Any] = {
+            "id": r.id,
+            "name": r.name,
+            "provider": r.provider,
+            "model": r.model,
+            "channel": r.channel,
+            "image": r.image,
+            "container_name": container_name(r.id),
+            "container_id": r.container_id,
+            "state": r.state,
+            "status": self.status.to_dict(),
+            "created_at": r.created_at,
+            "updated_at": r.updated_at,
+        }
+        if self.secret_names is not None:
+            body["secrets"] = self.secret_names
+        return body
+
+
+class BotService:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        secrets: SecretStore,
+        runtime: Backend,
+        images: ImageService,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.secrets = secrets
+        self.runtime = runtime
+        self.images = images
+        self._streams_lock = threading.Lock()
+        self.open_log_streams = 0
+
+    # -- queries ----------------------------------------------------------------------
+
+    def list(self) -> list[BotView]:
+        statuses = self.runtime.list()  # one engine call for every bot
+        return [
+            BotView(record, self._status_of(record, statuses.get(record.id)))
+            for record in self.store.list_bots()
+        ]
+
+    def get(self, ref: str) -> BotView:
+        record = self.store.find_bot(ref)
+        status = self.runtime.status(container_name(record.id))
+        return BotView(record, self._status_of(record, status), self.secrets.names(record.id))
+
+    @staticmethod
+    def _status_of(record: BotRecord, status: RuntimeStatus | None) -> RuntimeStatus:
+        if status is None or status.state == "missing":
+            if record.state == "creating":
+                return RuntimeStatus(state="creating", detail="being created")
+            return MISSING
+        return status
+
+    # -- create -----------------------------------------------------------------------
+
+    def create(self, request: BotCreate) -> BotView:
+        provider = PROVIDERS[request.provider]
+        channel = CHANNELS[request.channel]
+        if provider.key_required and request.secrets.api_key is None:
+            raise InvalidInput(f"provider {provider.id} needs an API key", field="secrets.api_key")
+        if channel.config_required and request.secrets.channel_config is None:
+            raise InvalidInput(
+                f"channel {channel.id} needs a channel configuration",
+                field="secrets.channel_config",
+            )
+        bot_id = str(uuid.uuid4())
+        record = self.store.insert_bot(
+            bot_id=bot_id,
+            name=request.name,
+            provider=request.provider,
+            model=request.model,
+            channel=request.channel,
+            image=self.settings.bot_image,
+            uid_base=self.settings.bot_uid_base,
+            fixed_uid=None if running_as_root() else os.getuid(),
+        )
+        try:
+            self.secrets.write_all(bot_id, request.secrets.files(), uid=record.uid, gid=record.uid)
+            self.images.ensure(record.image)
+            record = self._create_container(record)
+            self.runtime.start(container_name(bot_id))
+            record = self.store.update_bot(bot_id, state="ready")
+        except BaseException:
+            self._undo_create(bot_id)
+            raise
+        log.info("created bot %s (%s)", record.name, record.id)
+        return self.get(bot_id)
+
+    def _create_container(self, record: BotRecord) -> BotRecord:
+        self.runtime.ensure_network()
+        identity = BotIdentity(
+            id=record.id,
+            name=record.name,
+            image=record.image,
+            uid=record.uid,
+            facts={"provider": record.provider, "model": record.model, "channel": record.channel},
+        )
+        spec = bot_container_spec(identity, self.settings, self.secrets.folder(record.id))
+        container_id = self.runtime.create(spec)
+        return self.store.update_bot(record.id, container_id=container_id)
+
+    def _undo_create(self, bot_id: str) -> None:
+        steps: list[Callable[[], None]] = [
+            lambda: self.runtime.remove(container_name(bot_id)),
+            lambda: self.secrets.remove(bot_id),
+            lambda: self.store.delete_bot(bot_id),
+        ]
+        for step in steps:
+            try:
+                step()
+            except BotMakerError as exc:
+                log.error("rollback of bot %s incomplete: %s", bot_id, exc.message)
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def start(self, ref: str) -> BotView:
+        record = self._ready(ref)
+        if self.runtime.status(container_name(record.id)).state == "missing":
+            self.images.ensure(record.image)
+            record = self._create_container(record)  # removed by hand: recreate it
+        self.runtime.start(container_name(record.id))
+        return self.get(record.id)
+
+    def stop(self, ref: str) -> BotView:
+        record = self._ready(ref)
+        if self.runtime.status(container_name(record.id)).state != "missing":
+            self.runtime.stop(container_name(record.id), self.settings.stop_timeout)
+        return self.get(record.id)
+
+    def restart(self, ref: str) -> BotView:
+        record = self._ready(ref)
+        if self.runtime.status(container_name(record.id)).state == "missing":
+            return self.start(record.id)
+        self.runtime.restart(container_name(record.id), self.settings.stop_timeout)
+        return self.get(record.id)
+
+    def delete(self, ref: str) -> None:
+        """Kill and remove the container (no stop timeout), then secrets, then the row."""
+        record = self.store.find_bot(ref)
+        self.runtime.remove(container_name(record.id))
+        self.secrets.remove(record.id)
+        self.store.delete_bot(record.id)
+        log.info("deleted bot %s (%s)", record.name, record.id)
+
+    def _ready(self, ref: str) -> BotRecord:
+        record = self.store.find_bot(ref)
+        if record.state == "creating":
+            raise Conflict(f"bot {record.name} is still being created", field="id")
+        return record
+
+    # -- logs -------------------------------------------------------------------------
+
+    def logs(self, ref: str, *, tail: int, follow: bool) -> LogStream:
+        record = self.store.find_bot(ref)
+        stream = self.runtime.logs(container_name(record.id), tail=tail, follow=follow)
+        return _CountedStream(stream, self)
+
+    def _count(self, delta: int) -> None:
+        with self._streams_lock:
+            self.open_log_streams += delta
+
+
+class _CountedStream:
+    """Keeps ``BotService.open_log_streams`` honest, so tests can see streams end."""
+
+    def __init__(self, inner: LogStream, service: BotService) -> None:
+        self.inner = inner
+        self.service = service
+        self._closed = False
+        service._count(+1)
+
+    def __iter__(self) -> Iterator[LogChunk]:
+        return iter(self.inner)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            with contextlib.suppress(Exception):
+                self.inner.close()
+            self.service._count(-1)

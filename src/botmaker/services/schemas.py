@@ -1,0 +1,96 @@
+"""Input rules for bots, shared by the API, the CLI and (later) the dashboard."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from botmaker.openclaw.catalog import CHANNELS, PROVIDERS
+
+NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
+_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
+MAX_SECRET_BYTES = 16 * 1024
+MAX_CHANNEL_CONFIG_BYTES = 64 * 1024
+
+SecretValue = Annotated[SecretStr, Field(min_length=1, max_length=MAX_SECRET_BYTES)]
+
+
+def _clean_secret(value: SecretStr | None, limit: int) -> SecretStr | None:
+    if value is None:
+        return None
+    raw = value.get_secret_value()
+    if "\x00" in raw:
+        raise ValueError("must not contain NUL characters")
+    if not raw.strip():
+        raise ValueError("must not be blank")
+    if len(raw.encode("utf-8")) > limit:
+        raise ValueError(f"must be at most {limit} bytes")
+    return value
+
+
+class BotSecretsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    api_key: SecretValue | None = None
+    channel_token: SecretValue
+    channel_config: Annotated[SecretStr, Field(min_length=1)] | None = None
+
+    @field_validator("api_key", "channel_token")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        return _clean_secret(value, MAX_SECRET_BYTES)
+
+    @field_validator("channel_config")
+    @classmethod
+    def _config(cls, value: SecretStr | None) -> SecretStr | None:
+        return _clean_secret(value, MAX_CHANNEL_CONFIG_BYTES)
+
+    def files(self) -> dict[str, str]:
+        """The secret files to write, by file name."""
+        values = {
+            "api_key": self.api_key,
+            "channel_token": self.channel_token,
+            "channel_config": self.channel_config,
+        }
+        return {k: v.get_secret_value() for k, v in values.items() if v is not None}
+
+
+class BotCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=63,
+            pattern=NAME_PATTERN,
+            description="1-63 lowercase letters, digits and hyphens, starting with a letter",
+        ),
+    ]
+    provider: str = Field(description="a provider id from GET /api/providers")
+    model: str = Field(min_length=1, max_length=200)
+    channel: str = Field(description="a channel id from GET /api/channels")
+    secrets: BotSecretsIn
+
+    @field_validator("provider")
+    @classmethod
+    def _provider(cls, value: str) -> str:
+        if value not in PROVIDERS:
+            raise ValueError(f"unknown provider; choose one of: {', '.join(sorted(PROVIDERS))}")
+        return value
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str) -> str:
+        if value not in CHANNELS:
+            raise ValueError(f"unknown channel; choose one of: {', '.join(sorted(CHANNELS))}")
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        if not _MODEL.match(value):
+            raise ValueError("use letters, digits and . _ : / @ + - (no spaces)")
+        return value

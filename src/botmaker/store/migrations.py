@@ -1,0 +1,41 @@
+"""Versioned schema migrations, applied in order and recorded in ``schema_migrations``.
+
+Append new migrations; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "bots, admin settings and sessions",
+        """
+        CREATE TABLE bots (
+            seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+            id           TEXT    NOT NULL UNIQUE,
+            name         TEXT    NOT NULL UNIQUE,
+            provider     TEXT    NOT NULL,
+            model        TEXT    NOT NULL,
+            channel      TEXT    NOT NULL,
+            image        TEXT    NOT NULL,
+            uid          INTEGER NOT NULL,
+            container_id TEXT,
+            state        TEXT    NOT NULL DEFAULT 'creating'
+                         CHECK (state IN ('creating', 'ready', 'deleting')),
+            created_at   TEXT    NOT NULL,
+            updated_at   TEXT    NOT NULL
+        );
+        CREATE TABLE admin_settings (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE sessions (
+            id          TEXT PRIMARY KEY,
+            secret_hash TEXT NOT NULL,
+            created_at  REAL NOT NULL,
+            expires_at  REAL NOT NULL
+        );
+        CREATE INDEX sessions_expires ON sessions (expires_at);
+        """,
+    ),
+]

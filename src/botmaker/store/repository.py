@@ -1,0 +1,130 @@
+"""Typed access to the tables: the only module that writes SQL for the services."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import UTC, datetime
+
+from botmaker.errors import Conflict, NotFound
+from botmaker.store.database import Database
+from botmaker.store.records import BotRecord, SessionRecord
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Store:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- bots -------------------------------------------------------------------------
+
+    def insert_bot(
+        self,
+        *,
+        bot_id: str,
+        name: str,
+        provider: str,
+        model: str,
+        channel: str,
+        image: str,
+        uid_base: int,
+        fixed_uid: int | None,
+    ) -> BotRecord:
+        """Insert a bot in state ``creating``; a taken name is a 409 naming ``name``."""
+        now = utcnow()
+        try:
+            with self.db.write() as conn:
+                cursor = conn.execute(
+                    "INSERT INTO bots (id, name, provider, model, channel, image, uid,"
+                    " state, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 0, 'creating', ?, ?)",
+                    (bot_id, name, provider, model, channel, image, now, now),
+                )
+                seq = int(cursor.lastrowid or 0)
+                uid = fixed_uid if fixed_uid is not None else uid_base + seq
+                conn.execute("UPDATE bots SET uid = ? WHERE seq = ?", (uid, seq))
+        except sqlite3.IntegrityError as exc:
+            if "bots.name" in str(exc):
+                raise Conflict(f"a bot named {name!r} already exists", field="name") from None
+            raise Conflict(f"bot could not be stored: {exc}") from None
+        return self.get_bot(bot_id)
+
+    def get_bot(self, bot_id: str) -> BotRecord:
+        rows = self.db.query("SELECT * FROM bots WHERE id = ?", (bot_id,))
+        if not rows:
+            raise NotFound(f"no bot with id {bot_id!r}", field="id")
+        return BotRecord.from_row(rows[0])
+
+    def find_bot(self, ref: str) -> BotRecord:
+        """A bot by id or by name."""
+        rows = self.db.query("SELECT * FROM bots WHERE id = ? OR name = ?", (ref, ref))
+        if not rows:
+            raise NotFound(f"no bot with id or name {ref!r}", field="id")
+        return BotRecord.from_row(rows[0])
+
+    def list_bots(self) -> list[BotRecord]:
+        return [BotRecord.from_row(r) for r in self.db.query("SELECT * FROM bots ORDER BY name")]
+
+    def update_bot(self, bot_id: str, **fields: str | None) -> BotRecord:
+        allowed = {"container_id", "state", "image"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"cannot update {sorted(unknown)}")
+        assignments = ", ".join(f"{key} = :{key}" for key in fields)
+        with self.db.write() as conn:
+            cursor = conn.execute(
+                f"UPDATE bots SET {assignments}, updated_at = :now WHERE id = :id",  # noqa: S608
+                {**fields, "now": utcnow(), "id": bot_id},
+            )
+            if cursor.rowcount == 0:
+                raise NotFound(f"no bot with id {bot_id!r}", field="id")
+        return self.get_bot(bot_id)
+
+    def delete_bot(self, bot_id: str) -> None:
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM bots WHERE id = ?", (bot_id,))
+
+    # -- admin settings ---------------------------------------------------------------
+
+    def get_setting(self, key: str) -> str | None:
+        rows = self.db.query("SELECT value FROM admin_settings WHERE key = ?", (key,))
+        return str(rows[0]["value"]) if rows else None
+
+    def set_setting(self, key: str, value: str, *, only_if_absent: bool = False) -> bool:
+        """Store a setting; with ``only_if_absent`` return False if it was already set."""
+        verb = "INSERT OR IGNORE" if only_if_absent else "INSERT OR REPLACE"
+        with self.db.write() as conn:
+            cursor = conn.execute(
+                f"{verb} INTO admin_settings (key, value) VALUES (?, ?)",
+                (key, value),
+            )
+            return cursor.rowcount > 0
+
+    # -- sessions ---------------------------------------------------------------------
+
+    def add_session(self, session_id: str, secret_hash: str, ttl_seconds: int) -> SessionRecord:
+        now = time.time()
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM sessions WHERE expires_at < ?", (now,))
+            conn.execute(
+                "INSERT INTO sessions (id, secret_hash, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?)",
+                (session_id, secret_hash, now, now + ttl_seconds),
+            )
+        return SessionRecord(session_id, secret_hash, now, now + ttl_seconds)
+
+    def get_session(self, session_id: str) -> SessionRecord | None:
+        rows = self.db.query("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        if not rows:
+            return None
+        row = rows[0]
+        return SessionRecord(
+            row["id"], row["secret_hash"], float(row["created_at"]), float(row["expires_at"])
+        )
+
+    def delete_session(self, session_id: str) -> None:
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
