@@ -51,8 +51,18 @@ def rootfs_tar() -> bytes:
             info.size, info.mode, info.mtime = len(data), mode, now
             tar.addfile(info, io.BytesIO(data))
 
-        for folder in ("bin", "etc", "tmp", "home", "home/bot", "run", "run/secrets", "proc",
-                       "sys", "dev"):
+        for folder in (
+            "bin",
+            "etc",
+            "tmp",
+            "home",
+            "home/bot",
+            "run",
+            "run/secrets",
+            "proc",
+            "sys",
+            "dev",
+        ):
             add_dir(folder, 0o1777 if folder == "tmp" else 0o755)
         add_file("bin/busybox", busybox.read_bytes(), 0o755)
         for applet in applets:

@@ -1,0 +1,144 @@
+"""Fixtures: a real Docker engine, real SQLite files, a real HTTP server.
+
+Docker is required, never optional: if the engine does not answer, the suite
+fails (``scripts/test`` starts one). Every container, network and folder a test
+makes is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import httpx
+import pytest
+
+from botmaker.api import create_app
+from botmaker.config import BotLimits, Secret, Settings
+from botmaker.runtime.policy import LABEL_INSTANCE
+from botmaker.services import Services, build_services
+from tests.support.images import STANDIN_TAG, STUBBORN_TAG, build_standin
+from tests.support.server import ServerThread
+
+ADMIN_PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(scope="session")
+def docker_api() -> Iterator[docker.APIClient]:
+    api = docker.APIClient(version="1.41", timeout=30)
+    try:
+        api.ping()
+    except Exception as exc:
+        pytest.fail(
+            f"the Docker engine does not answer ({exc}); run the suite with scripts/test, "
+            "which installs and starts one",
+            pytrace=False,
+        )
+    yield api
+    api.close()
+
+
+@pytest.fixture(scope="session")
+def standin_images(docker_api: docker.APIClient) -> dict[str, str]:
+    return build_standin(docker_api)
+
+
+@pytest.fixture
+def standin_image(standin_images: dict[str, str]) -> str:
+    return standin_images[STANDIN_TAG]
+
+
+@pytest.fixture
+def stubborn_image(standin_images: dict[str, str]) -> str:
+    return standin_images[STUBBORN_TAG]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, standin_image: str) -> Settings:
+    tag = uuid.uuid4().hex[:10]
+    return Settings(
+        data_dir=tmp_path / "data",
+        secrets_dir=tmp_path / "secrets",
+        admin_password=Secret(ADMIN_PASSWORD),
+        bot_image=standin_image,
+        instance=f"test-{tag}",
+        network=f"bmtest-{tag}",
+        network_internal=True,  # test bots never reach outside this machine
+        stop_timeout=3,
+        docker_timeout=5.0,
+        limits=BotLimits(memory_bytes=64 * 1024**2, cpus=0.5, pids=64),
+        sse_ping_seconds=0.5,
+    )
+
+
+def cleanup_instance(api: docker.APIClient, settings: Settings) -> None:
+    for container in api.containers(
+        all=True, filters={"label": f"{LABEL_INSTANCE}={settings.instance}"}
+    ):
+        with contextlib.suppress(docker.errors.APIError):
+            api.remove_container(container["Id"], force=True, v=True)
+    with contextlib.suppress(docker.errors.APIError):
+        api.remove_network(settings.network)
+
+
+@pytest.fixture
+def make_services(docker_api: docker.APIClient) -> Iterator[Any]:
+    """Build services for given settings; everything they made is removed after."""
+    made: list[tuple[Services, Settings]] = []
+
+    def make(settings: Settings, **changes: Any) -> Services:
+        settings = replace(settings, **changes) if changes else settings
+        svc = build_services(settings)
+        made.append((svc, settings))
+        return svc
+
+    yield make
+    for svc, settings in made:
+        cleanup_instance(docker_api, settings)
+        svc.close()
+
+
+@pytest.fixture
+def services(settings: Settings, make_services: Any) -> Services:
+    svc: Services = make_services(settings)
+    return svc
+
+
+@pytest.fixture
+def server(services: Services) -> Iterator[str]:
+    with ServerThread(create_app(services.settings, services)) as url:
+        yield url
+
+
+@pytest.fixture
+def anon(server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def client(server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server, timeout=30) as c:
+        response = c.post("/api/login", json={"password": ADMIN_PASSWORD})
+        assert response.status_code == 200, response.text
+        c.headers["Authorization"] = f"Bearer {response.json()['token']}"
+        c.cookies.clear()
+        yield c
+
+
+def bot_body(name: str = "alpha", **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": name,
+        "provider": "openai",
+        "model": "gpt-5.1",
+        "channel": "telegram",
+        "secrets": {"api_key": "sk-test-key", "channel_token": "123:telegram-token"},
+    }
+    body.update(overrides)
+    return body

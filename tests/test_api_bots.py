@@ -1,0 +1,132 @@
+"""Bot CRUD and lifecycle through the real HTTP API, on a real Docker engine."""
+
+from __future__ import annotations
+
+import time
+
+import docker
+import httpx
+
+from botmaker.services import Services
+from tests.conftest import bot_body
+
+
+def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(interval)
+
+
+def test_create_returns_bot_without_secrets_and_starts_it(
+    client: httpx.Client, docker_api: docker.APIClient
+) -> None:
+    response = client.post("/api/bots", json=bot_body("alpha"))
+    assert response.status_code == 201, response.text
+    bot = response.json()
+    assert bot["name"] == "alpha"
+    assert bot["provider"] == "openai"
+    assert bot["state"] == "ready"
+    assert bot["status"]["state"] == "running"
+    assert bot["secrets"] == ["api_key", "channel_token"]
+    assert "sk-test-key" not in response.text
+    info = docker_api.inspect_container(f"botmaker-{bot['id']}")
+    assert info["State"]["Running"] is True
+    assert info["Config"]["Labels"]["botmaker.managed"] == "true"
+    assert info["Config"]["Labels"]["botmaker.bot-id"] == bot["id"]
+
+
+def test_list_reports_live_status_from_docker(
+    client: httpx.Client, docker_api: docker.APIClient
+) -> None:
+    a = client.post("/api/bots", json=bot_body("alpha")).json()
+    b = client.post("/api/bots", json=bot_body("bravo")).json()
+    docker_api.stop(f"botmaker-{b['id']}", timeout=0)  # behind BotMaker's back
+    bots = {bot["name"]: bot for bot in client.get("/api/bots").json()["bots"]}
+    assert bots["alpha"]["status"]["state"] == "running"
+    assert bots["bravo"]["status"]["state"] == "exited"
+    assert bots["bravo"]["status"]["exit_code"] is not None
+    assert bots["alpha"]["id"] == a["id"]
+
+
+def test_stop_start_restart_and_get(client: httpx.Client) -> None:
+    bot = client.post("/api/bots", json=bot_body("alpha")).json()
+    stopped = client.post(f"/api/bots/{bot['id']}/stop")
+    assert stopped.status_code == 200
+    assert stopped.json()["status"]["state"] == "exited"
+    started = client.post(f"/api/bots/{bot['id']}/start")
+    assert started.json()["status"]["state"] == "running"
+    first_start = started.json()["status"]["started_at"]
+    restarted = client.post("/api/bots/alpha/restart")  # by name too
+    assert restarted.json()["status"]["state"] == "running"
+    assert restarted.json()["status"]["started_at"] != first_start
+    got = client.get(f"/api/bots/{bot['id']}")
+    assert got.status_code == 200
+    assert got.json()["name"] == "alpha"
+
+
+def test_delete_removes_container_secrets_and_row(
+    client: httpx.Client, services: Services, docker_api: docker.APIClient
+) -> None:
+    bot = client.post("/api/bots", json=bot_body("alpha")).json()
+    folder = services.settings.secrets_dir / bot["id"]
+    assert folder.is_dir()
+    response = client.delete(f"/api/bots/{bot['id']}")
+    assert response.status_code == 204
+    assert not folder.exists()
+    assert client.get(f"/api/bots/{bot['id']}").status_code == 404
+    assert docker_api.containers(all=True, filters={"name": f"botmaker-{bot['id']}"}) == []
+    assert services.store.list_bots() == []
+
+
+def test_delete_does_not_wait_for_a_bot_ignoring_sigterm(
+    make_services,
+    settings,
+    stubborn_image: str,  # type: ignore[no-untyped-def]
+) -> None:
+    from botmaker.api import create_app
+    from tests.conftest import ADMIN_PASSWORD
+    from tests.support.server import ServerThread
+
+    svc = make_services(settings, bot_image=stubborn_image, stop_timeout=10)
+    with (
+        ServerThread(create_app(svc.settings, svc)) as url,
+        httpx.Client(base_url=url, timeout=30) as c,
+    ):
+        token = c.post("/api/login", json={"password": ADMIN_PASSWORD}).json()["token"]
+        c.headers["Authorization"] = f"Bearer {token}"
+        bot = c.post("/api/bots", json=bot_body("stubborn")).json()
+        assert bot["status"]["state"] == "running"
+        started = time.monotonic()
+        assert c.delete(f"/api/bots/{bot['id']}").status_code == 204
+        elapsed = time.monotonic() - started
+    assert elapsed < 3, f"delete took {elapsed:.1f}s (the stop timeout is 10s)"
+
+
+def test_start_recreates_a_container_removed_by_hand(
+    client: httpx.Client, docker_api: docker.APIClient
+) -> None:
+    bot = client.post("/api/bots", json=bot_body("alpha")).json()
+    docker_api.remove_container(f"botmaker-{bot['id']}", force=True)
+    assert client.get(f"/api/bots/{bot['id']}").json()["status"]["state"] == "missing"
+    started = client.post(f"/api/bots/{bot['id']}/start")
+    assert started.status_code == 200
+    assert started.json()["status"]["state"] == "running"
+
+
+def test_unknown_bot_is_404_in_the_error_shape(client: httpx.Client) -> None:
+    for method, path in [
+        ("GET", "/api/bots/nope"),
+        ("DELETE", "/api/bots/nope"),
+        ("POST", "/api/bots/nope/start"),
+        ("POST", "/api/bots/nope/stop"),
+        ("POST", "/api/bots/nope/restart"),
+        ("GET", "/api/bots/nope/logs"),
+    ]:
+        response = client.request(method, path)
+        assert response.status_code == 404, (method, path)
+        assert response.json()["error"]["code"] == "not_found"
