@@ -123,7 +123,6 @@ class Settings:
     login_max_failures: int = 5
     login_window_seconds: int = 300
     sse_ping_seconds: float = 15.0
-    development: bool = False
 
     @property
     def db_path(self) -> Path:
@@ -174,8 +173,6 @@ class Settings:
             kwargs["max_body_bytes"] = parse_size(v, "BOTMAKER_MAX_BODY")
         if (v := get("BOTMAKER_SSE_PING")) is not None:
             kwargs["sse_ping_seconds"] = _float(v, "BOTMAKER_SSE_PING", 0.1, 3600)
-        if (v := get("BOTMAKER_DEVELOPMENT")) is not None:
-            kwargs["development"] = _bool(v, "BOTMAKER_DEVELOPMENT")
         kwargs["limits"] = _limits(get)
         return cls(**kwargs)  # type: ignore[arg-type]
 

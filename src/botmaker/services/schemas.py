@@ -60,19 +60,23 @@ class BotSecretsIn(BaseModel):
 class BotCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=63,
-            pattern=NAME_PATTERN,
-            description="1-63 lowercase letters, digits and hyphens, starting with a letter",
-        ),
-    ]
+    name: str = Field(
+        description="1-63 lowercase letters, digits and hyphens, starting with a letter",
+        json_schema_extra={"pattern": NAME_PATTERN, "minLength": 1, "maxLength": 63},
+    )
     provider: str = Field(description="a provider id from GET /api/providers")
     model: str = Field(min_length=1, max_length=200)
     channel: str = Field(description="a channel id from GET /api/channels")
     secrets: BotSecretsIn
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.fullmatch(NAME_PATTERN, value):
+            raise ValueError(
+                "must be 1-63 lowercase letters, digits and hyphens, starting with a letter"
+            )
+        return value
 
     @field_validator("provider")
     @classmethod

@@ -23,44 +23,44 @@ def create_bot(body: BotCreate, request: Request) -> dict[str, Any]:
     return services(request).bots.create(body).to_dict()
 
 
-@router.get("/{ref}", summary="One bot by id or name")
-def get_bot(ref: str, request: Request) -> dict[str, Any]:
-    return services(request).bots.get(ref).to_dict()
+@router.get("/{bot}", summary="One bot by id or name")
+def get_bot(bot: str, request: Request) -> dict[str, Any]:
+    return services(request).bots.get(bot).to_dict()
 
 
-@router.delete("/{ref}", status_code=204, summary="Kill and remove container, secrets and row")
-def delete_bot(ref: str, request: Request) -> None:
-    services(request).bots.delete(ref)
+@router.delete("/{bot}", status_code=204, summary="Kill and remove container, secrets and row")
+def delete_bot(bot: str, request: Request) -> None:
+    services(request).bots.delete(bot)
 
 
-@router.post("/{ref}/start", summary="Start the bot (recreating a missing container)")
-def start_bot(ref: str, request: Request) -> dict[str, Any]:
-    return services(request).bots.start(ref).to_dict()
+@router.post("/{bot}/start", summary="Start the bot (recreating a missing container)")
+def start_bot(bot: str, request: Request) -> dict[str, Any]:
+    return services(request).bots.start(bot).to_dict()
 
 
-@router.post("/{ref}/stop", summary="Stop the bot gracefully")
-def stop_bot(ref: str, request: Request) -> dict[str, Any]:
-    return services(request).bots.stop(ref).to_dict()
+@router.post("/{bot}/stop", summary="Stop the bot gracefully")
+def stop_bot(bot: str, request: Request) -> dict[str, Any]:
+    return services(request).bots.stop(bot).to_dict()
 
 
-@router.post("/{ref}/restart", summary="Restart the bot")
-def restart_bot(ref: str, request: Request) -> dict[str, Any]:
-    return services(request).bots.restart(ref).to_dict()
+@router.post("/{bot}/restart", summary="Restart the bot")
+def restart_bot(bot: str, request: Request) -> dict[str, Any]:
+    return services(request).bots.restart(bot).to_dict()
 
 
 @router.get(
-    "/{ref}/logs",
+    "/{bot}/logs",
     summary="The container's stdout/stderr as Server-Sent Events (events: stdout, stderr, end)",
     response_class=EventSourceResponse,
 )
 async def bot_logs(
-    ref: str,
+    bot: str,
     request: Request,
     tail: int = Query(100, ge=0, le=100_000, description="lines of history first"),
     follow: bool = Query(True, description="keep streaming new lines"),
 ) -> EventSourceResponse:
     svc = services(request)
-    stream = await anyio.to_thread.run_sync(lambda: svc.bots.logs(ref, tail=tail, follow=follow))
+    stream = await anyio.to_thread.run_sync(lambda: svc.bots.logs(bot, tail=tail, follow=follow))
     return EventSourceResponse(
         log_events(stream),
         ping=svc.settings.sse_ping_seconds,
