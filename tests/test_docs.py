@@ -38,7 +38,8 @@ def test_documented_defaults_match_the_code() -> None:
     assert row["BOTMAKER_HOST"] == defaults.host == "127.0.0.1"
     assert row["BOTMAKER_PORT"] == str(defaults.port) == "7100"
     assert row["BOTMAKER_BOT_IMAGE"] == DEFAULT_BOT_IMAGE
-    assert not DEFAULT_BOT_IMAGE.endswith(":latest") and ":" in DEFAULT_BOT_IMAGE
+    assert not DEFAULT_BOT_IMAGE.endswith(":latest")
+    assert ":" in DEFAULT_BOT_IMAGE
     assert row["BOTMAKER_STOP_TIMEOUT"] == str(defaults.stop_timeout)
     assert row["BOTMAKER_TOKEN_TTL"] == str(defaults.token_ttl_seconds)
 
