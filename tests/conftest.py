@@ -142,3 +142,26 @@ def bot_body(name: str = "alpha", **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+# A skipped test is a failed test: the suite must prove everything on every run.
+_SKIPPED: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _SKIPPED.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _SKIPPED and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _SKIPPED:
+        terminalreporter.write_line(
+            f"FAILED: {len(_SKIPPED)} test(s) skipped; skipping is not allowed here: "
+            + ", ".join(_SKIPPED),
+            red=True,
+        )
