@@ -40,7 +40,7 @@ class SecretStore:
         self.root.chmod(0o700)
 
     def folder(self, bot_id: str) -> Path:
-        if not _BOT_ID.match(bot_id):  # never let an id walk out of the root
+        if not _BOT_ID.fullmatch(bot_id):  # never let an id walk out of the root
             raise SecretsError(f"not a bot id: {bot_id!r}")
         return self.root / bot_id
 

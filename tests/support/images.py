@@ -6,6 +6,7 @@ applet, and ``tests/standin/entrypoint.sh``.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import shutil
 import subprocess
@@ -14,11 +15,15 @@ import time
 from pathlib import Path
 
 import docker
+import docker.errors
 
 STANDIN_REPO = "botmaker-standin"
 STANDIN_TAG = "test"
 STUBBORN_TAG = "stubborn"  # ignores SIGTERM
 ENTRYPOINT = Path(__file__).resolve().parent.parent / "standin" / "entrypoint.sh"
+#: Every image the tests make carries this label, so scripts/test can remove them all.
+TEST_IMAGE_LABEL = "botmaker.test-image"
+HASH_LABEL = "botmaker.test-image-hash"
 
 
 def busybox_path() -> Path:
@@ -77,19 +82,33 @@ def rootfs_tar() -> bytes:
     return buffer.getvalue()
 
 
+def _labels(api: docker.APIClient, reference: str) -> dict[str, str]:
+    try:
+        info = api.inspect_image(reference)
+    except docker.errors.ImageNotFound:
+        return {}
+    return dict((info.get("Config") or {}).get("Labels") or {})
+
+
 def build_standin(api: docker.APIClient) -> dict[str, str]:
-    """Import both stand-in tags; return ``{tag: image reference}``."""
+    """Import both stand-in tags (unless identical ones exist); ``{tag: reference}``."""
     data = rootfs_tar()
     refs: dict[str, str] = {}
     for tag, env in ((STANDIN_TAG, "0"), (STUBBORN_TAG, "1")):
+        reference = f"{STANDIN_REPO}:{tag}"
+        refs[tag] = reference
+        changes = [
+            'ENTRYPOINT ["/bin/sh", "/entrypoint.sh"]',
+            f"ENV STANDIN_IGNORE_TERM={env} PATH=/bin",
+            f"LABEL {TEST_IMAGE_LABEL}=true",
+        ]
+        digest = hashlib.sha256(data + "\n".join(changes).encode()).hexdigest()[:32]
+        if _labels(api, reference).get(HASH_LABEL) == digest:
+            continue  # already built from exactly these bytes
         api.import_image_from_data(
             data,
             repository=STANDIN_REPO,
             tag=tag,
-            changes=[
-                'ENTRYPOINT ["/bin/sh", "/entrypoint.sh"]',
-                f"ENV STANDIN_IGNORE_TERM={env} PATH=/bin",
-            ],
+            changes=[*changes, f"LABEL {HASH_LABEL}={digest}"],
         )
-        refs[tag] = f"{STANDIN_REPO}:{tag}"
     return refs

@@ -71,18 +71,14 @@ def install_error_handlers(app: FastAPI) -> None:
             return JSONResponse(body, status_code=400)
         field = field_of(loc)
         message = f"{field}: {_validation_message(first)}" if field else _validation_message(first)
-        body = error_body("invalid", message, field)
-        # Every problem, still without input values (they may be secrets).
-        body["error"]["details"] = [
-            {"field": field_of(tuple(e.get("loc", ()))), "message": _validation_message(e)}
-            for e in errors
-        ]
-        return JSONResponse(body, status_code=422)
+        # The first problem only, in the one error shape (never input values: secrets).
+        return JSONResponse(error_body("invalid", message, field), status_code=422)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "error")
-        field = "body" if exc.status_code == 413 else None
+        # FastAPI's own 400 is "There was an error parsing the body" (e.g. not UTF-8).
+        field = "body" if exc.status_code in (400, 413) else None
         return JSONResponse(
             error_body(code, str(exc.detail), field),
             status_code=exc.status_code,

@@ -120,14 +120,16 @@ class BotService:
             uid_base=self.settings.bot_uid_base,
             fixed_uid=None if running_as_root() else os.getuid(),
         )
+        container_attempted = False
         try:
             self.secrets.write_all(bot_id, request.secrets.files(), uid=record.uid, gid=record.uid)
             self.images.ensure(record.image)
+            container_attempted = True
             record = self._create_container(record)
             self.runtime.start(container_name(bot_id))
             record = self.store.update_bot(bot_id, state="ready")
         except BaseException:
-            self._undo_create(bot_id)
+            self._undo_create(bot_id, remove_container=container_attempted)
             raise
         log.info("created bot %s (%s)", record.name, record.id)
         return self.get(bot_id)
@@ -145,12 +147,15 @@ class BotService:
         container_id = self.runtime.create(spec)
         return self.store.update_bot(record.id, container_id=container_id)
 
-    def _undo_create(self, bot_id: str) -> None:
+    def _undo_create(self, bot_id: str, *, remove_container: bool) -> None:
+        # No container step taken, no engine call: a down or hung engine would only
+        # make the failed request wait another timeout.
         steps: list[Callable[[], None]] = [
-            lambda: self.runtime.remove(container_name(bot_id)),
             lambda: self.secrets.remove(bot_id),
             lambda: self.store.delete_bot(bot_id),
         ]
+        if remove_container:
+            steps.insert(0, lambda: self.runtime.remove(container_name(bot_id)))
         for step in steps:
             try:
                 step()

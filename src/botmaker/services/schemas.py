@@ -95,6 +95,6 @@ class BotCreate(BaseModel):
     @field_validator("model")
     @classmethod
     def _model(cls, value: str) -> str:
-        if not _MODEL.match(value):
+        if not _MODEL.fullmatch(value):
             raise ValueError("use letters, digits and . _ : / @ + - (no spaces)")
         return value
