@@ -7,6 +7,7 @@ Secret values are read from files or hidden prompts, never from argv (where
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import sys
@@ -54,11 +55,26 @@ def serve() -> None:
 
     settings = _settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if not _is_loopback(settings.host):
+        logging.getLogger("botmaker").warning(
+            "BOTMAKER_HOST=%s is not a loopback address: bots can reach BotMaker through "
+            "their network gateway unless a firewall drops their traffic (see README)",
+            settings.host,
+        )
     try:
         application = create_app(settings)
     except BotMakerError as exc:
         _fail(exc.message)
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @bots_app.command("list")

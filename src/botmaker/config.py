@@ -170,7 +170,10 @@ class Settings:
         if (v := get("BOTMAKER_TOKEN_TTL")) is not None:
             kwargs["token_ttl_seconds"] = _int(v, "BOTMAKER_TOKEN_TTL", 60, 30 * 86400)
         if (v := get("BOTMAKER_MAX_BODY")) is not None:
-            kwargs["max_body_bytes"] = parse_size(v, "BOTMAKER_MAX_BODY")
+            max_body = parse_size(v, "BOTMAKER_MAX_BODY")
+            if max_body < 1024:
+                raise ConfigError("BOTMAKER_MAX_BODY: at least 1k", field="BOTMAKER_MAX_BODY")
+            kwargs["max_body_bytes"] = max_body
         if (v := get("BOTMAKER_SSE_PING")) is not None:
             kwargs["sse_ping_seconds"] = _float(v, "BOTMAKER_SSE_PING", 0.1, 3600)
         kwargs["limits"] = _limits(get)
@@ -189,7 +192,10 @@ def _limits(get: Callable[[str], str | None]) -> BotLimits:
     if (v := get("BOTMAKER_BOT_PIDS")) is not None:
         values["pids"] = _int(v, "BOTMAKER_BOT_PIDS", 8, 1_000_000)
     if (v := get("BOTMAKER_BOT_TMP_SIZE")) is not None:
-        values["tmp_bytes"] = parse_size(v, "BOTMAKER_BOT_TMP_SIZE")
+        tmp_bytes = parse_size(v, "BOTMAKER_BOT_TMP_SIZE")
+        if tmp_bytes < 1024**2:
+            raise ConfigError("BOTMAKER_BOT_TMP_SIZE: at least 1m", field="BOTMAKER_BOT_TMP_SIZE")
+        values["tmp_bytes"] = tmp_bytes
     if (v := get("BOTMAKER_LOG_MAX_SIZE")) is not None:
         parse_size(v, "BOTMAKER_LOG_MAX_SIZE")
         values["log_max_size"] = v

@@ -49,9 +49,9 @@ class SecretStore:
         unknown = set(values) - set(SECRET_NAMES)
         if unknown:
             raise SecretsError(f"unknown secret names: {sorted(unknown)}")
-        self.ensure_root()
         folder = self.folder(bot_id)
         try:
+            self.ensure_root()
             folder.mkdir(mode=0o700, exist_ok=True)
             folder.chmod(0o700)
             _chown(folder, uid, gid)

@@ -38,7 +38,11 @@ class Database:
             raise StoreUnavailable(f"cannot open the store at {path}: {exc}") from exc
         path.chmod(0o600)
         self._lock = threading.RLock()
-        self.migrate()
+        try:
+            self.migrate()
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise StoreUnavailable(f"cannot migrate the store at {path}: {exc}") from exc
 
     def close(self) -> None:
         with self._lock:

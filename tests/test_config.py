@@ -1,0 +1,202 @@
+"""Settings from an environment mapping (never the process environment)."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import botmaker.config
+from botmaker.config import (
+    DEFAULT_BOT_IMAGE,
+    BotLimits,
+    ConfigError,
+    Secret,
+    Settings,
+    parse_size,
+)
+
+MiB = 1024**2
+
+#: variable -> (a valid value, how to read it back, what it must become)
+GOOD: dict[str, tuple[str, Callable[[Settings], Any], Any]] = {
+    "BOTMAKER_HOST": ("0.0.0.0", lambda s: s.host, "0.0.0.0"),
+    "BOTMAKER_PORT": ("8123", lambda s: s.port, 8123),
+    "BOTMAKER_DATA_DIR": ("/srv/bm/data", lambda s: s.data_dir, Path("/srv/bm/data")),
+    "BOTMAKER_SECRETS_DIR": ("/srv/bm/secrets", lambda s: s.secrets_dir, Path("/srv/bm/secrets")),
+    "BOTMAKER_ADMIN_PASSWORD": (
+        "a real password!",
+        lambda s: s.admin_password.reveal(),
+        "a real password!",
+    ),
+    "BOTMAKER_BOT_IMAGE": ("example.org/bot:1.2.3", lambda s: s.bot_image, "example.org/bot:1.2.3"),
+    "DOCKER_HOST": ("tcp://127.0.0.1:2375", lambda s: s.docker_host, "tcp://127.0.0.1:2375"),
+    "BOTMAKER_DOCKER_API_VERSION": ("1.43", lambda s: s.docker_api_version, "1.43"),
+    "BOTMAKER_DOCKER_TIMEOUT": ("7.5", lambda s: s.docker_timeout, 7.5),
+    "BOTMAKER_PULL_TIMEOUT": ("120", lambda s: s.pull_timeout, 120.0),
+    "BOTMAKER_INSTANCE": ("prod-2.a_b", lambda s: s.instance, "prod-2.a_b"),
+    "BOTMAKER_NETWORK": ("bm-net", lambda s: s.network, "bm-net"),
+    "BOTMAKER_NETWORK_INTERNAL": ("yes", lambda s: s.network_internal, True),
+    "BOTMAKER_BOT_UID_BASE": ("300000", lambda s: s.bot_uid_base, 300_000),
+    "BOTMAKER_STOP_TIMEOUT": ("20", lambda s: s.stop_timeout, 20),
+    "BOTMAKER_TOKEN_TTL": ("3600", lambda s: s.token_ttl_seconds, 3600),
+    "BOTMAKER_MAX_BODY": ("1m", lambda s: s.max_body_bytes, MiB),
+    "BOTMAKER_SSE_PING": ("2.5", lambda s: s.sse_ping_seconds, 2.5),
+    "BOTMAKER_BOT_MEMORY": ("512m", lambda s: s.limits.memory_bytes, 512 * MiB),
+    "BOTMAKER_BOT_CPUS": ("1.5", lambda s: s.limits.cpus, 1.5),
+    "BOTMAKER_BOT_PIDS": ("256", lambda s: s.limits.pids, 256),
+    "BOTMAKER_BOT_TMP_SIZE": ("32m", lambda s: s.limits.tmp_bytes, 32 * MiB),
+    "BOTMAKER_LOG_MAX_SIZE": ("20m", lambda s: s.limits.log_max_size, "20m"),
+    "BOTMAKER_LOG_MAX_FILE": ("5", lambda s: s.limits.log_max_file, 5),
+}
+#: read from a file rather than parsed (see test_auth for its checks)
+ALSO_READ = {"BOTMAKER_ADMIN_PASSWORD_FILE"}
+
+#: variable -> values that must be refused with a ConfigError naming the variable
+BAD: dict[str, list[str]] = {
+    "BOTMAKER_PORT": ["http", "0", "65536", "-1", "80.5"],
+    "BOTMAKER_DOCKER_TIMEOUT": ["fast", "0.1", "301"],
+    "BOTMAKER_PULL_TIMEOUT": ["x", "0.5", "86401"],
+    "BOTMAKER_INSTANCE": ["Bad Name", "-x", "UPPER", "a" * 64, "a/b"],
+    "BOTMAKER_NETWORK_INTERNAL": ["maybe", "2"],
+    "BOTMAKER_BOT_UID_BASE": ["999", "x", str(2**31)],
+    "BOTMAKER_STOP_TIMEOUT": ["-1", "601", "soon"],
+    "BOTMAKER_TOKEN_TTL": ["59", "x", str(30 * 86400 + 1)],
+    "BOTMAKER_MAX_BODY": ["big", "-1", "1t", "1.5m", "0", "100"],
+    "BOTMAKER_SSE_PING": ["0", "x", "0.05"],
+    "BOTMAKER_BOT_MEMORY": ["5m", "lots", "1t"],
+    "BOTMAKER_BOT_CPUS": ["0", "x", "2000"],
+    "BOTMAKER_BOT_PIDS": ["7", "x"],
+    "BOTMAKER_BOT_TMP_SIZE": ["x", "-1", "0", "512k"],
+    "BOTMAKER_LOG_MAX_SIZE": ["ten", "10 megabytes"],
+    "BOTMAKER_LOG_MAX_FILE": ["0", "101", "x"],
+    "BOTMAKER_ADMIN_PASSWORD": ["changeme", "short"],
+}
+#: free-form strings: nothing to refuse here (Docker or the OS judges them)
+FREE_FORM = {
+    "BOTMAKER_HOST",
+    "BOTMAKER_DATA_DIR",
+    "BOTMAKER_SECRETS_DIR",
+    "BOTMAKER_BOT_IMAGE",
+    "DOCKER_HOST",
+    "BOTMAKER_DOCKER_API_VERSION",
+    "BOTMAKER_NETWORK",
+}
+
+
+def variables_in_source() -> set[str]:
+    return set(
+        re.findall(r"\b(BOTMAKER_[A-Z_]+|DOCKER_HOST)\b", inspect.getsource(botmaker.config))
+    )
+
+
+def test_every_variable_in_the_source_is_covered_here() -> None:
+    found = variables_in_source()
+    assert len(found) >= 20
+    assert found == set(GOOD) | ALSO_READ, "a new variable needs a row in GOOD (and BAD)"
+    assert set(BAD) | FREE_FORM == set(GOOD)
+    assert not set(BAD) & FREE_FORM
+
+
+def test_defaults() -> None:
+    settings = Settings()
+    assert settings.host == "127.0.0.1"  # loopback unless asked otherwise
+    assert settings.port == 7100
+    assert settings.data_dir == Path("data")
+    assert settings.secrets_dir == Path("secrets")
+    assert settings.db_path == Path("data/botmaker.db")
+    assert settings.admin_password is None
+    assert settings.docker_host is None
+    assert settings.network_internal is False
+    assert settings.limits == BotLimits()
+    # An empty environment gives exactly the defaults.
+    assert Settings.from_env({}) == settings
+    # Empty values count as unset.
+    assert Settings.from_env(dict.fromkeys(GOOD, "")) == settings
+
+
+def test_the_default_image_is_pinned() -> None:
+    image = Settings().bot_image
+    assert image == DEFAULT_BOT_IMAGE
+    last = image.rsplit("/", 1)[-1]
+    if "@" in image:
+        assert re.fullmatch(r".+@sha256:[0-9a-f]{64}", image)
+    else:
+        assert ":" in last, "the default image has no tag (that means latest)"
+        tag = last.rsplit(":", 1)[1]
+        assert tag != "latest"
+        assert re.search(r"\d", tag), f"tag {tag!r} is not a version"
+
+
+@pytest.mark.parametrize("name", sorted(GOOD))
+def test_each_variable_is_parsed(name: str) -> None:
+    value, read, expected = GOOD[name]
+    settings = Settings.from_env({name: value})
+    assert read(settings) == expected
+    assert type(read(settings)) is type(expected)
+    # Only that setting changed.
+    defaults = Settings()
+    for other, (_, other_read, _) in GOOD.items():
+        if other != name and other != "BOTMAKER_ADMIN_PASSWORD":
+            assert other_read(settings) == other_read(defaults), other
+
+
+def test_all_variables_together() -> None:
+    settings = Settings.from_env({name: value for name, (value, _, _) in GOOD.items()})
+    for name, (_, read, expected) in GOOD.items():
+        assert read(settings) == expected, name
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [(name, value) for name, values in BAD.items() for value in values]
+)
+def test_bad_values_are_a_config_error_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({name: value})
+    error = raised.value
+    assert error.code == "config"
+    named = name in error.message or error.field == name
+    assert named, f"{error.message!r} does not name {name}"
+    if name != "BOTMAKER_ADMIN_PASSWORD":
+        assert name in error.message
+
+
+BOOLEANS = [("1", True), ("true", True), ("YES", True), ("on", True)]
+BOOLEANS += [("0", False), ("false", False), ("No", False), ("off", False)]
+
+
+@pytest.mark.parametrize(("text", "expected"), BOOLEANS)
+def test_booleans(text: str, expected: bool) -> None:
+    assert Settings.from_env({"BOTMAKER_NETWORK_INTERNAL": text}).network_internal is expected
+
+
+SIZES = [("65536", 65536), ("64k", 64 * 1024), ("2m", 2 * MiB), (" 2M ", 2 * MiB)]
+SIZES += [("1g", 1024**3), ("512mb", 512 * MiB), ("10KB", 10 * 1024), ("0", 0)]
+
+
+@pytest.mark.parametrize(("text", "expected"), SIZES)
+def test_sizes(text: str, expected: int) -> None:
+    assert parse_size(text, "X") == expected
+
+
+def test_secret_never_shows_its_value() -> None:
+    value = "hunter2-but-longer"
+    secret = Secret(value)
+    shown = [repr(secret), str(secret), f"{secret}", f"{secret!r}", "%s" % (secret,)]  # noqa: UP031
+    shown += [repr([secret]), repr({"k": secret}), format(secret, "")]
+    for text in shown:
+        assert value not in text
+        assert "*" in text
+    assert secret.reveal() == value
+    settings = Settings(admin_password=secret)
+    assert value not in repr(settings)
+    assert value not in str(settings)
+    assert Secret(value) == secret
+    assert Secret("other value") != secret
+    from_env = Settings.from_env({"BOTMAKER_ADMIN_PASSWORD": value})
+    assert value not in repr(from_env)
+    assert from_env.admin_password == secret

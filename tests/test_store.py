@@ -1,0 +1,188 @@
+"""The SQLite store, on real files: migrations, pragmas, permissions, concurrency."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from botmaker.errors import Conflict, NotFound, StoreUnavailable
+from botmaker.store import Database, Store
+from botmaker.store.migrations import MIGRATIONS
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def insert(store: Store, name: str, bot_id: str | None = None) -> str:
+    bot_id = bot_id or str(uuid.uuid4())
+    store.insert_bot(
+        bot_id=bot_id,
+        name=name,
+        provider="openai",
+        model="gpt-5.1",
+        channel="telegram",
+        image="botmaker-standin:test",
+        uid_base=200_000,
+        fixed_uid=None,
+    )
+    return bot_id
+
+
+def test_migrations_are_recorded_and_not_reapplied_on_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "botmaker.db"
+    db = Database(path)
+    rows = db.query("SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
+    assert [(r["version"], r["name"]) for r in rows] == [(v, n) for v, n, _ in MIGRATIONS]
+    assert db.schema_version() == MIGRATIONS[-1][0]
+    tables = {r["name"] for r in db.query("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"schema_migrations", "bots", "admin_settings", "sessions"} <= tables
+    store = Store(db)
+    bot_id = insert(store, "alpha")
+    first_applied = [r["applied_at"] for r in rows]
+    db.migrate()  # again, on the open database: nothing to do
+    db.close()
+
+    time.sleep(0.01)
+    reopened = Database(path)
+    again = reopened.query("SELECT version, applied_at FROM schema_migrations ORDER BY version")
+    assert [r["version"] for r in again] == [v for v, _, _ in MIGRATIONS]
+    assert [r["applied_at"] for r in again] == first_applied  # not re-applied
+    # The data survived (a re-applied CREATE TABLE would have failed, or wiped it).
+    assert Store(reopened).get_bot(bot_id).name == "alpha"
+    reopened.close()
+
+
+def test_a_failing_migration_changes_nothing_and_is_a_store_error(tmp_path: Path) -> None:
+    # A file that is not ours: one of the tables the first migration creates exists already.
+    path = tmp_path / "botmaker.db"
+    with sqlite3.connect(path) as foreign:
+        foreign.execute("CREATE TABLE admin_settings (something TEXT)")
+    foreign.close()
+    with pytest.raises(StoreUnavailable) as raised:
+        Database(path)
+    assert str(path) in raised.value.message
+    # The migration and its record were one transaction: nothing of it is left.
+    with sqlite3.connect(path) as check:
+        tables = {r[0] for r in check.execute("SELECT name FROM sqlite_master")}
+    check.close()
+    assert tables == {"admin_settings"}
+
+
+def test_pragmas_wal_foreign_keys_and_busy_timeout(tmp_path: Path) -> None:
+    db = Database(tmp_path / "botmaker.db", busy_timeout_ms=4321)
+    assert db.query("PRAGMA journal_mode")[0][0] == "wal"
+    assert db.query("PRAGMA foreign_keys")[0][0] == 1
+    assert db.query("PRAGMA busy_timeout")[0][0] == 4321
+    db.close()
+    assert Database(tmp_path / "default.db").query("PRAGMA busy_timeout")[0][0] == 5000
+    # WAL is a property of the file: another connection sees it too.
+    with sqlite3.connect(tmp_path / "botmaker.db") as other:
+        assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_the_database_files_are_private(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "botmaker.db"
+    db = Database(path)
+    Store(db).set_setting("k", "v")  # a write, so the WAL and shared-memory files exist
+    assert mode(path) == 0o600
+    for suffix in ("-wal", "-shm"):
+        side = Path(f"{path}{suffix}")
+        assert side.exists(), side
+        assert mode(side) == 0o600, side
+    db.close()
+    # A file left readable by an older version is tightened on open.
+    path.chmod(0o644)
+    Database(path).close()
+    assert mode(path) == 0o600
+
+
+def test_names_are_unique_even_under_concurrent_writers(tmp_path: Path) -> None:
+    path = tmp_path / "botmaker.db"
+    Database(path).close()
+    # Separate connections, as separate processes (API and CLI) would have.
+    stores = [Store(Database(path)) for _ in range(8)]
+    barrier = threading.Barrier(len(stores))
+    won: list[str] = []
+    lost: list[Conflict] = []
+    other: list[BaseException] = []
+
+    def attempt(store: Store) -> None:
+        barrier.wait()
+        try:
+            won.append(insert(store, "same-name"))
+        except Conflict as exc:
+            lost.append(exc)
+        except BaseException as exc:
+            other.append(exc)
+
+    threads = [threading.Thread(target=attempt, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert other == []
+    assert len(won) == 1
+    assert len(lost) == len(stores) - 1
+    assert all(exc.field == "name" and exc.status == 409 for exc in lost)
+    rows = stores[0].list_bots()
+    assert [(r.id, r.name) for r in rows] == [(won[0], "same-name")]
+    # Each bot got its own uid from the row sequence, within one transaction.
+    assert rows[0].uid == 200_000 + rows[0].seq
+    for store in stores:
+        store.db.close()
+
+
+def test_concurrent_inserts_of_different_names_all_succeed(tmp_path: Path) -> None:
+    path = tmp_path / "botmaker.db"
+    stores = [Store(Database(path)) for _ in range(6)]
+    barrier = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+
+    def attempt(index: int, store: Store) -> None:
+        barrier.wait()
+        try:
+            for n in range(5):
+                insert(store, f"bot-{index}-{n}")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=attempt, args=(i, s)) for i, s in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    rows = stores[0].list_bots()
+    assert len(rows) == 30
+    assert len({r.uid for r in rows}) == 30  # distinct uids, so bots cannot read each other
+    for store in stores:
+        store.db.close()
+
+
+def test_settings_sessions_and_missing_rows(tmp_path: Path) -> None:
+    store = Store(Database(tmp_path / "botmaker.db"))
+    assert store.get_setting("k") is None
+    assert store.set_setting("k", "one", only_if_absent=True) is True
+    assert store.set_setting("k", "two", only_if_absent=True) is False
+    assert store.get_setting("k") == "one"
+    store.set_setting("k", "three")
+    assert store.get_setting("k") == "three"
+    session = store.add_session("abc", "digest", 60)
+    assert store.get_session("abc") == session
+    store.add_session("old", "digest", -1)  # already expired
+    store.add_session("new", "digest", 60)  # adding one sweeps expired rows
+    assert store.get_session("old") is None
+    store.delete_session("abc")
+    assert store.get_session("abc") is None
+    with pytest.raises(NotFound):
+        store.get_bot(str(uuid.uuid4()))
+    with pytest.raises(NotFound):
+        store.update_bot(str(uuid.uuid4()), state="ready")
+    store.db.close()
