@@ -123,6 +123,8 @@ class Settings:
     login_max_failures: int = 5
     login_window_seconds: int = 300
     sse_ping_seconds: float = 15.0
+    validate_config: str = "auto"  # auto|always|never: run OpenClaw's validator before start
+    validate_timeout: float = 60.0
 
     @property
     def db_path(self) -> Path:
@@ -176,6 +178,13 @@ class Settings:
             kwargs["max_body_bytes"] = max_body
         if (v := get("BOTMAKER_SSE_PING")) is not None:
             kwargs["sse_ping_seconds"] = _float(v, "BOTMAKER_SSE_PING", 0.1, 3600)
+        if (v := get("BOTMAKER_VALIDATE_CONFIG")) is not None:
+            if v not in {"auto", "always", "never"}:
+                raise ConfigError(
+                    "BOTMAKER_VALIDATE_CONFIG: use auto, always or never",
+                    field="BOTMAKER_VALIDATE_CONFIG",
+                )
+            kwargs["validate_config"] = v
         kwargs["limits"] = _limits(get)
         return cls(**kwargs)  # type: ignore[arg-type]
 

@@ -12,23 +12,28 @@ import contextlib
 import os
 import re
 import shutil
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
 from botmaker.errors import BotMakerError
+from botmaker.fsutil import atomic_write as _atomic_write
+from botmaker.fsutil import fsync_dir as _fsync_dir
+from botmaker.fsutil import running_as_root
 
-#: The secret files a bot may have.
-SECRET_NAMES = ("api_key", "channel_token", "channel_config")
+#: The secret files a bot may have: fixed names, plus ``channel_<credential>``.
+SECRET_NAMES = ("api_key", "gateway_token", "channel_token", "channel_config")
+_SECRET_NAME = re.compile(r"^(api_key|gateway_token|channel_[a-z][a-z0-9_]{0,39})$")
+
+
+def valid_secret_name(name: str) -> bool:
+    return bool(_SECRET_NAME.fullmatch(name))
+
+
 _BOT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 class SecretsError(BotMakerError):
     code = "secrets_error"
-
-
-def running_as_root() -> bool:
-    return os.geteuid() == 0
 
 
 class SecretStore:
@@ -46,7 +51,7 @@ class SecretStore:
 
     def write_all(self, bot_id: str, values: Mapping[str, str], *, uid: int, gid: int) -> Path:
         """Create the bot's folder (if needed) and atomically write each secret."""
-        unknown = set(values) - set(SECRET_NAMES)
+        unknown = {name for name in values if not valid_secret_name(name)}
         if unknown:
             raise SecretsError(f"unknown secret names: {sorted(unknown)}")
         folder = self.folder(bot_id)
@@ -67,7 +72,7 @@ class SecretStore:
         folder = self.folder(bot_id)
         if not folder.is_dir():
             return []
-        return sorted(p.name for p in folder.iterdir() if p.name in SECRET_NAMES)
+        return sorted(p.name for p in folder.iterdir() if valid_secret_name(p.name))
 
     def exists(self, bot_id: str) -> bool:
         return self.folder(bot_id).is_dir()
@@ -84,37 +89,6 @@ class SecretStore:
             _fsync_dir(self.root)
 
 
-def _chown(path: Path | int, uid: int, gid: int) -> None:
+def _chown(path: Path, uid: int, gid: int) -> None:
     if running_as_root():
         os.chown(path, uid, gid)
-
-
-def _atomic_write(folder: Path, name: str, data: bytes, *, uid: int, gid: int) -> None:
-    """Temp file created 0600 in the same folder, fsync, rename over, fsync the folder."""
-    tmp = folder / f".{name}.{uuid.uuid4().hex}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        if running_as_root():
-            os.fchown(fd, uid, gid)
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    os.close(fd)
-    os.replace(tmp, folder / name)
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

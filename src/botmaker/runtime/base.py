@@ -44,6 +44,7 @@ class ContainerSpec:
     stop_timeout: int
     published_ports: dict[int, int] = field(default_factory=dict)
     command: tuple[str, ...] | None = None
+    entrypoint: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -153,3 +154,7 @@ class Backend(Protocol):
     def list(self) -> dict[str, RuntimeStatus]: ...
 
     def logs(self, container: str, *, tail: int, follow: bool) -> LogStream: ...
+
+    def run_once(self, spec: ContainerSpec, timeout: float) -> tuple[int, str] | None:
+        """Run ``spec`` to completion; (exit code, output), or None if it cannot exec."""
+        ...

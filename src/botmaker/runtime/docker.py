@@ -208,6 +208,7 @@ class DockerBackend:
         result = api.create_container(
             spec.image,
             command=list(spec.command) if spec.command else None,
+            entrypoint=list(spec.entrypoint) if spec.entrypoint else None,
             name=spec.name,
             hostname=spec.hostname,
             user=spec.user,
@@ -287,6 +288,30 @@ class DockerBackend:
                 detail=status_text or None,
             )
         return result
+
+    @_engine_errors("run check")
+    def run_once(self, spec: ContainerSpec, timeout: float) -> tuple[int, str] | None:
+        """Run a one-off container (no network, no restarts) and collect its output."""
+        container = self.create(spec)
+        try:
+            try:
+                self.api.start(container)
+            except docker.errors.APIError as exc:
+                if (
+                    "executable file not found" in _explain(exc)
+                    or "no such file" in _explain(exc).lower()
+                ):
+                    return None
+                raise
+            try:
+                result = self.api.wait(container, timeout=cast(int, timeout))
+            except requests.exceptions.ReadTimeout:
+                raise RuntimeFailure(f"the check did not finish within {timeout:.0f} s") from None
+            output = self.api.logs(container, stdout=True, stderr=True)
+            return int(result.get("StatusCode", -1)), output.decode("utf-8", errors="replace")
+        finally:
+            with contextlib.suppress(docker.errors.APIError, requests.exceptions.RequestException):
+                self.api.remove_container(container, force=True, v=True)
 
     @_engine_errors("logs")
     def logs(self, container: str, *, tail: int, follow: bool) -> DockerLogStream:

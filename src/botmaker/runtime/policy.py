@@ -19,6 +19,7 @@ LABEL_BOT_NAME = "botmaker.bot-name"
 LABEL_INSTANCE = "botmaker.instance"
 
 SECRETS_TARGET = "/run/secrets"
+STATE_TARGET = "/state"
 BOT_HOME = "/home/bot"
 
 
@@ -39,6 +40,7 @@ class BotIdentity:
     image: str
     uid: int
     facts: Mapping[str, str]  # non-secret settings exposed as BOTMAKER_* variables
+    state_folder: Path | None = None  # OpenClaw's state, mounted read-write at /state
 
 
 def bot_container_spec(bot: BotIdentity, settings: Settings, secrets_folder: Path) -> ContainerSpec:
@@ -62,10 +64,19 @@ def bot_container_spec(bot: BotIdentity, settings: Settings, secrets_folder: Pat
             "BOTMAKER_BOT_NAME": bot.name,
             **{f"BOTMAKER_{key.upper()}": value for key, value in bot.facts.items()},
             "BOTMAKER_SECRETS_DIR": SECRETS_TARGET,
+            "OPENCLAW_STATE_DIR": STATE_TARGET,
+            "OPENCLAW_CONFIG_PATH": f"{STATE_TARGET}/openclaw.json",
         },
         user=f"{uid}:{gid}",
         network=settings.network,
-        mounts=(Mount(source=str(secrets_folder.resolve()), target=SECRETS_TARGET),),
+        mounts=(
+            Mount(source=str(secrets_folder.resolve()), target=SECRETS_TARGET),
+            *(
+                (Mount(str(bot.state_folder.resolve()), STATE_TARGET, read_only=False),)
+                if bot.state_folder is not None
+                else ()
+            ),
+        ),
         tmpfs={"/tmp": tmpfs_opts, BOT_HOME: tmpfs_opts},  # noqa: S108
         read_only_rootfs=True,
         cap_drop=("ALL",),

@@ -10,6 +10,7 @@ from botmaker.secrets import SecretStore
 from botmaker.services.auth import AuthService
 from botmaker.services.bots import BotService
 from botmaker.services.images import ImageService
+from botmaker.state import StateStore
 from botmaker.store import Database, Store
 
 
@@ -52,7 +53,9 @@ def build_services(settings: Settings) -> Services:
     return Services(
         settings=settings,
         store=store,
-        bots=BotService(settings, store, secrets, runtime, images),
+        bots=BotService(
+            settings, store, secrets, runtime, images, StateStore(settings.data_dir / "bots")
+        ),
         images=images,
         auth=AuthService(settings, store),
         runtime=runtime,

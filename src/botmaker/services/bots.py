@@ -8,22 +8,34 @@ a bad or failed create leaves no row, no folder and no container.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import secrets
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from botmaker.config import Settings
 from botmaker.errors import BotMakerError, Conflict, InvalidInput
-from botmaker.openclaw.catalog import CHANNELS, PROVIDERS
-from botmaker.runtime.base import MISSING, Backend, LogChunk, LogStream, RuntimeStatus
+from botmaker.fsutil import running_as_root
+from botmaker.openclaw.render import GATEWAY_TOKEN_FILE, render_files
+from botmaker.runtime.base import (
+    MISSING,
+    Backend,
+    ContainerSpec,
+    LogChunk,
+    LogStream,
+    RuntimeStatus,
+)
 from botmaker.runtime.policy import BotIdentity, bot_container_spec, container_name
-from botmaker.secrets import SecretStore, running_as_root
+from botmaker.secrets import SecretStore
+from botmaker.services.definitions import bot_config, check_and_build
 from botmaker.services.images import ImageService
 from botmaker.services.schemas import BotCreate
+from botmaker.state import StateStore
 from botmaker.store import BotRecord, Store
 
 log = logging.getLogger(__name__)
@@ -66,10 +78,12 @@ class BotService:
         secrets: SecretStore,
         runtime: Backend,
         images: ImageService,
+        state: StateStore,
     ) -> None:
         self.settings = settings
         self.store = store
         self.secrets = secrets
+        self.state = state
         self.runtime = runtime
         self.images = images
         self._streams_lock = threading.Lock()
@@ -100,15 +114,7 @@ class BotService:
     # -- create -----------------------------------------------------------------------
 
     def create(self, request: BotCreate) -> BotView:
-        provider = PROVIDERS[request.provider]
-        channel = CHANNELS[request.channel]
-        if provider.key_required and request.secrets.api_key is None:
-            raise InvalidInput(f"provider {provider.id} needs an API key", field="secrets.api_key")
-        if channel.config_required and request.secrets.channel_config is None:
-            raise InvalidInput(
-                f"channel {channel.id} needs a channel configuration",
-                field="secrets.channel_config",
-            )
+        definition = check_and_build(request)
         bot_id = str(uuid.uuid4())
         record = self.store.insert_bot(
             bot_id=bot_id,
@@ -119,11 +125,15 @@ class BotService:
             image=self.settings.bot_image,
             uid_base=self.settings.bot_uid_base,
             fixed_uid=None if running_as_root() else os.getuid(),
+            definition=json.dumps(definition),
         )
         container_attempted = False
         try:
-            self.secrets.write_all(bot_id, request.secrets.files(), uid=record.uid, gid=record.uid)
+            files = {**request.secrets.files(), GATEWAY_TOKEN_FILE: secrets.token_urlsafe(32)}
+            self.secrets.write_all(bot_id, files, uid=record.uid, gid=record.uid)
+            self._render(record)
             self.images.ensure(record.image)
+            self._validate(record)
             container_attempted = True
             record = self._create_container(record)
             self.runtime.start(container_name(bot_id))
@@ -134,24 +144,73 @@ class BotService:
         log.info("created bot %s (%s)", record.name, record.id)
         return self.get(bot_id)
 
-    def _create_container(self, record: BotRecord) -> BotRecord:
-        self.runtime.ensure_network()
-        identity = BotIdentity(
+    def _identity(self, record: BotRecord) -> BotIdentity:
+        return BotIdentity(
             id=record.id,
             name=record.name,
             image=record.image,
             uid=record.uid,
             facts={"provider": record.provider, "model": record.model, "channel": record.channel},
+            state_folder=self.state.folder(record.id),
         )
-        spec = bot_container_spec(identity, self.settings, self.secrets.folder(record.id))
-        container_id = self.runtime.create(spec)
+
+    def _spec(self, record: BotRecord) -> ContainerSpec:
+        return bot_container_spec(
+            self._identity(record), self.settings, self.secrets.folder(record.id)
+        )
+
+    def _create_container(self, record: BotRecord) -> BotRecord:
+        self.runtime.ensure_network()
+        container_id = self.runtime.create(self._spec(record))
         return self.store.update_bot(record.id, container_id=container_id)
+
+    def _render(self, record: BotRecord) -> None:
+        config = bot_config(record, frozenset(self.secrets.names(record.id)))
+        self.state.write(record.id, render_files(config), uid=record.uid)
+
+    def _validate(self, record: BotRecord) -> None:
+        """Ask OpenClaw itself (in the bot image) whether it accepts the rendered config."""
+        mode = self.settings.validate_config
+        if mode == "never":
+            return
+        spec = bot_container_spec(
+            self._identity(record), self.settings, self.secrets.folder(record.id)
+        )
+        check = replace(
+            spec,
+            name=f"{spec.name}-check-{secrets.token_hex(3)}",
+            network="none",
+            restart_policy="no",
+            entrypoint=("openclaw",),
+            command=("config", "validate", "--json"),
+        )
+        result = self.runtime.run_once(check, self.settings.validate_timeout)
+        if result is None:
+            if mode == "always":
+                raise InvalidInput(
+                    f"image {record.image} has no openclaw command to validate with", field="image"
+                )
+            log.info("image %s cannot validate OpenClaw configs; skipped", record.image)
+            return
+        exit_code, output = result
+        report = _json_report(output)
+        if exit_code == 0 and report.get("valid", False):
+            return
+        issues = report.get("issues") or []
+        first = issues[0] if issues else {}
+        path = str(first.get("path", ""))
+        message = str(first.get("message") or report.get("error") or output[-300:])
+        raise InvalidInput(
+            f"OpenClaw rejects the configuration at {path or 'openclaw.json'}: {message}",
+            field=field_for_config_path(path),
+        )
 
     def _undo_create(self, bot_id: str, *, remove_container: bool) -> None:
         # No container step taken, no engine call: a down or hung engine would only
         # make the failed request wait another timeout.
         steps: list[Callable[[], None]] = [
             lambda: self.secrets.remove(bot_id),
+            lambda: self.state.remove(bot_id),
             lambda: self.store.delete_bot(bot_id),
         ]
         if remove_container:
@@ -190,6 +249,7 @@ class BotService:
         record = self.store.find_bot(ref)
         self.runtime.remove(container_name(record.id))
         self.secrets.remove(record.id)
+        self.state.remove(record.id)
         self.store.delete_bot(record.id)
         log.info("deleted bot %s (%s)", record.name, record.id)
 
@@ -209,6 +269,36 @@ class BotService:
     def _count(self, delta: int) -> None:
         with self._streams_lock:
             self.open_log_streams += delta
+
+
+def _json_report(output: str) -> dict[str, Any]:
+    """The JSON object OpenClaw printed (it may print notices around it)."""
+    start = output.find("{")
+    end = output.rfind("}")
+    if start < 0 or end < start:
+        return {}
+    try:
+        value = json.loads(output[start : end + 1])
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def field_for_config_path(path: str) -> str:
+    """Map a path in openclaw.json to the API field a user would fix."""
+    if path.startswith("models.providers"):
+        return "base_url" if path.endswith("baseUrl") else "provider"
+    if path.startswith("agents.defaults.model"):
+        return "fallbacks" if "fallbacks" in path else "model"
+    if path.startswith("channels."):
+        if "dmPolicy" in path:
+            return "dm_policy"
+        if "allowFrom" in path:
+            return "allow_from"
+        return "channel"
+    if path.startswith("agents.defaults.heartbeat"):
+        return "heartbeat"
+    return "config"
 
 
 class _CountedStream:

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from botmaker.openclaw.catalog import CHANNELS, PROVIDERS
+from botmaker.openclaw.templates import TEMPLATES
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
 _MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
@@ -34,8 +35,24 @@ class BotSecretsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     api_key: SecretValue | None = None
-    channel_token: SecretValue
+    channel_token: SecretValue | None = Field(
+        default=None, description="the channel's main credential (e.g. the Telegram bot token)"
+    )
     channel_config: Annotated[SecretStr, Field(min_length=1)] | None = None
+    channel_credentials: dict[str, SecretValue] = Field(
+        default_factory=dict,
+        description="further channel credentials by name (e.g. Slack's app_token)",
+        max_length=16,
+    )
+
+    @field_validator("channel_credentials")
+    @classmethod
+    def _credentials(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for name, secret in value.items():
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name):
+                raise ValueError(f"{name!r} is not a credential name")
+            _clean_secret(secret, MAX_SECRET_BYTES)
+        return value
 
     @field_validator("api_key", "channel_token")
     @classmethod
@@ -53,8 +70,18 @@ class BotSecretsIn(BaseModel):
             "api_key": self.api_key,
             "channel_token": self.channel_token,
             "channel_config": self.channel_config,
+            **{f"channel_{name}": secret for name, secret in self.channel_credentials.items()},
         }
         return {k: v.get_secret_value() for k, v in values.items() if v is not None}
+
+
+class PersonaIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    emoji: str = Field(default="", max_length=16)
+    soul: str = Field(default="", max_length=20_000, description="SOUL.md: who the bot is")
+    user_notes: str = Field(default="", max_length=4_000, description="USER.md: about its users")
 
 
 class BotCreate(BaseModel):
@@ -68,6 +95,44 @@ class BotCreate(BaseModel):
     model: str = Field(min_length=1, max_length=200)
     channel: str = Field(description="a channel id from GET /api/channels")
     secrets: BotSecretsIn
+    template: str | None = Field(default=None, description="a template id from GET /api/templates")
+    persona: PersonaIn | None = None
+    fallbacks: list[str] = Field(default_factory=list, max_length=5)
+    base_url: str | None = Field(
+        default=None, max_length=500, description="override the provider's API base URL"
+    )
+    heartbeat: bool = False
+    dm_policy: str | None = Field(default=None, description="who may message the bot directly")
+    allow_from: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=200
+    )
+    channel_settings: dict[str, Annotated[str, Field(max_length=500)]] = Field(
+        default_factory=dict,
+        max_length=16,
+        description="non-secret channel settings by name (e.g. Matrix homeserver, api_root)",
+    )
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, value: str | None) -> str | None:
+        if value is not None and value not in TEMPLATES:
+            raise ValueError(f"unknown template; choose one of: {', '.join(sorted(TEMPLATES))}")
+        return value
+
+    @field_validator("fallbacks")
+    @classmethod
+    def _fallbacks(cls, value: list[str]) -> list[str]:
+        for model in value:
+            if not _MODEL.fullmatch(model):
+                raise ValueError(f"{model!r}: use letters, digits and . _ : / @ + - (no spaces)")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s/$.?#][^\s]*", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
 
     @field_validator("name")
     @classmethod

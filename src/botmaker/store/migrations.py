@@ -38,4 +38,11 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX sessions_expires ON sessions (expires_at);
         """,
     ),
+    (
+        2,
+        "bot definition: persona, fallbacks, base URL, heartbeat, channel settings (JSON)",
+        """
+        ALTER TABLE bots ADD COLUMN definition TEXT NOT NULL DEFAULT '{}';
+        """,
+    ),
 ]

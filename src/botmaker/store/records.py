@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,12 @@ class BotRecord:
     state: str
     created_at: str
     updated_at: str
+    definition: str = "{}"  # JSON: persona, fallbacks, base_url, heartbeat, channel settings
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        value = json.loads(self.definition or "{}")
+        return value if isinstance(value, dict) else {}
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> BotRecord:

@@ -32,6 +32,7 @@ class Store:
         image: str,
         uid_base: int,
         fixed_uid: int | None,
+        definition: str = "{}",
     ) -> BotRecord:
         """Insert a bot in state ``creating``; a taken name is a 409 naming ``name``."""
         now = utcnow()
@@ -39,9 +40,9 @@ class Store:
             with self.db.write() as conn:
                 cursor = conn.execute(
                     "INSERT INTO bots (id, name, provider, model, channel, image, uid,"
-                    " state, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 0, 'creating', ?, ?)",
-                    (bot_id, name, provider, model, channel, image, now, now),
+                    " state, created_at, updated_at, definition)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 0, 'creating', ?, ?, ?)",
+                    (bot_id, name, provider, model, channel, image, now, now, definition),
                 )
                 seq = int(cursor.lastrowid or 0)
                 uid = fixed_uid if fixed_uid is not None else uid_base + seq
@@ -69,7 +70,7 @@ class Store:
         return [BotRecord.from_row(r) for r in self.db.query("SELECT * FROM bots ORDER BY name")]
 
     def update_bot(self, bot_id: str, **fields: str | None) -> BotRecord:
-        allowed = {"container_id", "state", "image"}
+        allowed = {"container_id", "state", "image", "provider", "model", "channel", "definition"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"cannot update {sorted(unknown)}")
