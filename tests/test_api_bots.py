@@ -32,7 +32,7 @@ def test_create_returns_bot_without_secrets_and_starts_it(
     assert bot["provider"] == "openai"
     assert bot["state"] == "ready"
     assert bot["status"]["state"] == "running"
-    assert bot["secrets"] == ["api_key", "channel_token"]
+    assert bot["secrets"] == ["api_key", "channel_token", "gateway_token"]
     assert "sk-test-key" not in response.text
     info = docker_api.inspect_container(f"botmaker-{bot['id']}")
     assert info["State"]["Running"] is True

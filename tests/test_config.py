@@ -52,6 +52,8 @@ GOOD: dict[str, tuple[str, Callable[[Settings], Any], Any]] = {
     "BOTMAKER_BOT_TMP_SIZE": ("32m", lambda s: s.limits.tmp_bytes, 32 * MiB),
     "BOTMAKER_LOG_MAX_SIZE": ("20m", lambda s: s.limits.log_max_size, "20m"),
     "BOTMAKER_LOG_MAX_FILE": ("5", lambda s: s.limits.log_max_file, 5),
+    "BOTMAKER_VALIDATE_CONFIG": ("never", lambda s: s.validate_config, "never"),
+    "BOTMAKER_HEALTH_INTERVAL": ("30", lambda s: s.health_interval, 30.0),
 }
 #: read from a file rather than parsed (see test_auth for its checks)
 ALSO_READ = {"BOTMAKER_ADMIN_PASSWORD_FILE"}
@@ -75,6 +77,8 @@ BAD: dict[str, list[str]] = {
     "BOTMAKER_LOG_MAX_SIZE": ["ten", "10 megabytes"],
     "BOTMAKER_LOG_MAX_FILE": ["0", "101", "x"],
     "BOTMAKER_ADMIN_PASSWORD": ["changeme", "short"],
+    "BOTMAKER_VALIDATE_CONFIG": ["sometimes", "yes"],
+    "BOTMAKER_HEALTH_INTERVAL": ["0", "x", "3601"],
 }
 #: free-form strings: nothing to refuse here (Docker or the OS judges them)
 FREE_FORM = {

@@ -89,9 +89,10 @@ def test_a_bot_cannot_read_another_bots_secrets(
 
     # Only its own folder is mounted into alpha; nothing of bravo's, not the root.
     mounts = docker_api.inspect_container(alpha.container)["Mounts"]
-    assert [(Path(m["Source"]), m["Destination"]) for m in mounts] == [
-        (a_folder.resolve(), SECRETS_TARGET)
-    ]
+    a_state = services.settings.data_dir / "bots" / alpha.id / "state"
+    assert sorted((Path(m["Source"]), m["Destination"]) for m in mounts) == sorted(
+        [(a_folder.resolve(), SECRETS_TARGET), (a_state.resolve(), "/state")]
+    )
     inside = exec_in(
         docker_api,
         alpha.container,

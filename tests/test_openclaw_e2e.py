@@ -55,6 +55,7 @@ def openclaw(
         settings,
         bot_image=real_image,
         validate_config="always",
+        health_interval=1.0,
         stop_timeout=5,
         limits=BotLimits(memory_bytes=1536 * 1024**2, cpus=1.0, pids=512, tmp_bytes=256 * 1024**2),
     )
@@ -118,6 +119,16 @@ def test_real_openclaw_bot_answers_through_gateway_and_telegram(
     create_seconds = time.monotonic() - created_at
     name = f"botmaker-{bot['id']}"
     to_healthy = _wait_healthy(docker_api, name, settings.network)
+    # BotMaker's own prober reports it healthy too (from the JSON bodies of the probes).
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status = client.get(f"/api/bots/{bot['id']}").json()["status"]
+        if status["summary"] == "healthy":
+            break
+        time.sleep(0.5)
+    assert status["summary"] == "healthy", status
+    listed = {b["id"]: b for b in client.get("/api/bots").json()["bots"]}
+    assert listed[bot["id"]]["status"]["summary"] == "healthy"
 
     # The rendered configuration holds references, never values.
     state = openclaw["svc"].settings.data_dir / "bots" / bot["id"] / "state"

@@ -112,7 +112,7 @@ def test_secrets_never_leave_the_secret_files(
     bot = call("POST", "/api/bots", 201, json=body_of(name, canary.secrets))
     bot_id = bot["id"]
     container = f"botmaker-{bot_id}"
-    assert bot["secrets"] == ["api_key", "channel_config", "channel_token"]
+    assert bot["secrets"] == ["api_key", "channel_config", "channel_token", "gateway_token"]
 
     def container_logs() -> str:
         return docker_api.logs(container, stdout=True, stderr=True).decode("utf-8", "replace")

@@ -95,9 +95,9 @@ INVALID: list[tuple[str, Any, str]] = [
     ("api-key-missing", with_secrets(channel_token=CHANNEL_TOKEN), "secrets.api_key"),
     ("channel-token-missing", with_secrets(api_key=API_KEY), "secrets.channel_token"),
     (
-        "channel-config-missing",
+        "slack-app-token-missing",
         bot_body(channel="slack"),
-        "secrets.channel_config",
+        "secrets.channel_credentials.app_token",
     ),
     ("api-key-blank", with_secrets(api_key="   ", channel_token=CHANNEL_TOKEN), "secrets.api_key"),
     ("api-key-empty", with_secrets(api_key="", channel_token=CHANNEL_TOKEN), "secrets.api_key"),

@@ -125,6 +125,7 @@ class Settings:
     sse_ping_seconds: float = 15.0
     validate_config: str = "auto"  # auto|always|never: run OpenClaw's validator before start
     validate_timeout: float = 60.0
+    health_interval: float = 10.0
 
     @property
     def db_path(self) -> Path:
@@ -185,6 +186,8 @@ class Settings:
                     field="BOTMAKER_VALIDATE_CONFIG",
                 )
             kwargs["validate_config"] = v
+        if (v := get("BOTMAKER_HEALTH_INTERVAL")) is not None:
+            kwargs["health_interval"] = _float(v, "BOTMAKER_HEALTH_INTERVAL", 0.5, 3600)
         kwargs["limits"] = _limits(get)
         return cls(**kwargs)  # type: ignore[arg-type]
 

@@ -46,7 +46,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             await anyio.to_thread.run_sync(svc.runtime.ensure_network)
         except BotMakerError as exc:
             log.warning("bot network not ready yet (%s); will retry on first create", exc.message)
+        svc.bots.health.start()
         yield
+        svc.bots.health.stop()
         if services is None:
             svc.close()
 

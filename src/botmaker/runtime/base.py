@@ -59,6 +59,16 @@ class RuntimeStatus:
     finished_at: str | None = None
     oom_killed: bool | None = None
     detail: str | None = None
+    address: str | None = None  # the container's IP on the bots' network
+
+    @property
+    def summary(self) -> str:
+        """created|starting|healthy|unhealthy|running|stopped|exited|restarting|…"""
+        if self.state == "running":
+            return self.health or "running"
+        if self.state == "exited":
+            return "stopped" if self.exit_code in (0, 143) else "exited"
+        return self.state
 
     @property
     def running(self) -> bool:
@@ -67,6 +77,7 @@ class RuntimeStatus:
     def to_dict(self) -> dict[str, Any]:
         return {
             "state": self.state,
+            "summary": self.summary,
             "running": self.running,
             "container_id": self.container_id,
             "exit_code": self.exit_code,

@@ -12,12 +12,16 @@ import socket
 import struct
 import threading
 from collections.abc import Callable, Iterator
+from http.client import RemoteDisconnected
 from typing import Any, ParamSpec, TypeVar, cast
 
 import docker
 import docker.errors
 import requests
 from docker.types import LogConfig
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ProtocolError
+from urllib3.util.retry import Retry
 
 from botmaker.config import Settings
 from botmaker.errors import (
@@ -100,13 +104,17 @@ class DockerBackend:
 
     def _client(self, timeout: float) -> docker.APIClient:
         try:
-            return docker.APIClient(
+            client = docker.APIClient(
                 base_url=self.base_url,
                 version=self.settings.docker_api_version,
                 timeout=cast(int, timeout),
             )
         except docker.errors.DockerException as exc:
             raise EngineUnavailable(f"cannot use DOCKER_HOST={self.base_url}: {exc}") from None
+        for adapter in client.adapters.values():
+            if isinstance(adapter, HTTPAdapter):
+                adapter.max_retries = _RetryStaleReads()
+        return client
 
     def close(self) -> None:
         self.api.close()
@@ -256,6 +264,7 @@ class DockerBackend:
         state = info.get("State") or {}
         health = (state.get("Health") or {}).get("Status")
         name = str(state.get("Status", "unknown"))
+        networks = (info.get("NetworkSettings") or {}).get("Networks") or {}
         return RuntimeStatus(
             state=name,
             container_id=str(info["Id"]),
@@ -265,6 +274,7 @@ class DockerBackend:
             finished_at=_zero_time(state.get("FinishedAt")),
             oom_killed=bool(state.get("OOMKilled")),
             detail=state.get("Error") or None,
+            address=(networks.get(self.settings.network) or {}).get("IPAddress") or None,
         )
 
     @_engine_errors("list containers")
@@ -280,12 +290,15 @@ class DockerBackend:
             exit_match = _EXIT_CODE.match(status_text)
             health_match = _HEALTH.search(status_text)
             health = health_match.group(1).replace("health: ", "") if health_match else None
+            networks = (item.get("NetworkSettings") or {}).get("Networks") or {}
+            address = (networks.get(self.settings.network) or {}).get("IPAddress") or None
             result[bot_id] = RuntimeStatus(
                 state=str(item.get("State", "unknown")),
                 container_id=str(item["Id"]),
                 exit_code=int(exit_match.group(1)) if exit_match else None,
                 health=health,
                 detail=status_text or None,
+                address=address,
             )
         return result
 
@@ -334,6 +347,33 @@ class DockerBackend:
             response.close()
             raise RuntimeFailure(f"logs: {text}")
         return DockerLogStream(response)
+
+
+class _RetryStaleReads(Retry):
+    """Retry a GET once when a pooled keep-alive connection turns out to be dead.
+
+    After the engine restarts, the pool still holds connections to the old one;
+    the first request on one fails with "connection aborted". Nothing else is
+    retried: a refused connection (engine down) or a read timeout (engine hung)
+    must answer 503 at once, not after a second attempt.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("total", 1)
+        kwargs.setdefault("connect", 0)
+        kwargs.setdefault("read", 1)
+        kwargs.setdefault("status", 0)
+        kwargs.setdefault("redirect", 0)
+        kwargs.setdefault("allowed_methods", frozenset({"GET", "HEAD"}))
+        kwargs.setdefault("raise_on_status", False)
+        super().__init__(**kwargs)
+
+    def increment(self, *args: Any, **kwargs: Any) -> Retry:  # type: ignore[override]
+        error = kwargs.get("error")
+        cause = error.args[1] if isinstance(error, ProtocolError) and len(error.args) > 1 else None
+        if not isinstance(cause, RemoteDisconnected | ConnectionResetError | BrokenPipeError):
+            raise error if isinstance(error, Exception) else ProtocolError("no retry")
+        return super().increment(*args, **kwargs)
 
 
 class DockerLogStream:

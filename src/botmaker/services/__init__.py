@@ -9,6 +9,7 @@ from botmaker.runtime.docker import DockerBackend
 from botmaker.secrets import SecretStore
 from botmaker.services.auth import AuthService
 from botmaker.services.bots import BotService
+from botmaker.services.health import HealthMonitor
 from botmaker.services.images import ImageService
 from botmaker.state import StateStore
 from botmaker.store import Database, Store
@@ -38,6 +39,7 @@ class Services:
         return result
 
     def close(self) -> None:
+        self.bots.health.stop()
         self.runtime.close()
         self.store.db.close()
 
@@ -50,11 +52,18 @@ def build_services(settings: Settings) -> Services:
     secrets.ensure_root()
     runtime = DockerBackend(settings)
     images = ImageService(runtime)
+    health = HealthMonitor(runtime, interval=settings.health_interval)
     return Services(
         settings=settings,
         store=store,
         bots=BotService(
-            settings, store, secrets, runtime, images, StateStore(settings.data_dir / "bots")
+            settings,
+            store,
+            secrets,
+            runtime,
+            images,
+            StateStore(settings.data_dir / "bots"),
+            health,
         ),
         images=images,
         auth=AuthService(settings, store),

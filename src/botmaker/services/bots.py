@@ -33,6 +33,7 @@ from botmaker.runtime.base import (
 from botmaker.runtime.policy import BotIdentity, bot_container_spec, container_name
 from botmaker.secrets import SecretStore
 from botmaker.services.definitions import bot_config, check_and_build
+from botmaker.services.health import HealthMonitor
 from botmaker.services.images import ImageService
 from botmaker.services.schemas import BotCreate
 from botmaker.state import StateStore
@@ -79,11 +80,16 @@ class BotService:
         runtime: Backend,
         images: ImageService,
         state: StateStore,
+        health: HealthMonitor,
     ) -> None:
         self.settings = settings
         self.store = store
         self.secrets = secrets
         self.state = state
+        self.health = health
+        for record in store.list_bots():
+            if record.spec.get("gateway"):
+                health.watch(record.id)
         self.runtime = runtime
         self.images = images
         self._streams_lock = threading.Lock()
@@ -103,13 +109,12 @@ class BotService:
         status = self.runtime.status(container_name(record.id))
         return BotView(record, self._status_of(record, status), self.secrets.names(record.id))
 
-    @staticmethod
-    def _status_of(record: BotRecord, status: RuntimeStatus | None) -> RuntimeStatus:
+    def _status_of(self, record: BotRecord, status: RuntimeStatus | None) -> RuntimeStatus:
         if status is None or status.state == "missing":
             if record.state == "creating":
                 return RuntimeStatus(state="creating", detail="being created")
             return MISSING
-        return status
+        return self.health.health_of(record.id, status)
 
     # -- create -----------------------------------------------------------------------
 
@@ -133,7 +138,11 @@ class BotService:
             self.secrets.write_all(bot_id, files, uid=record.uid, gid=record.uid)
             self._render(record)
             self.images.ensure(record.image)
-            self._validate(record)
+            if self._validate(record):  # an OpenClaw image: its gateway gets probed
+                record = self.store.update_bot(
+                    bot_id, definition=json.dumps({**definition, "gateway": True})
+                )
+                self.health.watch(bot_id)
             container_attempted = True
             record = self._create_container(record)
             self.runtime.start(container_name(bot_id))
@@ -168,11 +177,14 @@ class BotService:
         config = bot_config(record, frozenset(self.secrets.names(record.id)))
         self.state.write(record.id, render_files(config), uid=record.uid)
 
-    def _validate(self, record: BotRecord) -> None:
-        """Ask OpenClaw itself (in the bot image) whether it accepts the rendered config."""
+    def _validate(self, record: BotRecord) -> bool:
+        """Ask OpenClaw itself (in the bot image) whether it accepts the rendered config.
+
+        True when OpenClaw validated it, False when the image cannot (not OpenClaw).
+        """
         mode = self.settings.validate_config
         if mode == "never":
-            return
+            return False
         spec = bot_container_spec(
             self._identity(record), self.settings, self.secrets.folder(record.id)
         )
@@ -181,6 +193,7 @@ class BotService:
             name=f"{spec.name}-check-{secrets.token_hex(3)}",
             network="none",
             restart_policy="no",
+            init=False,  # so a missing command fails the start instead of tini's exec
             entrypoint=("openclaw",),
             command=("config", "validate", "--json"),
         )
@@ -191,11 +204,11 @@ class BotService:
                     f"image {record.image} has no openclaw command to validate with", field="image"
                 )
             log.info("image %s cannot validate OpenClaw configs; skipped", record.image)
-            return
+            return False
         exit_code, output = result
         report = _json_report(output)
         if exit_code == 0 and report.get("valid", False):
-            return
+            return True
         issues = report.get("issues") or []
         first = issues[0] if issues else {}
         path = str(first.get("path", ""))
@@ -251,6 +264,7 @@ class BotService:
         self.secrets.remove(record.id)
         self.state.remove(record.id)
         self.store.delete_bot(record.id)
+        self.health.watch(record.id, enabled=False)
         log.info("deleted bot %s (%s)", record.name, record.id)
 
     def _ready(self, ref: str) -> BotRecord:

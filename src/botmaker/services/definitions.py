@@ -47,7 +47,13 @@ def check_and_build(request: BotCreate) -> dict[str, Any]:
     allowed_settings = {c.name for c in channel.credentials if not c.secret}
     if channel.id == "telegram":
         allowed_settings.add("api_root")
-    for name in request.channel_settings:
+    choices = {c.name: c.choices for c in channel.credentials if c.choices}
+    for name, value in request.channel_settings.items():
+        if name in choices and value not in choices[name]:
+            raise InvalidInput(
+                f"{name} must be one of: {', '.join(choices[name])}",
+                field=f"channel_settings.{name}",
+            )
         if name not in allowed_settings:
             raise InvalidInput(
                 f"channel {channel.id} has no setting {name!r}", field=f"channel_settings.{name}"

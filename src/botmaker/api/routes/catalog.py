@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request
 
 from botmaker.api.deps import require_auth, services
 from botmaker.openclaw.catalog import CHANNELS, PROVIDERS
+from botmaker.openclaw.templates import TEMPLATES
 
 router = APIRouter(prefix="/api", tags=["catalog"], dependencies=[Depends(require_auth)])
 
@@ -18,6 +19,11 @@ def providers() -> dict[str, Any]:
 @router.get("/channels", summary="Chat channels a bot can join")
 def channels() -> dict[str, Any]:
     return {"channels": [c.to_dict() for c in CHANNELS.values()]}
+
+
+@router.get("/templates", summary="Persona templates (name, emoji, SOUL.md) for new bots")
+def templates() -> dict[str, Any]:
+    return {"templates": [t.to_dict() for t in TEMPLATES.values()]}
 
 
 @router.get("/image", summary="The bot image: present locally, and pull progress")

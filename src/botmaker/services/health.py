@@ -1,0 +1,140 @@
+"""Bot health: BotMaker probes each OpenClaw gateway's ``/healthz`` and ``/readyz``.
+
+No Docker HEALTHCHECK: an exec'd ``curl`` per bot every few seconds costs a core
+at a hundred bots. Instead one background loop sends two small HTTP requests per
+running bot per interval over the bots' network, and checks the JSON bodies
+(``{"ok": true}`` and ``{"ready": true}``), not only the status codes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+import httpx
+
+from botmaker.errors import BotMakerError
+from botmaker.openclaw.render import GATEWAY_PORT
+from botmaker.runtime.base import Backend, RuntimeStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Health:
+    state: str  # starting|healthy|unhealthy
+    detail: str
+    checked_at: float
+
+
+def probe(address: str, timeout: float) -> tuple[bool, str]:
+    """One probe of a gateway: live and ready, judged by the JSON bodies."""
+    base = f"http://{address}:{GATEWAY_PORT}"
+    try:
+        with httpx.Client(timeout=timeout) as client:
+            live = client.get(f"{base}/healthz")
+            ready = client.get(f"{base}/readyz")
+        live_ok = live.status_code == 200 and live.json().get("ok") is True
+        ready_body = ready.json()
+        if live_ok and ready.status_code == 200 and ready_body.get("ready") is True:
+            return True, "ready"
+        failing = ready_body.get("failing") or []
+        return False, f"not ready: {', '.join(map(str, failing)) or ready.status_code}"
+    except (httpx.HTTPError, ValueError, AttributeError) as exc:
+        return False, f"no answer: {type(exc).__name__}"
+
+
+class HealthMonitor:
+    def __init__(
+        self,
+        runtime: Backend,
+        *,
+        interval: float = 10.0,
+        timeout: float = 3.0,
+        grace: float = 180.0,
+        workers: int = 16,
+    ) -> None:
+        self.runtime = runtime
+        self.interval = interval
+        self.timeout = timeout
+        self.grace = grace
+        self.workers = workers
+        self._results: dict[str, Health] = {}
+        self._first_seen: dict[str, float] = {}  # container id -> when first seen running
+        self._watched: set[str] = set()  # bot ids with an OpenClaw gateway
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, bot_id: str, enabled: bool = True) -> None:
+        if enabled:
+            self._watched.add(bot_id)
+        else:
+            self._watched.discard(bot_id)
+            self._results.pop(bot_id, None)
+
+    def health_of(self, bot_id: str, status: RuntimeStatus) -> RuntimeStatus:
+        """``status`` with its health filled in from the latest probe."""
+        if bot_id not in self._watched or status.state != "running":
+            return status
+        result = self._results.get(bot_id)
+        first = self._first_seen.get(status.container_id or "")
+        if result is None or (
+            result.state != "healthy"
+            and first is not None
+            and time.monotonic() - first < self.grace
+        ):
+            state = "starting" if result is None or result.state != "healthy" else result.state
+            detail = result.detail if result else "not probed yet"
+            return _with_health(status, state, detail)
+        return _with_health(status, result.state, result.detail)
+
+    def probe_all(self) -> None:
+        try:
+            statuses = self.runtime.list()
+        except BotMakerError as exc:
+            log.debug("health probe skipped: %s", exc.message)
+            return
+        now = time.monotonic()
+        targets = {
+            bot_id: status
+            for bot_id, status in statuses.items()
+            if bot_id in self._watched and status.state == "running" and status.address
+        }
+        for status in targets.values():
+            self._first_seen.setdefault(status.container_id or "", now)
+        if not targets:
+            return
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(targets))) as pool:
+            answers = dict(
+                zip(
+                    targets,
+                    pool.map(lambda s: probe(str(s.address), self.timeout), targets.values()),
+                    strict=True,
+                )
+            )
+        for bot_id, (ok, detail) in answers.items():
+            self._results[bot_id] = Health("healthy" if ok else "unhealthy", detail, now)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="health", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.timeout * 2 + 1)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.probe_all()
+            self._stop.wait(self.interval)
+
+
+def _with_health(status: RuntimeStatus, health: str, detail: str) -> RuntimeStatus:
+    return replace(status, health=health, detail=detail)
