@@ -166,7 +166,29 @@ def test_real_openclaw_bot_answers_through_gateway_and_telegram(
         f"memory {memory:.0f} MiB"
     )
 
-    # 3. Delete: nothing is left behind, and it does not wait for a stop timeout.
+    # 3. Edit: a new persona is rendered, the bot restarts and is healthy again.
+    edited = client.patch(
+        f"/api/bots/{bot['id']}",
+        json={"persona": {"name": "Marvin", "emoji": "🤖", "soul": "You are Marvin."}},
+    )
+    assert edited.status_code == 200, edited.text
+    _wait_healthy(docker_api, name, settings.network)
+    soul = exec_in(docker_api, name, "cat /state/workspace/SOUL.md")
+    assert "You are Marvin." in soul.out
+    # An edit OpenClaw rejects is refused on its field and changes nothing.
+    container_id = docker_api.inspect_container(name)["Id"]
+    rendered_before = (state / "openclaw.json").read_text()
+    refused = client.patch(
+        f"/api/bots/{bot['id']}", json={"channel_settings": {"api_root": "not a url"}}
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["field"] == "channel"
+    assert "apiRoot" in refused.json()["error"]["message"]
+    assert (state / "openclaw.json").read_text() == rendered_before
+    assert docker_api.inspect_container(name)["Id"] == container_id
+    assert docker_api.inspect_container(name)["State"]["Running"] is True
+
+    # 4. Delete: nothing is left behind, and it does not wait for a stop timeout.
     started = time.monotonic()
     assert client.delete(f"/api/bots/{bot['id']}").status_code == 204
     assert time.monotonic() - started < 5

@@ -74,6 +74,24 @@ class SecretStore:
             return []
         return sorted(p.name for p in folder.iterdir() if valid_secret_name(p.name))
 
+    def read(self, bot_id: str, name: str) -> str | None:
+        """One secret's value, for BotMaker's own use (rollback); never for a response."""
+        if not valid_secret_name(name):
+            raise SecretsError(f"unknown secret name: {name!r}")
+        path = self.folder(bot_id) / name
+        try:
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def remove_one(self, bot_id: str, name: str) -> None:
+        if not valid_secret_name(name):
+            raise SecretsError(f"unknown secret name: {name!r}")
+        try:
+            (self.folder(bot_id) / name).unlink()
+        except FileNotFoundError:
+            return
+
     def exists(self, bot_id: str) -> bool:
         return self.folder(bot_id).is_dir()
 

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from pydantic import ValidationError
+
 from botmaker.config import Settings
 from botmaker.errors import BotMakerError, Conflict, InvalidInput
 from botmaker.fsutil import running_as_root
@@ -35,7 +37,7 @@ from botmaker.secrets import SecretStore
 from botmaker.services.definitions import bot_config, check_and_build
 from botmaker.services.health import HealthMonitor
 from botmaker.services.images import ImageService
-from botmaker.services.schemas import BotCreate
+from botmaker.services.schemas import BotCreate, BotSecretsUpdate, BotUpdate
 from botmaker.state import StateStore
 from botmaker.store import BotRecord, Store
 
@@ -234,6 +236,127 @@ class BotService:
             except BotMakerError as exc:
                 log.error("rollback of bot %s incomplete: %s", bot_id, exc.message)
 
+    # -- update -----------------------------------------------------------------------
+
+    def update(self, ref: str, patch: BotUpdate) -> BotView:
+        """Change a bot's definition: re-render, validate, recreate and start its container.
+
+        Any failure puts back the previous definition, secrets and rendering, and the
+        previous container.
+        """
+        old = self._ready(ref)
+        merged = self._merged(old, patch)
+        definition = check_and_build(merged)
+        if old.spec.get("gateway"):
+            definition["gateway"] = True
+        new_files = _secret_files(patch)
+        old_values = {name: self.secrets.read(old.id, name) for name in new_files}
+        recreating = False  # the old container is untouched until validation passed
+        try:
+            if new_files:
+                self.secrets.write_all(old.id, new_files, uid=old.uid, gid=old.uid)
+            record = self.store.update_bot(
+                old.id, model=merged.model, definition=json.dumps(definition)
+            )
+            self._render(record)
+            self._validate(record)
+            recreating = True
+            self._recreate(record)
+        except BaseException:
+            self._undo_update(old, old_values, recreate=recreating)
+            raise
+        log.info("updated bot %s (%s)", record.name, record.id)
+        return self.get(record.id)
+
+    def _merged(self, record: BotRecord, patch: BotUpdate) -> BotCreate:
+        """The bot as a full create request with the patch applied (secrets as placeholders)."""
+        spec = record.spec
+        channel = (spec.get("channels") or [{}])[0]
+        present = set(self.secrets.names(record.id))
+        given = patch.secrets or BotSecretsUpdate()
+        placeholder = "(unchanged)"
+        extra = {
+            name.removeprefix("channel_"): placeholder
+            for name in present
+            if name.startswith("channel_") and name not in ("channel_token", "channel_config")
+        }
+        extra.update({k: v.get_secret_value() for k, v in given.channel_credentials.items()})
+        secrets_in: dict[str, Any] = {"channel_credentials": extra}
+        for name in ("api_key", "channel_token"):
+            value = getattr(given, name)
+            if value is not None:
+                secrets_in[name] = value.get_secret_value()
+            elif name in present:
+                secrets_in[name] = placeholder
+        persona: dict[str, Any] | None = spec.get("persona")
+        if patch.persona is not None:
+            persona = patch.persona.model_dump()
+        elif patch.template is not None:
+            persona = None
+        body = {
+            "name": record.name,
+            "provider": record.provider,
+            "model": patch.model or record.model,
+            "channel": record.channel,
+            "secrets": secrets_in,
+            "template": patch.template if persona is None else None,
+            "persona": persona,
+            "fallbacks": spec.get("fallbacks") or []
+            if patch.fallbacks is None
+            else patch.fallbacks,
+            "base_url": patch.base_url if patch.base_url is not None else spec.get("base_url"),
+            "heartbeat": spec.get("heartbeat", False)
+            if patch.heartbeat is None
+            else patch.heartbeat,
+            "dm_policy": patch.dm_policy or channel.get("dm_policy"),
+            "allow_from": channel.get("allow_from", [])
+            if patch.allow_from is None
+            else patch.allow_from,
+            "channel_settings": channel.get("settings", {})
+            if patch.channel_settings is None
+            else patch.channel_settings,
+        }
+        try:
+            return BotCreate.model_validate(body)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise InvalidInput(f"{field}: {first['msg']}", field=field) from None
+
+    def _recreate(self, record: BotRecord) -> None:
+        self.runtime.remove(container_name(record.id))
+        record = self._create_container(record)
+        self.runtime.start(container_name(record.id))
+        status = self.runtime.status(container_name(record.id))
+        if status.state not in ("running", "restarting"):
+            raise InvalidInput(
+                f"the bot did not start with the new configuration ({status.state})",
+                field="config",
+            )
+
+    def _undo_update(
+        self, old: BotRecord, old_values: dict[str, str | None], *, recreate: bool
+    ) -> None:
+        steps: list[Callable[[], object]] = [
+            lambda: self.store.update_bot(old.id, model=old.model, definition=old.definition),
+            lambda: self._restore_secrets(old, old_values),
+            lambda: self._render(old),
+        ]
+        if recreate:
+            steps.append(lambda: self._recreate(old))
+        for step in steps:
+            try:
+                step()
+            except BotMakerError as exc:
+                log.error("rollback of bot %s update incomplete: %s", old.id, exc.message)
+
+    def _restore_secrets(self, old: BotRecord, values: dict[str, str | None]) -> None:
+        for name, value in values.items():
+            if value is None:
+                self.secrets.remove_one(old.id, name)
+            else:
+                self.secrets.write_all(old.id, {name: value}, uid=old.uid, gid=old.uid)
+
     # -- lifecycle --------------------------------------------------------------------
 
     def start(self, ref: str) -> BotView:
@@ -283,6 +406,22 @@ class BotService:
     def _count(self, delta: int) -> None:
         with self._streams_lock:
             self.open_log_streams += delta
+
+
+def _secret_files(patch: BotUpdate) -> dict[str, str]:
+    if patch.secrets is None:
+        return {}
+    files = {
+        name: value.get_secret_value()
+        for name, value in (
+            ("api_key", patch.secrets.api_key),
+            ("channel_token", patch.secrets.channel_token),
+        )
+        if value is not None
+    }
+    for name, value in patch.secrets.channel_credentials.items():
+        files[f"channel_{name}"] = value.get_secret_value()
+    return files
 
 
 def _json_report(output: str) -> dict[str, Any]:

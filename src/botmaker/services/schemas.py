@@ -163,3 +163,64 @@ class BotCreate(BaseModel):
         if not _MODEL.fullmatch(value):
             raise ValueError("use letters, digits and . _ : / @ + - (no spaces)")
         return value
+
+
+class BotSecretsUpdate(BaseModel):
+    """Secrets to replace; those not given keep their current value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_key: SecretValue | None = None
+    channel_token: SecretValue | None = None
+    channel_credentials: dict[str, SecretValue] = Field(default_factory=dict, max_length=16)
+
+    @field_validator("api_key", "channel_token")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        return _clean_secret(value, MAX_SECRET_BYTES)
+
+    @field_validator("channel_credentials")
+    @classmethod
+    def _credentials(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        return BotSecretsIn._credentials(value)
+
+
+class BotUpdate(BaseModel):
+    """``PATCH /api/bots/{bot}``: what may change on a bot without recreating it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(default=None, min_length=1, max_length=200)
+    fallbacks: list[str] | None = Field(default=None, max_length=5)
+    template: str | None = None
+    persona: PersonaIn | None = None
+    base_url: str | None = Field(default=None, max_length=500)
+    heartbeat: bool | None = None
+    dm_policy: str | None = None
+    allow_from: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
+        default=None, max_length=200
+    )
+    channel_settings: dict[str, Annotated[str, Field(max_length=500)]] | None = Field(
+        default=None, max_length=16
+    )
+    secrets: BotSecretsUpdate | None = None
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str | None) -> str | None:
+        return None if value is None else BotCreate._model(value)
+
+    @field_validator("fallbacks")
+    @classmethod
+    def _fallbacks(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else BotCreate._fallbacks(value)
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, value: str | None) -> str | None:
+        return BotCreate._template(value)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        return BotCreate._base_url(value)

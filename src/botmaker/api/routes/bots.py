@@ -8,7 +8,7 @@ from sse_starlette import EventSourceResponse
 
 from botmaker.api.deps import require_auth, services
 from botmaker.api.sse import log_events
-from botmaker.services.schemas import BotCreate
+from botmaker.services.schemas import BotCreate, BotUpdate
 
 router = APIRouter(prefix="/api/bots", tags=["bots"], dependencies=[Depends(require_auth)])
 
@@ -26,6 +26,11 @@ def create_bot(body: BotCreate, request: Request) -> dict[str, Any]:
 @router.get("/{bot}", summary="One bot by id or name")
 def get_bot(bot: str, request: Request) -> dict[str, Any]:
     return services(request).bots.get(bot).to_dict()
+
+
+@router.patch("/{bot}", summary="Edit a bot: re-render, validate, restart; rolled back on failure")
+def update_bot(bot: str, body: BotUpdate, request: Request) -> dict[str, Any]:
+    return services(request).bots.update(bot, body).to_dict()
 
 
 @router.delete("/{bot}", status_code=204, summary="Kill and remove container, secrets and row")
