@@ -55,3 +55,9 @@ def test_every_api_route_is_in_the_api_table(tmp_path: Path) -> None:
     }
     assert served - documented == set(), "routes missing from the README API table"
     assert documented - served == set(), "README documents routes the app does not serve"
+
+
+def test_readme_catalog_tables_are_generated_from_the_catalogs() -> None:
+    from botmaker.openclaw.docs import block
+
+    assert block() in README, "run: python -m botmaker.openclaw.docs and paste it into README"
