@@ -337,7 +337,7 @@ def test_every_error_response_has_the_one_shape(
         ("wrong method", client.put("/api/bots", json={}), 405, "method_not_allowed"),
         (
             "wrong method on bot",
-            client.patch("/api/bots/alpha", json={}),
+            client.put("/api/bots/alpha", json={}),
             405,
             "method_not_allowed",
         ),

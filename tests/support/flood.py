@@ -11,7 +11,7 @@ import json
 
 import docker
 
-from tests.support.images import STANDIN_REPO, rootfs_tar
+from tests.support.images import STANDIN_REPO, TEST_IMAGE_LABEL, rootfs_tar
 
 FLOOD_TAG = "flood"
 FLOOD_LINES = 4000
@@ -32,6 +32,7 @@ def build_flood(api: docker.APIClient) -> str:
         changes=[
             f'ENTRYPOINT ["/bin/sh", "-c", {json.dumps(FLOOD_SCRIPT)}]',
             "ENV PATH=/bin",
+            f"LABEL {TEST_IMAGE_LABEL}=true",
         ],
     )
     return f"{STANDIN_REPO}:{FLOOD_TAG}"
