@@ -195,3 +195,32 @@ def test_real_openclaw_bot_answers_through_gateway_and_telegram(
     assert docker_api.containers(all=True, filters={"name": name}) == []
     assert not state.parent.exists()
     assert not (settings.secrets_dir / bot["id"]).exists()
+
+
+def test_a_channel_whose_plugin_the_image_lacks_is_refused_at_create(
+    openclaw: dict[str, Any], docker_api: docker.APIClient, settings: Settings
+) -> None:
+    client: httpx.Client = openclaw["client"]
+    response = client.post(
+        "/api/bots",
+        json={
+            "name": "zalo-bot",
+            "provider": "custom",
+            "model": "fake-model",
+            "base_url": openclaw["upstream"].base_url,
+            "channel": "zalo",
+            "secrets": {"channel_token": "zalo-token"},
+        },
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["field"] == "channel"
+    assert "@openclaw/zalo" in error["message"]
+    assert client.get("/api/bots").json() == {"bots": []}
+    assert (
+        docker_api.containers(all=True, filters={"label": f"botmaker.instance={settings.instance}"})
+        == []
+    )
+    bots_dir = settings.data_dir / "bots"
+    assert not (bots_dir.exists() and any(bots_dir.iterdir()))
+    assert not any(settings.secrets_dir.iterdir())

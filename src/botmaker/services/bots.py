@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import secrets
 import threading
 import uuid
@@ -23,6 +24,7 @@ from pydantic import ValidationError
 from botmaker.config import Settings
 from botmaker.errors import BotMakerError, Conflict, InvalidInput
 from botmaker.fsutil import running_as_root
+from botmaker.openclaw.catalog import CHANNELS
 from botmaker.openclaw.render import GATEWAY_TOKEN_FILE, render_files
 from botmaker.runtime.base import (
     MISSING,
@@ -195,30 +197,40 @@ class BotService:
             name=f"{spec.name}-check-{secrets.token_hex(3)}",
             network="none",
             restart_policy="no",
-            init=False,  # so a missing command fails the start instead of tini's exec
-            entrypoint=("openclaw",),
-            command=("config", "validate", "--json"),
+            init=False,
+            entrypoint=("/bin/sh", "-c"),
+            command=(_CHECK_SCRIPT,),
         )
         result = self.runtime.run_once(check, self.settings.validate_timeout)
-        if result is None:
+        output = result[1] if result is not None else ""
+        if result is None or _MARKER not in output or f"{_MARKER} rc=127" in output:
             if mode == "always":
                 raise InvalidInput(
                     f"image {record.image} has no openclaw command to validate with", field="image"
                 )
             log.info("image %s cannot validate OpenClaw configs; skipped", record.image)
             return False
-        exit_code, output = result
-        report = _json_report(output)
-        if exit_code == 0 and report.get("valid", False):
-            return True
-        issues = report.get("issues") or []
-        first = issues[0] if issues else {}
-        path = str(first.get("path", ""))
-        message = str(first.get("message") or report.get("error") or output[-300:])
-        raise InvalidInput(
-            f"OpenClaw rejects the configuration at {path or 'openclaw.json'}: {message}",
-            field=field_for_config_path(path),
-        )
+        validation, _, rest = output.partition(_MARKER)
+        exit_code = _exit_code(rest)
+        report = _json_report(validation)
+        if not (exit_code == 0 and report.get("valid", False)):
+            issues = report.get("issues") or []
+            first = issues[0] if issues else {}
+            path = str(first.get("path", ""))
+            message = str(first.get("message") or report.get("error") or validation[-300:])
+            raise InvalidInput(
+                f"OpenClaw rejects the configuration at {path or 'openclaw.json'}: {message}",
+                field=field_for_config_path(path),
+            )
+        available = _channel_ids(_json_report(rest.partition("\n")[2]))
+        if available is not None and record.channel not in available:
+            plugin = CHANNELS[record.channel].plugin or "its plugin"
+            raise InvalidInput(
+                f"image {record.image} lacks the OpenClaw plugin for {record.channel} "
+                f"({plugin}); add it to the image or choose another channel",
+                field="channel",
+            )
+        return True
 
     def _undo_create(self, bot_id: str, *, remove_container: bool) -> None:
         # No container step taken, no engine call: a down or hung engine would only
@@ -422,6 +434,33 @@ def _secret_files(patch: BotUpdate) -> dict[str, str]:
     for name, value in patch.secrets.channel_credentials.items():
         files[f"channel_{name}"] = value.get_secret_value()
     return files
+
+
+#: Validate the rendered config, then list the channel plugins the image has.
+_MARKER = "@@botmaker-check"
+_CHECK_SCRIPT = (
+    "openclaw config validate --json; "
+    f'echo "{_MARKER} rc=$?"; '
+    "openclaw plugins list --json 2>/dev/null"
+)
+
+
+def _exit_code(rest: str) -> int:
+    match = re.match(r" rc=(\d+)", rest)
+    return int(match.group(1)) if match else -1
+
+
+def _channel_ids(report: dict[str, Any]) -> set[str] | None:
+    """Channels some installed plugin provides; None if the list could not be read."""
+    plugins = report.get("plugins")
+    if not isinstance(plugins, list):
+        return None
+    return {
+        str(channel)
+        for plugin in plugins
+        if isinstance(plugin, dict)
+        for channel in plugin.get("channelIds") or ()
+    }
 
 
 def _json_report(output: str) -> dict[str, Any]:
