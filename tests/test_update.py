@@ -102,3 +102,83 @@ def test_failed_start_rolls_the_update_back(
     assert config["agents"]["defaults"]["model"]["primary"] == "openai/gpt-5.1"
     assert client.post(f"/api/bots/{bot['id']}/start").json()["status"]["state"] == "running"
     assert docker_api.inspect_container(name)["State"]["Running"] is True
+
+
+def test_patch_replaces_existing_fallbacks(client: httpx.Client, services: Services) -> None:
+    body = bot_body("alpha", fallbacks=["gpt-5.1-mini"])
+    bot = client.post("/api/bots", json=body).json()
+    response = client.patch(f"/api/bots/{bot['id']}", json={"fallbacks": ["gpt-5.5"]})
+    assert response.status_code == 200, response.text
+    config = json.loads(state_file(services, bot["id"], "openclaw.json"))
+    assert config["agents"]["defaults"]["model"]["fallbacks"] == ["openai/gpt-5.5"]
+
+
+def test_several_channels_each_with_their_credentials(
+    client: httpx.Client, services: Services
+) -> None:
+    body = bot_body("multi")
+    del body["channel"]
+    body["secrets"] = {"api_key": "sk-test-key"}
+    body["channels"] = [
+        {"type": "telegram", "credentials": {"bot_token": "tg-token"}, "dm_policy": "open"},
+        {
+            "type": "discord",
+            "credentials": {"bot_token": "discord-token"},
+            "dm_policy": "allowlist",
+            "allow_from": ["123456789"],
+        },
+    ]
+    response = client.post("/api/bots", json=body)
+    assert response.status_code == 201, response.text
+    bot = response.json()
+    assert bot["channel"] == "telegram"
+    folder = services.settings.secrets_dir / bot["id"]
+    assert (folder / "channel_token").read_text() == "tg-token"
+    assert (folder / "channel_discord_bot_token").read_text() == "discord-token"
+    rendered = state_file(services, bot["id"], "openclaw.json")
+    assert "discord-token" not in rendered
+    assert "tg-token" not in rendered
+    channels = json.loads(rendered)["channels"]
+    assert channels["telegram"]["dmPolicy"] == "open"
+    assert channels["discord"]["dmPolicy"] == "allowlist"
+    assert channels["discord"]["allowFrom"] == ["123456789"]
+    assert channels["discord"]["token"]["provider"] == "bm_channel_discord_bot_token"
+    # Non-channel edits work; channel edits on a multi-channel bot are refused clearly.
+    assert client.patch(f"/api/bots/{bot['id']}", json={"model": "gpt-5.5"}).status_code == 200
+    refused = client.patch(f"/api/bots/{bot['id']}", json={"dm_policy": "open"})
+    assert refused.status_code == 422
+    assert refused.json()["error"]["field"] == "dm_policy"
+    assert (folder / "channel_discord_bot_token").read_text() == "discord-token"
+
+
+def test_several_channels_bad_input_names_the_field(client: httpx.Client) -> None:
+    base = bot_body("multi")
+    del base["channel"]
+    base["secrets"] = {"api_key": "sk-test-key"}
+    cases = [
+        ([{"type": "telegram"}], "channels.0.credentials.bot_token"),
+        (
+            [
+                {"type": "telegram", "credentials": {"bot_token": "x"}},
+                {"type": "telegram", "credentials": {"bot_token": "y"}},
+            ],
+            "channels.1",
+        ),
+        (
+            [{"type": "slack", "credentials": {"bot_token": "x"}}],
+            "channels.0.credentials.app_token",
+        ),
+        ([{"type": "nope"}], "channels.0.type"),
+        ([], "channels"),
+        (
+            [{"type": "discord", "credentials": {"bot_token": "x"}, "dm_policy": "maybe"}],
+            "channels.0.dm_policy",
+        ),
+    ]
+    for channels, field in cases:
+        response = client.post("/api/bots", json={**base, "channels": channels})
+        assert response.status_code == 422, (channels, response.text)
+        assert response.json()["error"]["field"] == field, channels
+    both = client.post("/api/bots", json={**base, "channel": "telegram", "channels": []})
+    assert both.status_code == 422
+    assert client.get("/api/bots").json() == {"bots": []}

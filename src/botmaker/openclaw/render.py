@@ -33,8 +33,10 @@ def primary_credential(channel: Channel) -> str | None:
     return None
 
 
-def secret_file_for(channel: Channel, credential: str) -> str:
-    """The file under /run/secrets holding one channel credential."""
+def secret_file_for(channel: Channel, credential: str, index: int = 0) -> str:
+    """The file under /run/secrets holding one credential of a bot's index-th channel."""
+    if index > 0:
+        return f"channel_{channel.id.replace('-', '_')}_{credential}"
     if credential == primary_credential(channel):
         return "channel_token"
     return f"channel_{credential}"
@@ -55,6 +57,7 @@ class ChannelConfig:
     allow_from: tuple[str, ...] = ()
     settings: Mapping[str, str] = field(default_factory=dict)  # non-secret values
     api_root: str | None = None  # Telegram: a self-hosted (or test) Bot API root
+    index: int = 0  # position among the bot's channels (names its secret files)
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,7 @@ def _channel_block(
     block: dict[str, Any] = {"enabled": True}
     for credential in spec.credentials:
         if credential.secret:
-            secret_file = secret_file_for(spec, credential.name)
+            secret_file = secret_file_for(spec, credential.name, channel.index)
             if secret_file not in secret_files:
                 continue
             if credential.ref == "file":

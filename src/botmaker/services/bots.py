@@ -25,7 +25,7 @@ from botmaker.config import Settings
 from botmaker.errors import BotMakerError, Conflict, InvalidInput
 from botmaker.fsutil import running_as_root
 from botmaker.openclaw.catalog import CHANNELS
-from botmaker.openclaw.render import GATEWAY_TOKEN_FILE, render_files
+from botmaker.openclaw.render import GATEWAY_TOKEN_FILE, render_files, secret_file_for
 from botmaker.runtime.base import (
     MISSING,
     Backend,
@@ -36,7 +36,7 @@ from botmaker.runtime.base import (
 )
 from botmaker.runtime.policy import BotIdentity, bot_container_spec, container_name
 from botmaker.secrets import SecretStore
-from botmaker.services.definitions import bot_config, check_and_build
+from botmaker.services.definitions import bot_config, check_and_build, secret_files
 from botmaker.services.health import HealthMonitor
 from botmaker.services.images import ImageService
 from botmaker.services.schemas import BotCreate, BotSecretsUpdate, BotUpdate
@@ -130,7 +130,7 @@ class BotService:
             name=request.name,
             provider=request.provider,
             model=request.model,
-            channel=request.channel,
+            channel=definition["channels"][0]["type"],
             image=self.settings.bot_image,
             uid_base=self.settings.bot_uid_base,
             fixed_uid=None if running_as_root() else os.getuid(),
@@ -138,7 +138,7 @@ class BotService:
         )
         container_attempted = False
         try:
-            files = {**request.secrets.files(), GATEWAY_TOKEN_FILE: secrets.token_urlsafe(32)}
+            files = {**secret_files(request), GATEWAY_TOKEN_FILE: secrets.token_urlsafe(32)}
             self.secrets.write_all(bot_id, files, uid=record.uid, gid=record.uid)
             self._render(record)
             self.images.ensure(record.image)
@@ -223,13 +223,15 @@ class BotService:
                 field=field_for_config_path(path),
             )
         available = _channel_ids(_json_report(rest.partition("\n")[2]))
-        if available is not None and record.channel not in available:
-            plugin = CHANNELS[record.channel].plugin or "its plugin"
-            raise InvalidInput(
-                f"image {record.image} lacks the OpenClaw plugin for {record.channel} "
-                f"({plugin}); add it to the image or choose another channel",
-                field="channel",
-            )
+        types = [c["type"] for c in record.spec.get("channels") or [{"type": record.channel}]]
+        for index, channel in enumerate(types):
+            if available is not None and channel not in available:
+                plugin = CHANNELS[channel].plugin or "its plugin"
+                raise InvalidInput(
+                    f"image {record.image} lacks the OpenClaw plugin for {channel} "
+                    f"({plugin}); add it to the image or choose another channel",
+                    field="channel" if len(types) == 1 else f"channels.{index}.type",
+                )
         return True
 
     def _undo_create(self, bot_id: str, *, remove_container: bool) -> None:
@@ -285,6 +287,8 @@ class BotService:
         spec = record.spec
         channel = (spec.get("channels") or [{}])[0]
         present = set(self.secrets.names(record.id))
+        if len(spec.get("channels") or []) > 1:
+            return self._merged_multi(record, patch, present)
         given = patch.secrets or BotSecretsUpdate()
         placeholder = "(unchanged)"
         extra = {
@@ -300,26 +304,10 @@ class BotService:
                 secrets_in[name] = value.get_secret_value()
             elif name in present:
                 secrets_in[name] = placeholder
-        persona: dict[str, Any] | None = spec.get("persona")
-        if patch.persona is not None:
-            persona = patch.persona.model_dump()
-        elif patch.template is not None:
-            persona = None
         body = {
-            "name": record.name,
-            "provider": record.provider,
-            "model": patch.model or record.model,
+            **_patched_common(record, patch),
             "channel": record.channel,
             "secrets": secrets_in,
-            "template": patch.template if persona is None else None,
-            "persona": persona,
-            "fallbacks": spec.get("fallbacks") or []
-            if patch.fallbacks is None
-            else patch.fallbacks,
-            "base_url": patch.base_url if patch.base_url is not None else spec.get("base_url"),
-            "heartbeat": spec.get("heartbeat", False)
-            if patch.heartbeat is None
-            else patch.heartbeat,
             "dm_policy": patch.dm_policy or channel.get("dm_policy"),
             "allow_from": channel.get("allow_from", [])
             if patch.allow_from is None
@@ -334,6 +322,61 @@ class BotService:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"])
             raise InvalidInput(f"{field}: {first['msg']}", field=field) from None
+
+    def _merged_multi(self, record: BotRecord, patch: BotUpdate, present: set[str]) -> BotCreate:
+        """Like ``_merged`` for a bot with several channels: only non-channel fields change."""
+        channel_fields = ("dm_policy", "allow_from", "channel_settings")
+        touched = [f for f in channel_fields if getattr(patch, f) is not None]
+        if patch.secrets and (patch.secrets.channel_token or patch.secrets.channel_credentials):
+            touched.append("secrets.channel_token")
+        if touched:
+            raise InvalidInput(
+                "this bot has several channels; change them by creating the bot anew",
+                field=touched[0],
+            )
+        spec = record.spec
+        channels = []
+        for index, entry in enumerate(spec["channels"]):
+            channel = CHANNELS[entry["type"]]
+            credentials = {
+                c.name: "(unchanged)"
+                for c in channel.credentials
+                if c.secret and secret_file_for(channel, c.name, index) in present
+            }
+            channels.append(
+                {
+                    "type": entry["type"],
+                    "credentials": credentials,
+                    "settings": entry.get("settings", {}),
+                    "dm_policy": entry.get("dm_policy"),
+                    "allow_from": entry.get("allow_from", []),
+                }
+            )
+        persona: dict[str, Any] | None = spec.get("persona")
+        if patch.persona is not None:
+            persona = patch.persona.model_dump()
+        elif patch.template is not None:
+            persona = None
+        api_key = patch.secrets.api_key if patch.secrets else None
+        body = {
+            "name": record.name,
+            "provider": record.provider,
+            "model": patch.model or record.model,
+            "channels": channels,
+            "secrets": {"api_key": api_key.get_secret_value()}
+            if api_key
+            else ({"api_key": "(unchanged)"} if "api_key" in present else {}),
+            "template": patch.template if persona is None else None,
+            "persona": persona,
+            "fallbacks": (spec.get("fallbacks") or [])
+            if patch.fallbacks is None
+            else patch.fallbacks,
+            "base_url": patch.base_url if patch.base_url is not None else spec.get("base_url"),
+            "heartbeat": bool(spec.get("heartbeat"))
+            if patch.heartbeat is None
+            else patch.heartbeat,
+        }
+        return BotCreate.model_validate(body)
 
     def _recreate(self, record: BotRecord) -> None:
         self.runtime.remove(container_name(record.id))
@@ -418,6 +461,27 @@ class BotService:
     def _count(self, delta: int) -> None:
         with self._streams_lock:
             self.open_log_streams += delta
+
+
+def _patched_common(record: BotRecord, patch: BotUpdate) -> dict[str, Any]:
+    """The fields every edit may change, with the patch applied to the stored values."""
+    spec = record.spec
+    persona: dict[str, Any] | None = spec.get("persona")
+    if patch.persona is not None:
+        persona = patch.persona.model_dump()
+    elif patch.template is not None:
+        persona = None
+    fallbacks = spec.get("fallbacks") or []
+    return {
+        "name": record.name,
+        "provider": record.provider,
+        "model": patch.model or record.model,
+        "template": patch.template if persona is None else None,
+        "persona": persona,
+        "fallbacks": fallbacks if patch.fallbacks is None else patch.fallbacks,
+        "base_url": patch.base_url if patch.base_url is not None else spec.get("base_url"),
+        "heartbeat": bool(spec.get("heartbeat")) if patch.heartbeat is None else patch.heartbeat,
+    }
 
 
 def _secret_files(patch: BotUpdate) -> dict[str, str]:

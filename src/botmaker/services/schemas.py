@@ -75,6 +75,34 @@ class BotSecretsIn(BaseModel):
         return {k: v.get_secret_value() for k, v in values.items() if v is not None}
 
 
+class ChannelIn(BaseModel):
+    """One of several channels (``channels``), with its own credentials and policy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(description="a channel id from GET /api/channels")
+    credentials: dict[str, SecretValue] = Field(default_factory=dict, max_length=16)
+    settings: dict[str, Annotated[str, Field(max_length=500)]] = Field(
+        default_factory=dict, max_length=16
+    )
+    dm_policy: str | None = None
+    allow_from: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=200
+    )
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        if value not in CHANNELS:
+            raise ValueError(f"unknown channel; choose one of: {', '.join(sorted(CHANNELS))}")
+        return value
+
+    @field_validator("credentials")
+    @classmethod
+    def _credentials(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        return BotSecretsIn._credentials(value)
+
+
 class PersonaIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -93,7 +121,12 @@ class BotCreate(BaseModel):
     )
     provider: str = Field(description="a provider id from GET /api/providers")
     model: str = Field(min_length=1, max_length=200)
-    channel: str = Field(description="a channel id from GET /api/channels")
+    channel: str | None = Field(
+        default=None, description="a channel id from GET /api/channels (or give channels)"
+    )
+    channels: list[ChannelIn] | None = Field(
+        default=None, max_length=8, description="several channels, each with its credentials"
+    )
     secrets: BotSecretsIn
     template: str | None = Field(default=None, description="a template id from GET /api/templates")
     persona: PersonaIn | None = None
@@ -152,8 +185,8 @@ class BotCreate(BaseModel):
 
     @field_validator("channel")
     @classmethod
-    def _channel(cls, value: str) -> str:
-        if value not in CHANNELS:
+    def _channel(cls, value: str | None) -> str | None:
+        if value is not None and value not in CHANNELS:
             raise ValueError(f"unknown channel; choose one of: {', '.join(sorted(CHANNELS))}")
         return value
 
