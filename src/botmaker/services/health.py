@@ -30,9 +30,9 @@ class Health:
     checked_at: float
 
 
-def probe(address: str, timeout: float) -> tuple[bool, str]:
+def probe(address: str, timeout: float, port: int = GATEWAY_PORT) -> tuple[bool, str]:
     """One probe of a gateway: live and ready, judged by the JSON bodies."""
-    base = f"http://{address}:{GATEWAY_PORT}"
+    base = f"http://{address}:{port}"
     try:
         with httpx.Client(timeout=timeout) as client:
             live = client.get(f"{base}/healthz")
@@ -56,7 +56,9 @@ class HealthMonitor:
         timeout: float = 3.0,
         grace: float = 180.0,
         workers: int = 16,
+        port: int = GATEWAY_PORT,
     ) -> None:
+        self.port = port
         self.runtime = runtime
         self.interval = interval
         self.timeout = timeout
@@ -65,6 +67,7 @@ class HealthMonitor:
         self._results: dict[str, Health] = {}
         self._first_seen: dict[str, float] = {}  # container id -> when first seen running
         self._watched: set[str] = set()  # bot ids with an OpenClaw gateway
+        self._healthy_once: set[str] = set()  # container ids that have been healthy
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -80,16 +83,16 @@ class HealthMonitor:
         if bot_id not in self._watched or status.state != "running":
             return status
         result = self._results.get(bot_id)
-        first = self._first_seen.get(status.container_id or "")
-        if result is None or (
-            result.state != "healthy"
-            and first is not None
-            and time.monotonic() - first < self.grace
-        ):
-            state = "starting" if result is None or result.state != "healthy" else result.state
-            detail = result.detail if result else "not probed yet"
-            return _with_health(status, state, detail)
-        return _with_health(status, result.state, result.detail)
+        container = status.container_id or ""
+        if result is None:
+            return _with_health(status, "starting", "not probed yet")
+        if result.state == "healthy":
+            return _with_health(status, "healthy", result.detail)
+        first = self._first_seen.get(container)
+        in_grace = first is not None and time.monotonic() - first < self.grace
+        if container not in self._healthy_once and in_grace:
+            return _with_health(status, "starting", result.detail)
+        return _with_health(status, "unhealthy", result.detail)
 
     def probe_all(self) -> None:
         try:
@@ -111,12 +114,17 @@ class HealthMonitor:
             answers = dict(
                 zip(
                     targets,
-                    pool.map(lambda s: probe(str(s.address), self.timeout), targets.values()),
+                    pool.map(
+                        lambda s: probe(str(s.address), self.timeout, self.port),
+                        targets.values(),
+                    ),
                     strict=True,
                 )
             )
         for bot_id, (ok, detail) in answers.items():
             self._results[bot_id] = Health("healthy" if ok else "unhealthy", detail, now)
+            if ok:
+                self._healthy_once.add(targets[bot_id].container_id or "")
 
     def start(self) -> None:
         if self._thread is None:
