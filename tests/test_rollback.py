@@ -65,14 +65,21 @@ def broken_image(docker_api: docker.APIClient) -> Iterator[str]:
 def container_events(
     api: docker.APIClient, services: Services, since: float, until: float
 ) -> list[tuple[str, str]]:
-    """(action, bot id) of this instance's container events in [since, until]."""
+    """(action, bot id) of this instance's bot-container events in [since, until].
+
+    The short-lived config-check containers (labelled botmaker.check-for) are left out.
+    """
     events = api.events(
         since=since,
         until=until,
         filters={"type": "container", "label": f"{LABEL_INSTANCE}={services.settings.instance}"},
         decode=True,
     )
-    return [(e["Action"], e["Actor"]["Attributes"].get(LABEL_BOT_ID, "")) for e in events]
+    return [
+        (e["Action"], e["Actor"]["Attributes"].get(LABEL_BOT_ID, ""))
+        for e in events
+        if "botmaker.check-for" not in e["Actor"]["Attributes"]
+    ]
 
 
 def test_missing_unpullable_image_is_502_and_rolls_back(

@@ -7,6 +7,7 @@ engine that is down or too slow is ``EngineUnavailable`` (503), never a tracebac
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import socket
 import struct
@@ -40,6 +41,8 @@ from botmaker.runtime.base import (
     RuntimeStatus,
 )
 from botmaker.runtime.policy import LABEL_BOT_ID, managed_labels
+
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -304,18 +307,18 @@ class DockerBackend:
 
     @_engine_errors("run check")
     def run_once(self, spec: ContainerSpec, timeout: float) -> tuple[int, str] | None:
-        """Run a one-off container (no network, no restarts) and collect its output."""
+        """Run a one-off container (no network, no restarts) and collect its output.
+
+        None when the container cannot start at all (no such command, or the image
+        cannot run with this spec); the caller decides whether that is an error.
+        """
         container = self.create(spec)
         try:
             try:
                 self.api.start(container)
             except docker.errors.APIError as exc:
-                if (
-                    "executable file not found" in _explain(exc)
-                    or "no such file" in _explain(exc).lower()
-                ):
-                    return None
-                raise
+                log.info("check container did not start: %s", _explain(exc)[:200])
+                return None
             try:
                 result = self.api.wait(container, timeout=cast(int, timeout))
             except requests.exceptions.ReadTimeout:

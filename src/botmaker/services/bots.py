@@ -34,7 +34,7 @@ from botmaker.runtime.base import (
     LogStream,
     RuntimeStatus,
 )
-from botmaker.runtime.policy import BotIdentity, bot_container_spec, container_name
+from botmaker.runtime.policy import LABEL_BOT_ID, BotIdentity, bot_container_spec, container_name
 from botmaker.secrets import SecretStore
 from botmaker.services.definitions import bot_config, check_and_build, secret_files
 from botmaker.services.health import HealthMonitor
@@ -192,9 +192,11 @@ class BotService:
         spec = bot_container_spec(
             self._identity(record), self.settings, self.secrets.folder(record.id)
         )
+        labels = {k: v for k, v in spec.labels.items() if k != LABEL_BOT_ID}
         check = replace(
             spec,
             name=f"{spec.name}-check-{secrets.token_hex(3)}",
+            labels={**labels, "botmaker.check-for": record.id},  # not listed as the bot
             network="none",
             restart_policy="no",
             init=False,
@@ -244,6 +246,7 @@ class BotService:
         ]
         if remove_container:
             steps.insert(0, lambda: self.runtime.remove(container_name(bot_id)))
+        self.health.watch(bot_id, enabled=False)
         for step in steps:
             try:
                 step()
