@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from botmaker.secrets import SECRET_NAMES, SecretsError, SecretStore, running_as_root
+from botmaker.fsutil import running_as_root
+from botmaker.secrets import SECRET_NAMES, SecretsError, SecretStore
 
 BOT_UID = 212_345
 VALUES = {"api_key": "sk-first-value", "channel_token": "123:first-token"}

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import uuid
 from pathlib import Path
+
+_BOT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def is_bot_id(value: str) -> bool:
+    """A bot id is a lowercase UUID: safe as a folder name, never a path."""
+    return bool(_BOT_ID.fullmatch(value))
 
 
 def running_as_root() -> bool:
     return os.geteuid() == 0
+
+
+def chown_if_root(path: Path, uid: int, gid: int) -> None:
+    """Give ``path`` to a bot's uid; without root, files stay BotMaker's own."""
+    if running_as_root():
+        os.chown(path, uid, gid)
 
 
 def atomic_write(

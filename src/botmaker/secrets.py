@@ -9,7 +9,6 @@ Values never leave this module except as file contents.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
 from collections.abc import Mapping
@@ -17,8 +16,8 @@ from pathlib import Path
 
 from botmaker.errors import BotMakerError
 from botmaker.fsutil import atomic_write as _atomic_write
+from botmaker.fsutil import chown_if_root, is_bot_id
 from botmaker.fsutil import fsync_dir as _fsync_dir
-from botmaker.fsutil import running_as_root
 
 #: The secret files a bot may have: fixed names, plus ``channel_<credential>``.
 SECRET_NAMES = ("api_key", "gateway_token", "channel_token", "channel_config")
@@ -27,9 +26,6 @@ _SECRET_NAME = re.compile(r"^(api_key|gateway_token|channel_[a-z][a-z0-9_]{0,39}
 
 def valid_secret_name(name: str) -> bool:
     return bool(_SECRET_NAME.fullmatch(name))
-
-
-_BOT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 class SecretsError(BotMakerError):
@@ -45,7 +41,7 @@ class SecretStore:
         self.root.chmod(0o700)
 
     def folder(self, bot_id: str) -> Path:
-        if not _BOT_ID.fullmatch(bot_id):  # never let an id walk out of the root
+        if not is_bot_id(bot_id):  # never let an id walk out of the root
             raise SecretsError(f"not a bot id: {bot_id!r}")
         return self.root / bot_id
 
@@ -59,7 +55,7 @@ class SecretStore:
             self.ensure_root()
             folder.mkdir(mode=0o700, exist_ok=True)
             folder.chmod(0o700)
-            _chown(folder, uid, gid)
+            chown_if_root(folder, uid, gid)
             for name, value in values.items():
                 _atomic_write(folder, name, value.encode("utf-8"), uid=uid, gid=gid)
             _fsync_dir(self.root)
@@ -105,8 +101,3 @@ class SecretStore:
             raise SecretsError(f"cannot remove secrets for bot {bot_id}: {exc.strerror}") from None
         with contextlib.suppress(OSError):
             _fsync_dir(self.root)
-
-
-def _chown(path: Path, uid: int, gid: int) -> None:
-    if running_as_root():
-        os.chown(path, uid, gid)

@@ -8,14 +8,12 @@ OpenClaw writes at run time. Owned by the bot's uid, 0700, mounted read-write at
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
 from botmaker.errors import BotMakerError
-from botmaker.fsutil import atomic_write, running_as_root
-from botmaker.secrets import SecretStore
+from botmaker.fsutil import atomic_write, chown_if_root, is_bot_id
 
 
 class StateError(BotMakerError):
@@ -27,7 +25,8 @@ class StateStore:
         self.root = root
 
     def bot_folder(self, bot_id: str) -> Path:
-        SecretStore(self.root).folder(bot_id)  # the same id check: no path tricks
+        if not is_bot_id(bot_id):  # never let an id walk out of the root
+            raise StateError(f"not a bot id: {bot_id!r}")
         return self.root / bot_id
 
     def folder(self, bot_id: str) -> Path:
@@ -42,11 +41,11 @@ class StateStore:
             for folder in (self.root, base, state, previous):
                 folder.mkdir(mode=0o700, exist_ok=True)
                 folder.chmod(0o700)
-                _own(folder, uid)
+                chown_if_root(folder, uid, uid)
             for relative, data in files.items():
                 target = state / relative
                 target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                _own(target.parent, uid)
+                chown_if_root(target.parent, uid, uid)
                 if target.is_file():
                     keep = previous / relative
                     keep.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -79,8 +78,3 @@ class StateStore:
             return
         except OSError as exc:
             raise StateError(f"cannot remove state for bot {bot_id}: {exc.strerror}") from None
-
-
-def _own(path: Path, uid: int) -> None:
-    if running_as_root():
-        os.chown(path, uid, uid)
