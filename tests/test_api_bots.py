@@ -11,17 +11,6 @@ from botmaker.services import Services
 from tests.conftest import bot_body
 
 
-def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(interval)
-
-
 def test_create_returns_bot_without_secrets_and_starts_it(
     client: httpx.Client, docker_api: docker.APIClient
 ) -> None:

@@ -22,7 +22,7 @@ import pytest
 from botmaker.config import Settings
 from botmaker.runtime.policy import LABEL_INSTANCE
 from tests.conftest import ADMIN_PASSWORD, cleanup_instance
-from tests.support.sse import wait_for
+from tests.support.waiting import wait_for
 
 BOTMAKER = Path(sys.executable).with_name("botmaker")
 API_KEY = "sk-cli-secret-value-0123456789"

@@ -26,7 +26,8 @@ from botmaker.runtime.policy import (
     SECRETS_TARGET,
 )
 from botmaker.services import Services
-from tests.support.bots import RunningBot, create_bot, exec_in, wait_for, wait_serving
+from tests.support.bots import RunningBot, create_bot, exec_in, wait_serving
+from tests.support.waiting import wait_for
 
 ZERO_CAPS = "0000000000000000"
 CAP_FIELDS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")

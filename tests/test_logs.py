@@ -19,7 +19,8 @@ from botmaker.services import Services
 from tests.conftest import ADMIN_PASSWORD, bot_body
 from tests.support.flood import FLOOD_LINES, FLOOD_PAD, build_flood, trigger
 from tests.support.server import ServerThread
-from tests.support.sse import Comment, Event, parse_sse, wait_for
+from tests.support.sse import Comment, Event, parse_sse
+from tests.support.waiting import wait_for
 
 STDERR_LINE = "standin: a line on stderr"
 TICK = re.compile(r"^standin: tick (\d+)$")

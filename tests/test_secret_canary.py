@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from botmaker.services import Services
-from tests.support.bots import wait_for
+from tests.support.waiting import wait_for
 
 
 class Canary:

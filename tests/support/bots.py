@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import docker
 
 from botmaker.runtime.policy import container_name
 from botmaker.services import Services
 from botmaker.services.schemas import BotCreate
-
-T = TypeVar("T")
+from tests.support.waiting import wait_for
 
 
 @dataclass(frozen=True)
@@ -34,17 +31,6 @@ class RunningBot:
     uid: int
     container: str
     secrets: dict[str, str]
-
-
-def wait_for(predicate: Callable[[], T], timeout: float = 15.0, interval: float = 0.1) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met in {timeout}s (last value: {value!r})")
-        time.sleep(interval)
 
 
 def exec_in(api: docker.APIClient, container: str, script: str, *, user: str = "") -> ExecResult:
