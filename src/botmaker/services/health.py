@@ -30,13 +30,20 @@ class Health:
     checked_at: float
 
 
-def probe(address: str, timeout: float, port: int = GATEWAY_PORT) -> tuple[bool, str]:
-    """One probe of a gateway: live and ready, judged by the JSON bodies."""
+def probe(
+    address: str, timeout: float, port: int = GATEWAY_PORT, client: httpx.Client | None = None
+) -> tuple[bool, str]:
+    """One probe of a gateway: live and ready, judged by the JSON bodies.
+
+    Pass ``client`` to share one connection pool across many probes.
+    """
+    if client is None:
+        with httpx.Client(timeout=timeout) as own:
+            return probe(address, timeout, port, own)
     base = f"http://{address}:{port}"
     try:
-        with httpx.Client(timeout=timeout) as client:
-            live = client.get(f"{base}/healthz")
-            ready = client.get(f"{base}/readyz")
+        live = client.get(f"{base}/healthz", timeout=timeout)
+        ready = client.get(f"{base}/readyz", timeout=timeout)
         live_ok = live.status_code == 200 and live.json().get("ok") is True
         ready_body = ready.json()
         if live_ok and ready.status_code == 200 and ready_body.get("ready") is True:
@@ -110,12 +117,18 @@ class HealthMonitor:
             self._first_seen.setdefault(status.container_id or "", now)
         if not targets:
             return
-        with ThreadPoolExecutor(max_workers=min(self.workers, len(targets))) as pool:
+        workers = min(self.workers, len(targets))
+        with (
+            httpx.Client(
+                timeout=self.timeout, limits=httpx.Limits(max_connections=workers)
+            ) as client,
+            ThreadPoolExecutor(max_workers=workers) as pool,
+        ):
             answers = dict(
                 zip(
                     targets,
                     pool.map(
-                        lambda s: probe(str(s.address), self.timeout, self.port),
+                        lambda s: probe(str(s.address), self.timeout, self.port, client),
                         targets.values(),
                     ),
                     strict=True,
