@@ -16,6 +16,14 @@ MAX_SECRET_BYTES = 16 * 1024
 MAX_CHANNEL_CONFIG_BYTES = 64 * 1024
 
 SecretValue = Annotated[SecretStr, Field(min_length=1, max_length=MAX_SECRET_BYTES)]
+AllowEntry = Annotated[str, Field(min_length=1, max_length=200)]  # one allow_from sender
+SettingValue = Annotated[str, Field(max_length=500)]  # a non-secret channel setting
+
+
+def _known_channel(value: str) -> str:
+    if value not in CHANNELS:
+        raise ValueError(f"unknown channel; choose one of: {', '.join(sorted(CHANNELS))}")
+    return value
 
 
 def _clean_secret(value: SecretStr | None, limit: int) -> SecretStr | None:
@@ -82,20 +90,14 @@ class ChannelIn(BaseModel):
 
     type: str = Field(description="a channel id from GET /api/channels")
     credentials: dict[str, SecretValue] = Field(default_factory=dict, max_length=16)
-    settings: dict[str, Annotated[str, Field(max_length=500)]] = Field(
-        default_factory=dict, max_length=16
-    )
+    settings: dict[str, SettingValue] = Field(default_factory=dict, max_length=16)
     dm_policy: str | None = None
-    allow_from: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
-        default_factory=list, max_length=200
-    )
+    allow_from: list[AllowEntry] = Field(default_factory=list, max_length=200)
 
     @field_validator("type")
     @classmethod
     def _type(cls, value: str) -> str:
-        if value not in CHANNELS:
-            raise ValueError(f"unknown channel; choose one of: {', '.join(sorted(CHANNELS))}")
-        return value
+        return _known_channel(value)
 
     @field_validator("credentials")
     @classmethod
@@ -136,10 +138,8 @@ class BotCreate(BaseModel):
     )
     heartbeat: bool = False
     dm_policy: str | None = Field(default=None, description="who may message the bot directly")
-    allow_from: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
-        default_factory=list, max_length=200
-    )
-    channel_settings: dict[str, Annotated[str, Field(max_length=500)]] = Field(
+    allow_from: list[AllowEntry] = Field(default_factory=list, max_length=200)
+    channel_settings: dict[str, SettingValue] = Field(
         default_factory=dict,
         max_length=16,
         description="non-secret channel settings by name (e.g. Matrix homeserver, api_root)",
@@ -186,9 +186,7 @@ class BotCreate(BaseModel):
     @field_validator("channel")
     @classmethod
     def _channel(cls, value: str | None) -> str | None:
-        if value is not None and value not in CHANNELS:
-            raise ValueError(f"unknown channel; choose one of: {', '.join(sorted(CHANNELS))}")
-        return value
+        return None if value is None else _known_channel(value)
 
     @field_validator("model")
     @classmethod
@@ -230,12 +228,8 @@ class BotUpdate(BaseModel):
     base_url: str | None = Field(default=None, max_length=500)
     heartbeat: bool | None = None
     dm_policy: str | None = None
-    allow_from: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
-        default=None, max_length=200
-    )
-    channel_settings: dict[str, Annotated[str, Field(max_length=500)]] | None = Field(
-        default=None, max_length=16
-    )
+    allow_from: list[AllowEntry] | None = Field(default=None, max_length=200)
+    channel_settings: dict[str, SettingValue] | None = Field(default=None, max_length=16)
     secrets: BotSecretsUpdate | None = None
 
     @field_validator("model")
