@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from botmaker.runtime.base import RuntimeStatus
 from botmaker.services.health import HealthMonitor, probe
+from tests.support.httpfake import JsonHandler, ServerThread
 
 
 class FakeGateway:
@@ -21,30 +19,20 @@ class FakeGateway:
         self.ready: tuple[int, dict[str, object]] = (200, {"ready": True, "failing": []})
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                return
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
-                status, body = owner.live if self.path == "/healthz" else owner.ready
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(*(owner.live if self.path == "/healthz" else owner.ready))
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.http = ServerThread("127.0.0.1", 0, Handler)
+        self.port = self.http.port
+        self.http.start()
 
 
 @pytest.fixture
 def gateway() -> Iterator[FakeGateway]:
     fake = FakeGateway()
     yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
+    fake.http.stop()
 
 
 def test_probe_reads_the_bodies_not_only_the_codes(gateway: FakeGateway) -> None:

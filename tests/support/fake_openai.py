@@ -8,11 +8,11 @@ text so a test can see the reply travel back through the bot.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.support.httpfake import JsonHandler, ServerThread
 
 REPLY = "Hello from the fake upstream."
 
@@ -34,17 +34,12 @@ class FakeOpenAI:
     def __post_init__(self) -> None:
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                return
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models"):
-                    self._json(200, {"object": "list", "data": [{"id": "fake-model"}]})
+                    self.send_json(200, {"object": "list", "data": [{"id": "fake-model"}]})
                 else:
-                    self._json(404, {"error": {"message": "not found"}})
+                    self.send_json(404, {"error": {"message": "not found"}})
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
@@ -57,21 +52,13 @@ class FakeOpenAI:
                     Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 )
                 if not self.path.rstrip("/").endswith("/chat/completions"):
-                    self._json(404, {"error": {"message": f"no route {self.path}"}})
+                    self.send_json(404, {"error": {"message": f"no route {self.path}"}})
                     return
                 model = body.get("model", "fake-model")
                 if body.get("stream"):
                     self._stream(model)
                 else:
-                    self._json(200, _completion(model, owner.reply))
-
-            def _json(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                    self.send_json(200, _completion(model, owner.reply))
 
             def _stream(self, model: str) -> None:
                 self.send_response(200)
@@ -110,22 +97,19 @@ class FakeOpenAI:
                 self.wfile.flush()
                 self.close_connection = True
 
-        self.server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.http = ServerThread(self.host, self.port, Handler)
+        self.port = self.http.port
 
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
 
     def __enter__(self) -> FakeOpenAI:
-        self.thread.start()
+        self.http.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.stop()
 
 
 def _completion(model: str, text: str) -> dict[str, Any]:

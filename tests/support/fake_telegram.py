@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import queue
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.support.httpfake import JsonHandler, ServerThread
 
 BOT_USER = {
     "id": 700001,
@@ -41,12 +41,7 @@ class FakeTelegram:
         self._message_id = 1
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                return
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 self._handle()
 
@@ -57,7 +52,9 @@ class FakeTelegram:
                 url = urlparse(self.path)
                 parts = url.path.strip("/").split("/")
                 if len(parts) != 2 or parts[0] != f"bot{owner.token}":
-                    self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+                    self.send_json(
+                        404, {"ok": False, "error_code": 404, "description": "Not Found"}
+                    )
                     return
                 params: dict[str, Any] = {k: v[0] for k, v in parse_qs(url.query).items()}
                 length = int(self.headers.get("content-length") or 0)
@@ -70,20 +67,10 @@ class FakeTelegram:
                         params.update({k: v[0] for k, v in parse_qs(raw.decode()).items()})
                 method = parts[1]
                 owner.calls.append((method, params))
-                self._reply(200, {"ok": True, "result": owner._answer(method, params)})
+                self.send_json(200, {"ok": True, "result": owner._answer(method, params)})
 
-            def _reply(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.http = ServerThread(self.host, self.port, Handler)
+        self.port = self.http.port
 
     @property
     def api_root(self) -> str:
@@ -137,9 +124,8 @@ class FakeTelegram:
         return True  # deleteWebhook, setMyCommands, sendChatAction, setMessageReaction, ...
 
     def __enter__(self) -> FakeTelegram:
-        self.thread.start()
+        self.http.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.stop()
