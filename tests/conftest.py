@@ -74,6 +74,7 @@ def settings(tmp_path: Path, standin_image: str) -> Settings:
         docker_timeout=5.0,
         limits=BotLimits(memory_bytes=64 * 1024**2, cpus=0.5, pids=64),
         sse_ping_seconds=0.5,
+        keyring="off",  # tests of the keyring proxy turn it on (tests/test_keyring_*.py)
     )
 
 

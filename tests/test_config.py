@@ -54,6 +54,24 @@ GOOD: dict[str, tuple[str, Callable[[Settings], Any], Any]] = {
     "BOTMAKER_LOG_MAX_FILE": ("5", lambda s: s.limits.log_max_file, 5),
     "BOTMAKER_VALIDATE_CONFIG": ("never", lambda s: s.validate_config, "never"),
     "BOTMAKER_HEALTH_INTERVAL": ("30", lambda s: s.health_interval, 30.0),
+    "BOTMAKER_KEYRING": ("off", lambda s: s.keyring, "off"),
+    "BOTMAKER_KEYRING_URL": (
+        "http://10.0.0.5:7181/",
+        lambda s: s.keyring_url,
+        "http://10.0.0.5:7181",
+    ),
+    "BOTMAKER_KEYRING_PROXY_URL": (
+        "http://keyring:7180",
+        lambda s: s.keyring_proxy_url,
+        "http://keyring:7180",
+    ),
+    "BOTMAKER_KEYRING_PORT": ("7280", lambda s: s.keyring_port, 7280),
+    "BOTMAKER_KEYRING_ADMIN_PORT": ("7281", lambda s: s.keyring_admin_port, 7281),
+    "BOTMAKER_KEYRING_ADMIN_TOKEN_FILE": (
+        "/run/secrets/keyring-admin",
+        lambda s: s.keyring_token_path,
+        Path("/run/secrets/keyring-admin"),
+    ),
 }
 #: read from a file rather than parsed (see test_auth for its checks)
 ALSO_READ = {"BOTMAKER_ADMIN_PASSWORD_FILE"}
@@ -79,6 +97,11 @@ BAD: dict[str, list[str]] = {
     "BOTMAKER_ADMIN_PASSWORD": ["changeme", "short"],
     "BOTMAKER_VALIDATE_CONFIG": ["sometimes", "yes"],
     "BOTMAKER_HEALTH_INTERVAL": ["0", "x", "3601"],
+    "BOTMAKER_KEYRING": ["on", "yes", "embedded"],
+    "BOTMAKER_KEYRING_URL": ["ftp://keyring", "keyring:7181", "http://a b"],
+    "BOTMAKER_KEYRING_PROXY_URL": ["keyring:7180", "http://x/?q=1"],
+    "BOTMAKER_KEYRING_PORT": ["x", "65536", "-1"],
+    "BOTMAKER_KEYRING_ADMIN_PORT": ["x", "70000"],
 }
 #: free-form strings: nothing to refuse here (Docker or the OS judges them)
 FREE_FORM = {
@@ -89,6 +112,7 @@ FREE_FORM = {
     "DOCKER_HOST",
     "BOTMAKER_DOCKER_API_VERSION",
     "BOTMAKER_NETWORK",
+    "BOTMAKER_KEYRING_ADMIN_TOKEN_FILE",
 }
 
 
@@ -204,3 +228,17 @@ def test_secret_never_shows_its_value() -> None:
     from_env = Settings.from_env({"BOTMAKER_ADMIN_PASSWORD": value})
     assert value not in repr(from_env)
     assert from_env.admin_password == secret
+
+
+def test_an_external_keyring_needs_both_urls() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"BOTMAKER_KEYRING": "external", "BOTMAKER_KEYRING_URL": "http://k:1"})
+    assert caught.value.field == "BOTMAKER_KEYRING_URL"
+    settings = Settings.from_env(
+        {
+            "BOTMAKER_KEYRING": "external",
+            "BOTMAKER_KEYRING_URL": "http://k:7181",
+            "BOTMAKER_KEYRING_PROXY_URL": "http://k:7180",
+        }
+    )
+    assert (settings.keyring, settings.keyring_url) == ("external", "http://k:7181")

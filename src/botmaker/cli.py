@@ -19,12 +19,17 @@ from pydantic import ValidationError
 
 from botmaker.config import Settings
 from botmaker.errors import BotMakerError
+from botmaker.keyring.settings import KeyringSettings
 from botmaker.services import Services, build_services
 from botmaker.services.schemas import BotCreate
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 bots_app = typer.Typer(no_args_is_help=True, help="Manage bots.")
 app.add_typer(bots_app, name="bots")
+keyring_app = typer.Typer(
+    no_args_is_help=True, help="The keyring proxy: provider keys, encrypted, out of bots' reach."
+)
+app.add_typer(keyring_app, name="keyring")
 
 
 def _settings() -> Settings:
@@ -224,6 +229,52 @@ class _run:  # noqa: N801 - used as a context manager, reads like a function
             where = f" ({exc.field})" if exc.field else ""
             _fail(f"{exc.message}{where}", code=2 if exc.status < 500 else 1)
         return False
+
+
+def _keyring_settings() -> KeyringSettings:
+    try:
+        return KeyringSettings.from_env()
+    except BotMakerError as exc:
+        _fail(exc.message)
+
+
+@keyring_app.command("serve")
+def keyring_serve() -> None:
+    """Run the keyring proxy: the data plane for bots and the admin API for BotMaker."""
+    from botmaker.keyring.server import run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    run(_keyring_settings())
+
+
+@keyring_app.command("rotate")
+def keyring_rotate(
+    new_master_key: Annotated[
+        bool, typer.Option("--new-master-key", help="Also replace the master key file")
+    ] = False,
+    new_passphrase_file: Annotated[
+        Path | None, typer.Option(help="Also change the passphrase to the one in this file")
+    ] = None,
+) -> None:
+    """Re-wrap every stored key under a new key-encryption key (resumes if interrupted)."""
+    from botmaker.keyring.server import rotate
+
+    settings = _keyring_settings()
+    passphrase = _read_secret(new_passphrase_file, "New passphrase", required=False)
+    try:
+        report = rotate(
+            settings,
+            new_master_key=new_master_key,
+            new_passphrase=passphrase,
+            progress=lambda done, total: typer.echo(f"re-wrapped {done}/{total}"),
+        )
+    except BotMakerError as exc:
+        _fail(exc.message)
+    verb = "resumed and finished" if report.resumed else "finished"
+    typer.echo(
+        f"rotation {verb}: {report.rewrapped} keys now under key-encryption key "
+        f"v{report.kek_version}"
+    )
 
 
 def main() -> None:

@@ -70,7 +70,7 @@ def _bool(text: str, name: str) -> bool:
     raise ConfigError(f"{name}: expected true or false, got {text!r}", field=name)
 
 
-def _int(text: str, name: str, low: int, high: int) -> int:
+def parse_int(text: str, name: str, low: int, high: int) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -80,7 +80,7 @@ def _int(text: str, name: str, low: int, high: int) -> int:
     return value
 
 
-def _float(text: str, name: str, low: float, high: float) -> float:
+def parse_float(text: str, name: str, low: float, high: float) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -126,6 +126,20 @@ class Settings:
     validate_config: str = "auto"  # auto|always|never: run OpenClaw's validator before start
     validate_timeout: float = 60.0
     health_interval: float = 10.0
+    keyring: str = "auto"  # auto: BotMaker runs the keyring proxy | external | off
+    keyring_url: str | None = None  # external: the keyring's admin API
+    keyring_proxy_url: str | None = None  # external: the data plane as bots reach it
+    keyring_port: int = 7180  # auto: data plane port on the bots' network gateway
+    keyring_admin_port: int = 7181  # auto: admin API port on 127.0.0.1
+    keyring_token_path: Path | None = None  # the keyring admin token (default in keyring_dir)
+
+    @property
+    def keyring_dir(self) -> Path:
+        return self.data_dir / "keyring"
+
+    @property
+    def keyring_admin_token_file(self) -> Path:
+        return self.keyring_token_path or self.keyring_dir / "admin.token"
 
     @property
     def db_path(self) -> Path:
@@ -143,7 +157,7 @@ class Settings:
         if (v := get("BOTMAKER_HOST")) is not None:
             kwargs["host"] = v
         if (v := get("BOTMAKER_PORT")) is not None:
-            kwargs["port"] = _int(v, "BOTMAKER_PORT", 1, 65535)
+            kwargs["port"] = parse_int(v, "BOTMAKER_PORT", 1, 65535)
         if (v := get("BOTMAKER_DATA_DIR")) is not None:
             kwargs["data_dir"] = Path(v)
         if (v := get("BOTMAKER_SECRETS_DIR")) is not None:
@@ -155,9 +169,9 @@ class Settings:
         if (v := get("BOTMAKER_DOCKER_API_VERSION")) is not None:
             kwargs["docker_api_version"] = v
         if (v := get("BOTMAKER_DOCKER_TIMEOUT")) is not None:
-            kwargs["docker_timeout"] = _float(v, "BOTMAKER_DOCKER_TIMEOUT", 0.5, 300)
+            kwargs["docker_timeout"] = parse_float(v, "BOTMAKER_DOCKER_TIMEOUT", 0.5, 300)
         if (v := get("BOTMAKER_PULL_TIMEOUT")) is not None:
-            kwargs["pull_timeout"] = _float(v, "BOTMAKER_PULL_TIMEOUT", 1, 86400)
+            kwargs["pull_timeout"] = parse_float(v, "BOTMAKER_PULL_TIMEOUT", 1, 86400)
         if (v := get("BOTMAKER_INSTANCE")) is not None:
             if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,62}", v):
                 raise ConfigError("BOTMAKER_INSTANCE: use lowercase letters, digits, - _ .")
@@ -167,18 +181,18 @@ class Settings:
         if (v := get("BOTMAKER_NETWORK_INTERNAL")) is not None:
             kwargs["network_internal"] = _bool(v, "BOTMAKER_NETWORK_INTERNAL")
         if (v := get("BOTMAKER_BOT_UID_BASE")) is not None:
-            kwargs["bot_uid_base"] = _int(v, "BOTMAKER_BOT_UID_BASE", 1000, 2**31 - 2**20)
+            kwargs["bot_uid_base"] = parse_int(v, "BOTMAKER_BOT_UID_BASE", 1000, 2**31 - 2**20)
         if (v := get("BOTMAKER_STOP_TIMEOUT")) is not None:
-            kwargs["stop_timeout"] = _int(v, "BOTMAKER_STOP_TIMEOUT", 0, 600)
+            kwargs["stop_timeout"] = parse_int(v, "BOTMAKER_STOP_TIMEOUT", 0, 600)
         if (v := get("BOTMAKER_TOKEN_TTL")) is not None:
-            kwargs["token_ttl_seconds"] = _int(v, "BOTMAKER_TOKEN_TTL", 60, 30 * 86400)
+            kwargs["token_ttl_seconds"] = parse_int(v, "BOTMAKER_TOKEN_TTL", 60, 30 * 86400)
         if (v := get("BOTMAKER_MAX_BODY")) is not None:
             max_body = parse_size(v, "BOTMAKER_MAX_BODY")
             if max_body < 1024:
                 raise ConfigError("BOTMAKER_MAX_BODY: at least 1k", field="BOTMAKER_MAX_BODY")
             kwargs["max_body_bytes"] = max_body
         if (v := get("BOTMAKER_SSE_PING")) is not None:
-            kwargs["sse_ping_seconds"] = _float(v, "BOTMAKER_SSE_PING", 0.1, 3600)
+            kwargs["sse_ping_seconds"] = parse_float(v, "BOTMAKER_SSE_PING", 0.1, 3600)
         if (v := get("BOTMAKER_VALIDATE_CONFIG")) is not None:
             if v not in {"auto", "always", "never"}:
                 raise ConfigError(
@@ -187,9 +201,43 @@ class Settings:
                 )
             kwargs["validate_config"] = v
         if (v := get("BOTMAKER_HEALTH_INTERVAL")) is not None:
-            kwargs["health_interval"] = _float(v, "BOTMAKER_HEALTH_INTERVAL", 0.5, 3600)
+            kwargs["health_interval"] = parse_float(v, "BOTMAKER_HEALTH_INTERVAL", 0.5, 3600)
+        kwargs.update(_keyring(get))
         kwargs["limits"] = _limits(get)
         return cls(**kwargs)  # type: ignore[arg-type]
+
+
+def _keyring(get: Callable[[str], str | None]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    mode = get("BOTMAKER_KEYRING")
+    if mode is not None:
+        if mode not in {"auto", "external", "off"}:
+            raise ConfigError(
+                "BOTMAKER_KEYRING: use auto, external or off", field="BOTMAKER_KEYRING"
+            )
+        values["keyring"] = mode
+    for name, key in (
+        ("BOTMAKER_KEYRING_URL", "keyring_url"),
+        ("BOTMAKER_KEYRING_PROXY_URL", "keyring_proxy_url"),
+    ):
+        if (v := get(name)) is not None:
+            if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", v):
+                raise ConfigError(f"{name}: not an http(s) URL: {v!r}", field=name)
+            values[key] = v.rstrip("/")
+    if values.get("keyring") == "external" and not (
+        values.get("keyring_url") and values.get("keyring_proxy_url")
+    ):
+        raise ConfigError(
+            "BOTMAKER_KEYRING=external needs BOTMAKER_KEYRING_URL and BOTMAKER_KEYRING_PROXY_URL",
+            field="BOTMAKER_KEYRING_URL",
+        )
+    if (v := get("BOTMAKER_KEYRING_ADMIN_TOKEN_FILE")) is not None:
+        values["keyring_token_path"] = Path(v)
+    if (v := get("BOTMAKER_KEYRING_PORT")) is not None:
+        values["keyring_port"] = parse_int(v, "BOTMAKER_KEYRING_PORT", 0, 65535)
+    if (v := get("BOTMAKER_KEYRING_ADMIN_PORT")) is not None:
+        values["keyring_admin_port"] = parse_int(v, "BOTMAKER_KEYRING_ADMIN_PORT", 0, 65535)
+    return values
 
 
 def _limits(get: Callable[[str], str | None]) -> BotLimits:
@@ -200,9 +248,9 @@ def _limits(get: Callable[[str], str | None]) -> BotLimits:
             raise ConfigError("BOTMAKER_BOT_MEMORY: at least 6m", field="BOTMAKER_BOT_MEMORY")
         values["memory_bytes"] = memory
     if (v := get("BOTMAKER_BOT_CPUS")) is not None:
-        values["cpus"] = _float(v, "BOTMAKER_BOT_CPUS", 0.01, 1024)
+        values["cpus"] = parse_float(v, "BOTMAKER_BOT_CPUS", 0.01, 1024)
     if (v := get("BOTMAKER_BOT_PIDS")) is not None:
-        values["pids"] = _int(v, "BOTMAKER_BOT_PIDS", 8, 1_000_000)
+        values["pids"] = parse_int(v, "BOTMAKER_BOT_PIDS", 8, 1_000_000)
     if (v := get("BOTMAKER_BOT_TMP_SIZE")) is not None:
         tmp_bytes = parse_size(v, "BOTMAKER_BOT_TMP_SIZE")
         if tmp_bytes < 1024**2:
@@ -212,7 +260,7 @@ def _limits(get: Callable[[str], str | None]) -> BotLimits:
         parse_size(v, "BOTMAKER_LOG_MAX_SIZE")
         values["log_max_size"] = v
     if (v := get("BOTMAKER_LOG_MAX_FILE")) is not None:
-        values["log_max_file"] = _int(v, "BOTMAKER_LOG_MAX_FILE", 1, 100)
+        values["log_max_file"] = parse_int(v, "BOTMAKER_LOG_MAX_FILE", 1, 100)
     return BotLimits(**values)  # type: ignore[arg-type]
 
 

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from botmaker import __version__
 from botmaker.api.errors import install_error_handlers
 from botmaker.api.middleware import BodySizeLimit
-from botmaker.api.routes import auth, bots, catalog, health
+from botmaker.api.routes import auth, bots, catalog, health, keyring
 from botmaker.config import Settings
 from botmaker.errors import BotMakerError
 from botmaker.services import Services, build_services
@@ -46,6 +46,11 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             await anyio.to_thread.run_sync(svc.runtime.ensure_network)
         except BotMakerError as exc:
             log.warning("bot network not ready yet (%s); will retry on first create", exc.message)
+        if svc.keyring.enabled:
+            try:
+                await anyio.to_thread.run_sync(svc.keyring.ensure)
+            except BotMakerError as exc:
+                log.warning("keyring not started yet (%s); will retry on first create", exc.message)
         svc.bots.health.start()
         yield
         svc.bots.health.stop()
@@ -65,7 +70,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
-    for module in (health, auth, bots, catalog):
+    for module in (health, auth, bots, catalog, keyring):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -22,6 +22,7 @@ WORKSPACE = f"{STATE_DIR}/workspace"
 GATEWAY_PORT = 18789
 
 API_KEY_FILE = "api_key"
+KEYRING_TOKEN_FILE = "keyring_token"  # noqa: S105 - a file name: the bot's keyring token
 GATEWAY_TOKEN_FILE = "gateway_token"  # noqa: S105 - a file name
 
 
@@ -72,6 +73,7 @@ class BotConfig:
     heartbeat: bool = False
     channels: tuple[ChannelConfig, ...] = ()
     secret_files: frozenset[str] = frozenset()  # names present under /run/secrets
+    proxy_base: str | None = None  # the keyring proxy's URL for this provider, if keyed there
 
 
 def _file_ref(provider: str) -> dict[str, str]:
@@ -101,11 +103,13 @@ def render_config(bot: BotConfig) -> dict[str, Any]:
         return _file_ref(alias)
 
     provider_block: dict[str, Any] = {
-        "baseUrl": bot.base_url or provider.base_url,
+        "baseUrl": bot.proxy_base or bot.base_url or provider.base_url,
         "api": provider.api,
         "models": [{"id": m, "name": m} for m in _models_of(bot)],
     }
-    if API_KEY_FILE in bot.secret_files:
+    if bot.proxy_base is not None and KEYRING_TOKEN_FILE in bot.secret_files:
+        provider_block["apiKey"] = ref(KEYRING_TOKEN_FILE)  # the proxy swaps it for the key
+    elif API_KEY_FILE in bot.secret_files:
         provider_block["apiKey"] = ref(API_KEY_FILE)
 
     channels: dict[str, Any] = {}

@@ -103,6 +103,7 @@ class DockerBackend:
         self.base_url = settings.docker_host or DEFAULT_SOCKET
         self.api = self._client(settings.docker_timeout)
         self._network_ready = False
+        self._gateway: str | None = None
         self._network_lock = threading.Lock()
 
     def _client(self, timeout: float) -> docker.APIClient:
@@ -157,7 +158,14 @@ class DockerBackend:
                     f"network {name!r} exists but lets containers reach each other "
                     "(enable_icc is not false); remove it or choose BOTMAKER_NETWORK"
                 )
+            self._gateway = _gateway_of(info)
             self._network_ready = True
+
+    def network_gateway(self) -> str:
+        self.ensure_network()
+        if self._gateway is None:
+            raise RuntimeFailure(f"network {self.settings.network!r} has no IPv4 gateway")
+        return self._gateway
 
     # -- images -----------------------------------------------------------------------
 
@@ -445,3 +453,11 @@ def _zero_time(value: object) -> str | None:
     if not value or str(value).startswith("0001-01-01"):
         return None
     return str(value)
+
+
+def _gateway_of(info: dict[str, Any]) -> str | None:
+    for config in (info.get("IPAM") or {}).get("Config") or []:
+        gateway = config.get("Gateway")
+        if gateway and ":" not in gateway:
+            return str(gateway)
+    return None

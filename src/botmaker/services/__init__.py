@@ -11,6 +11,7 @@ from botmaker.services.auth import AuthService
 from botmaker.services.bots import BotService
 from botmaker.services.health import HealthMonitor
 from botmaker.services.images import ImageService
+from botmaker.services.keyring import KeyringService
 from botmaker.state import StateStore
 from botmaker.store import Database, Store
 
@@ -23,6 +24,7 @@ class Services:
     images: ImageService
     auth: AuthService
     runtime: DockerBackend
+    keyring: KeyringService
 
     def health(self) -> dict[str, dict[str, object]]:
         result: dict[str, dict[str, object]] = {}
@@ -36,10 +38,15 @@ class Services:
             result["docker"] = {"ok": True}
         except Exception as exc:  # noqa: BLE001
             result["docker"] = {"ok": False, "message": str(exc)}
+        if self.keyring.enabled:
+            status = self.keyring.status()
+            ok = status.get("ok", True) is not False and not status.get("locked")
+            result["keyring"] = {"ok": ok, **({} if ok else {"message": _keyring_problem(status)})}
         return result
 
     def close(self) -> None:
         self.bots.health.stop()
+        self.keyring.stop()
         self.runtime.close()
         self.store.db.close()
 
@@ -53,6 +60,7 @@ def build_services(settings: Settings) -> Services:
     runtime = DockerBackend(settings)
     images = ImageService(runtime)
     health = HealthMonitor(runtime, interval=settings.health_interval)
+    keyring = KeyringService(settings, runtime)
     return Services(
         settings=settings,
         store=store,
@@ -64,8 +72,16 @@ def build_services(settings: Settings) -> Services:
             images,
             StateStore(settings.data_dir / "bots"),
             health,
+            keyring,
         ),
         images=images,
         auth=AuthService(settings, store),
         runtime=runtime,
+        keyring=keyring,
     )
+
+
+def _keyring_problem(status: dict[str, object]) -> str:
+    if status.get("locked"):
+        return "the keyring is locked: its master key (or passphrase) is missing or wrong"
+    return str(status.get("message") or "the keyring does not answer")

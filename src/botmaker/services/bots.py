@@ -7,6 +7,7 @@ a bad or failed create leaves no row, no folder and no container.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 import logging
@@ -22,10 +23,17 @@ from typing import Any
 from pydantic import ValidationError
 
 from botmaker.config import Settings
-from botmaker.errors import BotMakerError, Conflict, InvalidInput
+from botmaker.errors import BotMakerError, Conflict, InvalidInput, NotFound
 from botmaker.fsutil import running_as_root
-from botmaker.openclaw.catalog import CHANNELS
-from botmaker.openclaw.render import GATEWAY_TOKEN_FILE, render_files, secret_file_for
+from botmaker.keyring.model import Budget
+from botmaker.openclaw.catalog import CHANNELS, PROVIDERS
+from botmaker.openclaw.render import (
+    API_KEY_FILE,
+    GATEWAY_TOKEN_FILE,
+    KEYRING_TOKEN_FILE,
+    render_files,
+    secret_file_for,
+)
 from botmaker.runtime.base import (
     MISSING,
     Backend,
@@ -39,6 +47,7 @@ from botmaker.secrets import SecretStore
 from botmaker.services.definitions import bot_config, check_and_build, secret_files
 from botmaker.services.health import HealthMonitor
 from botmaker.services.images import ImageService
+from botmaker.services.keyring import KeyringService
 from botmaker.services.schemas import BotCreate, BotSecretsUpdate, BotUpdate
 from botmaker.state import StateStore
 from botmaker.store import BotRecord, Store
@@ -67,9 +76,13 @@ class BotView:
             "container_id": r.container_id,
             "state": r.state,
             "status": self.status.to_dict(),
+            "keyring": bool(r.spec.get("keyring")),
             "created_at": r.created_at,
             "updated_at": r.updated_at,
         }
+        if r.spec.get("keyring"):
+            body["budget"] = Budget.from_dict(r.spec.get("budget")).to_dict()
+            body["key_tags"] = list(r.spec.get("key_tags") or [])
         if self.secret_names is not None:
             body["secrets"] = self.secret_names
         return body
@@ -85,8 +98,10 @@ class BotService:
         images: ImageService,
         state: StateStore,
         health: HealthMonitor,
+        keyring: KeyringService,
     ) -> None:
         self.settings = settings
+        self.keyring = keyring
         self.store = store
         self.secrets = secrets
         self.state = state
@@ -108,6 +123,10 @@ class BotService:
             for record in self.store.list_bots()
         ]
 
+    def names(self) -> dict[str, str]:
+        """Bot names by id (no engine call)."""
+        return {record.id: record.name for record in self.store.list_bots()}
+
     def get(self, ref: str) -> BotView:
         record = self.store.find_bot(ref)
         status = self.runtime.status(container_name(record.id))
@@ -123,7 +142,10 @@ class BotService:
     # -- create -----------------------------------------------------------------------
 
     def create(self, request: BotCreate) -> BotView:
-        definition = check_and_build(request)
+        keyed = self._uses_keyring(request)
+        definition = check_and_build(request, keyring=keyed)
+        if keyed and request.secrets.api_key is None:
+            self._require_shared_key(request.provider, request.key_tags)
         bot_id = str(uuid.uuid4())
         record = self.store.insert_bot(
             bot_id=bot_id,
@@ -136,9 +158,15 @@ class BotService:
             fixed_uid=None if running_as_root() else os.getuid(),
             definition=json.dumps(definition),
         )
-        container_attempted = False
+        container_attempted = registered = False
         try:
             files = {**secret_files(request), GATEWAY_TOKEN_FILE: secrets.token_urlsafe(32)}
+            if keyed:  # the provider key goes to the keyring; the bot gets a token for it
+                registered = True
+                record, files[KEYRING_TOKEN_FILE] = self._register(
+                    record, files.pop(API_KEY_FILE, None)
+                )
+                definition = record.spec
             self.secrets.write_all(bot_id, files, uid=record.uid, gid=record.uid)
             self._render(record)
             self.images.ensure(record.image)
@@ -152,10 +180,56 @@ class BotService:
             self.runtime.start(container_name(bot_id))
             record = self.store.update_bot(bot_id, state="ready")
         except BaseException:
-            self._undo_create(bot_id, remove_container=container_attempted)
+            self._undo_create(bot_id, remove_container=container_attempted, keyring=registered)
             raise
         log.info("created bot %s (%s)", record.name, record.id)
         return self.get(bot_id)
+
+    # -- keyring ----------------------------------------------------------------------
+
+    def _uses_keyring(self, request: BotCreate) -> bool:
+        """Keyed providers go through the keyring when it is on (keyless ones need not)."""
+        if not self.keyring.enabled:
+            return False
+        return request.secrets.api_key is not None or PROVIDERS[request.provider].key_required
+
+    def _require_shared_key(self, provider: str, tags: builtins.list[str]) -> None:
+        keys = [k for k in self.keyring.client.list_keys(provider=provider) if k.bot_id is None]
+        usable = [k for k in keys if not k.tags or set(k.tags) & set(tags)]
+        if not usable:
+            raise InvalidInput(
+                f"the keyring has no key for provider {provider}: add one (POST /api/keys, "
+                "botmaker keys add) or give secrets.api_key",
+                field="secrets.api_key",
+            )
+
+    def _grant(self, record: BotRecord) -> dict[str, Any]:
+        spec = record.spec
+        return {
+            "providers": [record.provider],
+            "base_urls": {record.provider: spec["base_url"]} if spec.get("base_url") else {},
+            "allow_private": bool(spec.get("base_url_private")),
+            "tags": list(spec.get("key_tags") or []),
+            "budget": Budget.from_dict(spec.get("budget")),
+        }
+
+    def _register(self, record: BotRecord, api_key: str | None) -> tuple[BotRecord, str]:
+        """Give the bot a keyring grant (and its own key, if it brought one) and a token."""
+        client = self.keyring.client
+        token = client.put_bot(record.id, **self._grant(record))
+        if token is None:  # a grant was left from an interrupted create: a fresh token
+            token = client.rotate_token(record.id)
+        if api_key is not None:
+            info = client.add_key(
+                record.provider, api_key, label=f"{record.name} (bot's own key)", bot_id=record.id
+            )
+            record = self.store.update_bot(
+                record.id, definition=json.dumps({**record.spec, "key_id": info.id})
+            )
+        return record, token
+
+    def _proxy_base(self, record: BotRecord) -> str | None:
+        return self.keyring.proxy_base(record.provider) if record.spec.get("keyring") else None
 
     def _identity(self, record: BotRecord) -> BotIdentity:
         return BotIdentity(
@@ -178,7 +252,9 @@ class BotService:
         return self.store.update_bot(record.id, container_id=container_id)
 
     def _render(self, record: BotRecord) -> None:
-        config = bot_config(record, frozenset(self.secrets.names(record.id)))
+        config = bot_config(
+            record, frozenset(self.secrets.names(record.id)), proxy_base=self._proxy_base(record)
+        )
         self.state.write(record.id, render_files(config), uid=record.uid)
 
     def _validate(self, record: BotRecord) -> bool:
@@ -236,7 +312,7 @@ class BotService:
                 )
         return True
 
-    def _undo_create(self, bot_id: str, *, remove_container: bool) -> None:
+    def _undo_create(self, bot_id: str, *, remove_container: bool, keyring: bool) -> None:
         # No container step taken, no engine call: a down or hung engine would only
         # make the failed request wait another timeout.
         steps: list[Callable[[], None]] = [
@@ -244,6 +320,8 @@ class BotService:
             lambda: self.state.remove(bot_id),
             lambda: self.store.delete_bot(bot_id),
         ]
+        if keyring:
+            steps.insert(0, lambda: self.keyring.client.delete_bot(bot_id))
         if remove_container:
             steps.insert(0, lambda: self.runtime.remove(container_name(bot_id)))
         self.health.watch(bot_id, enabled=False)
@@ -258,32 +336,54 @@ class BotService:
     def update(self, ref: str, patch: BotUpdate) -> BotView:
         """Change a bot's definition: re-render, validate, recreate and start its container.
 
-        Any failure puts back the previous definition, secrets and rendering, and the
-        previous container.
+        Any failure puts back the previous definition, secrets and rendering, the
+        previous keyring grant and key, and the previous container.
         """
         old = self._ready(ref)
+        keyed = bool(old.spec.get("keyring"))
         merged = self._merged(old, patch)
-        definition = check_and_build(merged)
-        if old.spec.get("gateway"):
-            definition["gateway"] = True
+        definition = check_and_build(merged, keyring=keyed)
+        for kept in ("gateway", "key_id"):
+            if old.spec.get(kept):
+                definition[kept] = old.spec[kept]
         new_files = _secret_files(patch)
+        new_key = new_files.pop(API_KEY_FILE, None) if keyed else None
         old_values = {name: self.secrets.read(old.id, name) for name in new_files}
         recreating = False  # the old container is untouched until validation passed
+        added: str | None = None
         try:
             if new_files:
                 self.secrets.write_all(old.id, new_files, uid=old.uid, gid=old.uid)
             record = self.store.update_bot(
                 old.id, model=merged.model, definition=json.dumps(definition)
             )
+            if keyed:
+                if new_key is not None:
+                    added = self.keyring.client.add_key(
+                        old.provider, new_key, label=f"{old.name} (bot's own key)", bot_id=old.id
+                    ).id
+                    definition["key_id"] = added
+                    record = self.store.update_bot(old.id, definition=json.dumps(definition))
+                self.keyring.client.put_bot(old.id, **self._grant(record))
             self._render(record)
             self._validate(record)
             recreating = True
             self._recreate(record)
         except BaseException:
-            self._undo_update(old, old_values, recreate=recreating)
+            self._undo_update(old, old_values, recreate=recreating, added_key=added)
             raise
+        if added is not None and old.spec.get("key_id"):
+            self._forget_key(str(old.spec["key_id"]))
         log.info("updated bot %s (%s)", record.name, record.id)
         return self.get(record.id)
+
+    def _forget_key(self, key_id: str) -> None:
+        try:
+            self.keyring.client.delete_key(key_id)
+        except NotFound:
+            pass
+        except BotMakerError as exc:
+            log.error("the replaced key %s stays in the keyring: %s", key_id, exc.message)
 
     def _merged(self, record: BotRecord, patch: BotUpdate) -> BotCreate:
         """The bot as a full create request with the patch applied (secrets as placeholders)."""
@@ -355,29 +455,13 @@ class BotService:
                     "allow_from": entry.get("allow_from", []),
                 }
             )
-        persona: dict[str, Any] | None = spec.get("persona")
-        if patch.persona is not None:
-            persona = patch.persona.model_dump()
-        elif patch.template is not None:
-            persona = None
         api_key = patch.secrets.api_key if patch.secrets else None
         body = {
-            "name": record.name,
-            "provider": record.provider,
-            "model": patch.model or record.model,
+            **_patched_common(record, patch),
             "channels": channels,
             "secrets": {"api_key": api_key.get_secret_value()}
             if api_key
             else ({"api_key": "(unchanged)"} if "api_key" in present else {}),
-            "template": patch.template if persona is None else None,
-            "persona": persona,
-            "fallbacks": (spec.get("fallbacks") or [])
-            if patch.fallbacks is None
-            else patch.fallbacks,
-            "base_url": patch.base_url if patch.base_url is not None else spec.get("base_url"),
-            "heartbeat": bool(spec.get("heartbeat"))
-            if patch.heartbeat is None
-            else patch.heartbeat,
         }
         return BotCreate.model_validate(body)
 
@@ -393,13 +477,22 @@ class BotService:
             )
 
     def _undo_update(
-        self, old: BotRecord, old_values: dict[str, str | None], *, recreate: bool
+        self,
+        old: BotRecord,
+        old_values: dict[str, str | None],
+        *,
+        recreate: bool,
+        added_key: str | None,
     ) -> None:
         steps: list[Callable[[], object]] = [
             lambda: self.store.update_bot(old.id, model=old.model, definition=old.definition),
             lambda: self._restore_secrets(old, old_values),
             lambda: self._render(old),
         ]
+        if old.spec.get("keyring"):
+            steps.insert(1, lambda: self.keyring.client.put_bot(old.id, **self._grant(old)))
+        if added_key is not None:
+            steps.insert(1, lambda: self._forget_key(added_key))
         if recreate:
             steps.append(lambda: self._recreate(old))
         for step in steps:
@@ -439,8 +532,11 @@ class BotService:
         return self.get(record.id)
 
     def delete(self, ref: str) -> None:
-        """Kill and remove the container (no stop timeout), then secrets, then the row."""
+        """Revoke its keyring token, kill and remove the container (no stop timeout),
+        then secrets, state and the row."""
         record = self.store.find_bot(ref)
+        if record.spec.get("keyring"):
+            self.keyring.client.delete_bot(record.id)  # down: 503 and nothing deleted
         self.runtime.remove(container_name(record.id))
         self.secrets.remove(record.id)
         self.state.remove(record.id)
@@ -483,7 +579,10 @@ def _patched_common(record: BotRecord, patch: BotUpdate) -> dict[str, Any]:
         "persona": persona,
         "fallbacks": fallbacks if patch.fallbacks is None else patch.fallbacks,
         "base_url": patch.base_url if patch.base_url is not None else spec.get("base_url"),
+        "base_url_private": bool(spec.get("base_url_private")),
         "heartbeat": bool(spec.get("heartbeat")) if patch.heartbeat is None else patch.heartbeat,
+        "budget": patch.budget.model_dump() if patch.budget is not None else spec.get("budget"),
+        "key_tags": spec.get("key_tags") or [],
     }
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botmaker.errors import InvalidInput
+from botmaker.keyring.netpolicy import check_base_url
 from botmaker.openclaw.catalog import CHANNELS, PROVIDERS, Channel
 from botmaker.openclaw.render import (
     BotConfig,
@@ -165,15 +166,24 @@ def check_channel(item: ChannelRequest) -> dict[str, Any]:
     }
 
 
-def check_and_build(request: BotCreate) -> dict[str, Any]:
-    """Validate what pydantic cannot see alone; return the definition to store."""
+def check_and_build(request: BotCreate, *, keyring: bool = False) -> dict[str, Any]:
+    """Validate what pydantic cannot see alone; return the definition to store.
+
+    ``keyring``: provider keys live in the keyring proxy, so a provider that needs a
+    key may do without ``secrets.api_key`` (a shared keyring key is used).
+    """
     provider = PROVIDERS[request.provider]
-    if provider.key_required and request.secrets.api_key is None:
+    if provider.key_required and request.secrets.api_key is None and not keyring:
         raise InvalidInput(f"provider {provider.id} needs an API key", field="secrets.api_key")
     if provider.base_url_required and not request.base_url:
         raise InvalidInput(f"provider {provider.id} needs a base URL", field="base_url")
+    if request.base_url and keyring:  # the keyring connects there: no private ranges unasked
+        check_base_url(request.base_url, allow_private=request.base_url_private)
+    if not keyring and (request.budget is not None or request.key_tags):
+        field = "budget" if request.budget is not None else "key_tags"
+        raise InvalidInput("budgets and key tags need the keyring proxy", field=field)
     channels = [check_channel(item) for item in channel_requests(request)]
-    return {
+    definition: dict[str, Any] = {
         "persona": _persona(request),
         "template": request.template,
         "fallbacks": list(request.fallbacks),
@@ -181,6 +191,13 @@ def check_and_build(request: BotCreate) -> dict[str, Any]:
         "heartbeat": request.heartbeat,
         "channels": channels,
     }
+    if request.base_url_private:
+        definition["base_url_private"] = True
+    if keyring:
+        definition["keyring"] = True
+        definition["budget"] = request.budget.model_dump() if request.budget else {}
+        definition["key_tags"] = list(request.key_tags)
+    return definition
 
 
 def secret_files(request: BotCreate) -> dict[str, str]:
@@ -207,8 +224,10 @@ def _persona(request: BotCreate) -> dict[str, str]:
     return {"name": name, "emoji": template.emoji, "soul": template.soul, "user_notes": ""}
 
 
-def bot_config(record: BotRecord, secret_files: frozenset[str]) -> BotConfig:
-    """The renderer's view of a stored bot."""
+def bot_config(
+    record: BotRecord, secret_files: frozenset[str], *, proxy_base: str | None = None
+) -> BotConfig:
+    """The renderer's view of a stored bot (``proxy_base``: its keyring proxy URL)."""
     spec = record.spec
     persona = Persona(**spec.get("persona", {"name": record.name}))
     channels = []
@@ -236,4 +255,5 @@ def bot_config(record: BotRecord, secret_files: frozenset[str]) -> BotConfig:
         heartbeat=bool(spec.get("heartbeat")),
         channels=tuple(channels),
         secret_files=secret_files,
+        proxy_base=proxy_base,
     )

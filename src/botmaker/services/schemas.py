@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from botmaker.keyring.model import BudgetIn, Tag
 from botmaker.openclaw.catalog import CHANNELS, PROVIDERS
 from botmaker.openclaw.templates import TEMPLATES
 
@@ -136,7 +137,19 @@ class BotCreate(BaseModel):
     base_url: str | None = Field(
         default=None, max_length=500, description="override the provider's API base URL"
     )
+    base_url_private: bool = Field(
+        default=False,
+        description="allow a base_url on a private or loopback network (e.g. a LAN Ollama)",
+    )
     heartbeat: bool = False
+    budget: BudgetIn | None = Field(
+        default=None, description="token/request budget and rate limit, enforced by the keyring"
+    )
+    key_tags: list[Tag] = Field(
+        default_factory=list,
+        max_length=16,
+        description="prefer keyring keys with these tags (then untagged keys)",
+    )
     dm_policy: str | None = Field(default=None, description="who may message the bot directly")
     allow_from: list[AllowEntry] = Field(default_factory=list, max_length=200)
     channel_settings: dict[str, SettingValue] = Field(
@@ -227,6 +240,7 @@ class BotUpdate(BaseModel):
     persona: PersonaIn | None = None
     base_url: str | None = Field(default=None, max_length=500)
     heartbeat: bool | None = None
+    budget: BudgetIn | None = None
     dm_policy: str | None = None
     allow_from: list[AllowEntry] | None = Field(default=None, max_length=200)
     channel_settings: dict[str, SettingValue] | None = Field(default=None, max_length=16)
@@ -251,3 +265,29 @@ class BotUpdate(BaseModel):
     @classmethod
     def _base_url(cls, value: str | None) -> str | None:
         return BotCreate._base_url(value)
+
+
+class KeyCreate(BaseModel):
+    """``POST /api/keys``: a provider key for the keyring, shared by bots using the provider."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str = Field(description="a provider id from GET /api/providers")
+    key: SecretValue
+    label: str = Field(default="", max_length=100)
+    tags: list[Tag] = Field(default_factory=list, max_length=16)
+
+    @field_validator("provider")
+    @classmethod
+    def _provider(cls, value: str) -> str:
+        return BotCreate._provider(value)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: SecretStr) -> SecretStr:
+        checked = _clean_secret(value, MAX_SECRET_BYTES)
+        assert checked is not None
+        raw = checked.get_secret_value()
+        if raw != raw.strip() or any(c in raw for c in "\r\n"):
+            raise ValueError("must be one line without surrounding spaces")
+        return checked

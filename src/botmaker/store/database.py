@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,15 @@ class Database:
     serialises them with other processes (the CLI) through SQLite's own lock.
     """
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        busy_timeout_ms: int = 5000,
+        migrations: Sequence[tuple[int, str, str]] = MIGRATIONS,
+    ) -> None:
         self.path = path
+        self._migrations = migrations
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._conn = sqlite3.connect(
@@ -89,7 +96,7 @@ class Database:
                 " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
             )
             applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-            for version, name, sql in MIGRATIONS:
+            for version, name, sql in self._migrations:
                 if version in applied:
                     continue
                 for statement in _statements(sql):

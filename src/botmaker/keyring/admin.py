@@ -1,0 +1,267 @@
+"""The keyring's admin API: only BotMaker calls it (loopback or a private network).
+
+Every request carries the admin token (``Authorization: Bearer``), compared in
+constant time. Errors use BotMaker's shape, ``{"error": {"code", "message",
+"field"}}``. Provider key plaintext goes in (``POST /admin/keys``) and never comes
+out; a bot's token comes out once, when its grant is created or its token rotated.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from botmaker.errors import BotMakerError, InvalidInput, NotFound, Unauthorized
+from botmaker.fsutil import is_bot_id
+from botmaker.keyring.model import BudgetIn, Grant, Tag, UpstreamOverride
+from botmaker.keyring.service import Keyring
+
+log = logging.getLogger("botmaker.keyring.admin")
+
+KEYRING = web.AppKey("keyring", Keyring)
+ADMIN_TOKEN = web.AppKey("admin_token", str)
+LISTEN = web.AppKey("listen", dict[str, str])  # {"data": host:port} once the proxy is bound
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str = Field(min_length=1, max_length=64)
+    secret: SecretStr = Field(min_length=1, max_length=16 * 1024)
+    label: str = Field(default="", max_length=100)
+    tags: list[Tag] = Field(default_factory=list, max_length=16)
+    bot_id: str | None = None
+
+
+class GrantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    providers: list[str] = Field(min_length=1, max_length=32)
+    tags: list[Tag] = Field(default_factory=list, max_length=16)
+    base_urls: dict[str, str] = Field(default_factory=dict)
+    allow_private: bool = False
+    budget: BudgetIn = Field(default_factory=BudgetIn)
+
+
+class UpstreamIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = Field(min_length=1, max_length=2000)
+    allow_private: bool = False
+
+
+class UnlockIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    passphrase: SecretStr = Field(min_length=1, max_length=4096)
+
+
+def _error(exc: BotMakerError) -> web.Response:
+    return web.json_response(exc.to_dict(), status=exc.status)
+
+
+async def _parse(request: web.Request, model: type[M]) -> M:
+    try:
+        raw = await request.read()
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "body"
+        raise InvalidInput(f"{field}: {first['msg']}", field=field) from None
+
+
+def _bot_id(request: web.Request) -> str:
+    bot_id = request.match_info["bot_id"]
+    if not is_bot_id(bot_id):
+        raise InvalidInput("not a bot id", field="bot_id")
+    return bot_id
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    expected = request.app[ADMIN_TOKEN]
+    given = request.headers.get("authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+        return _error(Unauthorized("missing or wrong admin token"))
+    try:
+        return await handler(request)
+    except BotMakerError as exc:
+        return _error(exc)
+
+
+async def status(request: web.Request) -> web.Response:
+    keyring = request.app[KEYRING]
+    store = keyring.store
+    return web.json_response(
+        {
+            "locked": store.locked,
+            "initialised": store.initialised(),
+            "root_kind": store.root_kind(),
+            "keys": len(store.list_keys()),
+            "bots": len(store.list_grants()),
+            "upstreams": {p: o.base_url for p, o in keyring.overrides().items()},
+            "listen": request.app[LISTEN].get("data"),
+        }
+    )
+
+
+async def unlock(request: web.Request) -> web.Response:
+    body = await _parse(request, UnlockIn)
+    keyring = request.app[KEYRING]
+    keyring.store.unlock_with_passphrase(body.passphrase.get_secret_value())
+    keyring.forget_keys()
+    return web.json_response({"locked": keyring.store.locked})
+
+
+async def list_keys(request: web.Request) -> web.Response:
+    store = request.app[KEYRING].store
+    provider = request.query.get("provider") or None
+    bot_id = request.query.get("bot_id") or None
+    keys = store.list_keys(provider=provider, bot_id=bot_id)
+    return web.json_response({"keys": [k.to_dict() for k in keys]})
+
+
+async def add_key(request: web.Request) -> web.Response:
+    body = await _parse(request, KeyIn)
+    secret = body.secret.get_secret_value()
+    if secret != secret.strip() or any(c in secret for c in "\r\n\x00"):
+        raise InvalidInput("the key must be one line without surrounding spaces", field="secret")
+    info = request.app[KEYRING].add_key(
+        body.provider,
+        secret,
+        label=body.label or f"{body.provider} key",
+        tags=tuple(body.tags),
+        bot_id=body.bot_id,
+    )
+    log.info("key %s added for %s", info.id, info.provider)
+    return web.json_response({"key": info.to_dict()}, status=201)
+
+
+async def delete_key(request: web.Request) -> web.Response:
+    request.app[KEYRING].delete_key(request.match_info["key_id"])
+    return web.Response(status=204)
+
+
+async def list_grants(request: web.Request) -> web.Response:
+    grants = request.app[KEYRING].store.list_grants()
+    return web.json_response({"bots": [g.to_dict() for g in grants]})
+
+
+async def get_grant(request: web.Request) -> web.Response:
+    grant = request.app[KEYRING].store.get_grant(_bot_id(request))
+    return web.json_response({"bot": grant.to_dict()})
+
+
+async def put_grant(request: web.Request) -> web.Response:
+    bot_id = _bot_id(request)
+    body = await _parse(request, GrantIn)
+    grant = Grant(
+        bot_id=bot_id,
+        providers=frozenset(body.providers),
+        tags=frozenset(body.tags),
+        base_urls=dict(body.base_urls),
+        allow_private=body.allow_private,
+        budget=body.budget.to_budget(),
+    )
+    keyring = request.app[KEYRING]
+    token = keyring.put_grant(grant)
+    payload: dict[str, Any] = {"bot": keyring.store.get_grant(bot_id).to_dict()}
+    if token is not None:
+        payload["token"] = token
+        return web.json_response(payload, status=201)
+    return web.json_response(payload)
+
+
+async def rotate_token(request: web.Request) -> web.Response:
+    token = request.app[KEYRING].rotate_token(_bot_id(request))
+    return web.json_response({"token": token})
+
+
+async def delete_grant(request: web.Request) -> web.Response:
+    request.app[KEYRING].delete_grant(_bot_id(request))
+    return web.Response(status=204)
+
+
+async def list_upstreams(request: web.Request) -> web.Response:
+    overrides = request.app[KEYRING].overrides()
+    return web.json_response(
+        {
+            "upstreams": [
+                {"provider": o.provider, "base_url": o.base_url, "allow_private": o.allow_private}
+                for o in overrides.values()
+            ]
+        }
+    )
+
+
+async def put_upstream(request: web.Request) -> web.Response:
+    body = await _parse(request, UpstreamIn)
+    provider = request.match_info["provider"]
+    request.app[KEYRING].set_upstream(
+        UpstreamOverride(provider, body.base_url.rstrip("/"), body.allow_private)
+    )
+    return web.json_response({"provider": provider, "base_url": body.base_url.rstrip("/")})
+
+
+async def delete_upstream(request: web.Request) -> web.Response:
+    keyring = request.app[KEYRING]
+    provider = request.match_info["provider"]
+    if provider not in keyring.overrides():
+        raise NotFound(f"no upstream override for {provider}", field="provider")
+    keyring.delete_upstream(provider)
+    return web.Response(status=204)
+
+
+async def usage(request: web.Request) -> web.Response:
+    try:
+        days = int(request.query.get("days", "31"))
+    except ValueError:
+        raise InvalidInput("days must be a number", field="days") from None
+    if not 1 <= days <= 366:
+        raise InvalidInput("days must be between 1 and 366", field="days")
+    return web.json_response(request.app[KEYRING].usage_report(days=days))
+
+
+async def events(request: web.Request) -> web.Response:
+    try:
+        after = int(request.query.get("after", "0"))
+        limit = min(int(request.query.get("limit", "100")), 1000)
+    except ValueError:
+        raise InvalidInput("after and limit must be numbers", field="after") from None
+    bot_id = request.query.get("bot_id") or None
+    found = request.app[KEYRING].store.events(after_id=after, bot_id=bot_id, limit=limit)
+    return web.json_response({"events": [e.to_dict() for e in found]})
+
+
+def admin_api(keyring: Keyring, admin_token: str) -> web.Application:
+    app = web.Application(middlewares=[_guard], client_max_size=1024 * 1024)
+    app[KEYRING] = keyring
+    app[ADMIN_TOKEN] = admin_token
+    app[LISTEN] = {}
+    r = app.router
+    r.add_get("/admin/status", status)
+    r.add_post("/admin/unlock", unlock)
+    r.add_get("/admin/keys", list_keys)
+    r.add_post("/admin/keys", add_key)
+    r.add_delete("/admin/keys/{key_id}", delete_key)
+    r.add_get("/admin/bots", list_grants)
+    r.add_get("/admin/bots/{bot_id}", get_grant)
+    r.add_put("/admin/bots/{bot_id}", put_grant)
+    r.add_post("/admin/bots/{bot_id}/token", rotate_token)
+    r.add_delete("/admin/bots/{bot_id}", delete_grant)
+    r.add_get("/admin/upstreams", list_upstreams)
+    r.add_put("/admin/upstreams/{provider}", put_upstream)
+    r.add_delete("/admin/upstreams/{provider}", delete_upstream)
+    r.add_get("/admin/usage", usage)
+    r.add_get("/admin/events", events)
+    return app

@@ -1,0 +1,330 @@
+"""The data plane: ``/v1/<provider>/<path>`` with a bot's token in, the real key out.
+
+For each request the proxy authenticates the bot's token (in whichever header the
+provider's SDK puts its key), checks the bot may use the provider and still has
+budget, strips every credential and hop-by-hop header the bot sent, and forwards
+method, path, query string, vendor headers and body to the provider's fixed base
+URL with the real key in the provider's own auth style. Responses stream back chunk
+by chunk; the key is scrubbed from whatever comes back; usage is read on the way.
+A 429 or 5xx (or a connection failure) from the provider moves on to the next key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterable
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+from botmaker.keyring.metering import UsageMeter
+from botmaker.keyring.model import KeyChoice, UsageDelta
+from botmaker.keyring.netpolicy import make_session
+from botmaker.keyring.scrub import Scrubber, scrub
+from botmaker.keyring.service import Keyring, Upstream, today
+from botmaker.keyring.settings import KeyringSettings
+
+log = logging.getLogger("botmaker.keyring.proxy")
+
+#: Headers that describe one hop, never forwarded (RFC 9110 §7.6.1), plus our own.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
+#: Where SDKs put an API key: whatever the bot sent there is its token, never forwarded.
+CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key"})
+#: Not forwarded upstream: cookies and client-identifying forwarding headers.
+DROPPED_HEADERS = frozenset(
+    {"cookie", "forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip", "accept-encoding"}
+)
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
+KEYRING = web.AppKey("keyring", Keyring)
+SETTINGS = web.AppKey("settings", KeyringSettings)
+SESSIONS = web.AppKey("sessions", dict[bool, aiohttp.ClientSession])
+
+
+def error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    """An error in the shape OpenAI-compatible clients show (``error.message``)."""
+    body = {"error": {"type": code, "code": code, "message": message}}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def bot_token(request: web.Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip() or None
+    for name in ("x-api-key", "x-goog-api-key", "api-key"):
+        value = request.headers.get(name)
+        if value:
+            return value.strip()
+    return request.query.get("key") or None
+
+
+def _bad_header(headers: CIMultiDictProxy[str]) -> str | None:
+    for name, value in headers.items():
+        if "\r" in value or "\n" in value or "\x00" in value:
+            return name
+    return None
+
+
+def upstream_headers(incoming: CIMultiDictProxy[str], upstream: Upstream) -> CIMultiDict[str]:
+    listed = {
+        token.strip().lower()
+        for value in incoming.getall("connection", ())
+        for token in value.split(",")
+    }
+    headers: CIMultiDict[str] = CIMultiDict()
+    for name, value in incoming.items():
+        lower = name.lower()
+        if (
+            lower in HOP_BY_HOP
+            or lower in CREDENTIAL_HEADERS
+            or lower in DROPPED_HEADERS
+            or lower in listed
+        ):
+            continue
+        headers.add(name, value)
+    headers["Accept-Encoding"] = "identity"  # usage is read from the body on the way
+    return headers
+
+
+def _with_key(headers: CIMultiDict[str], upstream: Upstream, key: KeyChoice) -> CIMultiDict[str]:
+    out = headers.copy()
+    if upstream.auth == "authorization-bearer":
+        out["Authorization"] = f"Bearer {key.secret}"
+    elif upstream.auth == "x-api-key":
+        out["x-api-key"] = key.secret
+    elif upstream.auth == "x-goog-api-key":
+        out["x-goog-api-key"] = key.secret
+    return out
+
+
+def _query_without_key(raw: str) -> str:
+    if not raw:
+        return ""
+    kept = [part for part in raw.split("&") if part and part.split("=", 1)[0] != "key"]
+    return "&".join(kept)
+
+
+def _response_headers(headers: Iterable[tuple[str, str]], secret: str) -> CIMultiDict[str]:
+    out: CIMultiDict[str] = CIMultiDict()
+    for name, value in headers:
+        lower = name.lower()
+        if lower in HOP_BY_HOP or (lower == "content-encoding" and value == "identity"):
+            continue
+        if secret and secret in value:
+            continue
+        out.add(name, value)
+    return out
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes | None:
+    """The request body, or None if it is larger than ``limit``."""
+    length = request.content_length
+    if length is not None and length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def handle(request: web.Request) -> web.StreamResponse:
+    keyring = request.app[KEYRING]
+    settings = request.app[SETTINGS]
+    provider = request.match_info["provider"]
+    tail = request.match_info["tail"]
+
+    token = bot_token(request)
+    grant = keyring.authenticate(token) if token else None
+    if grant is None:
+        return error(401, "invalid_token", "missing or unknown keyring token")
+    if provider not in grant.providers:
+        return error(403, "provider_not_allowed", f"this bot may not use provider {provider!r}")
+    upstream = keyring.upstream(grant, provider)
+    if upstream is None:
+        return error(404, "unknown_provider", f"no upstream is configured for {provider!r}")
+    bad = _bad_header(request.headers)
+    if bad is not None:
+        return error(400, "bad_header", f"header {bad} contains a line break")
+    raw_path = request.raw_path.split("?", 1)[0]
+    rest = raw_path[len(f"/v1/{provider}") :]
+    if any(segment in ("..", ".") for segment in rest.split("/")) or "%2e" in rest.lower():
+        return error(400, "bad_path", "the path must not contain dot segments")
+    del tail
+
+    day = today()
+    refusal = keyring.admit(grant)
+    if refusal is not None:
+        keyring.record(UsageDelta(day, grant.bot_id, "", provider, rejected=1))
+        return error(
+            429, refusal.kind, refusal.message, headers={"Retry-After": str(refusal.retry_after)}
+        )
+    if keyring.store.locked:
+        return error(503, "keyring_locked", "the keyring is locked: no key can be used")
+    keys = keyring.candidates(grant, provider)
+    if not keys:
+        keyring.record(UsageDelta(day, grant.bot_id, "", provider, errors=1))
+        return error(503, "no_key", f"the keyring has no key for provider {provider!r}")
+
+    body = await _read_body(request, settings.max_body_bytes)
+    if body is None:
+        return error(413, "payload_too_large", f"request body over {settings.max_body_bytes} bytes")
+
+    query = _query_without_key(request.rel_url.raw_query_string)
+    url = upstream.base_url.rstrip("/") + rest + (f"?{query}" if query else "")
+    headers = upstream_headers(request.headers, upstream)
+    session = request.app[SESSIONS][upstream.allow_private]
+
+    response: aiohttp.ClientResponse | None = None
+    chosen: KeyChoice | None = None
+    failure = ""
+    for index, key in enumerate(keys):
+        last = index == len(keys) - 1
+        try:
+            response = await session.request(
+                request.method,
+                URL(url, encoded=True),
+                headers=_with_key(headers, upstream, key),
+                data=body if body else None,
+                allow_redirects=False,
+            )
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            failure = _describe(exc)
+            keyring.record(UsageDelta(day, grant.bot_id, key.info.id, provider, errors=1))
+            log.warning("provider %s unreachable with key %s: %s", provider, key.info.id, failure)
+            continue
+        if response.status in RETRY_STATUSES and not last:
+            keyring.record(UsageDelta(day, grant.bot_id, key.info.id, provider, errors=1))
+            log.info(
+                "provider %s answered %s for key %s; next key",
+                provider,
+                response.status,
+                key.info.id,
+            )
+            response.release()
+            response = None
+            continue
+        chosen = key
+        break
+    if response is None or chosen is None:
+        return error(502, "upstream_unreachable", f"provider {provider} unreachable: {failure}")
+    return await _relay(request, response, chosen, keyring, day, grant.bot_id, provider)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return str(exc.os_error) or "connection failed"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return type(exc).__name__
+
+
+async def _relay(
+    request: web.Request,
+    response: aiohttp.ClientResponse,
+    key: KeyChoice,
+    keyring: Keyring,
+    day: str,
+    bot_id: str,
+    provider: str,
+) -> web.StreamResponse:
+    content_type = response.headers.get("content-type", "")
+    meter = UsageMeter(content_type)
+    failed = response.status >= 400
+    out = web.StreamResponse(
+        status=response.status,
+        reason=response.reason,
+        headers=_response_headers(response.headers.items(), key.secret),
+    )
+    completed = False
+    try:
+        if failed:  # errors are small: read whole, scrub (providers echo keys), send
+            data = scrub(await response.read(), [key.secret])
+            meter.feed(data)
+            out.content_length = len(data)
+            await out.prepare(request)
+            await out.write(data)
+        else:
+            scrubber = Scrubber([key.secret])
+            await out.prepare(request)
+            async for chunk in response.content.iter_any():
+                meter.feed(chunk)
+                clean = scrubber.feed(chunk)
+                if clean:
+                    await out.write(clean)
+            tail = scrubber.flush()
+            if tail:
+                await out.write(tail)
+        await out.write_eof()
+        completed = True
+    except (ConnectionResetError, aiohttp.ClientConnectionResetError, asyncio.CancelledError):
+        raise
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("provider %s stream broke: %s", provider, _describe(exc))
+        failed = True
+    finally:
+        response.close()  # a bot that went away closes the provider request too
+        tokens_in, tokens_out = meter.finish()
+        keyring.record(
+            UsageDelta(
+                day,
+                bot_id,
+                key.info.id,
+                provider,
+                requests=1,
+                input_tokens=tokens_in,
+                output_tokens=tokens_out,
+                errors=1 if failed or not completed else 0,
+            )
+        )
+    return out
+
+
+async def healthz(request: web.Request) -> web.Response:
+    keyring = request.app[KEYRING]
+    return web.json_response({"ok": True, "locked": keyring.store.locked})
+
+
+def data_plane(keyring: Keyring, settings: KeyringSettings) -> web.Application:
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    app[KEYRING] = keyring
+    app[SETTINGS] = settings
+    app.router.add_get("/healthz", healthz)
+    app.router.add_route("*", r"/v1/{provider:[a-z0-9-]+}{tail:(/.*)?}", handle)
+
+    async def sessions(app: web.Application) -> AsyncIterator[None]:
+        timeout = aiohttp.ClientTimeout(
+            total=None, connect=settings.connect_timeout, sock_read=settings.read_timeout
+        )
+        app[SESSIONS] = {
+            False: make_session(allow_private=False, timeout=timeout),
+            True: make_session(allow_private=True, timeout=timeout),
+        }
+        yield
+        for session in app[SESSIONS].values():
+            await session.close()
+
+    app.cleanup_ctx.append(sessions)
+    return app

@@ -1,0 +1,416 @@
+"""The keyring process's state in memory: caches over the store, usage ledger, budgets.
+
+The proxy asks this object, on every request, who the caller is, which keys to try
+and where to send the request, and whether the bot's budget still allows it. The
+answers come from memory (filled from the store and invalidated when the admin API
+changes something), so a request costs no SQLite round trip; usage counters are
+added up here and written to SQLite in batches by :meth:`Keyring.flush`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from botmaker.errors import InvalidInput
+from botmaker.keyring.model import (
+    AuthStyle,
+    Budget,
+    Event,
+    Grant,
+    KeyChoice,
+    KeyInfo,
+    UpstreamOverride,
+    Usage,
+    UsageDelta,
+)
+from botmaker.keyring.netpolicy import check_base_url
+from botmaker.keyring.store import KeyringStore
+from botmaker.openclaw.catalog import PROVIDERS
+
+log = logging.getLogger("botmaker.keyring")
+
+_MAX_CACHED_TOKENS = 50_000
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """Where one provider's requests go, and how the key travels."""
+
+    provider: str
+    base_url: str
+    auth: AuthStyle
+    allow_private: bool
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a request was not forwarded (budget or rate limit): a 429 for the bot."""
+
+    message: str
+    retry_after: int
+    kind: str  # budget_exceeded | rate_limited
+
+
+def today() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+class _Counter:
+    __slots__ = ("errors", "input_tokens", "output_tokens", "rejected", "requests")
+
+    def __init__(self) -> None:
+        self.requests = self.input_tokens = self.output_tokens = self.errors = self.rejected = 0
+
+    def add(self, delta: UsageDelta) -> None:
+        self.requests += delta.requests
+        self.input_tokens += delta.input_tokens
+        self.output_tokens += delta.output_tokens
+        self.errors += delta.errors
+        self.rejected += delta.rejected
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+class _BotLedger:
+    """One bot's counters for the current day and month, and its rate-limit bucket."""
+
+    __slots__ = ("bucket", "bucket_at", "day", "month", "month_key", "today_key", "warned")
+
+    def __init__(self, day: str) -> None:
+        self.today_key = day
+        self.month_key = day[:7]
+        self.day = _Counter()
+        self.month = _Counter()
+        self.bucket = -1.0
+        self.bucket_at = 0.0
+        self.warned: set[str] = set()
+
+
+class Keyring:
+    def __init__(self, store: KeyringStore) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._tokens: dict[str, Grant] = {}
+        self._candidates: dict[tuple[str, str], list[KeyChoice]] = {}
+        self._overrides: dict[str, UpstreamOverride] = store.upstreams()
+        self._ledgers: dict[str, _BotLedger] = {}
+        self._pending: dict[tuple[str, str, str, str], _Counter] = defaultdict(_Counter)
+        self.listeners: list[threading.Event] = []
+
+    # -- who is calling, which keys, where to -----------------------------------------
+
+    def authenticate(self, token: str) -> Grant | None:
+        grant = self._tokens.get(token)
+        if grant is not None:
+            return grant
+        grant = self.store.authenticate(token)
+        if grant is not None:
+            with self._lock:
+                if len(self._tokens) >= _MAX_CACHED_TOKENS:
+                    self._tokens.clear()
+                self._tokens[token] = grant
+        return grant
+
+    def candidates(self, grant: Grant, provider: str) -> list[KeyChoice]:
+        cache_key = (grant.bot_id, provider)
+        keys = self._candidates.get(cache_key)
+        if keys is None:
+            keys = self.store.candidates(provider, bot_id=grant.bot_id, tags=grant.tags)
+            with self._lock:
+                self._candidates[cache_key] = keys
+        return keys
+
+    def upstream(self, grant: Grant, provider: str) -> Upstream | None:
+        spec = PROVIDERS.get(provider)
+        if spec is None:
+            return None
+        custom = grant.base_urls.get(provider)
+        if custom:
+            return Upstream(provider, custom, spec.key_auth, grant.allow_private)
+        override = self._overrides.get(provider)
+        if override is not None:
+            return Upstream(provider, override.base_url, spec.key_auth, override.allow_private)
+        if not spec.base_url:
+            return None
+        return Upstream(provider, spec.base_url, spec.key_auth, False)
+
+    # -- admin changes (invalidate what they touch) ------------------------------------
+
+    def add_key(
+        self,
+        provider: str,
+        secret: str,
+        *,
+        label: str,
+        tags: tuple[str, ...] = (),
+        bot_id: str | None = None,
+    ) -> KeyInfo:
+        if provider not in PROVIDERS:
+            raise InvalidInput(f"unknown provider {provider!r}", field="provider")
+        if bot_id is not None and not self._has_grant(bot_id):
+            raise InvalidInput(f"no bot {bot_id} is registered with the keyring", field="bot_id")
+        info = self.store.add_key(provider, secret, label=label, tags=tags, bot_id=bot_id)
+        self._forget_candidates()
+        return info
+
+    def delete_key(self, key_id: str) -> None:
+        self.store.delete_key(key_id)
+        self._forget_candidates()
+
+    def put_grant(self, grant: Grant) -> str | None:
+        for provider in grant.providers:
+            if provider not in PROVIDERS:
+                raise InvalidInput(f"unknown provider {provider!r}", field="providers")
+        for provider, url in grant.base_urls.items():
+            if provider not in grant.providers:
+                raise InvalidInput(
+                    f"base URL for {provider}, which the bot does not use",
+                    field=f"base_urls.{provider}",
+                )
+            check_base_url(url, allow_private=grant.allow_private, field=f"base_urls.{provider}")
+        token = self.store.put_grant(grant)
+        self._forget_grants()
+        return token
+
+    def rotate_token(self, bot_id: str) -> str:
+        token = self.store.rotate_token(bot_id)
+        self._forget_grants()
+        return token
+
+    def delete_grant(self, bot_id: str) -> None:
+        self.store.delete_grant(bot_id)
+        self._forget_grants()
+        with self._lock:
+            self._ledgers.pop(bot_id, None)
+
+    def set_upstream(self, override: UpstreamOverride) -> None:
+        if override.provider not in PROVIDERS:
+            raise InvalidInput(f"unknown provider {override.provider!r}", field="provider")
+        check_base_url(override.base_url, allow_private=override.allow_private)
+        self.store.set_upstream(override)
+        self._overrides = self.store.upstreams()
+
+    def delete_upstream(self, provider: str) -> None:
+        self.store.delete_upstream(provider)
+        self._overrides = self.store.upstreams()
+
+    def overrides(self) -> dict[str, UpstreamOverride]:
+        return dict(self._overrides)
+
+    def _has_grant(self, bot_id: str) -> bool:
+        return any(g.bot_id == bot_id for g in self.store.list_grants())
+
+    def _forget_grants(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+            self._candidates.clear()
+
+    def _forget_candidates(self) -> None:
+        with self._lock:
+            self._candidates.clear()
+
+    def forget_keys(self) -> None:
+        """Drop cached plaintext (after lock or a change made by another process)."""
+        self._forget_candidates()
+
+    # -- budgets and usage --------------------------------------------------------------
+
+    def _ledger(self, bot_id: str, day: str) -> _BotLedger:
+        ledger = self._ledgers.get(bot_id)
+        if ledger is not None and ledger.today_key == day:
+            return ledger
+        fresh = _BotLedger(day)
+        if ledger is not None and ledger.month_key == fresh.month_key:
+            fresh.month = ledger.month
+            fresh.bucket, fresh.bucket_at = ledger.bucket, ledger.bucket_at
+        else:  # first request since start (or a new month): read what SQLite has
+            for when, usage in self.store.usage_days(
+                bot_id=bot_id, day_from=f"{fresh.month_key}-01", day_to=day
+            ):
+                fresh.month.add(_as_delta(usage))
+                if when == day:
+                    fresh.day.add(_as_delta(usage))
+            pending = [c for k, c in self._pending.items() if k[1] == bot_id]
+            for counter in pending:  # counted here but not yet flushed
+                fresh.month.add(_counter_delta(counter))
+                fresh.day.add(_counter_delta(counter))
+        with self._lock:
+            self._ledgers[bot_id] = fresh
+        return fresh
+
+    def admit(self, grant: Grant, now: float | None = None) -> Refusal | None:
+        """None if the bot may send one more request now; else why not."""
+        budget = grant.budget
+        if budget == _UNLIMITED:
+            return None
+        now = time.time() if now is None else now
+        day = today()
+        ledger = self._ledger(grant.bot_id, day)
+        refusal = _over_budget(budget, ledger, now)
+        if refusal is not None:
+            if refusal.kind == "budget_exceeded" and refusal.message not in ledger.warned:
+                ledger.warned.add(refusal.message)
+                self.event(grant.bot_id, "budget_exceeded", refusal.message)
+            return refusal
+        rpm = budget.requests_per_minute
+        if rpm:
+            rate = rpm / 60.0
+            if ledger.bucket < 0:
+                ledger.bucket, ledger.bucket_at = float(rpm), now
+            ledger.bucket = min(float(rpm), ledger.bucket + (now - ledger.bucket_at) * rate)
+            ledger.bucket_at = now
+            if ledger.bucket < 1.0:
+                wait = max(1, int((1.0 - ledger.bucket) / rate + 0.999))
+                return Refusal(
+                    f"rate limit of {rpm} requests per minute reached", wait, "rate_limited"
+                )
+            ledger.bucket -= 1.0
+        return None
+
+    def record(self, delta: UsageDelta) -> None:
+        with self._lock:
+            self._pending[(delta.day, delta.bot_id, delta.key_id, delta.provider)].add(delta)
+            ledger = self._ledgers.get(delta.bot_id)
+        if ledger is not None and ledger.today_key == delta.day:
+            ledger.day.add(delta)
+            ledger.month.add(delta)
+
+    def flush(self) -> int:
+        """Write the counters gathered since the last flush; returns how many rows."""
+        with self._lock:
+            pending, self._pending = self._pending, defaultdict(_Counter)
+        if not pending:
+            return 0
+        deltas = [
+            UsageDelta(
+                day=day,
+                bot_id=bot,
+                key_id=key,
+                provider=provider,
+                requests=c.requests,
+                input_tokens=c.input_tokens,
+                output_tokens=c.output_tokens,
+                errors=c.errors,
+                rejected=c.rejected,
+            )
+            for (day, bot, key, provider), c in pending.items()
+        ]
+        try:
+            self.store.add_usage(deltas)
+        except Exception:
+            with self._lock:  # keep them for the next flush
+                for delta in deltas:
+                    self._pending[(delta.day, delta.bot_id, delta.key_id, delta.provider)].add(
+                        delta
+                    )
+            raise
+        return len(deltas)
+
+    def event(self, bot_id: str, kind: str, detail: str) -> Event:
+        event = self.store.add_event(bot_id, kind, detail)
+        log.warning("bot %s: %s: %s", bot_id, kind, detail)
+        return event
+
+    def usage_report(self, *, days: int) -> dict[str, object]:
+        """Per-bot and per-key totals (today, this month) and per-day rows, for the admin API."""
+        self.flush()
+        day = today()
+        month_start = f"{day[:7]}-01"
+        first = datetime.fromtimestamp(time.time() - (days - 1) * 86400, UTC).strftime("%Y-%m-%d")
+        by_bot_today = self.store.usage_by_bot(day_from=day, day_to=day)
+        by_bot_month = self.store.usage_by_bot(day_from=month_start, day_to=day)
+        by_key_today = self.store.usage_by_key(day_from=day, day_to=day)
+        by_key_month = self.store.usage_by_key(day_from=month_start, day_to=day)
+        grants = {g.bot_id: g for g in self.store.list_grants()}
+        bots = {}
+        for bot_id in sorted(set(grants) | set(by_bot_month)):
+            grant = grants.get(bot_id)
+            bots[bot_id] = {
+                "today": by_bot_today.get(bot_id, Usage()).to_dict(),
+                "month": by_bot_month.get(bot_id, Usage()).to_dict(),
+                "budget": (grant.budget if grant else Budget()).to_dict(),
+                "registered": grant is not None,
+            }
+        keys = {}
+        for info in self.store.list_keys():
+            keys[info.id] = {
+                "provider": info.provider,
+                "label": info.label,
+                "last4": info.last4,
+                "bot_id": info.bot_id,
+                "today": by_key_today.get(info.id, Usage()).to_dict(),
+                "month": by_key_month.get(info.id, Usage()).to_dict(),
+            }
+        rows = [
+            {"day": when, **usage.to_dict()}
+            for when, usage in self.store.usage_days(bot_id=None, day_from=first, day_to=day)
+        ]
+        return {"day": day, "bots": bots, "keys": keys, "days": rows}
+
+
+_UNLIMITED = Budget()
+
+
+def _as_delta(usage: Usage) -> UsageDelta:
+    return UsageDelta(
+        day="",
+        bot_id="",
+        key_id="",
+        provider="",
+        requests=usage.requests,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        errors=usage.errors,
+        rejected=usage.rejected,
+    )
+
+
+def _counter_delta(counter: _Counter) -> UsageDelta:
+    return UsageDelta(
+        day="",
+        bot_id="",
+        key_id="",
+        provider="",
+        requests=counter.requests,
+        input_tokens=counter.input_tokens,
+        output_tokens=counter.output_tokens,
+        errors=counter.errors,
+        rejected=counter.rejected,
+    )
+
+
+def _seconds_to_midnight(now: float) -> int:
+    return max(1, 86400 - int(now) % 86400)
+
+
+def _seconds_to_month_end(now: float) -> int:
+    moment = datetime.fromtimestamp(now, UTC)
+    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
+    return max(1, int(datetime(year, month, 1, tzinfo=UTC).timestamp() - now))
+
+
+def _over_budget(budget: Budget, ledger: _BotLedger, now: float) -> Refusal | None:
+    checks = (
+        (budget.daily_tokens, ledger.day.tokens, "daily token budget", _seconds_to_midnight),
+        (budget.monthly_tokens, ledger.month.tokens, "monthly token budget", _seconds_to_month_end),
+        (budget.daily_requests, ledger.day.requests, "daily request budget", _seconds_to_midnight),
+        (
+            budget.monthly_requests,
+            ledger.month.requests,
+            "monthly request budget",
+            _seconds_to_month_end,
+        ),
+    )
+    for limit, used, what, until in checks:
+        if limit is not None and used >= limit:
+            return Refusal(
+                f"{what} of {limit} used up ({used} so far)", until(now), "budget_exceeded"
+            )
+    return None
