@@ -117,7 +117,13 @@ def test_unknown_secret_names_are_refused(store: SecretStore) -> None:
     with pytest.raises(SecretsError, match="unknown secret names"):
         store.write_all(bot_id, {"../../escape": "x"}, uid=BOT_UID, gid=BOT_UID)
     assert not store.exists(bot_id)
-    assert set(SECRET_NAMES) == {"api_key", "gateway_token", "channel_token", "channel_config"}
+    assert set(SECRET_NAMES) == {
+        "api_key",
+        "gateway_token",
+        "keyring_token",
+        "channel_token",
+        "channel_config",
+    }
     for bad in ("channel_", "Channel_x", "other", "channel_x/y", "gateway_token2"):
         with pytest.raises(SecretsError, match="unknown secret names"):
             store.write_all(bot_id, {bad: "x"}, uid=BOT_UID, gid=BOT_UID)

@@ -20,8 +20,8 @@ from botmaker.fsutil import chown_if_root, is_bot_id
 from botmaker.fsutil import fsync_dir as _fsync_dir
 
 #: The secret files a bot may have: fixed names, plus ``channel_<credential>``.
-SECRET_NAMES = ("api_key", "gateway_token", "channel_token", "channel_config")
-_SECRET_NAME = re.compile(r"^(api_key|gateway_token|channel_[a-z][a-z0-9_]{0,39})$")
+SECRET_NAMES = ("api_key", "gateway_token", "keyring_token", "channel_token", "channel_config")
+_SECRET_NAME = re.compile(r"^(api_key|gateway_token|keyring_token|channel_[a-z][a-z0-9_]{0,39})$")
 
 
 def valid_secret_name(name: str) -> bool:

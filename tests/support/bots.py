@@ -56,9 +56,40 @@ def http_probe(api: docker.APIClient, container: str, host: str, port: int) -> E
     nc half-closes the connection at the end of its input, and some servers
     (uvicorn, hence BotMaker) drop a half-closed connection without answering.
     """
+    return _nc_exchange(
+        api, container, host, port, "printf 'GET / HTTP/1.0\\r\\nHost: probe\\r\\n\\r\\n'"
+    )
+
+
+def http_post(
+    api: docker.APIClient,
+    container: str,
+    host: str,
+    port: int,
+    path: str,
+    body: str,
+    *,
+    bearer_file: str | None = None,
+) -> ExecResult:
+    """POST ``body`` (JSON) from inside ``container`` with busybox nc (busybox-static's
+    wget crashes resolving names); the Bearer token is read from a file in there."""
+    quoted = body.replace("'", "'\\''")
+    auth = "Authorization: Bearer %s\\r\\n" if bearer_file else "%s"
+    token = f'"$(cat {bearer_file})"' if bearer_file else "''"
+    writer = (
+        f"b='{quoted}'; printf 'POST {path} HTTP/1.0\\r\\nHost: {host}\\r\\n{auth}"
+        "Content-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n%s' "
+        f'{token} "${{#b}}" "$b"'
+    )
+    return _nc_exchange(api, container, host, port, writer)
+
+
+def _nc_exchange(
+    api: docker.APIClient, container: str, host: str, port: int, writer: str
+) -> ExecResult:
     script = (
         "f=/tmp/probe.$$; mkfifo $f;"
-        " (printf 'GET / HTTP/1.0\\r\\nHost: probe\\r\\n\\r\\n'; exec sleep 8) > $f &"
+        f" ({writer}; exec sleep 8) > $f &"
         f" timeout 6 nc -w 3 {host} {port} < $f; rc=$?;"
         " kill $! 2>/dev/null; rm -f $f; exit $rc"
     )

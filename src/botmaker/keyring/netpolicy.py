@@ -190,7 +190,7 @@ def check_base_url(url: str, *, allow_private: bool, field: str = "base_url") ->
     if port is not None and not 1 <= port <= 65535:
         raise refuse("has an invalid port")
     if "%" in host:
-        raise refuse("must not name an IPv6 zone")
+        raise refuse("host must not contain percent-escapes or an IPv6 zone")
     reason: str | None
     try:
         ip = ipaddress.ip_address(host)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable
+from urllib.parse import unquote_plus
 
 import aiohttp
 from aiohttp import web
@@ -119,7 +120,11 @@ def _with_key(headers: CIMultiDict[str], upstream: Upstream, key: KeyChoice) -> 
 def _query_without_key(raw: str) -> str:
     if not raw:
         return ""
-    kept = [part for part in raw.split("&") if part and part.split("=", 1)[0] != "key"]
+    # compare the decoded name, as ``request.query`` (where the token is read) does:
+    # ``?k%65y=<token>`` authenticates too and must not travel upstream either
+    kept = [
+        part for part in raw.split("&") if part and unquote_plus(part.split("=", 1)[0]) != "key"
+    ]
     return "&".join(kept)
 
 

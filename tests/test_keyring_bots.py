@@ -1,0 +1,325 @@
+"""BotMaker with its keyring proxy on: bots hold a token, never the provider key.
+
+Real engine, real BotMaker API on loopback, the real keyring child process, a fake
+provider on loopback that only the keyring (on the host) can reach.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import docker
+import httpx
+import pytest
+
+from botmaker.api import create_app
+from botmaker.config import Settings
+from botmaker.runtime.policy import container_name
+from botmaker.services import Services
+from tests.conftest import ADMIN_PASSWORD, bot_body
+from tests.support.bots import (
+    RunningBot,
+    blocked_probe,
+    exec_in,
+    http_post,
+    http_probe,
+    wait_serving,
+)
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.server import ServerThread
+from tests.support.waiting import wait_for
+
+REAL_KEY = "sk-real-provider-key-0123456789abcdef"
+SHARED_KEY = "sk-shared-provider-key-fedcba9876543210"
+
+
+@pytest.fixture
+def upstream() -> Iterator[FakeUpstream]:
+    with FakeUpstream() as fake:
+        yield fake
+
+
+@pytest.fixture
+def keyed(settings: Settings, make_services: Any, upstream: FakeUpstream) -> Services:
+    """BotMaker with BOTMAKER_KEYRING=auto (free ports); OpenAI's upstream is the fake."""
+    svc: Services = make_services(
+        replace(settings, keyring="auto", keyring_port=0, keyring_admin_port=0)
+    )
+    svc.keyring.client.set_upstream("openai", upstream.url + "/v1", allow_private=True)
+    return svc
+
+
+@pytest.fixture
+def api(keyed: Services) -> Iterator[tuple[httpx.Client, str]]:
+    with (
+        ServerThread(create_app(keyed.settings, keyed)) as url,
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
+        token = client.post("/api/login", json={"password": ADMIN_PASSWORD}).json()["token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        yield client, url
+
+
+def _files_under(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()]
+
+
+def _running(svc: Services, body: dict[str, Any], client: httpx.Client) -> RunningBot:
+    response = client.post("/api/bots", json=body)
+    assert response.status_code == 201, response.text
+    bot = response.json()
+    record = svc.store.find_bot(bot["id"])
+    return RunningBot(bot["id"], bot["name"], record.uid, container_name(bot["id"]), {})
+
+
+def _call_proxy_from(
+    docker_api: docker.APIClient, container: str, proxy: str, token_file: str
+) -> str:
+    url = urlsplit(proxy)
+    assert url.hostname
+    assert url.port
+    payload = json.dumps({"model": "gpt-5.1", "messages": [{"role": "user", "content": "hi"}]})
+    result = http_post(
+        docker_api,
+        container,
+        url.hostname,
+        url.port,
+        "/v1/openai/chat/completions",
+        payload,
+        bearer_file=token_file,
+    )
+    return result.text
+
+
+def test_a_bot_gets_a_token_and_reaches_the_provider_only_through_the_keyring(
+    keyed: Services,
+    api: tuple[httpx.Client, str],
+    upstream: FakeUpstream,
+    docker_api: docker.APIClient,
+) -> None:
+    client, _ = api
+    body = bot_body("alpha", secrets={"api_key": REAL_KEY, "channel_token": "123:tg"})
+    bot = _running(keyed, body, client)
+    view = client.get(f"/api/bots/{bot.id}").json()
+    assert view["keyring"] is True
+    assert sorted(view["secrets"]) == ["channel_token", "gateway_token", "keyring_token"]
+
+    # The key is in the keyring (last 4 only), owned by this bot; nowhere on BotMaker's side.
+    keys = client.get("/api/keys").json()["keys"]
+    assert [(k["bot_id"], k["bot_name"], k["last4"]) for k in keys] == [
+        (bot.id, "alpha", REAL_KEY[-4:])
+    ]
+    assert REAL_KEY not in json.dumps(keys)
+    settings = keyed.settings
+    for path in _files_under(settings.secrets_dir / bot.id) + _files_under(
+        settings.data_dir / "bots" / bot.id
+    ):
+        assert REAL_KEY.encode() not in path.read_bytes(), path
+    for path in _files_under(settings.data_dir) + _files_under(settings.secrets_dir):
+        assert REAL_KEY.encode() not in path.read_bytes(), path  # keyring.db: encrypted
+    inspect = json.dumps(docker_api.inspect_container(bot.container))
+    assert REAL_KEY not in inspect
+
+    # The rendered config sends OpenAI traffic to the proxy with the token file.
+    config = json.loads(keyed.bots.state.folder(bot.id).joinpath("openclaw.json").read_text())
+    provider = config["models"]["providers"]["openai"]
+    proxy = keyed.keyring.proxy_base("openai").removesuffix("/v1/openai")
+    assert provider["baseUrl"] == f"{proxy}/v1/openai"
+    alias = provider["apiKey"]["provider"]
+    assert config["secrets"]["providers"][alias]["path"] == "/run/secrets/keyring_token"
+
+    # From inside the bot: the proxy answers with the provider's reply; the provider saw
+    # the real key, not the bot's token.
+    wait_serving(docker_api, bot)
+    answer = _call_proxy_from(docker_api, bot.container, proxy, "/run/secrets/keyring_token")
+    assert "Hello from the fake upstream" in answer, answer
+    assert REAL_KEY not in answer
+    seen = upstream.requests[-1]
+    assert seen.key == REAL_KEY
+    token = (settings.secrets_dir / bot.id / "keyring_token").read_text().strip()
+    assert token not in json.dumps(seen.headers)
+
+    usage = client.get("/api/usage").json()
+    assert usage["bots"][bot.id]["name"] == "alpha"
+    assert usage["bots"][bot.id]["today"]["requests"] == 1
+    assert usage["bots"][bot.id]["today"]["input_tokens"] == upstream.input_tokens
+
+    # Deleting the bot revokes its token and drops its own key.
+    assert client.delete(f"/api/bots/{bot.id}").status_code == 204
+    assert client.get("/api/keys").json()["keys"] == []
+    with httpx.Client(base_url=proxy, timeout=10) as direct:
+        refused = direct.post(
+            "/v1/openai/chat/completions", json={}, headers={"Authorization": f"Bearer {token}"}
+        )
+    assert refused.status_code == 401
+
+
+def test_a_bot_reaches_the_data_plane_and_nothing_else_of_botmakers(
+    keyed: Services, api: tuple[httpx.Client, str], docker_api: docker.APIClient
+) -> None:
+    client, url = api
+    keyed.keyring.client.add_key("openai", SHARED_KEY, label="shared")
+    alpha = _running(keyed, bot_body("alpha", secrets={"channel_token": "1:a"}), client)
+    bravo = _running(keyed, bot_body("bravo", secrets={"channel_token": "2:b"}), client)
+    wait_serving(docker_api, alpha)
+    wait_serving(docker_api, bravo)
+    proxy = urlsplit(keyed.keyring.proxy_base("openai"))
+    assert proxy.hostname
+    assert proxy.port
+    status = keyed.keyring.status()
+    admin_port = urlsplit(keyed.keyring.client.url).port
+    botmaker_port = urlsplit(url).port
+    assert admin_port
+    assert botmaker_port
+
+    # The data plane: reachable (positive control for the probes below).
+    reached = http_probe(docker_api, alpha.container, proxy.hostname, proxy.port)
+    assert "HTTP/1." in reached.out, reached
+    assert status["locked"] is False
+
+    # The admin API and BotMaker's API listen on loopback: not reachable from a bot, on
+    # the gateway address or anywhere else.
+    for port in (admin_port, botmaker_port):
+        for host in (proxy.hostname, "127.0.0.1"):
+            result = blocked_probe(docker_api, alpha.container, host, port)
+            assert "HTTP/1." not in result.out, (host, port, result)
+    # Another bot: ICC is off.
+    bravo_ip = docker_api.inspect_container(bravo.container)["NetworkSettings"]["Networks"][
+        keyed.settings.network
+    ]["IPAddress"]
+    assert "ok bravo" in http_probe(docker_api, bravo.container, "127.0.0.1", 8080).out
+    result = blocked_probe(docker_api, alpha.container, bravo_ip, 8080)
+    assert "HTTP/1." not in result.out, result
+
+    # One bot's token is not another's: alpha cannot use bravo's grant by guessing.
+    exec_in(docker_api, alpha.container, "echo bk1_000000000000_guess > /tmp/guess")
+    answer = _call_proxy_from(
+        docker_api, alpha.container, f"http://{proxy.hostname}:{proxy.port}", "/tmp/guess"
+    )
+    assert " 401 Unauthorized" in answer, answer
+
+
+def test_without_any_key_for_the_provider_create_is_refused_and_leaves_nothing(
+    keyed: Services, api: tuple[httpx.Client, str], docker_api: docker.APIClient
+) -> None:
+    client, _ = api
+    response = client.post("/api/bots", json=bot_body("lonely", secrets={"channel_token": "1:a"}))
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == "secrets.api_key"
+    assert keyed.store.list_bots() == []
+    assert keyed.keyring.client.status()["bots"] == 0
+    assert not [p for p in keyed.settings.secrets_dir.iterdir() if not p.name.startswith(".")]
+
+    added = client.post(
+        "/api/keys", json={"provider": "openai", "key": SHARED_KEY, "label": "team"}
+    )
+    assert added.status_code == 201, added.text
+    assert added.json()["key"]["last4"] == SHARED_KEY[-4:]
+    assert SHARED_KEY not in added.text
+    created = client.post("/api/bots", json=bot_body("lonely", secrets={"channel_token": "1:a"}))
+    assert created.status_code == 201, created.text
+    # A shared key is not deleted with a bot, and can be deleted on its own.
+    assert client.delete(f"/api/bots/{created.json()['id']}").status_code == 204
+    key_id = added.json()["key"]["id"]
+    assert [k["id"] for k in client.get("/api/keys").json()["keys"]] == [key_id]
+    assert client.delete(f"/api/keys/{key_id}").status_code == 204
+    assert client.get("/api/keys").json()["keys"] == []
+
+
+def test_budgets_and_key_replacement_go_to_the_keyring(
+    keyed: Services, api: tuple[httpx.Client, str]
+) -> None:
+    client, _ = api
+    body = bot_body(
+        "thrifty",
+        secrets={"api_key": REAL_KEY, "channel_token": "1:a"},
+        budget={"daily_requests": 100, "requests_per_minute": 10},
+        key_tags=["team-a"],
+    )
+    created = client.post("/api/bots", json=body)
+    assert created.status_code == 201, created.text
+    bot_id = created.json()["id"]
+    assert created.json()["budget"]["daily_requests"] == 100
+    grant = keyed.keyring.client.get_bot(bot_id)
+    assert grant["budget"]["requests_per_minute"] == 10
+    assert grant["tags"] == ["team-a"]
+
+    new_key = "sk-rotated-provider-key-5555aaaa"
+    patched = client.patch(
+        f"/api/bots/{bot_id}",
+        json={"budget": {"daily_tokens": 5000}, "secrets": {"api_key": new_key}},
+    )
+    assert patched.status_code == 200, patched.text
+    grant = keyed.keyring.client.get_bot(bot_id)
+    assert grant["budget"]["daily_tokens"] == 5000
+    assert grant["budget"]["daily_requests"] is None
+    keys = keyed.keyring.client.list_keys(bot_id=bot_id)
+    assert [k.last4 for k in keys] == [new_key[-4:]]  # the old key is gone
+    assert "api_key" not in keyed.bots.secrets.names(bot_id)
+
+    # A refused edit (budget field invalid) changes nothing in the keyring.
+    refused = client.patch(f"/api/bots/{bot_id}", json={"budget": {"daily_tokens": 0}})
+    assert refused.status_code == 422
+    assert refused.json()["error"]["field"].startswith("budget")
+    assert keyed.keyring.client.get_bot(bot_id)["budget"]["daily_tokens"] == 5000
+
+
+def test_a_failed_create_removes_the_grant_and_the_key(
+    keyed: Services, api: tuple[httpx.Client, str]
+) -> None:
+    client, _ = api
+    body = bot_body("doomed", secrets={"api_key": REAL_KEY, "channel_token": "1:a"})
+    # An image that cannot be had (a registry on a closed loopback port): the create fails
+    # after the keyring registered the bot.
+    keyed.bots.settings = replace(keyed.bots.settings, bot_image="127.0.0.1:9/missing:nope")
+    response = client.post("/api/bots", json=body)
+    assert response.status_code >= 400, response.text
+    assert keyed.store.list_bots() == []
+    assert keyed.keyring.client.status()["bots"] == 0
+    assert keyed.keyring.client.list_keys() == []
+
+
+def test_keyring_unreachable_refuses_create_cleanly(
+    settings: Settings, make_services: Any, tmp_path: Path
+) -> None:
+    token = tmp_path / "admin.token"
+    token.write_text("whatever\n")
+    svc: Services = make_services(
+        replace(
+            settings,
+            keyring="external",
+            keyring_url="http://127.0.0.1:9",
+            keyring_proxy_url="http://127.0.0.1:9",
+            keyring_token_path=token,
+        )
+    )
+    with (
+        ServerThread(create_app(svc.settings, svc)) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
+        login = client.post("/api/login", json={"password": ADMIN_PASSWORD}).json()
+        client.headers["Authorization"] = f"Bearer {login['token']}"
+        body = bot_body("cut-off", secrets={"api_key": REAL_KEY, "channel_token": "1:a"})
+        response = client.post("/api/bots", json=body)
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["code"] == "keyring_unavailable"
+        assert svc.store.list_bots() == []
+        health = client.get("/health")
+        assert health.status_code == 503
+        assert health.json()["keyring"]["ok"] is False
+
+
+def test_the_keyring_child_stops_with_botmaker(keyed: Services) -> None:
+    keyed.keyring.ensure()
+    process = keyed.keyring._process
+    assert process is not None
+    assert process.poll() is None
+    keyed.keyring.stop()
+    assert process.poll() is not None
+    wait_for(lambda: subprocess.run(["kill", "-0", str(process.pid)], check=False).returncode)
