@@ -63,7 +63,7 @@ TARGET_THROUGHPUT = 0.90
 
 # The fake upstream: one process, its own event loop. Prints {"port": N} when ready.
 UPSTREAM = r"""
-import json, sys
+import asyncio, json, sys
 import uvloop
 from aiohttp import web
 
@@ -116,8 +116,7 @@ async def main():
     site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
     await site.start()
     print(json.dumps({"port": runner.addresses[0][1]}), flush=True)
-    while True:
-        await uvloop.asyncio.sleep(3600)
+    await asyncio.Event().wait()
 
 
 uvloop.run(main())
@@ -126,7 +125,7 @@ uvloop.run(main())
 # A bare relay: the hop the proxy makes (client session with keep-alive, body read
 # whole, response streamed with iter_any) without any of the keyring's logic.
 RELAY = r"""
-import json, sys
+import asyncio, json, sys
 import aiohttp, uvloop
 from aiohttp import web
 
@@ -167,8 +166,7 @@ async def main():
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0, backlog=1024).start()
     print(json.dumps({"port": runner.addresses[0][1]}), flush=True)
-    while True:
-        await uvloop.asyncio.sleep(3600)
+    await asyncio.Event().wait()
 
 
 uvloop.run(main())

@@ -224,3 +224,75 @@ def test_a_channel_whose_plugin_the_image_lacks_is_refused_at_create(
     bots_dir = settings.data_dir / "bots"
     assert not (bots_dir.exists() and any(bots_dir.iterdir()))
     assert not any(settings.secrets_dir.iterdir())
+
+
+def test_real_openclaw_bot_calls_the_model_through_the_keyring(
+    settings: Settings, make_services: Any, real_image: str, docker_api: docker.APIClient
+) -> None:
+    """bot → keyring proxy → fake upstream: the upstream sees the real key, the bot only
+    its token, and the keyring records the turn's usage."""
+    svc = make_services(
+        settings,
+        bot_image=real_image,
+        validate_config="always",
+        health_interval=1.0,
+        stop_timeout=5,
+        keyring="auto",
+        keyring_port=0,
+        keyring_admin_port=0,
+        limits=BotLimits(memory_bytes=1536 * 1024**2, cpus=1.0, pids=512, tmp_bytes=256 * 1024**2),
+    )
+    svc.runtime.ensure_network()
+    gateway = _gateway_ip(docker_api, settings.network)
+    with (
+        FakeOpenAI(host="127.0.0.1") as upstream,  # only the keyring (on the host) reaches it
+        FakeTelegram(token=TG_TOKEN, host=gateway) as telegram,
+        ServerThread(create_app(svc.settings, svc)) as url,
+        httpx.Client(base_url=url, timeout=180) as client,
+    ):
+        token = client.post("/api/login", json={"password": ADMIN_PASSWORD}).json()["token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        response = client.post(
+            "/api/bots",
+            json={
+                "name": "keyed-bot",
+                "provider": "custom",
+                "model": "fake-model",
+                "base_url": upstream.base_url,
+                "base_url_private": True,
+                "channel": "telegram",
+                "dm_policy": "open",
+                "channel_settings": {"api_root": telegram.api_root},
+                "secrets": {"api_key": API_KEY, "channel_token": TG_TOKEN},
+            },
+        )
+        assert response.status_code == 201, response.text
+        bot = response.json()
+        assert bot["keyring"] is True
+        name = f"botmaker-{bot['id']}"
+        _wait_healthy(docker_api, name, settings.network)
+
+        secrets = exec_in(docker_api, name, "ls /run/secrets; cat /run/secrets/* | wc -c")
+        assert "keyring_token" in secrets.out
+        assert "api_key" not in secrets.out
+        found = exec_in(docker_api, name, f"grep -rl '{API_KEY}' /run /state /tmp 2>/dev/null")
+        assert found.out == "", found.out  # the key is nowhere the bot can read
+
+        result = exec_in(
+            docker_api, name, "openclaw agent --message 'Say hello' --session-id kr --json"
+        )
+        assert result.code == 0, result.out + result.err
+        assert REPLY in result.out
+        chat = [r for r in upstream.requests if r.path.endswith("/chat/completions")]
+        assert chat, "the fake upstream saw no completion request"
+        assert chat[-1].headers["authorization"] == f"Bearer {API_KEY}"
+        bot_token = (settings.secrets_dir / bot["id"] / "keyring_token").read_text().strip()
+        assert all(bot_token not in json.dumps(r.headers) for r in upstream.requests)
+
+        usage = client.get("/api/usage").json()["bots"][bot["id"]]
+        assert usage["today"]["requests"] >= 1, usage
+        assert usage["today"]["input_tokens"] >= 10, usage
+        assert usage["today"]["output_tokens"] >= 6, usage
+
+        assert client.delete(f"/api/bots/{bot['id']}").status_code == 204
+        assert client.get("/api/keys").json()["keys"] == []
