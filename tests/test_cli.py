@@ -54,7 +54,9 @@ class Cli:
         assert "Traceback" not in result.stderr, result.stderr
         return result
 
-    def create(self, name: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    def create(
+        self, name: str, *extra: str, extra_env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return self(
             "bots",
             "create",
@@ -67,6 +69,7 @@ class Cli:
             "--channel",
             "telegram",
             *extra,
+            extra_env=extra_env,
         )
 
     def secret_files(self) -> list[str]:
@@ -98,6 +101,7 @@ def cli(tmp_path: Path, standin_image: str, docker_api: docker.APIClient) -> Ite
         "BOTMAKER_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "BOTMAKER_BOT_MEMORY": "64m",
         "BOTMAKER_STOP_TIMEOUT": "3",
+        "BOTMAKER_KEYRING": "off",  # test_keys_from_the_command_line turns it on
     }
     settings = Settings.from_env(env)
     assert settings.instance == f"clitest-{tag}"
@@ -278,8 +282,15 @@ def free_port() -> int:
 
 
 def test_serve_answers_health_on_the_configured_port(cli: Cli, tmp_path: Path) -> None:
-    port = free_port()
-    env = {**cli.env, "BOTMAKER_PORT": str(port), "BOTMAKER_HOST": "127.0.0.1"}
+    port, keyring_port, admin_port = free_port(), free_port(), free_port()
+    env = {
+        **cli.env,
+        "BOTMAKER_PORT": str(port),
+        "BOTMAKER_HOST": "127.0.0.1",
+        "BOTMAKER_KEYRING": "auto",
+        "BOTMAKER_KEYRING_PORT": str(keyring_port),
+        "BOTMAKER_KEYRING_ADMIN_PORT": str(admin_port),
+    }
     output = tmp_path / "serve.log"
     with output.open("w") as log:
         process = subprocess.Popen(
@@ -303,6 +314,9 @@ def test_serve_answers_health_on_the_configured_port(cli: Cli, tmp_path: Path) -
             wait_for(healthy, timeout=30, interval=0.1)
             body = httpx.get(f"http://127.0.0.1:{port}/health").json()
             assert body["status"] == "ok"
+            assert body["keyring"] == {"ok": True}  # serve started the keyring child
+            keyring_admin = f"http://127.0.0.1:{admin_port}/admin/status"
+            assert httpx.get(keyring_admin, timeout=5).status_code == 401  # up, needs a token
             with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
                 assert client.get("/api/bots").status_code == 401
                 login = client.post("/api/login", json={"password": ADMIN_PASSWORD})
@@ -316,6 +330,9 @@ def test_serve_answers_health_on_the_configured_port(cli: Cli, tmp_path: Path) -
                 process.kill()
                 process.wait()
                 raise
+    # The keyring child went with it.
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{admin_port}/admin/status", timeout=2)
     text = output.read_text()
     # A graceful stop (uvicorn re-raises the SIGTERM it handled, so -15 is a clean exit too).
     assert code in (0, -signal.SIGTERM), text
@@ -323,3 +340,53 @@ def test_serve_answers_health_on_the_configured_port(cli: Cli, tmp_path: Path) -
     assert f"127.0.0.1:{port}" in text
     assert ADMIN_PASSWORD not in text
     assert "generated an admin password" not in text
+
+
+def test_keys_from_the_command_line(cli: Cli, docker_api: docker.APIClient) -> None:
+    keyring = {"BOTMAKER_KEYRING": "auto", "BOTMAKER_KEYRING_PORT": "0"}
+    keyring["BOTMAKER_KEYRING_ADMIN_PORT"] = "0"
+    key = cli.tmp / "shared.txt"
+    key.write_text(API_KEY + "\n")
+    empty = cli("keys", "list", extra_env=keyring)
+    assert empty.returncode == 0, empty.stderr
+    assert "no keys yet" in empty.stdout
+
+    added = cli(
+        "keys",
+        "add",
+        "--provider",
+        "openai",
+        "--key-file",
+        str(key),
+        "--label",
+        "team",
+        "--tag",
+        "blue",
+        extra_env=keyring,
+    )
+    assert added.returncode == 0, added.stderr
+    match = re.fullmatch(r"added (key_[0-9a-f]{16}) \(openai, \.\.\.(\w{4})\)\n", added.stdout)
+    assert match, added.stdout
+    assert match.group(2) == API_KEY[-4:]
+    listed = cli("keys", "list", "--json", extra_env=keyring)
+    keys = json.loads(listed.stdout)
+    assert [(k["id"], k["label"], k["tags"], k["bot_id"]) for k in keys] == [
+        (match.group(1), "team", ["blue"], None)
+    ]
+
+    token = cli.tmp / "token.txt"
+    token.write_text(CHANNEL_TOKEN + "\n")
+    created = cli.create("keyed", "--channel-token-file", str(token), extra_env=keyring)
+    assert created.returncode == 2, created.stdout  # the key is tagged; this bot is not
+    assert "no key for provider openai" in created.stderr
+
+    bad = cli("keys", "add", "--provider", "nope", "--key-file", str(key), extra_env=keyring)
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("error: provider")
+    usage = cli("usage", extra_env=keyring)
+    assert usage.returncode == 0, usage.stderr
+    assert "TOKENS TODAY" in usage.stdout
+
+    deleted = cli("keys", "delete", match.group(1), extra_env=keyring)
+    assert deleted.returncode == 0, deleted.stderr
+    assert "no keys yet" in cli("keys", "list", extra_env=keyring).stdout

@@ -21,11 +21,13 @@ from botmaker.config import Settings
 from botmaker.errors import BotMakerError
 from botmaker.keyring.settings import KeyringSettings
 from botmaker.services import Services, build_services
-from botmaker.services.schemas import BotCreate
+from botmaker.services.schemas import BotCreate, KeyCreate
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 bots_app = typer.Typer(no_args_is_help=True, help="Manage bots.")
 app.add_typer(bots_app, name="bots")
+keys_app = typer.Typer(no_args_is_help=True, help="Provider keys in the keyring proxy.")
+app.add_typer(keys_app, name="keys")
 keyring_app = typer.Typer(
     no_args_is_help=True, help="The keyring proxy: provider keys, encrypted, out of bots' reach."
 )
@@ -136,7 +138,7 @@ def create(
 ) -> None:
     """Create a bot and start it."""
     secrets = {
-        "api_key": _read_secret(api_key_file, "Provider API key", required=True),
+        "api_key": _read_secret(api_key_file, "Provider API key", required=False),
         "channel_token": _read_secret(channel_token_file, "Channel token", required=True),
         "channel_config": _read_secret(channel_config_file, "Channel config", required=False),
     }
@@ -229,6 +231,78 @@ class _run:  # noqa: N801 - used as a context manager, reads like a function
             where = f" ({exc.field})" if exc.field else ""
             _fail(f"{exc.message}{where}", code=2 if exc.status < 500 else 1)
         return False
+
+
+@keys_app.command("list")
+def keys_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List provider keys (last 4 characters only)."""
+    with _run() as svc:
+        keys = svc.keyring.list_keys(svc.bots.names())
+    if as_json:
+        typer.echo(json.dumps(keys, indent=2))
+        return
+    if not keys:
+        typer.echo("no keys yet: add one with 'botmaker keys add'")
+        return
+    typer.echo(f"{'ID':<22} {'PROVIDER':<12} {'LAST4':<6} {'LABEL':<28} {'TAGS':<16} BOT")
+    for key in keys:
+        typer.echo(
+            f"{key['id']:<22} {key['provider']:<12} {key['last4']:<6} {key['label']:<28} "
+            f"{','.join(key['tags']) or '-':<16} {key['bot_name'] or '(shared)'}"
+        )
+
+
+@keys_app.command("add")
+def keys_add(
+    provider: Annotated[str, typer.Option(help="Provider id (see GET /api/providers)")],
+    key_file: Annotated[Path | None, typer.Option(help="File holding the API key")] = None,
+    label: Annotated[str, typer.Option(help="A name to recognise it by")] = "",
+    tag: Annotated[list[str] | None, typer.Option(help="A tag (repeatable)")] = None,
+) -> None:
+    """Add a shared provider key (read from a file or a hidden prompt, never argv)."""
+    secret = _read_secret(key_file, "Provider API key", required=True)
+    try:
+        request = KeyCreate.model_validate(
+            {"provider": provider, "key": secret, "label": label, "tags": tag or []}
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        _fail(f"{field}: {first['msg'].removeprefix('Value error, ')}", code=2)
+    with _run() as svc:
+        key = svc.keyring.add_key(request)
+    typer.echo(f"added {key['id']} ({key['provider']}, ...{key['last4']})")
+
+
+@keys_app.command("delete")
+def keys_delete(key_id: Annotated[str, typer.Argument(help="Key id (see 'keys list')")]) -> None:
+    """Delete a shared provider key."""
+    with _run() as svc:
+        svc.keyring.delete_key(key_id)
+    typer.echo(f"deleted {key_id}")
+
+
+@app.command()
+def usage(
+    days: Annotated[int, typer.Option(min=1, max=366, help="Days of history")] = 31,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """What each bot spent through the keyring: requests and tokens, today and this month."""
+    with _run() as svc:
+        report = svc.keyring.usage(svc.bots.names(), days=days)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    typer.echo(
+        f"{'BOT':<24} {'REQ TODAY':>10} {'TOKENS TODAY':>13} {'REQ MONTH':>10} "
+        f"{'TOKENS MONTH':>13} {'ERRORS':>7}"
+    )
+    for bot_id, row in report["bots"].items():
+        today, month = row["today"], row["month"]
+        typer.echo(
+            f"{row.get('name') or bot_id:<24} {today['requests']:>10} {today['tokens']:>13} "
+            f"{month['requests']:>10} {month['tokens']:>13} {month['errors']:>7}"
+        )
 
 
 def _keyring_settings() -> KeyringSettings:
