@@ -11,6 +11,7 @@ from botmaker.config import DEFAULT_BOT_IMAGE, Settings
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 CONFIG_SOURCE = (ROOT / "src" / "botmaker" / "config.py").read_text(encoding="utf-8")
+KEYRING_SOURCE = (ROOT / "src" / "botmaker" / "keyring" / "settings.py").read_text(encoding="utf-8")
 
 
 def test_readme_starts_with_the_two_commands() -> None:
@@ -26,7 +27,8 @@ def test_every_environment_variable_is_in_the_configuration_table() -> None:
     assert "BOTMAKER_PORT" in read  # the scan works
     table = set(re.findall(r"^\| `([A-Z_]+)` \|", README, flags=re.MULTILINE))
     assert read - table == set(), "settings missing from the README table"
-    assert table - read == set(), "README documents settings the code does not read"
+    keyring = set(re.findall(r'"(BOTMAKER_[A-Z_]+)"', KEYRING_SOURCE))
+    assert table - read - keyring == set(), "README documents settings the code does not read"
 
 
 def test_documented_defaults_match_the_code() -> None:
@@ -61,3 +63,10 @@ def test_readme_catalog_tables_are_generated_from_the_catalogs() -> None:
     from botmaker.openclaw.docs import block
 
     assert block() in README, "run: python -m botmaker.openclaw.docs and paste it into README"
+
+
+def test_every_keyring_variable_is_documented() -> None:
+    read = set(re.findall(r'"(BOTMAKER_KEYRING_[A-Z_]+)"', KEYRING_SOURCE))
+    assert "BOTMAKER_KEYRING_LISTEN" in read  # the scan works
+    table = set(re.findall(r"^\| `(BOTMAKER_KEYRING_[A-Z_]+)` \|", README, flags=re.MULTILINE))
+    assert read <= table, f"keyring settings missing from the README: {read - table}"
