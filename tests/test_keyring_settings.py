@@ -1,0 +1,71 @@
+"""The keyring process's settings, from an environment mapping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from botmaker.config import ConfigError
+from botmaker.keyring.settings import KeyringSettings
+
+
+def test_defaults_follow_botmakers_folders() -> None:
+    settings = KeyringSettings.from_env(
+        {"BOTMAKER_DATA_DIR": "/srv/bm/data", "BOTMAKER_SECRETS_DIR": "/srv/bm/secrets"}
+    )
+    assert settings.db_path == Path("/srv/bm/data/keyring/keyring.db")
+    assert settings.master_key_file == Path("/srv/bm/secrets/.keyring/master.key")
+    assert settings.admin_token_file == Path("/srv/bm/data/keyring/admin.token")
+    assert settings.passphrase_file is None
+    # Both listeners default to loopback; BotMaker moves the data plane to the gateway.
+    assert settings.data_listen == ("127.0.0.1", 7180)
+    assert settings.admin_listen == ("127.0.0.1", 7181)
+    # The master key never sits next to the database it protects.
+    assert settings.master_key_file.parent != settings.db_path.parent
+
+
+def test_every_variable_is_read() -> None:
+    settings = KeyringSettings.from_env(
+        {
+            "BOTMAKER_KEYRING_DIR": "/k",
+            "BOTMAKER_KEYRING_MASTER_KEY_FILE": "/keys/master",
+            "BOTMAKER_KEYRING_PASSPHRASE_FILE": "/keys/pass",
+            "BOTMAKER_KEYRING_ADMIN_TOKEN_FILE": "/run/secrets/admin",
+            "BOTMAKER_KEYRING_LISTEN": "172.18.0.1:7300",
+            "BOTMAKER_KEYRING_ADMIN_LISTEN": "[::1]:7301",
+            "BOTMAKER_KEYRING_MAX_BODY": "64m",
+            "BOTMAKER_KEYRING_CONNECT_TIMEOUT": "3",
+            "BOTMAKER_KEYRING_READ_TIMEOUT": "120",
+            "BOTMAKER_KEYRING_FLUSH": "0.5",
+        }
+    )
+    assert settings.db_path == Path("/k/keyring.db")
+    assert settings.master_key_file == Path("/keys/master")
+    assert settings.passphrase_file == Path("/keys/pass")
+    assert settings.admin_token_file == Path("/run/secrets/admin")
+    assert settings.data_listen == ("172.18.0.1", 7300)
+    assert settings.admin_listen == ("::1", 7301)
+    assert settings.max_body_bytes == 64 * 1024**2
+    assert (settings.connect_timeout, settings.read_timeout) == (3.0, 120.0)
+    assert settings.flush_seconds == 0.5
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BOTMAKER_KEYRING_LISTEN", "7180"),
+        ("BOTMAKER_KEYRING_LISTEN", "host:port"),
+        ("BOTMAKER_KEYRING_ADMIN_LISTEN", ":7181"),
+        ("BOTMAKER_KEYRING_ADMIN_LISTEN", "127.0.0.1:70000"),
+        ("BOTMAKER_KEYRING_MAX_BODY", "100"),
+        ("BOTMAKER_KEYRING_MAX_BODY", "lots"),
+        ("BOTMAKER_KEYRING_CONNECT_TIMEOUT", "0"),
+        ("BOTMAKER_KEYRING_READ_TIMEOUT", "x"),
+        ("BOTMAKER_KEYRING_FLUSH", "0"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        KeyringSettings.from_env({name: value})
+    assert caught.value.field == name
