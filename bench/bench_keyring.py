@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -214,6 +214,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy() -> tuple[float, float, float]:
+    """CPU seconds the machine spent so far in processes, in interrupts, and stolen (VM)."""
+    with open("/proc/stat", encoding="ascii") as fh:
+        user, nice, system, _, _, irq, softirq, steal = (int(x) for x in fh.readline().split()[1:9])
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system) / tick, (irq + softirq) / tick, steal / tick
+
+
 def machine() -> str:
     model = platform.processor() or "unknown CPU"
     try:
@@ -253,6 +261,7 @@ class Route:
     pid: int | None  # the hop's process (None: direct)
     tokens: list[str]
     latency: dict[int, Tally] = field(default_factory=dict)  # concurrency -> requests
+    paced: dict[int, Tally] = field(default_factory=dict)  # concurrency -> requests
     stream: dict[int, Tally] = field(default_factory=dict)  # concurrency -> bytes
 
 
@@ -263,12 +272,27 @@ class Plan:
     stream_total: int  # bytes per path per level (all rounds)
     stream_max: int  # the largest single response
     rounds: int
+    paced: dict[int, int]  # concurrency -> requests per path at PACED_RATE (all rounds)
+
+
+#: Requests per second all bots together send in the paced test: well under what the
+#: proxy can serve here (about 900 req/s from one bot, 2000 from 100), so no queue forms.
+PACED_RATE = 400.0
 
 
 def plan(quick: bool) -> Plan:
     if quick:
-        return Plan([1, 10, 100], {1: 800, 10: 2000, 100: 4000}, 96 * MIB, 24 * MIB, 2)
-    return Plan([1, 10, 100], {1: 3000, 10: 8000, 100: 16000}, 384 * MIB, 32 * MIB, 3)
+        return Plan(
+            [1, 10, 100], {1: 800, 10: 2000, 100: 4000}, 96 * MIB, 24 * MIB, 2, {10: 400, 100: 800}
+        )
+    return Plan(
+        [1, 10, 100],
+        {1: 3000, 10: 8000, 100: 16000},
+        384 * MIB,
+        32 * MIB,
+        3,
+        {10: 1500, 100: 3000},
+    )
 
 
 def headers(token: str) -> dict[str, str]:
@@ -276,16 +300,28 @@ def headers(token: str) -> dict[str, str]:
 
 
 async def run_latency(
-    session: aiohttp.ClientSession, route: Route, conc: int, total: int
+    session: aiohttp.ClientSession, route: Route, conc: int, total: int, rate: float = 0.0
 ) -> list[float]:
-    """``total`` requests from ``conc`` bots, each back to back; the latencies in ms."""
+    """``total`` requests from ``conc`` bots; the latencies in ms.
+
+    Each bot sends its next request as soon as it has read the previous answer or, with
+    ``rate``, on a fixed schedule (all bots together: ``rate`` requests per second,
+    their phases spread evenly), so that the machine is not saturated.
+    """
     url = f"{route.base}/chat/completions"
     per_bot = max(1, total // conc)
     samples: list[float] = []
+    loop = asyncio.get_running_loop()
+    interval = conc / rate if rate else 0.0
+    begin = loop.time()
 
-    async def bot(token: str) -> None:
+    async def bot(index: int, token: str) -> None:
         sent = headers(token)
+        next_at = begin + interval * index / conc
         for _ in range(per_bot):
+            if interval:
+                await asyncio.sleep(max(0.0, next_at - loop.time()))
+                next_at += interval
             start = time.perf_counter()
             async with session.post(url, data=BODY, headers=sent) as response:
                 await response.read()
@@ -293,7 +329,7 @@ async def run_latency(
                     raise SystemExit(f"{route.name}: HTTP {response.status}")
             samples.append((time.perf_counter() - start) * 1000)
 
-    await asyncio.gather(*(bot(route.tokens[i]) for i in range(conc)))
+    await asyncio.gather(*(bot(i, route.tokens[i]) for i in range(conc)))
     return samples
 
 
@@ -358,6 +394,18 @@ async def bench(routes: list[Route], plan_: Plan, upstream_pid: int) -> None:
                     tally.samples.extend(samples)
                     tally.count += len(samples)
 
+        for conc, total in plan_.paced.items():
+            per_round = max(conc, total // plan_.rounds)
+            for _ in range(plan_.rounds):
+                for route in routes:
+                    pids = {"upstream": upstream_pid} | ({"hop": route.pid} if route.pid else {})
+                    tally = route.paced.setdefault(conc, Tally())
+                    samples = await measure(
+                        tally, pids, run_latency(session, route, conc, per_round, PACED_RATE)
+                    )
+                    tally.samples.extend(samples)
+                    tally.count += len(samples)
+
         for conc in plan_.levels:
             share = plan_.stream_total // plan_.rounds
             for _ in range(plan_.rounds):
@@ -383,7 +431,12 @@ def verdict(ok: bool) -> str:
 
 def cpu_text(tally: Tally, per: float, unit: str) -> str:
     """CPU time per request (us) or per GiB (s) of each process, and the cores busy."""
-    parts = [f"{name} {tally.cpu.get(name, 0.0) / per:{unit}}" for name in CPU_NAMES]
+    parts = [
+        f"{name} {tally.cpu[name] / per:{unit}}"
+        if name in tally.cpu
+        else f"{name} {'-':>{len(format(0.0, unit))}}"
+        for name in CPU_NAMES
+    ]
     busy = sum(tally.cpu.values()) / tally.wall
     return "  ".join(parts) + f"  = {busy:.2f} cores"
 
@@ -391,23 +444,19 @@ def cpu_text(tally: Tally, per: float, unit: str) -> str:
 CPU_NAMES = ("client", "upstream", "hop")
 
 
-def report(routes: list[Route], plan_: Plan) -> bool:
+def latency_table(
+    routes: list[Route], levels: list[int], tallies: Callable[[Route], dict[int, Tally]]
+) -> bool:
     direct, proxy = routes[0], routes[-1]
     all_ok = True
-
-    print(
-        "\nLatency per request: small chat completion (JSON with usage); each bot sends its\n"
-        "next request as soon as the previous answer is read. CPU: per request, in us."
-    )
     print(
         f"{'bots':>4}  {'path':<6} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7}"
         f"  {'CPU us/request (client upstream hop)':<46}  p50 overhead vs direct"
     )
-    for conc in plan_.levels:
-        base = direct.latency[conc]
-        b50 = pct(base.samples, 0.5)
+    for conc in levels:
+        b50 = pct(tallies(direct)[conc].samples, 0.5)
         for route in routes:
-            tally = route.latency[conc]
+            tally = tallies(route)[conc]
             p50, p99 = pct(tally.samples, 0.5), pct(tally.samples, 0.99)
             cpu = cpu_text(tally, tally.count / 1e6, "5.0f")
             line = (
@@ -421,6 +470,24 @@ def report(routes: list[Route], plan_: Plan) -> bool:
                 all_ok &= ok
                 line += f"  {verdict(ok)}"
             print(line)
+    return all_ok
+
+
+def report(routes: list[Route], plan_: Plan) -> bool:
+    direct, proxy = routes[0], routes[-1]
+    all_ok = True
+
+    print(
+        "\nLatency per request, closed loop: a small chat completion (JSON with usage); each\n"
+        "bot sends its next request as soon as it has read the answer, so from 10 bots on\n"
+        "the machine is saturated and latency is bots / throughput. CPU: us per request."
+    )
+    all_ok &= latency_table(routes, plan_.levels, lambda route: route.latency)
+    print(
+        f"\nLatency per request, paced: the same request, all bots together sending "
+        f"{PACED_RATE:.0f} per second\n(each bot on a fixed schedule), well below saturation."
+    )
+    all_ok &= latency_table(routes, list(plan_.paced), lambda route: route.paced)
 
     print(
         f"\nStreamed throughput: SSE (chat.completion.chunk events) written in {CHUNK // 1024} "
@@ -498,7 +565,16 @@ def main() -> None:
                     )
                 )
             routes.append(Route("proxy", f"{keyring.url}/v1/openai", keyring.pid, tokens))
+            pids = [upstream.pid, keyring.pid] + ([relay.pid] if relay else [])
+            ours, everyone = [cpu_seconds(pid) for pid in pids], machine_busy()
+            client, wall = time.process_time(), time.perf_counter()
             uvloop.run(bench(routes, plan_, upstream.pid))
+            wall = time.perf_counter() - wall
+            mine = time.process_time() - client
+            mine += sum(cpu_seconds(pid) - was for pid, was in zip(pids, ours, strict=True))
+            after = machine_busy()
+            others = (after[0] - everyone[0] - mine) / wall
+            irq, steal = (after[1] - everyone[1]) / wall, (after[2] - everyone[2]) / wall
             ok = report(routes, plan_)
             usage = admin.usage(days=1)
         finally:
@@ -513,6 +589,10 @@ def main() -> None:
         f"\nkeyring metered {sum(t['requests'] for t in today)} requests, "
         f"{sum(t['errors'] for t in today)} errors, "
         f"{sum(t['output_tokens'] for t in today)} output tokens"
+    )
+    print(
+        f"during the measurements: other processes used {max(0.0, others):.2f} cores, "
+        f"interrupts (loopback networking) {irq:.2f}, VM steal {steal:.2f}"
     )
     print(
         f"targets (p50 overhead < {TARGET_OVERHEAD_MS:g} ms; throughput >= "

@@ -21,6 +21,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,7 +159,10 @@ def assert_token_hidden(fake: FakeUpstream, token: str) -> None:
     seen = everything_seen(fake)
     assert fake.requests
     assert token not in seen
-    assert token.rsplit("_", 1)[-1] not in seen  # not even its secret part
+    prefix, _, secret = token.split("_", 2)  # bk1_<id>_<secret>
+    assert prefix == "bk1"
+    assert len(secret) >= 20
+    assert secret not in seen  # not even its secret part
 
 
 def assert_key_hidden(response: httpx.Response, secret: str) -> None:
@@ -209,7 +213,7 @@ class Style:
     endpoint: str  # the fake's name for the route
 
     def path(self, stream: bool) -> str:
-        if self.provider in ("openai",):
+        if self.provider == "openai":
             return "/chat/completions"
         if self.provider == "xai":
             return "/responses"
@@ -531,7 +535,8 @@ def test_a_bot_that_hangs_up_closes_the_upstream_stream(
     fake.chunk_delay = 0.5
     fake.chunks = 40
     with kr.proxy() as client:  # one request first: pooled connections exist already
-        assert client.post("/v1/openai/chat/completions", json=CHAT, headers=bearer(token))
+        url = "/v1/openai/chat/completions"
+        assert client.post(url, json=CHAT, headers=bearer(token)).status_code == 200
     fake.clear()
     baseline = kr.open_fds()
     with kr.proxy() as client:
@@ -645,6 +650,40 @@ def test_a_body_over_the_limit_is_refused_before_the_upstream(
                 assert response.status_code == 413
                 assert response.json()["error"]["type"] == "payload_too_large"
         assert fake.requests == []
+
+
+def test_hop_by_hop_response_headers_are_dropped(
+    kr: KeyringProcess, fake: FakeUpstream, keys: dict[str, KeyInfo]
+) -> None:
+    _, token = new_bot(kr, "openai")
+    fake.extra_headers = {
+        "Connection": "keep-alive, X-Upstream-Hop",
+        "X-Upstream-Hop": "hop",
+        "Keep-Alive": "timeout=3",
+        "X-Kept": "yes",
+    }
+    with kr.proxy() as client:
+        response = client.post("/v1/openai/chat/completions", json=CHAT, headers=bearer(token))
+    assert response.status_code == 200
+    assert response.headers["x-kept"] == "yes"
+    assert "x-upstream-hop" not in response.headers
+    assert "keep-alive" not in response.headers
+
+
+def test_an_unreachable_upstream_is_a_502(kr: KeyringProcess) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    kr.admin.set_upstream("fireworks", f"http://127.0.0.1:{port}/v1", allow_private=True)
+    kr.admin.add_key("fireworks", "fireworks-key-0001")
+    bot_id, token = new_bot(kr, "fireworks")
+    with kr.proxy() as client:
+        url = "/v1/fireworks/chat/completions"
+        response = client.post(url, json=CHAT, headers=bearer(token))
+    assert response.status_code == 502
+    assert response.json()["error"]["type"] == "upstream_unreachable"
+    assert "fireworks-key-0001" not in response.text
+    wait_bot_usage(kr, bot_id, requests=0, errors=1)
 
 
 def test_a_redirect_is_passed_back_not_followed(
@@ -850,6 +889,40 @@ def test_requests_per_minute(
     assert len(fake.requests) == 2
     wait_bot_usage(kr, bot_id, requests=2, rejected=1)
     assert kr.admin.events(bot_id=bot_id) == []  # a rate limit is no budget event
+
+
+def test_parallel_requests_do_not_overrun_a_request_budget(
+    kr: KeyringProcess, fake: FakeUpstream, keys: dict[str, KeyInfo]
+) -> None:
+    bot_id, token = new_bot(kr, "openai", budget=Budget(daily_requests=2))
+    fake.delay = 0.5  # all of them are under way at once
+
+    def one(_: int) -> int:
+        with kr.proxy() as client:
+            url = "/v1/openai/chat/completions"
+            return client.post(url, json=CHAT, headers=bearer(token)).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        statuses = sorted(pool.map(one, range(6)))
+    assert statuses == [200, 200, 429, 429, 429, 429]
+    assert len(fake.requests) == 2
+    wait_bot_usage(kr, bot_id, requests=2, rejected=4)
+    assert [e["kind"] for e in kr.admin.events(bot_id=bot_id)] == ["budget_exceeded"]
+
+
+def test_a_request_that_never_reached_a_key_gives_its_budget_slot_back(
+    kr: KeyringProcess, fake: FakeUpstream, keys: dict[str, KeyInfo]
+) -> None:
+    bot_id, token = new_bot(kr, "openai", "venice", budget=Budget(daily_requests=1))
+    with kr.proxy() as client:
+        no_key = client.post("/v1/venice/chat/completions", json=CHAT, headers=bearer(token))
+        assert no_key.status_code == 503
+        assert no_key.json()["error"]["type"] == "no_key"
+        url = "/v1/openai/chat/completions"
+        assert client.post(url, json=CHAT, headers=bearer(token)).status_code == 200
+        assert client.post(url, json=CHAT, headers=bearer(token)).status_code == 429
+    assert len(fake.requests) == 1
+    wait_bot_usage(kr, bot_id, requests=1, rejected=1, errors=1)
 
 
 # -- 11. a locked keyring --------------------------------------------------------------------------

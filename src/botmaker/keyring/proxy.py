@@ -22,7 +22,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from botmaker.keyring.metering import UsageMeter
-from botmaker.keyring.model import KeyChoice, UsageDelta
+from botmaker.keyring.model import Grant, KeyChoice, UsageDelta
 from botmaker.keyring.netpolicy import make_session
 from botmaker.keyring.scrub import Scrubber, scrub
 from botmaker.keyring.service import Keyring, Upstream, today
@@ -129,10 +129,21 @@ def _query_without_key(raw: str) -> str:
 
 
 def _response_headers(headers: Iterable[tuple[str, str]], secret: str) -> CIMultiDict[str]:
+    pairs = list(headers)
+    listed = {  # headers the upstream's Connection names are hop-by-hop too
+        token.strip().lower()
+        for name, value in pairs
+        if name.lower() == "connection"
+        for token in value.split(",")
+    }
     out: CIMultiDict[str] = CIMultiDict()
-    for name, value in headers:
+    for name, value in pairs:
         lower = name.lower()
-        if lower in HOP_BY_HOP or (lower == "content-encoding" and value == "identity"):
+        if (
+            lower in HOP_BY_HOP
+            or lower in listed
+            or (lower == "content-encoding" and value == "identity")
+        ):
             continue
         if secret and secret in value:
             continue
@@ -157,7 +168,6 @@ async def _read_body(request: web.Request, limit: int) -> bytes | None:
 
 async def handle(request: web.Request) -> web.StreamResponse:
     keyring = request.app[KEYRING]
-    settings = request.app[SETTINGS]
     provider = request.match_info["provider"]
     tail = request.match_info["tail"]
 
@@ -186,6 +196,17 @@ async def handle(request: web.Request) -> web.StreamResponse:
         return error(
             429, refusal.kind, refusal.message, headers={"Retry-After": str(refusal.retry_after)}
         )
+    try:
+        return await _forward(request, grant, provider, upstream, rest, day)
+    finally:
+        keyring.finish(grant)  # admitted requests count against request budgets until here
+
+
+async def _forward(
+    request: web.Request, grant: Grant, provider: str, upstream: Upstream, rest: str, day: str
+) -> web.StreamResponse:
+    keyring = request.app[KEYRING]
+    settings = request.app[SETTINGS]
     if keyring.store.locked:
         return error(503, "keyring_locked", "the keyring is locked: no key can be used")
     keys = keyring.candidates(grant, provider)

@@ -54,6 +54,7 @@ class Refusal:
     message: str
     retry_after: int
     kind: str  # budget_exceeded | rate_limited
+    budget: str = ""  # which limit ("daily request budget of 100"): one event per limit
 
 
 def today() -> str:
@@ -81,7 +82,16 @@ class _Counter:
 class _BotLedger:
     """One bot's counters for the current day and month, and its rate-limit bucket."""
 
-    __slots__ = ("bucket", "bucket_at", "day", "month", "month_key", "today_key", "warned")
+    __slots__ = (
+        "bucket",
+        "bucket_at",
+        "day",
+        "in_flight",
+        "month",
+        "month_key",
+        "today_key",
+        "warned",
+    )
 
     def __init__(self, day: str) -> None:
         self.today_key = day
@@ -91,6 +101,7 @@ class _BotLedger:
         self.bucket = -1.0
         self.bucket_at = 0.0
         self.warned: set[str] = set()
+        self.in_flight = 0  # admitted, not finished: counted against request budgets
 
 
 class Keyring:
@@ -241,6 +252,8 @@ class Keyring:
             for counter in pending:  # counted here but not yet flushed
                 fresh.month.add(_counter_delta(counter))
                 fresh.day.add(_counter_delta(counter))
+        if ledger is not None:  # requests admitted yesterday are still under way
+            fresh.in_flight = ledger.in_flight
         with self._lock:
             self._ledgers[bot_id] = fresh
         return fresh
@@ -255,8 +268,8 @@ class Keyring:
         ledger = self._ledger(grant.bot_id, day)
         refusal = _over_budget(budget, ledger, now)
         if refusal is not None:
-            if refusal.kind == "budget_exceeded" and refusal.message not in ledger.warned:
-                ledger.warned.add(refusal.message)
+            if refusal.kind == "budget_exceeded" and refusal.budget not in ledger.warned:
+                ledger.warned.add(refusal.budget)
                 self.event(grant.bot_id, "budget_exceeded", refusal.message)
             return refusal
         rpm = budget.requests_per_minute
@@ -272,7 +285,14 @@ class Keyring:
                     f"rate limit of {rpm} requests per minute reached", wait, "rate_limited"
                 )
             ledger.bucket -= 1.0
+        ledger.in_flight += 1
         return None
+
+    def finish(self, grant: Grant) -> None:
+        """A request :meth:`admit` let through is over, whatever came of it."""
+        ledger = self._ledgers.get(grant.bot_id)
+        if ledger is not None and ledger.in_flight > 0:
+            ledger.in_flight -= 1
 
     def record(self, delta: UsageDelta) -> None:
         with self._lock:
@@ -397,13 +417,20 @@ def _seconds_to_month_end(now: float) -> int:
 
 
 def _over_budget(budget: Budget, ledger: _BotLedger, now: float) -> Refusal | None:
+    # requests still under way count against request budgets: parallel requests
+    # must not all pass a budget that only some of them fit in
     checks = (
         (budget.daily_tokens, ledger.day.tokens, "daily token budget", _seconds_to_midnight),
         (budget.monthly_tokens, ledger.month.tokens, "monthly token budget", _seconds_to_month_end),
-        (budget.daily_requests, ledger.day.requests, "daily request budget", _seconds_to_midnight),
+        (
+            budget.daily_requests,
+            ledger.day.requests + ledger.in_flight,
+            "daily request budget",
+            _seconds_to_midnight,
+        ),
         (
             budget.monthly_requests,
-            ledger.month.requests,
+            ledger.month.requests + ledger.in_flight,
             "monthly request budget",
             _seconds_to_month_end,
         ),
@@ -411,6 +438,9 @@ def _over_budget(budget: Budget, ledger: _BotLedger, now: float) -> Refusal | No
     for limit, used, what, until in checks:
         if limit is not None and used >= limit:
             return Refusal(
-                f"{what} of {limit} used up ({used} so far)", until(now), "budget_exceeded"
+                f"{what} of {limit} used up ({used} so far)",
+                until(now),
+                "budget_exceeded",
+                budget=f"{what} of {limit}",
             )
     return None
