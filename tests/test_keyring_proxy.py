@@ -9,6 +9,7 @@ keyring, rotation) start their own process.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import http.client
 import ipaddress
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +35,8 @@ from botmaker.errors import BotMakerError, InvalidInput
 from botmaker.keyring.model import Budget, KeyInfo, KeyringLocked
 from botmaker.keyring.netpolicy import blocked_reason
 from tests.support.fake_upstream import REPLY, FakeUpstream
+from tests.support.httpfake import JsonHandler
+from tests.support.httpfake import ServerThread as HTTPServerThread
 from tests.support.keyring import KeyringProcess
 from tests.support.waiting import wait_for
 
@@ -1078,3 +1082,61 @@ def test_rotate_cli_new_master_key(fake: FakeUpstream, tmp_path: Path) -> None:
     kr.master_key.write_bytes(before)
     with kr:
         assert kr.admin.status()["locked"] is True
+
+
+class _CompressingHandler(JsonHandler):
+    """A provider that compresses its answers although the proxy asked for identity."""
+
+    encoding = "gzip"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        key = (self.headers.get("authorization") or "").removeprefix("Bearer ")
+        body = json.dumps(
+            {
+                "choices": [{"message": {"role": "assistant", "content": f"your key is {key}"}}],
+                "usage": {"prompt_tokens": 21, "completion_tokens": 4},
+            }
+        ).encode()
+        if self.encoding == "gzip":
+            data = gzip.compress(body)
+        elif self.encoding == "deflate":
+            data = zlib.compress(body)
+        else:
+            data = body  # claims an encoding the proxy cannot read
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-encoding", self.encoding)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br"])
+def test_a_compressed_answer_is_decoded_scrubbed_and_metered(
+    kr: KeyringProcess, encoding: str
+) -> None:
+    handler = type("Handler", (_CompressingHandler,), {"encoding": encoding})
+    server = HTTPServerThread("127.0.0.1", 0, handler)
+    server.start()
+    try:
+        secret = f"perplexity-real-key-{encoding}-0123456789"
+        kr.admin.set_upstream("perplexity", f"http://127.0.0.1:{server.port}", allow_private=True)
+        key = kr.admin.add_key("perplexity", secret)
+        bot_id, token = new_bot(kr, "perplexity")
+        with kr.proxy() as client:
+            response = client.post(
+                "/v1/perplexity/chat/completions", json=CHAT, headers=bearer(token)
+            )
+        assert secret not in response.text
+        if encoding == "br":  # unreadable, so unscrubbable: refused
+            assert response.status_code == 502
+            assert response.json()["error"]["type"] == "unsupported_encoding"
+        else:
+            assert response.status_code == 200, response.text
+            assert "content-encoding" not in response.headers
+            assert "[redacted]" in response.json()["choices"][0]["message"]["content"]
+            wait_bot_usage(kr, bot_id, requests=1, input_tokens=21, output_tokens=4)
+        kr.admin.delete_key(key.id)
+    finally:
+        server.stop()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
 from collections.abc import AsyncIterator, Iterable
 from urllib.parse import unquote_plus
 
@@ -53,6 +54,8 @@ CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", 
 DROPPED_HEADERS = frozenset(
     {"cookie", "forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip", "accept-encoding"}
 )
+#: Response encodings the proxy decodes (it asks for identity; some servers compress anyway).
+_DECODABLE = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
 KEYRING = web.AppKey("keyring", Keyring)
 SETTINGS = web.AppKey("settings", KeyringSettings)
@@ -279,15 +282,24 @@ async def _relay(
     content_type = response.headers.get("content-type", "")
     meter = UsageMeter(content_type)
     failed = response.status >= 400
-    out = web.StreamResponse(
-        status=response.status,
-        reason=response.reason,
-        headers=_response_headers(response.headers.items(), key.secret),
-    )
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity") and encoding not in _DECODABLE:
+        # The key could not be scrubbed from bytes we cannot read: refuse them.
+        response.close()
+        keyring.record(UsageDelta(day, bot_id, key.info.id, provider, requests=1, errors=1))
+        return error(
+            502, "unsupported_encoding", f"provider {provider} sent content-encoding {encoding}"
+        )
+    decode = zlib.decompressobj(_DECODABLE[encoding]).decompress if encoding in _DECODABLE else None
+    headers = _response_headers(response.headers.items(), key.secret)
+    if encoding:
+        headers.popall("content-encoding", None)  # the bot gets what we read: plain bytes
+    out = web.StreamResponse(status=response.status, reason=response.reason, headers=headers)
     completed = False
     try:
         if failed:  # errors are small: read whole, scrub (providers echo keys), send
-            data = scrub(await response.read(), [key.secret])
+            body = await response.read()
+            data = scrub(decode(body) if decode else body, [key.secret])
             meter.feed(data)
             out.content_length = len(data)
             await out.prepare(request)
@@ -295,7 +307,8 @@ async def _relay(
         else:
             scrubber = Scrubber([key.secret])
             await out.prepare(request)
-            async for chunk in response.content.iter_any():
+            async for raw in response.content.iter_any():
+                chunk = decode(raw) if decode else raw
                 meter.feed(chunk)
                 clean = scrubber.feed(chunk)
                 if clean:
@@ -307,7 +320,7 @@ async def _relay(
         completed = True
     except (ConnectionResetError, aiohttp.ClientConnectionResetError, asyncio.CancelledError):
         raise
-    except (aiohttp.ClientError, TimeoutError) as exc:
+    except (aiohttp.ClientError, TimeoutError, zlib.error) as exc:
         log.warning("provider %s stream broke: %s", provider, _describe(exc))
         failed = True
     finally:
