@@ -1,9 +1,10 @@
 """Benchmark of the keyring proxy against calling the upstream directly, in the same run.
 
-Run: ``.venv/bin/python bench/bench_keyring.py [--quick]`` (``--quick``: about 20 s,
-for CI smoke; the full run takes about a minute and a half). Nothing needs Docker.
+Run: ``.venv/bin/python bench/bench_keyring.py [--quick]`` (``--quick``: about 15 s,
+for CI smoke; the full run takes about 70 s). Needs no Docker. Results and how to read
+them: docs/keyring-benchmarks.md.
 
-Three processes, each on its own uvloop event loop:
+Processes, each on its own uvloop event loop:
 
 * a fast fake upstream (``python -c UPSTREAM``): a small OpenAI chat completion with
   usage at ``POST /v1/chat/completions``, and a large SSE stream (``POST /v1/stream``,
@@ -12,16 +13,23 @@ Three processes, each on its own uvloop event loop:
   with the upstream as its ``openai`` base URL, one shared key and one token per bot;
 * a bare aiohttp relay (``python -c RELAY``): the same hop without any keyring logic
   (no auth, metering, scrubbing or header policy), to tell what the hop itself costs
-  from what the keyring adds. Full mode only (``--relay`` forces it in quick mode).
+  from what the keyring adds. Full mode only (``--relay`` adds it to a quick run).
 
 The bench process is the client: N concurrent bots, each with its own keep-alive
-connection and token, each doing requests back to back. Per concurrency level the
-paths take turns (direct, relay, proxy, repeated ``rounds`` times) so that drift hits
-all of them alike. Besides wall-clock figures it reads the CPU time each process used
-(``/proc/<pid>/stat``), which says where the time goes on a machine where the client,
-the proxy and the upstream share few cores.
+connection and token. Three measurements per path (direct, relay, proxy):
 
-It prints figures and the issue's targets (p50 overhead under 1 ms; streamed
+* latency, closed loop: at 1, 10 and 100 bots, each sends its next request as soon as
+  it has read the answer (from 10 bots on this saturates a small machine);
+* latency, paced: at 10 and 100 bots sending ``PACED_RATE`` requests per second in all,
+  on fixed schedules: the hop's latency without a queue in front of it;
+* streamed throughput: 1, 10 and 100 concurrent SSE streams.
+
+Per level the paths take turns (direct, relay, proxy, ``rounds`` times) so that drift
+hits all of them alike. Besides wall-clock figures it reads the CPU time each process
+used (``/proc/<pid>/stat``), which says where the time goes when the client, the hop
+and the upstream share few cores, and what else ran on the machine meanwhile.
+
+It prints the figures and the issue's targets (p50 overhead under 1 ms; streamed
 throughput at least 90% of direct) with PASS/MISS; it asserts nothing.
 """
 
@@ -523,7 +531,7 @@ def report(routes: list[Route], plan_: Plan) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a ~20 s smoke run (CI)")
+    parser.add_argument("--quick", action="store_true", help="a ~15 s smoke run (CI)")
     parser.add_argument("--relay", action="store_true", help="include the bare relay in --quick")
     args = parser.parse_args()
     plan_ = plan(args.quick)
