@@ -77,6 +77,8 @@ def main() -> None:
             instance=f"bench-{tag}",
             network=f"bmbench-{tag}",
             network_internal=True,
+            keyring_port=0,  # the keyring runs (the default), on free ports
+            keyring_admin_port=0,
             stop_timeout=10,
             limits=BotLimits(memory_bytes=64 * 1024**2, cpus=0.5, pids=64),
         )

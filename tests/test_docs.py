@@ -47,7 +47,7 @@ def test_documented_defaults_match_the_code() -> None:
 
 
 def test_every_api_route_is_in_the_api_table(tmp_path: Path) -> None:
-    app = create_app(Settings(data_dir=tmp_path / "d", secrets_dir=tmp_path / "s"))
+    app = create_app(Settings(data_dir=tmp_path / "d", secrets_dir=tmp_path / "s", keyring="off"))
     app.state.services.close()
     documented = set(re.findall(r"^\| `([A-Z]+ /[^`]*)` \|", README, flags=re.MULTILINE))
     served = {

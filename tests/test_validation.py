@@ -63,6 +63,9 @@ def shared(
         instance=f"test-{tag}",
         network=f"bmtest-{tag}",
         network_internal=True,
+        keyring="auto",  # refused creates leave nothing in the keyring either
+        keyring_port=0,
+        keyring_admin_port=0,
     )
     svc = build_services(settings)
     try:

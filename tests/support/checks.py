@@ -9,6 +9,7 @@ from typing import Any
 import docker
 import httpx
 
+from botmaker.fsutil import is_bot_id
 from botmaker.runtime.policy import LABEL_INSTANCE
 from botmaker.services import Services
 
@@ -60,15 +61,18 @@ def instance_containers(api: docker.APIClient, services: Services) -> list[dict[
 
 
 def secret_folders(services: Services) -> list[str]:
+    """The bots' secret folders (not the keyring's ``.keyring`` master key folder)."""
     root = services.settings.secrets_dir
-    return sorted(p.name for p in root.iterdir()) if root.exists() else []
+    return sorted(p.name for p in root.iterdir() if is_bot_id(p.name)) if root.exists() else []
 
 
 def assert_nothing_left(services: Services, api: docker.APIClient) -> None:
-    """No row, no secrets folder, no container of this BotMaker instance."""
+    """No row, no secrets folder, no container, no keyring grant of this BotMaker instance."""
     assert services.store.list_bots() == []
     assert secret_folders(services) == []
     assert instance_containers(api, services) == []
+    if services.keyring.enabled:
+        assert services.keyring.client.status()["bots"] == 0
 
 
 @contextmanager

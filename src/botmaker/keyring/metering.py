@@ -17,21 +17,27 @@ APIs in :data:`botmaker.openclaw.catalog.MODEL_APIS` that the proxy forwards:
   array of them.
 * Ollama: ``prompt_eval_count`` / ``eval_count``.
 
-Bodies are JSON documents (buffered up to :data:`MAX_DOCUMENT`), Server-Sent Events
-or NDJSON (parsed incrementally, line by line, whatever the chunking). Streams report
-cumulative counts, so each field keeps the largest value seen. Only lines or events
-that contain a usage key are parsed; oversized lines and events are dropped. Memory
-stays bounded and the meter never raises into the stream that feeds it.
+Bodies are JSON documents (parsed whole up to :data:`MAX_DOCUMENT`; beyond it only
+the usage values in the last :data:`DOCUMENT_TAIL` bytes are read, so that a large
+answer does not stall the event loop), Server-Sent Events or NDJSON (parsed
+incrementally, line by line, whatever the chunking). Streams report cumulative
+counts, so each field keeps the largest value seen. Only lines or events that contain
+a usage key (not just ``"usage":null``) are parsed, and they are found without
+visiting the others; oversized lines and events are dropped. Memory stays bounded
+and the meter never raises into the stream that feeds it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
+from collections.abc import Iterator
 from typing import Any, Final
 
-#: A JSON body is buffered up to this size; beyond it only its tail is kept.
-MAX_DOCUMENT: Final = 8 * 1024 * 1024
+#: A JSON body up to this size is parsed whole; beyond it only its tail is kept and
+#: searched for usage keys (parsing megabytes at once would stall every other stream).
+MAX_DOCUMENT: Final = 256 * 1024
 #: Bytes of a too-large JSON body's end searched for usage keys.
 DOCUMENT_TAIL: Final = 1024 * 1024
 #: A line, or an SSE event, longer than this is dropped.
@@ -43,6 +49,9 @@ _MARKERS: Final = (b"usage", b"eval_count")
 # Keys searched for in the tail of a JSON body too large to parse whole.
 _TAIL_KEYS: Final = (b'"usage"', b'"usageMetadata"', b'"prompt_eval_count"', b'"eval_count"')
 _NULL_USAGE: Final = (b'"usage":null', b'"usage": null')
+# A usage marker that is not ``"usage":null`` (OpenAI's streams with include_usage say
+# that in every chunk): where a usage-bearing event or line may be.
+_REAL_USAGE: Final = re.compile(rb'usage(?!": ?null)')
 _CR: Final = 13
 _SSE: Final = "sse"
 _NDJSON: Final = "ndjson"
@@ -83,6 +92,36 @@ def _interesting(data: bytes) -> bool:
         return False
     nulls = sum(data.count(n) for n in _NULL_USAGE)
     return count > nulls
+
+
+def _marked(text: bytes, sep: bytes, *, ndjson: bool) -> Iterator[bytes]:
+    """The units of ``text`` (events or lines, separated by ``sep``) that may carry usage.
+
+    Only the units around a usage marker are visited: a chunk of thousands of events
+    costs a few scans of its bytes, whether or not one of them carries usage. The
+    ``eval_count`` marker (Ollama's native NDJSON) is looked for in NDJSON only.
+    Oversized units are dropped.
+    """
+    pos = 0
+    size = len(text)
+    evals = text.find(b"eval_count") if ndjson else -1
+    while pos < size:
+        match = _REAL_USAGE.search(text, pos)
+        at = match.start() if match is not None else -1
+        if evals >= 0 and (at < 0 or evals < at):
+            at = evals
+        if at < 0:
+            return
+        start = text.rfind(sep, pos, at)
+        start = pos if start < 0 else start + len(sep)
+        end = text.find(sep, at)
+        if end < 0:
+            end = size
+        if end - start <= MAX_LINE:
+            yield text[start:end]
+        pos = end + len(sep)
+        if 0 <= evals < pos:
+            evals = text.find(b"eval_count", pos)
 
 
 def _count(value: object) -> int:
@@ -144,8 +183,8 @@ class UsageMeter:
         self._doc += chunk
         if len(self._doc) > MAX_DOCUMENT:
             self._overflow = True
-        if self._overflow and len(self._doc) > 2 * DOCUMENT_TAIL:
-            del self._doc[:-DOCUMENT_TAIL]
+            if len(self._doc) > 2 * DOCUMENT_TAIL:
+                del self._doc[:-DOCUMENT_TAIL]
 
     def _feed_lines(self, chunk: bytes) -> None:
         if self._skip_lf:
@@ -190,10 +229,8 @@ class UsageMeter:
         if b"\r" in block:
             block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         if self._mode == _NDJSON:
-            if _interesting(block):
-                for line in block.split(b"\n"):
-                    if len(line) <= MAX_LINE and _interesting(line):
-                        self._take_json(line)
+            for line in _marked(block, b"\n", ndjson=True):
+                self._take_json(line)
             return
         text = self._event + block if self._event else block
         if not self._event:
@@ -208,23 +245,20 @@ class UsageMeter:
             self._sse_events(complete)
 
     def _sse_events(self, text: bytes) -> None:
-        if not _interesting(text):
-            return
-        for event in text.split(b"\n\n"):
-            if len(event) <= MAX_LINE and _interesting(event):
-                data = [
-                    line[6:] if line[5:6] == b" " else line[5:]
-                    for line in event.split(b"\n")
-                    if line.startswith(b"data:")
-                ]
-                if data:
-                    self._take_json(b"\n".join(data))
+        for event in _marked(text, b"\n\n", ndjson=False):
+            data = [
+                line[6:] if line[5:6] == b" " else line[5:]
+                for line in event.split(b"\n")
+                if line.startswith(b"data:")
+            ]
+            if data:
+                self._take_json(b"\n".join(data))
 
     def _finish_document(self) -> None:
-        body = bytes(self._doc)
         if self._overflow:
-            self._take_tail(body)
+            self._take_tail(bytes(self._doc[-DOCUMENT_TAIL:]))
             return
+        body = bytes(self._doc)
         if not _interesting(body):
             return
         try:
@@ -249,7 +283,9 @@ class UsageMeter:
                 colon = start + len(key)
                 while body[colon : colon + 1] in (b" ", b"\t", b"\n", b"\r"):
                     colon += 1
-                if body[colon : colon + 1] == b":":
+                # usage values are objects, counts are numbers: skip nulls unread
+                first = body[colon + 1 : colon + 64].lstrip()[:1]
+                if body[colon : colon + 1] == b":" and (first == b"{" or first.isdigit()):
                     text = body[colon + 1 : colon + 1 + 4096].decode("utf-8", "replace")
                     try:
                         value, _ = _DECODER.raw_decode(text.lstrip())

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from urllib.parse import unquote_plus
 
 import aiohttp
@@ -56,6 +56,12 @@ DROPPED_HEADERS = frozenset(
 )
 #: Response encodings the proxy decodes (it asks for identity; some servers compress anyway).
 _DECODABLE = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+#: A compressed answer is decoded in pieces of at most this size, each sent on at once,
+#: so a few kilobytes that inflate to gigabytes never sit in memory whole.
+DECODE_PIECE = 1024 * 1024
+#: An error answer is read whole (to scrub it); one larger than this, before or after
+#: decoding, is refused with a 502.
+MAX_ERROR_BODY = 4 * 1024 * 1024
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
 KEYRING = web.AppKey("keyring", Keyring)
 SETTINGS = web.AppKey("settings", KeyringSettings)
@@ -262,6 +268,38 @@ async def _forward(
     return await _relay(request, response, chosen, keyring, day, grant.bot_id, provider)
 
 
+class _TooLarge(Exception):
+    """An error answer over :data:`MAX_ERROR_BODY`."""
+
+
+def _inflate(decoder: zlib._Decompress, data: bytes) -> Iterator[bytes]:
+    """What ``data`` decodes to, in pieces of at most :data:`DECODE_PIECE` bytes."""
+    while True:
+        piece = decoder.decompress(data, DECODE_PIECE)
+        if piece:
+            yield piece
+        data = decoder.unconsumed_tail
+        # a full piece may leave output inside zlib even when all input is consumed
+        if not data and len(piece) < DECODE_PIECE:
+            return
+
+
+async def _read_error(response: aiohttp.ClientResponse, decoder: zlib._Decompress | None) -> bytes:
+    """An error answer's body, decoded; :class:`_TooLarge` beyond :data:`MAX_ERROR_BODY`."""
+    parts: list[bytes] = []
+    size = raw_size = 0
+    async for raw in response.content.iter_any():
+        raw_size += len(raw)
+        if raw_size > MAX_ERROR_BODY:
+            raise _TooLarge
+        for piece in _inflate(decoder, raw) if decoder is not None else (raw,):
+            size += len(piece)
+            if size > MAX_ERROR_BODY:
+                raise _TooLarge
+            parts.append(piece)
+    return b"".join(parts)
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientConnectorError):
         return str(exc.os_error) or "connection failed"
@@ -290,7 +328,7 @@ async def _relay(
         return error(
             502, "unsupported_encoding", f"provider {provider} sent content-encoding {encoding}"
         )
-    decode = zlib.decompressobj(_DECODABLE[encoding]).decompress if encoding in _DECODABLE else None
+    decoder = zlib.decompressobj(_DECODABLE[encoding]) if encoding in _DECODABLE else None
     headers = _response_headers(response.headers.items(), key.secret)
     if encoding:
         headers.popall("content-encoding", None)  # the bot gets what we read: plain bytes
@@ -298,8 +336,19 @@ async def _relay(
     completed = False
     try:
         if failed:  # errors are small: read whole, scrub (providers echo keys), send
-            body = await response.read()
-            data = scrub(decode(body) if decode else body, [key.secret])
+            try:
+                body = await _read_error(response, decoder)
+            except _TooLarge:  # counted as an error below, like a broken stream
+                log.warning(
+                    "provider %s sent an error body over %d bytes", provider, MAX_ERROR_BODY
+                )
+                return error(
+                    502,
+                    "upstream_error_too_large",
+                    f"provider {provider} answered {response.status} with an error body "
+                    f"over {MAX_ERROR_BODY} bytes",
+                )
+            data = scrub(body, [key.secret])
             meter.feed(data)
             out.content_length = len(data)
             await out.prepare(request)
@@ -308,11 +357,11 @@ async def _relay(
             scrubber = Scrubber([key.secret])
             await out.prepare(request)
             async for raw in response.content.iter_any():
-                chunk = decode(raw) if decode else raw
-                meter.feed(chunk)
-                clean = scrubber.feed(chunk)
-                if clean:
-                    await out.write(clean)
+                for chunk in _inflate(decoder, raw) if decoder is not None else (raw,):
+                    meter.feed(chunk)
+                    clean = scrubber.feed(chunk)
+                    if clean:
+                        await out.write(clean)
             tail = scrubber.flush()
             if tail:
                 await out.write(tail)

@@ -15,9 +15,10 @@ longer wins; otherwise matches are found left to right, as :func:`re.sub` does.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, NamedTuple
 
 #: A chunk ending with this many leading bytes of a secret (or more) is held back.
 HOLD_FROM: Final = 8
@@ -43,9 +44,36 @@ def _pattern(variants: list[bytes]) -> re.Pattern[bytes] | None:
     return re.compile(b"|".join(re.escape(v) for v in variants))
 
 
+class _Compiled(NamedTuple):
+    """What scrubbing needs of a set of secrets, built once per set (see :func:`_compiled`)."""
+
+    pattern: re.Pattern[bytes] | None
+    heads: tuple[bytes, ...]  # the first HOLD_FROM bytes of each variant
+    prefixes: frozenset[bytes]  # every proper prefix of every variant
+    longest: int
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(secrets: tuple[str, ...]) -> _Compiled:
+    # The proxy scrubs every response with the key it used: building the prefix set
+    # (tens of microseconds for a long key) once per key, not once per response.
+    variants = _variants(secrets)
+    return _Compiled(
+        _pattern(variants),
+        tuple({v[:HOLD_FROM] for v in variants}),
+        frozenset(v[:n] for v in variants for n in range(1, len(v))),
+        max((len(v) for v in variants), default=0),
+    )
+
+
+def forget() -> None:
+    """Drop the secrets cached for scrubbing (when the keyring drops its plaintext keys)."""
+    _compiled.cache_clear()
+
+
 def scrub(data: bytes, secrets: Sequence[str], replacement: bytes = REDACTED) -> bytes:
     """``data`` with every occurrence of every secret replaced."""
-    pattern = _pattern(_variants(secrets))
+    pattern = _compiled(tuple(secrets)).pattern
     if pattern is None:
         return data
     return pattern.sub(lambda _: replacement, data)
@@ -55,13 +83,13 @@ class Scrubber:
     """Redacts secrets from a stream; see the module docstring for the rules."""
 
     def __init__(self, secrets: Sequence[str], replacement: bytes = REDACTED) -> None:
-        variants = _variants(secrets)
-        self._pattern = _pattern(variants)
+        compiled = _compiled(tuple(secrets))
+        self._pattern = compiled.pattern
         self._replacement = replacement
-        self._heads = tuple({v[:HOLD_FROM] for v in variants})
+        self._heads = compiled.heads
         # every proper prefix of every secret (the candidates a chunk may end with)
-        self._prefixes = frozenset(v[:n] for v in variants for n in range(1, len(v)))
-        self._longest = max((len(v) for v in variants), default=0)
+        self._prefixes = compiled.prefixes
+        self._longest = compiled.longest
         self._sent = b""  # sent bytes that begin a secret (fewer than HOLD_FROM)
         self._held = b""  # bytes after _sent that continue that secret, not yet sent
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from botmaker.errors import InvalidInput
+from botmaker.keyring import scrub
 from botmaker.keyring.model import (
     AuthStyle,
     Budget,
@@ -226,6 +227,7 @@ class Keyring:
     def _forget_candidates(self) -> None:
         with self._lock:
             self._candidates.clear()
+        scrub.forget()  # the scrubbers' cache holds plaintext keys too
 
     def forget_keys(self) -> None:
         """Drop cached plaintext (after lock or a change made by another process)."""
