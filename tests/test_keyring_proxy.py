@@ -9,6 +9,7 @@ keyring, rotation) start their own process.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import http.client
@@ -19,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 import zlib
@@ -1140,3 +1142,110 @@ def test_a_compressed_answer_is_decoded_scrubbed_and_metered(
         kr.admin.delete_key(key.id)
     finally:
         server.stop()
+
+
+BOMB_SIZE = 200 * 1024 * 1024  # what the bomb decodes to: zeros
+
+
+@functools.cache
+def _gzip_bomb() -> bytes:
+    """200 MB of zeros, gzipped (under 1 MB), built without holding 200 MB."""
+    packer = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1024 * 1024)
+    return b"".join(packer.compress(block) for _ in range(BOMB_SIZE // len(block))) + (
+        packer.flush()
+    )
+
+
+class _BombHandler(JsonHandler):
+    """A provider whose answer is a gzip bomb."""
+
+    status = 200
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        data = _gzip_bomb()
+        self.send_response(self.status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-encoding", "gzip")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _rss(pid: int) -> int:
+    """The resident memory of process ``pid``, in bytes."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+class _PeakRss:
+    """The highest resident memory of a process while the ``with`` block runs (sampled)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = self.before = _rss(pid)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.002):
+            self.peak = max(self.peak, _rss(self.pid))
+
+    def __enter__(self) -> _PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss(self.pid))
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.before
+
+
+@pytest.mark.parametrize("status", [400, 200])
+def test_a_gzip_bomb_is_decoded_in_bounded_memory(
+    kr: KeyringProcess, fake: FakeUpstream, keys: dict[str, KeyInfo], status: int
+) -> None:
+    handler = type("Handler", (_BombHandler,), {"status": status})
+    server = HTTPServerThread("127.0.0.1", 0, handler)
+    server.start()
+    try:
+        kr.admin.set_upstream("fireworks", f"http://127.0.0.1:{server.port}", allow_private=True)
+        key = kr.admin.add_key("fireworks", "fireworks-real-key-0123456789")
+        bot_id, token = new_bot(kr, "fireworks")
+        _gzip_bomb()  # built before measuring
+        with (
+            kr.proxy() as client,
+            _PeakRss(kr.pid) as rss,
+            client.stream(
+                "POST", "/v1/fireworks/chat/completions", json=CHAT, headers=bearer(token)
+            ) as response,
+        ):
+            received = sum(len(piece) for piece in response.iter_raw())
+        assert rss.growth < 100 * 1024 * 1024, f"RSS grew by {rss.growth / 2**20:.0f} MiB"
+        if status == 200:  # streamed on, decoded, piece by piece
+            assert response.status_code == 200
+            assert received == BOMB_SIZE
+            wait_bot_usage(kr, bot_id, requests=1, errors=0)
+        else:  # an error answer is read whole to be scrubbed: refused beyond a few MiB
+            assert response.status_code == 502
+            response.read()
+            error = response.json()["error"]
+            assert error["type"] == "upstream_error_too_large"
+            assert "fireworks answered 400" in error["message"]
+            wait_bot_usage(kr, bot_id, requests=1, errors=1)
+        kr.admin.delete_key(key.id)
+    finally:
+        server.stop()
+    # and the keyring keeps serving
+    _, other = new_bot(kr, "openai")
+    with kr.proxy() as client:
+        answer = client.post("/v1/openai/chat/completions", json=CHAT, headers=bearer(other))
+    assert answer.status_code == 200, answer.text

@@ -58,8 +58,16 @@ class Refusal:
     budget: str = ""  # which limit ("daily request budget of 100"): one event per limit
 
 
+_today: tuple[int, str] = (-1, "")
+
+
 def today() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d")
+    """The UTC date, ``YYYY-MM-DD`` (formatted once a day: the proxy asks per request)."""
+    global _today
+    day = int(time.time() // 86400)  # Unix time has exactly 86400 s per UTC day
+    if day != _today[0]:
+        _today = (day, datetime.fromtimestamp(day * 86400, UTC).strftime("%Y-%m-%d"))
+    return _today[1]
 
 
 class _Counter:
