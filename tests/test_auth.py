@@ -21,7 +21,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
 from botmaker.api import create_app
-from botmaker.api.deps import SESSION_COOKIE
+from botmaker.api.deps import SESSION_COOKIE, csrf_token_for
 from botmaker.config import ConfigError, Settings
 from botmaker.errors import TooManyRequests
 from botmaker.services import Services
@@ -338,9 +338,9 @@ def test_logout_revokes_the_token_and_clears_the_cookie(server: str) -> None:
         assert_error(c.post("/api/logout", headers=headers), 401, "unauthorized")
         # Only that session ended.
         assert c.get("/api/bots", headers={"Authorization": f"Bearer {other}"}).status_code == 200
-    # Logging out with the cookie revokes the cookie's token.
+    # Logging out with the cookie (and its CSRF token) revokes the cookie's token.
     with httpx.Client(base_url=server, cookies={SESSION_COOKIE: other}) as c:
-        assert c.post("/api/logout").status_code == 204
+        assert c.post("/api/logout", headers=csrf(other)).status_code == 204
         c.cookies.clear()
         with_cookie = {"Cookie": f"{SESSION_COOKIE}={other}"}
         assert_error(c.get("/api/bots", headers=with_cookie), 401, "unauthorized")
@@ -357,15 +357,48 @@ def test_cookie_authenticated_writes_from_another_origin_are_refused(server: str
             assert_error(c.post("/api/bots", json={}, headers={"Origin": origin}), 403, "forbidden")
         # The refused logouts did nothing: the session still works.
         assert c.get("/api/bots").status_code == 200
+        # A foreign Origin is refused even with the right CSRF token.
+        refused = c.post("/api/logout", headers={"Origin": "https://evil.example", **csrf(token)})
+        assert_error(refused, 403, "forbidden")
         # Reads with a foreign Origin are harmless and allowed (SameSite keeps them cookie-less
         # in browsers anyway); writes from our own origin, or without Origin, pass the check.
         assert c.get("/api/bots", headers={"Origin": "https://evil.example"}).status_code == 200
-        assert c.post("/api/bots/nope/stop", headers={"Origin": server}).status_code == 404
-        assert c.post("/api/bots/nope/stop").status_code == 404
+        own = {"Origin": server, **csrf(token)}
+        assert c.post("/api/bots/nope/stop", headers=own).status_code == 404
+        assert c.post("/api/bots/nope/stop", headers=csrf(token)).status_code == 404
     # A Bearer token is not ambient (a browser never adds it), so Origin does not matter.
     with httpx.Client(base_url=server, headers={"Authorization": f"Bearer {token}"}) as c:
         response = c.post("/api/bots/nope/stop", headers={"Origin": "https://evil.example"})
         assert response.status_code == 404
+
+
+def csrf(token: str) -> dict[str, str]:
+    return {"X-CSRF-Token": csrf_token_for(token)}
+
+
+def test_cookie_authenticated_writes_need_the_sessions_csrf_token(server: str) -> None:
+    with httpx.Client(base_url=server) as c:
+        token = login(c).json()["token"]
+        other = login(c).json()["token"]
+    assert csrf_token_for(token) != csrf_token_for(other)
+    assert re.fullmatch(r"[0-9a-f]{64}", csrf_token_for(token))
+    assert token not in csrf_token_for(token)
+    with httpx.Client(base_url=server, cookies={SESSION_COOKIE: token}) as c:
+        for headers in ({}, {"X-CSRF-Token": ""}, {"X-CSRF-Token": "0" * 64}, csrf(other)):
+            for method, path in (("POST", "/api/bots/nope/stop"), ("DELETE", "/api/bots/nope")):
+                error = assert_error(c.request(method, path, headers=headers), 403, "forbidden")
+                assert "CSRF" in error["message"]
+            error = assert_error(c.post("/api/bots", json={}, headers=headers), 403, "forbidden")
+            assert "CSRF" in error["message"]
+        # Reads need no token.
+        assert c.get("/api/bots").status_code == 200
+        # With this session's token the write goes through (404: there is no such bot).
+        assert c.post("/api/bots/nope/stop", headers=csrf(token)).status_code == 404
+        assert c.delete("/api/bots/nope", headers=csrf(token)).status_code == 404
+        assert c.post("/api/logout", headers=csrf(token)).status_code == 204
+    # A Bearer token is not ambient: no CSRF token needed.
+    with httpx.Client(base_url=server, headers={"Authorization": f"Bearer {other}"}) as c:
+        assert c.post("/api/bots/nope/stop").status_code == 404
 
 
 # -- the generated password ---------------------------------------------------------------

@@ -21,6 +21,7 @@ import pytest
 from aiohttp import web
 
 from botmaker.errors import InvalidInput
+from botmaker.keyring import scrub as scrub_module
 from botmaker.keyring.metering import MAX_DOCUMENT, MAX_LINE, UsageMeter
 from botmaker.keyring.netpolicy import (
     PinnedResolver,
@@ -534,6 +535,135 @@ def _timed(content_type: str, chunks: list[bytes]) -> float:
     return elapsed
 
 
+def _filler(size: int) -> bytes:
+    """``size`` bytes (or a little less) of usage-free chat-completion-chunk events."""
+    chunk = _chat_chunk({"content": "lorem ipsum dolor sit amet " * 30})
+    del chunk["usage"]
+    event = _sse([(None, chunk)])
+    return event * (size // len(event))
+
+
+def test_meter_finds_usage_anywhere_in_a_big_chunk() -> None:
+    filler = _filler(512 * 1024)
+    half = filler[: len(filler) // 2]
+    half = half[: half.rindex(b"\n\n") + 2]
+    start = ANTHROPIC_STREAM.index(b"\n\n") + 2  # after message_start (input tokens)
+    cases = {
+        "usage at the end": (filler + OPENAI_CHAT_STREAM, (19, 10)),
+        "usage at the start": (OPENAI_CHAT_STREAM + filler, (19, 10)),
+        "usage in the middle": (half + GROQ_STREAM_TAIL + half, (40, 7)),
+        "usage at both ends": (
+            ANTHROPIC_STREAM[:start] + filler + ANTHROPIC_STREAM[start:],
+            (2620, 15),
+        ),
+        "no usage": (filler, (0, 0)),
+    }
+    for name, (body, expected) in cases.items():
+        assert len(body) > 500_000
+        assert _meter(SSE, [body]) == expected, name
+        assert _meter(SSE, [_crlf(body)]) == expected, name
+        for seed in range(3):
+            assert _meter(SSE, _random_chunks(body, seed, 256 * 1024)) == expected, (name, seed)
+
+
+def test_meter_skips_null_usage_events_and_reads_the_real_ones() -> None:
+    # OpenAI with stream_options.include_usage: "usage": null in every chunk but the last
+    compact = json.dumps(_chat_chunk({"content": "word"}), separators=(",", ":"))
+    spaced = json.dumps(_chat_chunk({"content": "usage of words"}))
+    assert '"usage":null' in compact
+    assert '"usage": null' in spaced
+    nulls = _sse([(None, compact), (None, spaced)]) * 2000
+    assert _meter(SSE, [nulls]) == (0, 0)
+    for body in (nulls + OPENAI_CHAT_STREAM, OPENAI_CHAT_STREAM + nulls):
+        assert _meter(SSE, [body]) == (19, 10)
+        assert _meter(SSE, _random_chunks(body, 7, 100_000)) == (19, 10)
+    # "usage": null next to a real usage in the same event (Groq's x_groq)
+    both = {"choices": [], "usage": None, "x_groq": {"usage": {"prompt_tokens": 3}}}
+    assert _meter(SSE, [nulls + _sse([(None, both)]) + nulls]) == (3, 0)
+    # the Responses API: null usage while in progress, real usage when completed
+    assert _meter(SSE, [nulls + OPENAI_RESPONSES_STREAM]) == (36, 87)
+
+
+def test_meter_reads_eval_count_in_ndjson_only() -> None:
+    line = json.dumps(_ollama_line("usage of words")).encode() + b"\n"
+    body = line * 5000 + OLLAMA_NDJSON + line * 10
+    assert _meter(NDJSON, [body]) == (26, 282)
+    assert _meter(NDJSON, _random_chunks(body, 8, 200_000)) == (26, 282)
+    # Ollama's counts come as NDJSON (or one JSON document); SSE carries "usage"
+    event = _sse([(None, _ollama_line("", done=True))])
+    assert _meter(SSE, [event]) == (0, 0)
+    assert _meter(JSON, [OLLAMA_JSON]) == (26, 282)
+
+
+def test_meter_costs_about_the_same_whether_a_big_chunk_holds_usage_or_not() -> None:
+    filler = _filler(512 * 1024)
+    plain = [filler] * 16
+    with_usage = [filler + OPENAI_CHAT_STREAM] * 16  # every chunk ends with the usage event
+
+    def best(chunks: list[bytes]) -> float:
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            _meter(SSE, chunks)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    assert _meter(SSE, with_usage) == (19, 10)
+    without, with_ = best(plain), best(with_usage)
+    assert with_ < 1.5 * without + 0.001, f"{with_ * 1000:.1f} ms vs {without * 1000:.1f} ms"
+
+
+def _padded(body: bytes, size: int) -> bytes:
+    """``body`` (a JSON document) grown past ``size`` bytes before its usage."""
+    value = json.loads(body)
+    if isinstance(value, list):  # Gemini's array of chunks: many earlier chunks
+        first = json.dumps(value[0], ensure_ascii=False)
+        count = size // len(first) + 1
+        return ("[" + ",".join([first] * count + [json.dumps(v) for v in value]) + "]").encode()
+    # text that quotes usage keys (escaped in JSON, so not keys) comes first
+    pad = TEXT + ' say "usage": {"prompt_tokens": 999999} and "eval_count": 999999. '
+    padded = {"padding": pad * (size // len(pad) + 1), **value}
+    return json.dumps(padded, ensure_ascii=False, indent=1).encode()
+
+
+@pytest.mark.parametrize("name", sorted(n for n in BODIES if BODIES[n][0].startswith(JSON)))
+def test_meter_reads_large_json_answers_from_their_tail(name: str) -> None:
+    content_type, body, expected = BODIES[name]
+    for size in (MAX_DOCUMENT, 3 * 1024 * 1024):
+        big = _padded(body, size)
+        assert len(big) > size
+        assert _meter(content_type, [big]) == expected, size
+        assert _meter(content_type, _random_chunks(big, 9, 65536)) == expected, size
+
+
+def test_meter_reads_large_streams_sent_as_json_from_their_tail() -> None:
+    nulls = _sse([(None, _chat_chunk({"content": "word"}))]) * 2000
+    assert len(nulls) > MAX_DOCUMENT
+    assert _meter(JSON, [nulls + OPENAI_CHAT_STREAM]) == (19, 10)
+    lines = json.dumps(_ollama_line("usage of words")).encode() + b"\n"
+    assert _meter(JSON, [lines * 3000 + OLLAMA_NDJSON]) == (26, 282)
+
+
+def test_meter_finishes_a_large_json_answer_quickly() -> None:
+    # an embeddings answer of 6 MB: parsed whole, it held the event loop ~130 ms
+    vector = [0.0123456789] * 1536
+    vectors = [{"object": "embedding", "index": i, "embedding": vector} for i in range(300)]
+    answer = {"object": "list", "data": vectors, "model": "text-embedding-3-small"}
+    answer["usage"] = {"prompt_tokens": 1234, "total_tokens": 1234}
+    body = json.dumps(answer).encode()
+    assert len(body) > 6_000_000
+    chunks = [body[i : i + 65536] for i in range(0, len(body), 65536)]
+    times = []
+    for _ in range(3):
+        meter = UsageMeter(JSON)
+        for chunk in chunks:
+            meter.feed(chunk)
+        start = time.perf_counter()
+        assert meter.finish() == (1234, 0)
+        times.append(time.perf_counter() - start)
+    assert min(times) < 0.02, f"{min(times) * 1000:.1f} ms"
+
+
 # -- network policy ----------------------------------------------------------------------
 
 
@@ -904,3 +1034,19 @@ def test_scrubber_without_secrets_is_a_no_op() -> None:
     chunk = b"anything"
     assert scrubber.feed(chunk) is chunk
     assert scrubber.flush() == b""
+
+
+def test_scrubbers_for_the_same_key_share_what_they_build_and_forget_it() -> None:
+    key = "sk-proj-" + "A1b2C3d4E5/" * 15  # a long key with a slash (two variants)
+    start = time.perf_counter()
+    scrubbers = [Scrubber([key]) for _ in range(1000)]  # one per response
+    elapsed = time.perf_counter() - start
+    assert elapsed < 0.05, f"{elapsed * 1000:.1f} ms for 1000 scrubbers"
+    body = b"key: " + key.replace("/", "\\/").encode() + b" and " + key.encode()
+    assert _stream(scrubbers[0], [body]) == b"key: [redacted] and [redacted]"
+    assert scrub(body, [key]) == b"key: [redacted] and [redacted]"
+    assert scrubbers[0]._prefixes is scrubbers[-1]._prefixes
+    scrub_module.forget()  # the keyring dropped its plaintext keys
+    fresh = Scrubber([key])
+    assert fresh._prefixes is not scrubbers[0]._prefixes
+    assert _stream(fresh, [body]) == b"key: [redacted] and [redacted]"

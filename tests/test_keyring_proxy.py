@@ -1228,7 +1228,10 @@ def test_a_gzip_bomb_is_decoded_in_bounded_memory(
                 "POST", "/v1/fireworks/chat/completions", json=CHAT, headers=bearer(token)
             ) as response,
         ):
-            received = sum(len(piece) for piece in response.iter_raw())
+            received, head = 0, b""
+            for piece in response.iter_raw():
+                received += len(piece)
+                head += piece[: 65536 - len(head)]
         assert rss.growth < 100 * 1024 * 1024, f"RSS grew by {rss.growth / 2**20:.0f} MiB"
         if status == 200:  # streamed on, decoded, piece by piece
             assert response.status_code == 200
@@ -1236,8 +1239,7 @@ def test_a_gzip_bomb_is_decoded_in_bounded_memory(
             wait_bot_usage(kr, bot_id, requests=1, errors=0)
         else:  # an error answer is read whole to be scrubbed: refused beyond a few MiB
             assert response.status_code == 502
-            response.read()
-            error = response.json()["error"]
+            error = json.loads(head)["error"]
             assert error["type"] == "upstream_error_too_large"
             assert "fireworks answered 400" in error["message"]
             wait_bot_usage(kr, bot_id, requests=1, errors=1)

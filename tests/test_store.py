@@ -186,3 +186,34 @@ def test_settings_sessions_and_missing_rows(tmp_path: Path) -> None:
     with pytest.raises(NotFound):
         store.update_bot(str(uuid.uuid4()), state="ready")
     store.db.close()
+
+
+def test_bot_events_are_paged_pruned_and_go_with_the_bot(tmp_path: Path) -> None:
+    store = Store(Database(tmp_path / "botmaker.db"))
+    alpha, bravo = insert(store, "alpha"), insert(store, "bravo")
+    for n in range(5):
+        row = store.add_bot_event(alpha, kind="started", at=1000.0 + n, detail=f"#{n}")
+        assert row is not None
+        assert row["bot_id"] == alpha
+    died = store.add_bot_event(
+        bravo, kind="died", at=2000.0, detail="exited with code 137", exit_code=137, logs="a\nb"
+    )
+    assert died is not None
+    assert store.bot_events(bravo) == [died]  # the row as returned is the row as stored
+    events = store.bot_events(alpha)
+    assert [e["detail"] for e in events] == ["#4", "#3", "#2", "#1", "#0"]  # newest first
+    page = store.bot_events(alpha, limit=2, before_id=events[1]["id"])
+    assert [e["detail"] for e in page] == ["#2", "#1"]
+    # A bot with no row gets no events (a late event of a deleted bot is dropped).
+    assert store.add_bot_event(str(uuid.uuid4()), kind="started", at=1.0) is None
+    # Only the latest ``keep`` are kept.
+    store.add_bot_event(alpha, kind="stopped", at=3000.0, keep=3)
+    assert [e["kind"] for e in store.bot_events(alpha)] == ["stopped", "started", "started"]
+    # Deleting the bot deletes its events (foreign key, ON DELETE CASCADE).
+    store.delete_bot(alpha)
+    assert store.bot_events(alpha) == []
+    assert (
+        store.db.query("SELECT COUNT(*) AS n FROM bot_events WHERE bot_id = ?", (alpha,))[0]["n"]
+        == 0
+    )
+    assert store.bot_events(bravo) == [died]

@@ -126,6 +126,7 @@ class Settings:
     validate_config: str = "auto"  # auto|always|never: run OpenClaw's validator before start
     validate_timeout: float = 60.0
     health_interval: float = 10.0
+    stats_interval: float = 10.0  # seconds between resource samples of the running bots
     keyring: str = "auto"  # auto: BotMaker runs the keyring proxy | external | off
     keyring_url: str | None = None  # external: the keyring's admin API
     keyring_proxy_url: str | None = None  # external: the data plane as bots reach it
@@ -202,6 +203,8 @@ class Settings:
             kwargs["validate_config"] = v
         if (v := get("BOTMAKER_HEALTH_INTERVAL")) is not None:
             kwargs["health_interval"] = parse_float(v, "BOTMAKER_HEALTH_INTERVAL", 0.5, 3600)
+        if (v := get("BOTMAKER_STATS_INTERVAL")) is not None:
+            kwargs["stats_interval"] = parse_float(v, "BOTMAKER_STATS_INTERVAL", 0.5, 3600)
         kwargs.update(_keyring(get))
         kwargs["limits"] = _limits(get)
         return cls(**kwargs)  # type: ignore[arg-type]

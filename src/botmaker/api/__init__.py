@@ -1,4 +1,4 @@
-"""The ASGI app: REST API (and, later, the dashboard pages)."""
+"""The ASGI app: the REST API, with the dashboard (botmaker.web) mounted beside it."""
 
 from botmaker.api.app import create_app
 

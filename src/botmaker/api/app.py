@@ -9,12 +9,11 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 
-from botmaker import __version__
+from botmaker import __version__, web
 from botmaker.api.errors import install_error_handlers
 from botmaker.api.middleware import BodySizeLimit
-from botmaker.api.routes import auth, bots, catalog, health, keyring
+from botmaker.api.routes import auth, bots, catalog, health, keyring, monitor
 from botmaker.config import Settings
 from botmaker.errors import BotMakerError
 from botmaker.services import Services, build_services
@@ -51,9 +50,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                 await anyio.to_thread.run_sync(svc.keyring.ensure)
             except BotMakerError as exc:
                 log.warning("keyring not started yet (%s); will retry on first create", exc.message)
-        svc.bots.health.start()
+        svc.start_background()  # gateway probes, engine events (monitor), stats sampler
         yield
-        svc.bots.health.stop()
+        await anyio.to_thread.run_sync(svc.stop_background)
         if services is None:
             svc.close()
 
@@ -70,14 +69,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
-    for module in (health, auth, bots, catalog, keyring):
+    for module in (health, auth, bots, catalog, keyring, monitor):
         app.include_router(module.router)
-
-    @app.get("/", include_in_schema=False)
-    def index() -> HTMLResponse:
-        return HTMLResponse(
-            "<!doctype html><title>BotMaker</title><h1>BotMaker</h1>"
-            '<p>The API is up. See <a href="/api/docs">the API documentation</a>.</p>'
-        )
-
+    web.install(app)  # the dashboard: pages at /, scripts and styles at /static
     return app

@@ -94,19 +94,19 @@ def _interesting(data: bytes) -> bool:
     return count > nulls
 
 
-def _marked(text: bytes, sep: bytes, *, ndjson: bool) -> Iterator[bytes]:
-    """The units of ``text`` (events or lines, separated by ``sep``) that may carry usage.
+def _marked(text: bytes, sep: bytes, endpos: int, *, ndjson: bool) -> Iterator[bytes]:
+    """The units of ``text[:endpos]`` (events or lines, separated by ``sep``) that may
+    carry usage.
 
     Only the units around a usage marker are visited: a chunk of thousands of events
-    costs a few scans of its bytes, whether or not one of them carries usage. The
+    costs one scan of its bytes, whether or not one of them carries usage. The
     ``eval_count`` marker (Ollama's native NDJSON) is looked for in NDJSON only.
     Oversized units are dropped.
     """
     pos = 0
-    size = len(text)
-    evals = text.find(b"eval_count") if ndjson else -1
-    while pos < size:
-        match = _REAL_USAGE.search(text, pos)
+    evals = text.find(b"eval_count", 0, endpos) if ndjson else -1
+    while pos < endpos:
+        match = _REAL_USAGE.search(text, pos, endpos)
         at = match.start() if match is not None else -1
         if evals >= 0 and (at < 0 or evals < at):
             at = evals
@@ -114,14 +114,14 @@ def _marked(text: bytes, sep: bytes, *, ndjson: bool) -> Iterator[bytes]:
             return
         start = text.rfind(sep, pos, at)
         start = pos if start < 0 else start + len(sep)
-        end = text.find(sep, at)
+        end = text.find(sep, at, endpos)
         if end < 0:
-            end = size
+            end = endpos
         if end - start <= MAX_LINE:
             yield text[start:end]
         pos = end + len(sep)
         if 0 <= evals < pos:
-            evals = text.find(b"eval_count", pos)
+            evals = text.find(b"eval_count", pos, endpos)
 
 
 def _count(value: object) -> int:
@@ -175,9 +175,11 @@ class UsageMeter:
             self._finish_document()
         elif self._mode in (_SSE, _NDJSON):
             if self._line and not self._discarding:
-                self._block(bytes(self._line) + b"\n")
+                line, self._line = self._line, bytearray()
+                self._block(line, b"\n", 0, 1)
             if self._mode == _SSE and self._event:
-                self._sse_events(self._event + b"\n")
+                text = self._event + b"\n"
+                self._sse_events(text, len(text))
 
     def _feed_document(self, chunk: bytes) -> None:
         self._doc += chunk
@@ -198,23 +200,18 @@ class UsageMeter:
             self._extend_line(chunk)
             return
         self._skip_lf = chunk[end] == _CR and end == len(chunk) - 1
-        head = chunk[: end + 1]
+        start, stop = 0, end + 1  # chunk[start:stop]: the complete lines it ends
         if self._discarding:
             # the oversized line ends at the first line break of this chunk
-            cut = min(i for i in (head.find(b"\n"), head.find(b"\r")) if i >= 0)
-            if head[cut] == _CR and head[cut + 1 : cut + 2] == b"\n":
+            cut = min(i for i in (chunk.find(b"\n", 0, stop), chunk.find(b"\r", 0, stop)) if i >= 0)
+            if chunk[cut] == _CR and chunk[cut + 1 : cut + 2] == b"\n":
                 cut += 1
-            head = head[cut + 1 :]
+            start = cut + 1
             self._discarding = False
-            block = head
-        elif self._line:
-            block = bytes(self._line) + head
-        else:
-            block = head
-        self._line = bytearray()
-        self._extend_line(chunk[end + 1 :])
-        if block:
-            self._block(block)
+        line, self._line = self._line, bytearray()
+        self._extend_line(chunk[stop:])
+        if start < stop:
+            self._block(line, chunk, start, stop)
 
     def _extend_line(self, data: bytes) -> None:
         if self._discarding or not data:
@@ -224,28 +221,33 @@ class UsageMeter:
             self._line = bytearray()
             self._discarding = True
 
-    def _block(self, block: bytes) -> None:
-        """Handle complete lines (``block`` ends with a line break)."""
-        if b"\r" in block:
+    def _block(self, line: bytes | bytearray, chunk: bytes, start: int, stop: int) -> None:
+        """Handle complete lines: ``line`` (the start of the first) + ``chunk[start:stop]``.
+
+        With the SSE event still open, they are joined in one copy (none when the chunk
+        is whole lines and nothing is pending: the common case of aligned chunks).
+        """
+        event = self._event
+        if event or line or start or stop != len(chunk):
+            block = b"".join((event, line, memoryview(chunk)[start:stop]))
+        else:
+            block = chunk
+        if b"\r" in block:  # only the new lines can hold one: the open event has none
             block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         if self._mode == _NDJSON:
-            for line in _marked(block, b"\n", ndjson=True):
-                self._take_json(line)
+            for found in _marked(block, b"\n", len(block), ndjson=True):
+                self._take_json(found)
             return
-        text = self._event + block if self._event else block
-        if not self._event:
-            text = text.lstrip(b"\n")
+        text = block if event else block.lstrip(b"\n")
         cut = text.rfind(b"\n\n")
-        if cut < 0:
-            complete, rest = b"", text
-        else:
-            complete, rest = text[: cut + 2], text[cut + 2 :]
+        rest = text[cut + 2 :] if cut >= 0 else text
         self._event = rest if len(rest) <= MAX_LINE else b""
-        if complete:
-            self._sse_events(complete)
+        if cut >= 0:
+            self._sse_events(text, cut + 2)
 
-    def _sse_events(self, text: bytes) -> None:
-        for event in _marked(text, b"\n\n", ndjson=False):
+    def _sse_events(self, text: bytes, end: int) -> None:
+        """Read the events of ``text[:end]`` (complete events) that carry usage."""
+        for event in _marked(text, b"\n\n", end, ndjson=False):
             data = [
                 line[6:] if line[5:6] == b" " else line[5:]
                 for line in event.split(b"\n")

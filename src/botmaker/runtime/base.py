@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -60,6 +61,7 @@ class RuntimeStatus:
     oom_killed: bool | None = None
     detail: str | None = None
     address: str | None = None  # the container's IP on the bots' network
+    uptime_hint: float | None = None  # seconds up, at ``docker ps`` precision (from a list)
 
     @property
     def summary(self) -> str:
@@ -139,6 +141,57 @@ class PullProgress:
 ProgressCallback = Callable[[dict[str, Any]], None]
 
 
+@dataclass(frozen=True)
+class RuntimeEvent:
+    """One engine event about a bot's container (create, start, die, oom, destroy…)."""
+
+    bot_id: str
+    action: str  # create|start|die|stop|kill|oom|destroy|restart|health_status|pause|…
+    container_id: str
+    at: float  # engine time, seconds since the epoch
+    time_ns: int = 0  # the same in nanoseconds (orders events exactly)
+    exit_code: int | None = None  # die
+    signal: str | None = None  # kill
+    health: str | None = None  # health_status: healthy|unhealthy|starting
+
+
+class EventStream(Protocol):
+    """An iterator of runtime events that can be closed from another thread.
+
+    Iteration ends (or raises ``EngineUnavailable``) when the engine goes away.
+    """
+
+    def __iter__(self) -> Iterator[RuntimeEvent]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class StatsSample:
+    """One reading of a container's resource counters (one-shot, no CPU % yet)."""
+
+    at: float
+    cpu_total_ns: int  # cpu_usage.total_usage
+    system_cpu_ns: int  # system_cpu_usage
+    online_cpus: int
+    memory_bytes: int  # usage without the page cache, as ``docker stats`` shows it
+    memory_limit: int
+    rx_bytes: int
+    tx_bytes: int
+    pids: int | None = None
+
+
+@dataclass(frozen=True)
+class ManagedContainer:
+    """A container carrying this instance's labels (a bot's, or a config check's)."""
+
+    id: str
+    name: str
+    bot_id: str | None  # the bot it belongs to (``botmaker.bot-id`` or ``botmaker.check-for``)
+    state: str
+    created: float  # seconds since the epoch
+
+
 class Backend(Protocol):
     """The operations BotMaker needs from a container runtime."""
 
@@ -172,4 +225,20 @@ class Backend(Protocol):
 
     def run_once(self, spec: ContainerSpec, timeout: float) -> tuple[int, str] | None:
         """Run ``spec`` to completion; (exit code, output), or None if it cannot exec."""
+        ...
+
+    def events(self, since: float | None) -> EventStream:
+        """The engine's events about this instance's bot containers, from ``since`` on."""
+        ...
+
+    def stats(self, container: str) -> StatsSample | None:
+        """One reading of a running container's counters; None if it is not running."""
+        ...
+
+    def info(self) -> dict[str, Any]:
+        """The engine: version, API version, OS, kernel, CPUs, memory, containers, storage."""
+        ...
+
+    def managed_containers(self) -> builtins.list[ManagedContainer]:
+        """Every container carrying this instance's labels, whatever its bot id."""
         ...

@@ -6,13 +6,17 @@ engine that is down or too slow is ``EngineUnavailable`` (503), never a tracebac
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import json
 import logging
 import re
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from http.client import RemoteDisconnected
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -37,10 +41,13 @@ from botmaker.runtime.base import (
     MISSING,
     ContainerSpec,
     LogChunk,
+    ManagedContainer,
     ProgressCallback,
+    RuntimeEvent,
     RuntimeStatus,
+    StatsSample,
 )
-from botmaker.runtime.policy import LABEL_BOT_ID, managed_labels
+from botmaker.runtime.policy import LABEL_BOT_ID, LABEL_CHECK_FOR, managed_labels
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +57,19 @@ T = TypeVar("T")
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 _EXIT_CODE = re.compile(r"^Exited \((-?\d+)\)")
 _HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
+_UP = re.compile(
+    r"^Up (?:(Less than a second)|(About an?) (minute|hour)|(\d+) (second|minute|hour|day|week"
+    r"|month|year)s?)"
+)
+_UNIT_SECONDS = {
+    "second": 1,
+    "minute": 60,
+    "hour": 3600,
+    "day": 86400,
+    "week": 7 * 86400,
+    "month": 30 * 86400,
+    "year": 365 * 86400,
+}
 
 
 def _engine_errors(what: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
@@ -310,8 +330,104 @@ class DockerBackend:
                 health=health,
                 detail=status_text or None,
                 address=address,
+                uptime_hint=uptime_of(status_text),
             )
         return result
+
+    @_engine_errors("list containers")
+    def managed_containers(self) -> builtins.list[ManagedContainer]:
+        """Every container with this instance's labels (bots and config checks)."""
+        filters = {"label": [f"{k}={v}" for k, v in managed_labels(self.settings).items()]}
+        found: builtins.list[ManagedContainer] = []
+        for item in self.api.containers(all=True, filters=filters):
+            labels = item.get("Labels") or {}
+            names = item.get("Names") or []
+            found.append(
+                ManagedContainer(
+                    id=str(item["Id"]),
+                    name=str(names[0]).lstrip("/") if names else str(item["Id"])[:12],
+                    bot_id=labels.get(LABEL_BOT_ID) or labels.get(LABEL_CHECK_FOR) or None,
+                    state=str(item.get("State", "unknown")),
+                    created=float(item.get("Created") or 0),
+                )
+            )
+        return found
+
+    # -- monitoring -------------------------------------------------------------------
+
+    def events(self, since: float | None) -> DockerEventStream:
+        """The engine's event stream, filtered to this instance's bot containers.
+
+        A dedicated connection: the answer's headers must come within the engine
+        timeout (a hung engine is ``EngineUnavailable``), then reads wait forever
+        (``close`` from another thread ends them).
+        """
+        filters = {
+            "type": ["container"],
+            "label": [f"{k}={v}" for k, v in managed_labels(self.settings).items()],
+        }
+        params: dict[str, str] = {"filters": json.dumps(filters)}
+        if since is not None:
+            params["since"] = f"{since:.9f}"
+        client = self._client(self.settings.docker_timeout)
+        try:
+            response = client.get(
+                f"{client.base_url}/v{client.api_version}/events",
+                params=params,
+                stream=True,
+                timeout=(self.settings.docker_timeout, self.settings.docker_timeout),
+            )
+        except (requests.exceptions.RequestException, OSError) as exc:
+            client.close()
+            raise EngineUnavailable(
+                f"the Docker engine does not answer (events): {_reason(exc)}"
+            ) from None
+        if response.status_code >= 400:
+            text = response.text[:300]
+            response.close()
+            client.close()
+            raise RuntimeFailure(f"events: {text}")
+        sock = _response_socket(response)
+        if sock is not None:
+            sock.settimeout(None)  # the stream may stay quiet for hours
+        return DockerEventStream(response, client)
+
+    @_engine_errors("stats")
+    def stats(self, container: str) -> StatsSample | None:
+        """One one-shot reading (no two-sample wait); None if the container is not running."""
+        try:
+            raw = self.api.stats(container, stream=False, one_shot=True)
+        except docker.errors.NotFound:
+            return None
+        return stats_sample(raw)
+
+    @_engine_errors("engine info")
+    def info(self) -> dict[str, Any]:
+        info = self.api.info()
+        version = self.api.version()
+        return {
+            "ok": True,
+            "engine_version": version.get("Version") or info.get("ServerVersion"),
+            "api_version": version.get("ApiVersion"),
+            "api_version_used": self.api.api_version,
+            "min_api_version": version.get("MinAPIVersion"),
+            "os": info.get("OperatingSystem"),
+            "os_type": info.get("OSType"),
+            "architecture": info.get("Architecture"),
+            "kernel": info.get("KernelVersion"),
+            "cpus": info.get("NCPU"),
+            "memory_bytes": info.get("MemTotal"),
+            "containers": {
+                "running": info.get("ContainersRunning"),
+                "paused": info.get("ContainersPaused"),
+                "stopped": info.get("ContainersStopped"),
+                "total": info.get("Containers"),
+            },
+            "images": info.get("Images"),
+            "storage_driver": info.get("Driver"),
+            "cgroup_version": info.get("CgroupVersion"),
+            "cgroup_driver": info.get("CgroupDriver"),
+        }
 
     @_engine_errors("run check")
     def run_once(self, spec: ContainerSpec, timeout: float) -> tuple[int, str] | None:
@@ -436,6 +552,127 @@ def _response_socket(response: requests.Response) -> socket.socket | None:
             return candidate
         candidate = getattr(candidate, attr, None)
     return candidate if isinstance(candidate, socket.socket) else None
+
+
+class DockerEventStream:
+    """Docker's event stream (one JSON object per line) as ``RuntimeEvent``s.
+
+    Events without a bot id (config checks) and exec events are skipped. ``close``
+    may be called from another thread: it shuts the socket down, which wakes the
+    reader. A stream the engine ends (it went away) simply stops iterating.
+    """
+
+    def __init__(self, response: requests.Response, client: docker.APIClient) -> None:
+        self._response = response
+        self._client = client
+        self._closed = False
+
+    def __iter__(self) -> Iterator[RuntimeEvent]:
+        try:
+            for line in self._response.iter_lines(chunk_size=None):
+                if self._closed:
+                    return
+                if not line:
+                    continue
+                try:
+                    raw = json.loads(line)
+                except ValueError:
+                    continue
+                event = runtime_event(raw) if isinstance(raw, dict) else None
+                if event is not None:
+                    yield event
+        except (requests.exceptions.RequestException, OSError, ValueError, AttributeError):
+            if not self._closed:
+                raise EngineUnavailable("the Docker engine closed the event stream") from None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        sock = _response_socket(self._response)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(Exception):
+            self._response.close()
+        with contextlib.suppress(Exception):
+            self._client.close()
+
+
+def runtime_event(raw: dict[str, Any]) -> RuntimeEvent | None:
+    """A Docker event as a ``RuntimeEvent``; None for events that are not a bot's."""
+    actor = raw.get("Actor") or {}
+    attributes = actor.get("Attributes") or {}
+    bot_id = attributes.get(LABEL_BOT_ID)
+    action = str(raw.get("Action") or raw.get("status") or "")
+    if not bot_id or not action or action.startswith("exec_"):
+        return None
+    health: str | None = None
+    if action.startswith("health_status"):
+        action, _, value = action.partition(":")
+        health = value.strip() or None
+    time_ns = int(raw.get("timeNano") or int(raw.get("time") or 0) * 1_000_000_000)
+    exit_code = attributes.get("exitCode")
+    return RuntimeEvent(
+        bot_id=str(bot_id),
+        action=action,
+        container_id=str(actor.get("ID") or raw.get("id") or ""),
+        at=time_ns / 1e9 if time_ns else time.time(),
+        time_ns=time_ns,
+        exit_code=int(exit_code)
+        if exit_code is not None and str(exit_code).lstrip("-").isdigit()
+        else None,
+        signal=attributes.get("signal"),
+        health=health,
+    )
+
+
+def stats_sample(raw: dict[str, Any]) -> StatsSample | None:
+    """A one-shot stats answer as a ``StatsSample``; None for a container not running."""
+    read = str(raw.get("read") or "")
+    memory = raw.get("memory_stats") or {}
+    cpu = raw.get("cpu_stats") or {}
+    if not read or read.startswith("0001-01-01") or not memory or not cpu.get("system_cpu_usage"):
+        return None
+    usage = int(memory.get("usage") or 0)
+    counters = memory.get("stats") or {}
+    # As ``docker stats``: the page cache that can be dropped is not counted.
+    inactive = counters.get("total_inactive_file", counters.get("inactive_file", 0))
+    if 0 < int(inactive or 0) < usage:
+        usage -= int(inactive)
+    networks = raw.get("networks") or {}
+    cpu_usage = cpu.get("cpu_usage") or {}
+    online = cpu.get("online_cpus") or len(cpu_usage.get("percpu_usage") or ()) or 1
+    try:
+        at = datetime.fromisoformat(read).timestamp()
+    except ValueError:
+        at = time.time()
+    return StatsSample(
+        at=at,
+        cpu_total_ns=int(cpu_usage.get("total_usage") or 0),
+        system_cpu_ns=int(cpu.get("system_cpu_usage") or 0),
+        online_cpus=int(online),
+        memory_bytes=usage,
+        memory_limit=int(memory.get("limit") or 0),
+        rx_bytes=sum(int(n.get("rx_bytes") or 0) for n in networks.values()),
+        tx_bytes=sum(int(n.get("tx_bytes") or 0) for n in networks.values()),
+        pids=(raw.get("pids_stats") or {}).get("current"),
+    )
+
+
+def uptime_of(status_text: str) -> float | None:
+    """Seconds up from a list's ``Up 5 minutes`` (as precise as ``docker ps``)."""
+    match = _UP.match(status_text)
+    if not match:
+        return None
+    less, about, about_unit, count, unit = match.groups()
+    if less:
+        return 0.0
+    if about:
+        return float(_UNIT_SECONDS[about_unit])
+    return float(int(count) * _UNIT_SECONDS[unit])
 
 
 def _split_image(image: str) -> tuple[str, str]:

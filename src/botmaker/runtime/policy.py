@@ -17,6 +17,7 @@ LABEL_MANAGED = "botmaker.managed"
 LABEL_BOT_ID = "botmaker.bot-id"
 LABEL_BOT_NAME = "botmaker.bot-name"
 LABEL_INSTANCE = "botmaker.instance"
+LABEL_CHECK_FOR = "botmaker.check-for"  # a config check's container: the bot it checks
 
 SECRETS_TARGET = "/run/secrets"
 STATE_TARGET = "/state"

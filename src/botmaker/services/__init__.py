@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from botmaker.config import Settings
+from botmaker.errors import BotMakerError
 from botmaker.runtime.docker import DockerBackend
 from botmaker.secrets import SecretStore
 from botmaker.services.auth import AuthService
@@ -12,6 +15,9 @@ from botmaker.services.bots import BotService
 from botmaker.services.health import HealthMonitor
 from botmaker.services.images import ImageService
 from botmaker.services.keyring import KeyringService
+from botmaker.services.monitor import Monitor
+from botmaker.services.orphans import OrphanService
+from botmaker.services.stats import StatsSampler
 from botmaker.state import StateStore
 from botmaker.store import Database, Store
 
@@ -25,6 +31,9 @@ class Services:
     auth: AuthService
     runtime: DockerBackend
     keyring: KeyringService
+    monitor: Monitor
+    stats: StatsSampler
+    orphans: OrphanService
 
     def health(self) -> dict[str, dict[str, object]]:
         result: dict[str, dict[str, object]] = {}
@@ -44,8 +53,49 @@ class Services:
             result["keyring"] = {"ok": ok, **({} if ok else {"message": _keyring_problem(status)})}
         return result
 
-    def close(self) -> None:
+    def diagnostics(self) -> dict[str, Any]:
+        """The engine, the fleet (by status, resource use) and the keyring, for operators."""
+        try:
+            engine: dict[str, Any] = self.runtime.info()
+        except BotMakerError as exc:
+            engine = {"ok": False, "message": exc.message}
+        try:
+            by_status = Counter(view.status.summary for view in self.bots.list())
+            bots = sum(by_status.values())
+        except BotMakerError:
+            bots = len(self.bots.names())
+            by_status = Counter({"unknown": bots})
+        totals = self.stats.latest()["totals"]
+        return {
+            "engine": engine,
+            "fleet": {
+                "bots": bots,
+                "by_status": dict(sorted(by_status.items())),
+                "running": totals["running"],
+                "cpu_percent": totals["cpu_percent"],
+                "memory_bytes": totals["memory_bytes"],
+            },
+            "monitor": {
+                "connected": self.monitor.connected,
+                "subscribers": self.monitor.broadcaster.subscribers,
+                "stats_interval": self.stats.interval,
+            },
+            "keyring": self.keyring.status(),
+        }
+
+    def start_background(self) -> None:
+        """The API server's watchers: gateway probes, engine events, resource sampling."""
+        self.bots.health.start()
+        self.monitor.start()
+        self.stats.start()
+
+    def stop_background(self) -> None:
+        self.stats.stop()
+        self.monitor.stop()
         self.bots.health.stop()
+
+    def close(self) -> None:
+        self.stop_background()
         self.keyring.stop()
         self.runtime.close()
         self.store.db.close()
@@ -61,23 +111,19 @@ def build_services(settings: Settings) -> Services:
     images = ImageService(runtime)
     health = HealthMonitor(runtime, interval=settings.health_interval)
     keyring = KeyringService(settings, runtime)
+    state = StateStore(settings.data_dir / "bots")
+    bots = BotService(settings, store, secrets, runtime, images, state, health, keyring)
     return Services(
         settings=settings,
         store=store,
-        bots=BotService(
-            settings,
-            store,
-            secrets,
-            runtime,
-            images,
-            StateStore(settings.data_dir / "bots"),
-            health,
-            keyring,
-        ),
+        bots=bots,
         images=images,
         auth=AuthService(settings, store),
         runtime=runtime,
         keyring=keyring,
+        monitor=Monitor(settings, runtime, store, bots),
+        stats=StatsSampler(runtime, interval=settings.stats_interval),
+        orphans=OrphanService(store, runtime, secrets, state),
     )
 
 

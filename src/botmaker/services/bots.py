@@ -15,9 +15,11 @@ import os
 import re
 import secrets
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -42,7 +44,13 @@ from botmaker.runtime.base import (
     LogStream,
     RuntimeStatus,
 )
-from botmaker.runtime.policy import LABEL_BOT_ID, BotIdentity, bot_container_spec, container_name
+from botmaker.runtime.policy import (
+    LABEL_BOT_ID,
+    LABEL_CHECK_FOR,
+    BotIdentity,
+    bot_container_spec,
+    container_name,
+)
 from botmaker.secrets import SecretStore
 from botmaker.services.definitions import bot_config, check_and_build, secret_files
 from botmaker.services.health import HealthMonitor
@@ -65,17 +73,22 @@ class BotView:
 
     def to_dict(self) -> dict[str, Any]:
         r = self.record
+        persona = r.spec.get("persona") or {}
+        channels = r.spec.get("channels") or [{"type": r.channel}]
         body: dict[str, Any] = {
             "id": r.id,
             "name": r.name,
+            "persona": {"name": persona.get("name", r.name), "emoji": persona.get("emoji", "")},
             "provider": r.provider,
             "model": r.model,
             "channel": r.channel,
+            "channels": [c["type"] for c in channels],
             "image": r.image,
             "container_name": container_name(r.id),
             "container_id": r.container_id,
             "state": r.state,
             "status": self.status.to_dict(),
+            **uptime(self.status),
             "keyring": bool(r.spec.get("keyring")),
             "created_at": r.created_at,
             "updated_at": r.updated_at,
@@ -83,9 +96,50 @@ class BotView:
         if r.spec.get("keyring"):
             body["budget"] = Budget.from_dict(r.spec.get("budget")).to_dict()
             body["key_tags"] = list(r.spec.get("key_tags") or [])
-        if self.secret_names is not None:
+        if self.secret_names is not None:  # the detailed view: also the editable configuration
             body["secrets"] = self.secret_names
+            body["config"] = {
+                "persona": {"name": r.name, "emoji": "", "soul": "", "user_notes": "", **persona},
+                "template": r.spec.get("template"),
+                "fallbacks": list(r.spec.get("fallbacks") or []),
+                "base_url": r.spec.get("base_url"),
+                "heartbeat": bool(r.spec.get("heartbeat")),
+                "channels": [
+                    {
+                        "type": c["type"],
+                        "dm_policy": c.get("dm_policy"),
+                        "allow_from": list(c.get("allow_from") or []),
+                        "settings": dict(c.get("settings") or {}),
+                    }
+                    for c in channels
+                ],
+            }
         return body
+
+
+def uptime(status: RuntimeStatus, now: float | None = None) -> dict[str, Any]:
+    """``started_at`` and ``uptime_seconds`` of a running container (else both None).
+
+    Exact from an inspect (``State.StartedAt``); from a list, Docker gives only
+    ``Up 5 minutes``, so both are as precise as ``docker ps``.
+    """
+    if not status.running:
+        return {"started_at": None, "uptime_seconds": None}
+    now = time.time() if now is None else now
+    if status.started_at:
+        try:
+            started = datetime.fromisoformat(status.started_at).timestamp()
+        except ValueError:
+            started = None
+        if started is not None:
+            return {"started_at": status.started_at, "uptime_seconds": max(0, int(now - started))}
+    if status.uptime_hint is None:
+        return {"started_at": None, "uptime_seconds": None}
+    started_at = datetime.fromtimestamp(now - status.uptime_hint, UTC)
+    return {
+        "started_at": started_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "uptime_seconds": int(status.uptime_hint),
+    }
 
 
 class BotService:
@@ -131,6 +185,29 @@ class BotService:
         record = self.store.find_bot(ref)
         status = self.runtime.status(container_name(record.id))
         return BotView(record, self._status_of(record, status), self.secrets.names(record.id))
+
+    def live(self, bot_id: str) -> BotView:
+        """A bot with its live status (one inspect), without its secret names."""
+        record = self.store.get_bot(bot_id)
+        status = self.runtime.status(container_name(record.id))
+        return BotView(record, self._status_of(record, status))
+
+    def record(self, ref: str) -> BotRecord:
+        """A bot's stored row by id or name (no engine call)."""
+        return self.store.find_bot(ref)
+
+    def events(self, ref: str, *, limit: int, before: int | None) -> builtins.list[dict[str, Any]]:
+        """A bot's recorded events, newest first (``before``: an event id, to page back)."""
+        record = self.store.find_bot(ref)
+        return self.store.bot_events(record.id, limit=limit, before_id=before)
+
+    def gateway_token(self, ref: str) -> str:
+        """The token of the bot's OpenClaw gateway, for the admin to reveal or copy."""
+        record = self.store.find_bot(ref)
+        token = self.secrets.read(record.id, GATEWAY_TOKEN_FILE)
+        if token is None:
+            raise NotFound(f"bot {record.name} has no gateway token", field="id")
+        return token
 
     def _status_of(self, record: BotRecord, status: RuntimeStatus | None) -> RuntimeStatus:
         if status is None or status.state == "missing":
@@ -272,7 +349,7 @@ class BotService:
         check = replace(
             spec,
             name=f"{spec.name}-check-{secrets.token_hex(3)}",
-            labels={**labels, "botmaker.check-for": record.id},  # not listed as the bot
+            labels={**labels, LABEL_CHECK_FOR: record.id},  # not listed as the bot
             network="none",
             restart_policy="no",
             init=False,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -21,6 +22,9 @@ from botmaker.openclaw.render import GATEWAY_PORT
 from botmaker.runtime.base import Backend, RuntimeStatus
 
 log = logging.getLogger(__name__)
+
+#: Called with (bot id, status with its new verdict) when a bot's verdict changes.
+HealthListener = Callable[[str, RuntimeStatus], None]
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,18 @@ class HealthMonitor:
         self._first_seen: dict[str, float] = {}  # container id -> when first seen running
         self._watched: set[str] = set()  # bot ids with an OpenClaw gateway
         self._healthy_once: set[str] = set()  # container ids that have been healthy
+        self._verdicts: dict[str, str] = {}  # bot id -> last verdict told to listeners
+        self._listeners: list[HealthListener] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def add_listener(self, listener: HealthListener) -> None:
+        """Be told when a bot's verdict (starting/healthy/unhealthy) changes."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: HealthListener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     def watch(self, bot_id: str, enabled: bool = True) -> None:
         if enabled:
@@ -84,6 +98,7 @@ class HealthMonitor:
         else:
             self._watched.discard(bot_id)
             self._results.pop(bot_id, None)
+            self._verdicts.pop(bot_id, None)
 
     def health_of(self, bot_id: str, status: RuntimeStatus) -> RuntimeStatus:
         """``status`` with its health filled in from the latest probe."""
@@ -115,6 +130,8 @@ class HealthMonitor:
         }
         for status in targets.values():
             self._first_seen.setdefault(status.container_id or "", now)
+        for bot_id in set(self._verdicts) - set(targets):
+            del self._verdicts[bot_id]  # not running: Docker's own events tell that
         if not targets:
             return
         workers = min(self.workers, len(targets))
@@ -138,6 +155,20 @@ class HealthMonitor:
             self._results[bot_id] = Health("healthy" if ok else "unhealthy", detail, now)
             if ok:
                 self._healthy_once.add(targets[bot_id].container_id or "")
+        self._tell(targets)
+
+    def _tell(self, targets: dict[str, RuntimeStatus]) -> None:
+        for bot_id, status in targets.items():
+            judged = self.health_of(bot_id, status)
+            verdict = judged.health or ""
+            if self._verdicts.get(bot_id) == verdict:
+                continue
+            self._verdicts[bot_id] = verdict
+            for listener in list(self._listeners):
+                try:
+                    listener(bot_id, judged)
+                except Exception:  # a listener never stops the probes
+                    log.exception("health listener failed")
 
     def start(self) -> None:
         if self._thread is None:

@@ -45,4 +45,20 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE bots ADD COLUMN definition TEXT NOT NULL DEFAULT '{}';
         """,
     ),
+    (
+        3,
+        "bot events: lifecycle, exits with their last log lines, health changes",
+        """
+        CREATE TABLE bot_events (
+            id        INTEGER PRIMARY KEY AUTOINCREMENT,
+            bot_id    TEXT    NOT NULL REFERENCES bots (id) ON DELETE CASCADE,
+            at        REAL    NOT NULL,
+            kind      TEXT    NOT NULL,
+            detail    TEXT    NOT NULL DEFAULT '',
+            exit_code INTEGER,
+            logs      TEXT
+        );
+        CREATE INDEX bot_events_bot ON bot_events (bot_id, id);
+        """,
+    ),
 ]

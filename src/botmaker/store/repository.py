@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from botmaker.errors import Conflict, NotFound
 from botmaker.store.database import Database
@@ -87,6 +88,58 @@ class Store:
     def delete_bot(self, bot_id: str) -> None:
         with self.db.write() as conn:
             conn.execute("DELETE FROM bots WHERE id = ?", (bot_id,))
+
+    # -- bot events -------------------------------------------------------------------
+
+    def add_bot_event(
+        self,
+        bot_id: str,
+        *,
+        kind: str,
+        at: float,
+        detail: str = "",
+        exit_code: int | None = None,
+        logs: str | None = None,
+        keep: int = 1000,
+    ) -> dict[str, Any] | None:
+        """Record an event of a bot that still has a row (None if it has none).
+
+        Only the latest ``keep`` events of each bot are kept.
+        """
+        with self.db.write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO bot_events (bot_id, at, kind, detail, exit_code, logs)"
+                " SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM bots WHERE id = ?)",
+                (bot_id, at, kind, detail, exit_code, logs, bot_id),
+            )
+            if cursor.rowcount == 0:
+                return None
+            event_id = int(cursor.lastrowid or 0)
+            conn.execute(
+                "DELETE FROM bot_events WHERE bot_id = ? AND id <= ("
+                " SELECT id FROM bot_events WHERE bot_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                (bot_id, bot_id, keep),
+            )
+        return {
+            "id": event_id,
+            "bot_id": bot_id,
+            "at": at,
+            "kind": kind,
+            "detail": detail,
+            "exit_code": exit_code,
+            "logs": logs,
+        }
+
+    def bot_events(
+        self, bot_id: str, *, limit: int = 100, before_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        """A bot's events, newest first; ``before_id`` pages back."""
+        rows = self.db.query(
+            "SELECT id, bot_id, at, kind, detail, exit_code, logs FROM bot_events"
+            " WHERE bot_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+            (bot_id, before_id if before_id is not None else 2**63 - 1, limit),
+        )
+        return [dict(row) for row in rows]
 
     # -- admin settings ---------------------------------------------------------------
 

@@ -3,7 +3,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from botmaker.api.deps import SESSION_COOKIE, client_address, request_token, require_auth, services
+from botmaker.api.deps import (
+    clear_session_cookie,
+    client_address,
+    request_token,
+    require_auth,
+    services,
+    set_session_cookie,
+)
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
@@ -23,15 +30,7 @@ def login(body: LoginIn, request: Request, response: Response) -> TokenOut:
     svc = services(request)
     token = svc.auth.login(body.password, client_address(request))
     ttl = svc.settings.token_ttl_seconds
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=ttl,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/",
-    )
+    set_session_cookie(response, request, token, ttl)
     response.headers["Cache-Control"] = "no-store"
     return TokenOut(token=token, expires_in=ttl)
 
@@ -46,5 +45,5 @@ def logout(request: Request, response: Response) -> Response:
     token, _ = request_token(request)
     services(request).auth.logout(token)
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    clear_session_cookie(response)
     return response

@@ -1,0 +1,95 @@
+"""Monitoring and operations: live events (SSE), bot events, stats, diagnostics, orphans."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sse_starlette import EventSourceResponse
+
+from botmaker.api.deps import require_auth, services
+from botmaker.services.monitor import Monitor
+
+router = APIRouter(prefix="/api", tags=["monitoring"], dependencies=[Depends(require_auth)])
+
+
+@router.get(
+    "/events/stream",
+    summary="Live bot status as Server-Sent Events (events: status, event, resync)",
+    response_class=EventSourceResponse,
+)
+async def event_stream(request: Request) -> EventSourceResponse:
+    svc = services(request)
+    return EventSourceResponse(
+        _messages(svc.monitor),
+        ping=svc.settings.sse_ping_seconds,
+        send_timeout=60,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _messages(monitor: Monitor) -> AsyncIterator[dict[str, str]]:
+    # Subscribed here, not in the endpoint: a stream that never starts holds no queue.
+    subscription = monitor.subscribe(asyncio.get_running_loop())
+    try:
+        yield {"event": "resync", "data": json.dumps({"reason": "subscribed"})}
+        while True:
+            batch = await subscription.next_batch()
+            if not batch:
+                return  # the monitor stopped
+            for message in batch:
+                yield {"event": message.event, "data": json.dumps(message.data)}
+    finally:
+        subscription.close()
+
+
+@router.get("/bots/{bot}/events", summary="A bot's recorded events, newest first")
+def bot_events(
+    bot: str,
+    request: Request,
+    limit: int = Query(100, ge=1, le=1000),
+    before: int | None = Query(None, ge=1, description="only events older than this event id"),
+) -> dict[str, Any]:
+    return {"events": services(request).bots.events(bot, limit=limit, before=before)}
+
+
+@router.get("/stats", summary="Each running bot's latest resource sample, and fleet totals")
+def fleet_stats(request: Request) -> dict[str, Any]:
+    return services(request).stats.latest()
+
+
+@router.get("/bots/{bot}/stats", summary="A bot's resource samples of the last hour")
+def bot_stats(bot: str, request: Request) -> dict[str, Any]:
+    svc = services(request)
+    record = svc.bots.record(bot)
+    return {"id": record.id, "interval": svc.stats.interval, "points": svc.stats.points(record.id)}
+
+
+@router.get("/diagnostics", summary="Engine, fleet and keyring at a glance")
+def diagnostics(request: Request) -> dict[str, Any]:
+    return services(request).diagnostics()
+
+
+@router.get(
+    "/bots/{bot}/gateway-token",
+    summary="The bot's OpenClaw gateway token (to reveal or copy; never cached)",
+)
+def gateway_token(bot: str, request: Request, response: Response) -> dict[str, str]:
+    response.headers["Cache-Control"] = "no-store"
+    return {"token": services(request).bots.gateway_token(bot)}
+
+
+@router.get(
+    "/admin/orphans",
+    summary="Dry run: this instance's containers and bot folders with no bot row",
+)
+def orphans(request: Request) -> dict[str, Any]:
+    return services(request).orphans.report()
+
+
+@router.post("/admin/cleanup", summary="Remove exactly what GET /api/admin/orphans reports")
+def cleanup(request: Request) -> dict[str, Any]:
+    return services(request).orphans.cleanup()

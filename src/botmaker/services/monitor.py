@@ -1,0 +1,387 @@
+"""Live monitoring: one thread follows the engine's event stream; nothing polls per bot.
+
+For every event about a bot's container the ``Monitor`` records a bot event
+(``created``, ``started``, ``stopped``, ``died`` with its exit code and last log
+lines, ``oom``, ``restarted``) and publishes the bot's new status to subscribers;
+the ``HealthMonitor`` tells it when a gateway's verdict changes (``starting``,
+``healthy``, ``unhealthy``). When the engine goes away the thread reconnects with
+back-off (0.5 s doubling to 15 s), asks for the events it missed (``since``), and
+publishes ``resync`` so clients refetch.
+
+Subscribers get a ``Subscription``: a bounded queue per subscriber that drops its
+oldest message when full (and then tells that subscriber to resync), so a slow
+client never blocks the monitor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from botmaker.config import Settings
+from botmaker.errors import BotMakerError, NotFound
+from botmaker.runtime.base import MISSING, Backend, EventStream, RuntimeEvent, RuntimeStatus
+from botmaker.services.bots import BotService, uptime
+from botmaker.store import Store
+
+log = logging.getLogger(__name__)
+
+#: Signals that ask a bot to stop (``docker stop`` sends the first, then SIGKILL).
+_STOP_SIGNALS = frozenset({"15", "SIGTERM", "TERM"})
+#: Engine actions after which a bot's status may have changed.
+_STATUS_ACTIONS = frozenset(
+    {"create", "start", "die", "stop", "oom", "destroy", "restart", "pause", "unpause"}
+)
+_SIMPLE_KINDS = {"create": "created", "start": "started", "restart": "restarted"}
+_HEALTH_KINDS = frozenset({"healthy", "unhealthy", "starting"})
+MAX_LOG_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Message:
+    event: str  # status|event|resync
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Subscription:
+    """One subscriber's bounded queue; ``put`` never blocks (the oldest message goes)."""
+
+    def __init__(
+        self,
+        broadcaster: Broadcaster,
+        size: int,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self._broadcaster = broadcaster
+        self._size = size
+        self._items: deque[Message] = deque()
+        self._cond = threading.Condition()
+        self._loop = loop
+        self._wakeup = asyncio.Event() if loop is not None else None
+        self.dropped = 0
+        self.closed = False
+
+    def put(self, message: Message) -> None:
+        with self._cond:
+            if self.closed:
+                return
+            if len(self._items) >= self._size:
+                self._items.popleft()
+                self.dropped += 1
+            self._items.append(message)
+            self._cond.notify_all()
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._loop is not None and self._wakeup is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
+                self._loop.call_soon_threadsafe(self._wakeup.set)
+
+    def drain(self) -> list[Message]:
+        """Everything queued; a ``resync`` first if messages were dropped."""
+        with self._cond:
+            items = list(self._items)
+            self._items.clear()
+            if self.dropped:
+                items.insert(0, Message("resync", {"reason": "overflow", "dropped": self.dropped}))
+                self.dropped = 0
+            return items
+
+    def get(self, timeout: float) -> Message | None:
+        """The next message, waiting up to ``timeout`` seconds (for threads and tests)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not self._items and not self.dropped and not self.closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(left)
+            if self.dropped:
+                dropped, self.dropped = self.dropped, 0
+                return Message("resync", {"reason": "overflow", "dropped": dropped})
+            return self._items.popleft() if self._items else None
+
+    async def next_batch(self) -> list[Message]:
+        """Wait for messages (in the subscribing event loop); [] once closed."""
+        assert self._wakeup is not None, "subscribe with a loop to wait asynchronously"
+        while True:
+            self._wakeup.clear()
+            items = self.drain()
+            if items or self.closed:
+                return items
+            await self._wakeup.wait()
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+        self._wake()
+        self._broadcaster.remove(self)
+
+
+class Broadcaster:
+    """Thread-safe fan-out of messages to subscriptions."""
+
+    def __init__(self, queue_size: int = 256) -> None:
+        self.queue_size = queue_size
+        self._subscriptions: set[Subscription] = set()
+        self._lock = threading.Lock()
+
+    def subscribe(self, loop: asyncio.AbstractEventLoop | None = None) -> Subscription:
+        subscription = Subscription(self, self.queue_size, loop)
+        with self._lock:
+            self._subscriptions.add(subscription)
+        return subscription
+
+    def remove(self, subscription: Subscription) -> None:
+        with self._lock:
+            self._subscriptions.discard(subscription)
+
+    def publish(self, event: str, data: dict[str, Any]) -> None:
+        message = Message(event, data)
+        with self._lock:
+            targets = list(self._subscriptions)
+        for subscription in targets:
+            subscription.put(message)
+
+    def close_all(self) -> None:
+        """End every subscription (their streams finish)."""
+        with self._lock:
+            targets = list(self._subscriptions)
+        for subscription in targets:
+            subscription.close()
+
+    @property
+    def subscribers(self) -> int:
+        with self._lock:
+            return len(self._subscriptions)
+
+
+class Monitor:
+    """Follows the engine's events in one background thread (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        runtime: Backend,
+        store: Store,
+        bots: BotService,
+        *,
+        broadcaster: Broadcaster | None = None,
+        min_backoff: float = 0.5,
+        max_backoff: float = 15.0,
+        log_lines: int = 50,
+    ) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        self.store = store
+        self.bots = bots
+        self.broadcaster = broadcaster or Broadcaster()
+        self.min_backoff = min_backoff
+        self.max_backoff = max_backoff
+        self.log_lines = log_lines
+        self.connected = False
+        self.connects = 0  # successful (re)connections to the event stream
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stream: EventStream | None = None
+        self._stream_lock = threading.Lock()
+        self._last_ns = 0  # the latest event handled (replays after a reconnect are skipped)
+        self._last_at: float | None = None
+        self._stop_requested: dict[str, float] = {}  # container id -> when SIGTERM was sent
+
+    # -- subscribers ------------------------------------------------------------------
+
+    def subscribe(self, loop: asyncio.AbstractEventLoop | None = None) -> Subscription:
+        return self.broadcaster.subscribe(loop)
+
+    # -- thread -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self.bots.health.add_listener(self._on_health)
+        self._thread = threading.Thread(target=self._run, name="monitor", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.bots.health.remove_listener(self._on_health)
+        with self._stream_lock:
+            stream = self._stream
+        if stream is not None:
+            stream.close()
+        if self._thread is not None:
+            self._thread.join(timeout=self.settings.docker_timeout + 2)
+            self._thread = None
+        self.broadcaster.close_all()
+
+    def _run(self) -> None:
+        delay = self.min_backoff
+        since: float | None = None
+        while not self._stop.is_set():
+            connected_at = time.time()
+            try:
+                stream = self.runtime.events(since)
+            except Exception as exc:  # noqa: BLE001 - the engine is away (or worse): retry
+                reason = exc.message if isinstance(exc, BotMakerError) else repr(exc)
+                log.info("event stream unavailable (%s); retrying in %.1f s", reason, delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, self.max_backoff)
+                continue
+            with self._stream_lock:
+                if self._stop.is_set():
+                    stream.close()
+                    return
+                self._stream = stream
+            self.connected = True
+            self.connects += 1
+            delay = self.min_backoff
+            self.broadcaster.publish(
+                "resync", {"reason": "connected" if self.connects == 1 else "reconnected"}
+            )
+            try:
+                for event in stream:
+                    self._handle_safely(event)
+            except BotMakerError as exc:
+                log.info("event stream ended: %s", exc.message)
+            except Exception:  # reconnect rather than end monitoring
+                log.exception("event stream failed")
+            finally:
+                stream.close()
+                with self._stream_lock:
+                    self._stream = None
+                self.connected = False
+            if self._stop.is_set():
+                return
+            # Ask for what happened while disconnected (already-seen events are skipped).
+            since = self._last_at if self._last_at is not None else connected_at
+            self._stop.wait(delay)
+            delay = min(delay * 2, self.max_backoff)
+
+    def _handle_safely(self, event: RuntimeEvent) -> None:
+        try:
+            self.handle(event)
+        except BotMakerError as exc:
+            log.info("event %s of bot %s not fully handled: %s", event.action, event.bot_id, exc)
+        except Exception:  # one bad event must not end monitoring
+            log.exception("event %s of bot %s failed", event.action, event.bot_id)
+
+    # -- events -----------------------------------------------------------------------
+
+    def handle(self, event: RuntimeEvent) -> None:
+        """Record one engine event as a bot event (if it is one) and publish the status."""
+        if event.time_ns:
+            if event.time_ns <= self._last_ns:
+                return  # replayed after a reconnect: handled already
+            self._last_ns = event.time_ns
+            self._last_at = event.at
+        action = event.action
+        if action == "kill":
+            if (event.signal or "") in _STOP_SIGNALS:
+                self._stop_requested[event.container_id] = time.monotonic()
+            return
+        recorded: dict[str, Any] | None = None
+        if action in _SIMPLE_KINDS:
+            recorded = self._record(event.bot_id, _SIMPLE_KINDS[action], event.at, "")
+        elif action == "die":
+            recorded = self._died(event)
+        elif action == "oom":
+            recorded = self._record(
+                event.bot_id,
+                "oom",
+                event.at,
+                "out of memory: the kernel killed a process of the bot",
+                logs=self._last_lines(event.container_id),
+            )
+        elif action == "health_status" and event.health in _HEALTH_KINDS:
+            recorded = self._record(event.bot_id, event.health, event.at, "Docker health check")
+        elif action == "destroy":
+            self._stop_requested.pop(event.container_id, None)
+        if recorded is not None:
+            self.broadcaster.publish("event", recorded)
+        if action in _STATUS_ACTIONS or action == "health_status":
+            self._publish_status(event.bot_id)
+
+    def _died(self, event: RuntimeEvent) -> dict[str, Any] | None:
+        code = event.exit_code
+        asked = self._stop_requested.pop(event.container_id, None)
+        stopping = asked is not None and time.monotonic() - asked < self.settings.stop_timeout + 30
+        container = self.runtime.status(event.container_id)
+        if container.state in ("removing", "missing"):
+            return self._record(event.bot_id, "stopped", event.at, "container removed", code)
+        if stopping or code in (0, 143):
+            return self._record(event.bot_id, "stopped", event.at, f"exit code {code}", code)
+        detail = f"exited with code {code}"
+        if container.oom_killed:
+            detail += " (out of memory)"
+        logs = self._last_lines(event.container_id) if code else None
+        return self._record(event.bot_id, "died", event.at, detail, code, logs=logs)
+
+    def _record(
+        self,
+        bot_id: str,
+        kind: str,
+        at: float,
+        detail: str,
+        exit_code: int | None = None,
+        *,
+        logs: str | None = None,
+    ) -> dict[str, Any] | None:
+        return self.store.add_bot_event(
+            bot_id, kind=kind, at=at, detail=detail, exit_code=exit_code, logs=logs
+        )
+
+    def _last_lines(self, container: str) -> str | None:
+        """The container's last lines of output, as the bot wrote them (both streams)."""
+        try:
+            stream = self.runtime.logs(container, tail=self.log_lines, follow=False)
+        except BotMakerError:
+            return None
+        try:
+            data = b"".join(chunk.data for chunk in stream)
+        except BotMakerError:
+            return None
+        finally:
+            stream.close()
+        text = data[-MAX_LOG_BYTES:].decode("utf-8", errors="replace")
+        return "\n".join(text.splitlines()[-self.log_lines :])
+
+    def _publish_status(self, bot_id: str) -> None:
+        try:
+            view = self.bots.live(bot_id)
+        except NotFound:  # deleted: tell clients it is gone
+            self.broadcaster.publish(
+                "status",
+                {"id": bot_id, "name": None, "deleted": True, "status": MISSING.to_dict()},
+            )
+            return
+        self._publish_view(view.record.id, view.record.name, view.status)
+
+    def _publish_view(self, bot_id: str, name: str, status: RuntimeStatus) -> None:
+        self.broadcaster.publish(
+            "status", {"id": bot_id, "name": name, "status": status.to_dict(), **uptime(status)}
+        )
+
+    # -- health -----------------------------------------------------------------------
+
+    def _on_health(self, bot_id: str, status: RuntimeStatus) -> None:
+        """The HealthMonitor's verdict for a bot changed (called on its thread)."""
+        verdict = status.health or ""
+        if verdict not in _HEALTH_KINDS:
+            return
+        try:
+            record = self.store.get_bot(bot_id)
+        except NotFound:
+            return
+        recorded = self._record(bot_id, verdict, time.time(), status.detail or "")
+        if recorded is not None:
+            self.broadcaster.publish("event", recorded)
+        self._publish_view(bot_id, record.name, status)

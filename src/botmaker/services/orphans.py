@@ -1,0 +1,110 @@
+"""Leftovers with no bot row: this instance's labelled containers, secrets and state folders.
+
+A crash between steps of a create or delete can leave them. ``report`` only looks
+(GET never changes anything); ``cleanup`` removes exactly what ``report`` finds at
+that moment. Only containers carrying this instance's labels *and* a bot id are
+considered (never an unlabelled container or another instance's), and only folders
+named like a bot id (never ``.keyring``, the keyring's master key folder).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from botmaker.errors import BotMakerError
+from botmaker.fsutil import is_bot_id
+from botmaker.runtime.base import Backend
+from botmaker.secrets import SecretStore
+from botmaker.state import StateStore
+from botmaker.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class OrphanService:
+    def __init__(
+        self, store: Store, runtime: Backend, secrets: SecretStore, state: StateStore
+    ) -> None:
+        self.store = store
+        self.runtime = runtime
+        self.secrets = secrets
+        self.state = state
+
+    def report(self) -> dict[str, list[dict[str, Any]]]:
+        # Look first, read the rows last: a create writes its row before anything else
+        # and a delete removes it after everything else, so nothing in flight is listed.
+        containers = self.runtime.managed_containers()
+        secret_folders = _bot_folders(self.secrets.root)
+        state_folders = _bot_folders(self.state.root)
+        rows = {record.id for record in self.store.list_bots()}
+        now = time.time()
+        return {
+            "containers": [
+                {
+                    "id": c.id,
+                    "name": c.name,
+                    "bot_id": c.bot_id,
+                    "state": c.state,
+                    "age_seconds": _age(now, c.created),
+                }
+                for c in containers
+                if c.bot_id and c.bot_id not in rows
+            ],
+            "secrets": [
+                {"bot_id": name, "path": str(path), "age_seconds": _age(now, mtime)}
+                for name, (path, mtime) in secret_folders.items()
+                if name not in rows
+            ],
+            "state": [
+                {"bot_id": name, "path": str(path), "age_seconds": _age(now, mtime)}
+                for name, (path, mtime) in state_folders.items()
+                if name not in rows
+            ],
+        }
+
+    def cleanup(self) -> dict[str, list[dict[str, Any]]]:
+        """Remove what ``report`` finds now; returns what was removed (and what failed)."""
+        found = self.report()
+        removed: dict[str, list[dict[str, Any]]] = {
+            "containers": [],
+            "secrets": [],
+            "state": [],
+            "failed": [],
+        }
+        steps: tuple[tuple[str, Callable[[dict[str, Any]], None]], ...] = (
+            ("containers", lambda item: self.runtime.remove(item["id"])),
+            ("secrets", lambda item: self.secrets.remove(item["bot_id"])),
+            ("state", lambda item: self.state.remove(item["bot_id"])),
+        )
+        for kind, remove in steps:
+            for item in found[kind]:
+                try:
+                    remove(item)
+                except BotMakerError as exc:
+                    log.error("could not remove orphaned %s %s: %s", kind, item, exc.message)
+                    removed["failed"].append({"kind": kind, **item, "message": exc.message})
+                else:
+                    log.info("removed orphaned %s of bot %s", kind, item["bot_id"])
+                    removed[kind].append(item)
+        return removed
+
+
+def _bot_folders(root: Path) -> dict[str, tuple[Path, float]]:
+    if not root.is_dir():
+        return {}
+    found: dict[str, tuple[Path, float]] = {}
+    for path in root.iterdir():
+        if is_bot_id(path.name) and path.is_dir() and not path.is_symlink():
+            try:
+                found[path.name] = (path, path.stat().st_mtime)
+            except FileNotFoundError:
+                continue
+    return found
+
+
+def _age(now: float, then: float) -> int | None:
+    return max(0, int(now - then)) if then else None

@@ -1,0 +1,173 @@
+"""Resource use of the running bots: one background sampler, never a sample per request.
+
+Every ``BOTMAKER_STATS_INTERVAL`` seconds the sampler lists the bots' containers
+(one engine call) and reads each *running* one with Docker's one-shot stats (no
+two-sample wait) in a small thread pool. CPU % comes from two consecutive
+samples: the container's CPU time over the host's, times the online CPUs. The
+last hour of points per bot stays in memory (a bounded ring buffer).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from botmaker.errors import BotMakerError
+from botmaker.runtime.base import Backend, StatsSample
+
+log = logging.getLogger(__name__)
+
+
+def cpu_percent(previous: StatsSample, current: StatsSample) -> float | None:
+    """CPU use between two samples of one container, in % of one CPU (100 = one core)."""
+    cpu = current.cpu_total_ns - previous.cpu_total_ns
+    system = current.system_cpu_ns - previous.system_cpu_ns
+    if cpu < 0 or system <= 0:  # counters reset (the container restarted)
+        return None
+    return round(cpu / system * current.online_cpus * 100.0, 2)
+
+
+def point_of(sample: StatsSample, cpu: float | None) -> dict[str, Any]:
+    limit = sample.memory_limit
+    return {
+        "at": sample.at,
+        "cpu_percent": cpu,
+        "memory_bytes": sample.memory_bytes,
+        "memory_limit": limit,
+        "memory_percent": round(sample.memory_bytes / limit * 100.0, 2) if limit else None,
+        "rx_bytes": sample.rx_bytes,
+        "tx_bytes": sample.tx_bytes,
+        "pids": sample.pids,
+    }
+
+
+class StatsSampler:
+    def __init__(
+        self,
+        runtime: Backend,
+        *,
+        interval: float = 10.0,
+        window: float = 3600.0,
+        workers: int = 4,
+    ) -> None:
+        self.runtime = runtime
+        self.interval = interval
+        self.window = window
+        self.workers = max(1, min(workers, 4))
+        self._points: dict[str, deque[dict[str, Any]]] = {}
+        self._previous: dict[str, tuple[str, StatsSample]] = {}  # bot -> (container, sample)
+        self._latest: dict[str, dict[str, Any]] = {}
+        self._running = 0
+        self._at: float | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.rounds = 0
+
+    @property
+    def capacity(self) -> int:
+        """Points kept per bot: one hour's worth."""
+        return max(2, math.ceil(self.window / self.interval))
+
+    # -- reading ----------------------------------------------------------------------
+
+    def latest(self) -> dict[str, Any]:
+        """The last round: each running bot's latest point, and fleet totals."""
+        with self._lock:
+            bots = dict(self._latest)
+            at, running = self._at, self._running
+        return {
+            "at": at,
+            "interval": self.interval,
+            "bots": bots,
+            "totals": {
+                "cpu_percent": round(sum(p["cpu_percent"] or 0.0 for p in bots.values()), 2),
+                "memory_bytes": sum(p["memory_bytes"] for p in bots.values()),
+                "running": running,
+            },
+        }
+
+    def points(self, bot_id: str) -> list[dict[str, Any]]:
+        """A bot's points of the last hour, oldest first."""
+        cutoff = time.time() - self.window
+        with self._lock:
+            points = list(self._points.get(bot_id, ()))
+        return [p for p in points if p["at"] >= cutoff]
+
+    # -- sampling ---------------------------------------------------------------------
+
+    def sample_once(self) -> None:
+        try:
+            statuses = self.runtime.list()
+        except BotMakerError as exc:
+            log.debug("stats round skipped: %s", exc.message)
+            return
+        running = {
+            bot_id: status.container_id
+            for bot_id, status in statuses.items()
+            if status.running and status.container_id
+        }
+        samples: list[StatsSample | None] = []
+        if running:
+            with ThreadPoolExecutor(
+                max_workers=min(self.workers, len(running)), thread_name_prefix="stats"
+            ) as pool:
+                samples = list(pool.map(self._sample, running.values()))
+        with self._lock:
+            for gone in set(self._points) - set(statuses):  # the bot's container is gone
+                del self._points[gone]
+            latest: dict[str, dict[str, Any]] = {}
+            for (bot_id, container), sample in zip(running.items(), samples, strict=True):
+                if sample is None:
+                    continue
+                previous = self._previous.get(bot_id)
+                same = previous is not None and previous[0] == container
+                cpu = cpu_percent(previous[1], sample) if previous and same else None
+                self._previous[bot_id] = (container, sample)
+                point = point_of(sample, cpu)
+                history = self._points.get(bot_id)
+                if history is None or history.maxlen != self.capacity:
+                    history = self._points[bot_id] = deque(history or (), maxlen=self.capacity)
+                history.append(point)
+                latest[bot_id] = point
+            for stopped in set(self._previous) - set(running):
+                del self._previous[stopped]
+            self._latest = latest
+            self._running = len(running)
+            self._at = time.time()
+            self.rounds += 1
+
+    def _sample(self, container: str) -> StatsSample | None:
+        try:
+            return self.runtime.stats(container)
+        except BotMakerError as exc:
+            log.debug("no stats for %s: %s", container[:12], exc.message)
+            return None
+
+    # -- thread -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="stats", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self.sample_once()
+            except Exception:  # the sampler outlives one bad round
+                log.exception("stats round failed")
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))

@@ -1,0 +1,265 @@
+"""Dashboard pages. Thin: each page is a shell the browser fills from the JSON API.
+
+Pages need the session cookie (without it they redirect to ``/login``) and carry the
+session's CSRF token in a ``<meta>`` for scripts and in hidden fields for forms.
+Every page is served with a strict Content-Security-Policy: scripts and styles come
+only from ``/static``, nothing inline, nothing from another site.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import anyio.to_thread
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from botmaker import __version__
+from botmaker.api.deps import (
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    check_csrf,
+    check_origin,
+    clear_session_cookie,
+    client_address,
+    csrf_token_for,
+    services,
+    set_session_cookie,
+)
+from botmaker.errors import Forbidden, TooManyRequests, Unauthorized
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+TEMPLATES_DIR = HERE / "templates"
+
+#: Pre-session CSRF for the login form (double submit: cookie == form field).
+LOGIN_CSRF_COOKIE = "botmaker_login_csrf"
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",  # "no-referrer" would make Origin "null"
+    "Cache-Control": "no-store",
+}
+
+_LOCAL_PATH = re.compile(r"^/(?![/\\])[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$")
+
+router = APIRouter(include_in_schema=False)
+
+
+def install(app: FastAPI) -> None:
+    """Serve the dashboard: its pages at ``/``, its scripts and styles at ``/static``."""
+    app.state.web_templates = Jinja2Templates(directory=TEMPLATES_DIR)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(router)
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _templates(request: Request) -> Jinja2Templates:
+    templates: Jinja2Templates = request.app.state.web_templates
+    return templates
+
+
+def _session(request: Request) -> str | None:
+    """The session token from the cookie, if it is valid."""
+    token = request.cookies.get(SESSION_COOKIE)
+    try:
+        services(request).auth.authenticate(token)
+    except Unauthorized:
+        return None
+    return token
+
+
+def _safe_next(value: object) -> str:
+    text = value if isinstance(value, str) else ""
+    return text if _LOCAL_PATH.fullmatch(text) and text != "/login" else "/"
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    target = "/login" if here == "/" else f"/login?next={quote(here, safe='')}"
+    return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+def _render(
+    request: Request,
+    template: str,
+    *,
+    token: str | None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    body = {
+        "csrf_token": csrf_token_for(token) if token else "",
+        "logged_in": token is not None,
+        "version": __version__,
+        **context,
+    }
+    return _templates(request).TemplateResponse(
+        request, template, body, status_code=status_code, headers=PAGE_HEADERS
+    )
+
+
+def _page(request: Request, template: str, page: str, **context: Any) -> Response:
+    token = _session(request)
+    if token is None:
+        return _to_login(request)
+    return _render(request, template, token=token, page=page, **context)
+
+
+# -- login and logout --------------------------------------------------------------------
+
+
+def _login_page(
+    request: Request, *, error: str | None = None, status_code: int = 200, next_url: str = "/"
+) -> HTMLResponse:
+    nonce = secrets.token_urlsafe(32)
+    response = _render(
+        request,
+        "login.html",
+        token=None,
+        page="login",
+        title="Log in",
+        login_csrf=nonce,
+        error=error,
+        next_url=next_url,
+        status_code=status_code,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        nonce,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/login",
+    )
+    return response
+
+
+@router.get("/login")
+def login_page(request: Request) -> Response:
+    next_url = _safe_next(request.query_params.get("next"))
+    if _session(request) is not None:
+        return RedirectResponse(next_url, status_code=303)
+    return _login_page(request, next_url=next_url)
+
+
+@router.post("/login")
+async def login_form(request: Request) -> Response:
+    form = await request.form()
+    next_url = _safe_next(form.get("next"))
+    supplied = form.get(CSRF_FIELD)
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    try:
+        check_origin(request)
+        if not (
+            isinstance(supplied, str)
+            and expected
+            and hmac.compare_digest(expected.encode(), supplied.encode())
+        ):
+            raise Forbidden("the login form expired; try again")
+    except Forbidden as exc:
+        return _login_page(request, error=exc.message, status_code=403, next_url=next_url)
+    password = form.get("password")
+    if not isinstance(password, str) or not password:
+        return _login_page(
+            request, error="enter the admin password", status_code=422, next_url=next_url
+        )
+    svc = services(request)
+    try:
+        token = await anyio.to_thread.run_sync(
+            svc.auth.login, password[:1024], client_address(request)
+        )
+    except TooManyRequests as exc:
+        page = _login_page(request, error=exc.message, status_code=429, next_url=next_url)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
+    except Unauthorized:
+        return _login_page(request, error="wrong password", status_code=401, next_url=next_url)
+    response = RedirectResponse(next_url, status_code=303, headers={"Cache-Control": "no-store"})
+    set_session_cookie(response, request, token, svc.settings.token_ttl_seconds)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+async def logout_form(request: Request) -> Response:
+    form = await request.form()
+    token = await anyio.to_thread.run_sync(_session, request)
+    response = RedirectResponse("/login", status_code=303, headers={"Cache-Control": "no-store"})
+    if token is None:
+        return response
+    supplied = form.get(CSRF_FIELD)
+    check_origin(request)
+    check_csrf(token, supplied if isinstance(supplied, str) else None)
+    await anyio.to_thread.run_sync(services(request).auth.logout, token)
+    clear_session_cookie(response)
+    return response
+
+
+# -- pages -------------------------------------------------------------------------------
+
+
+@router.get("/")
+def bots_page(request: Request) -> Response:
+    return _page(request, "bots.html", "bots", title="Bots")
+
+
+@router.get("/bots/new")
+def wizard_page(request: Request) -> Response:
+    return _page(request, "wizard.html", "wizard", title="New bot")
+
+
+@router.get("/bots/{bot}")
+def bot_page(bot: str, request: Request) -> Response:
+    token = _session(request)
+    if token is None:
+        return _to_login(request)
+    names = services(request).bots.names()  # no engine call: the page loads even if it is down
+    bot_id = bot if bot in names else next((i for i, n in names.items() if n == bot), None)
+    if bot_id is None:
+        return _render(
+            request,
+            "not_found.html",
+            token=token,
+            page="missing",
+            title="No such bot",
+            message=f"There is no bot {bot!r}.",
+            status_code=404,
+        )
+    return _render(request, "bot.html", token=token, page="bot", title=names[bot_id], bot_id=bot_id)
+
+
+@router.get("/keys")
+def keys_page(request: Request) -> Response:
+    return _page(request, "keys.html", "keys", title="Provider keys")
+
+
+@router.get("/diagnostics")
+def diagnostics_page(request: Request) -> Response:
+    return _page(request, "diagnostics.html", "diagnostics", title="Diagnostics")

@@ -1,0 +1,57 @@
+// Showing the API's 422 errors next to the field they name (error.field).
+
+import { h } from "./dom.js";
+
+function candidates(field) {
+  const parts = String(field || "").split(".");
+  const out = [];
+  for (let n = parts.length; n > 0; n -= 1) out.push(parts.slice(0, n).join("."));
+  return out;
+}
+
+/** The input for an API field name ("fallbacks.0" falls back to "fallbacks"). */
+export function inputFor(root, field) {
+  for (const name of candidates(field)) {
+    const node = root.querySelector(`[data-field="${CSS.escape(name)}"]`);
+    if (node) return node;
+  }
+  return null;
+}
+
+export function clearErrors(root) {
+  for (const node of root.querySelectorAll(".field-error[data-for]")) node.remove();
+  for (const node of root.querySelectorAll('[aria-invalid="true"]')) {
+    node.removeAttribute("aria-invalid");
+    const ids = (node.getAttribute("aria-describedby") || "")
+      .split(" ")
+      .filter((id) => id && !id.endsWith("-error"));
+    if (ids.length) node.setAttribute("aria-describedby", ids.join(" "));
+    else node.removeAttribute("aria-describedby");
+  }
+}
+
+/** Put the message under the field's input; returns the input, or null if none matches. */
+export function showFieldError(root, field, message) {
+  const input = inputFor(root, field);
+  if (!input) return null;
+  const id = `${input.id || input.name || "field"}-error`;
+  const error = h("p", { class: "field-error", id, "data-for": field, role: "alert" }, message);
+  const holder = input.closest(".field") || input.closest(".check") || input.parentElement;
+  const existing = holder.querySelector(`.field-error[data-for]`);
+  if (existing) existing.remove();
+  if (holder.classList.contains("check")) holder.after(error);
+  else holder.append(error);
+  input.setAttribute("aria-invalid", "true");
+  const described = (input.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+  if (!described.includes(id)) described.push(id);
+  input.setAttribute("aria-describedby", described.join(" "));
+  return input;
+}
+
+/** Comma- or newline-separated text as a list of trimmed, non-empty entries. */
+export function listOf(text, separator = /[,\n]/) {
+  return String(text || "")
+    .split(separator)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}

@@ -1,0 +1,497 @@
+// One bot: status and actions, live logs, resources, configuration, usage, events, token.
+
+import { announce, toast } from "../lib/common.js";
+import { api, ApiError, optional } from "../lib/api.js";
+import { lineChart } from "../lib/chart.js";
+import { $, dl, h } from "../lib/dom.js";
+import { confirmDelete } from "../lib/dialog.js";
+import { clearErrors, listOf, showFieldError } from "../lib/fields.js";
+import * as fmt from "../lib/format.js";
+import { every, watchFleet } from "../lib/live.js";
+import { LogViewer } from "../lib/logviewer.js";
+import * as st from "../lib/status.js";
+
+const root = $("#bot-root");
+const botId = root.dataset.botId;
+const base = `/api/bots/${encodeURIComponent(botId)}`;
+const configForm = $("#config-form");
+let bot = null;
+let catalog = { providers: [], channels: [] };
+let viewer = null;
+let token = null;
+
+const c = {
+  personaName: $("#c-persona-name"),
+  emoji: $("#c-persona-emoji"),
+  soul: $("#c-soul"),
+  userNotes: $("#c-user-notes"),
+  model: $("#c-model"),
+  fallbacks: $("#c-fallbacks"),
+  heartbeat: $("#c-heartbeat"),
+  dmPolicy: $("#c-dm-policy"),
+  allowFrom: $("#c-allow-from"),
+};
+
+function showError(message) {
+  const box = $("#bot-error");
+  box.textContent = message;
+  box.hidden = !message;
+}
+
+// -- header -------------------------------------------------------------------------------
+
+function renderHead() {
+  const persona = bot.persona || {};
+  $("#bot-emoji").textContent = persona.emoji || bot.name[0].toUpperCase();
+  $("#bot-persona").textContent = persona.name || bot.name;
+  $("#bot-name").textContent = bot.name;
+  $("#bot-model").textContent = `${bot.provider}/${bot.model}`;
+  $("#bot-channels").textContent = (bot.channels || [bot.channel]).join(", ");
+  st.badge(bot.status, $("#bot-badge"));
+  renderUptime();
+  const up = st.isUp(bot.status);
+  const creating = bot.state === "creating";
+  $('[data-action="start"]').disabled = up || creating;
+  $('[data-action="stop"]').disabled = !up || creating;
+  $('[data-action="restart"]').disabled = creating;
+  document.title = `${bot.name} · BotMaker`;
+  renderDetails();
+}
+
+function renderUptime() {
+  const up = bot && st.isUp(bot.status);
+  const status = bot ? bot.status : null;
+  let text = "";
+  if (up) text = `up ${fmt.since(bot.started_at || status.started_at)}`;
+  else if (status && status.finished_at && fmt.parseTime(status.finished_at)) text = `since ${fmt.when(status.finished_at)}`;
+  $("#bot-uptime").textContent = text;
+}
+
+function renderDetails() {
+  const pairs = [
+    ["Id", bot.id],
+    ["Container", bot.container_name],
+    ["Image", bot.image],
+    ["Created", fmt.when(bot.created_at)],
+    ["Keyring", bot.keyring ? "yes (the bot holds only a keyring token)" : "no"],
+    ["Secrets", (bot.secrets || []).join(", ") || "—"],
+  ];
+  if (bot.status && bot.status.detail) pairs.push(["Detail", bot.status.detail]);
+  $("#details").replaceWith(Object.assign(dl(pairs, "details"), { id: "details" }));
+}
+
+function setStatus(status, extra = {}) {
+  if (extra.deleted) {
+    showError("This bot was deleted.");
+    return;
+  }
+  const before = st.label(bot.status);
+  bot.status = status;
+  if ("started_at" in extra) bot.started_at = extra.started_at;
+  renderHead();
+  const after = st.label(status);
+  if (before !== after) announce(`${bot.name} is now ${after}`);
+  ensureLogs();
+}
+
+async function reload() {
+  try {
+    bot = await api(base);
+    showError("");
+    renderHead();
+    ensureLogs();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) showError("This bot no longer exists.");
+    else showError(`Could not load the bot: ${err.message}`);
+  }
+}
+
+// -- actions ------------------------------------------------------------------------------------
+
+async function act(action, button) {
+  if (action === "delete") {
+    const done = await confirmDelete(bot.name, () => api(base, { method: "DELETE" }));
+    if (done) window.location.assign(`/?deleted=${encodeURIComponent(bot.name)}`);
+    return;
+  }
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  try {
+    const updated = await api(`${base}/${action}`, { method: "POST" });
+    bot = { ...bot, ...updated };
+    setStatus(updated.status, { started_at: updated.started_at });
+    toast(`${bot.name}: ${action === "stop" ? "stopped" : action === "start" ? "started" : "restarted"}.`, "ok");
+  } catch (err) {
+    toast(`${bot.name}: ${err.message}`, "error");
+  } finally {
+    button.removeAttribute("aria-busy");
+    renderHead();
+  }
+}
+
+$("#bot-actions").addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-action]");
+  if (button && bot) act(button.dataset.action, button);
+});
+
+// -- logs -----------------------------------------------------------------------------------------
+
+let logsContainer = null; // the container the viewer follows (or last followed)
+
+/** Follow the bot's container again if the stream ended: all of a new container's log,
+ *  only the last lines of a restarted one (they were shown before). */
+function ensureLogs() {
+  if (!viewer || !viewer.ended || !bot || !st.isUp(bot.status)) return;
+  const container = bot.status.container_id || null;
+  const fresh = container !== logsContainer;
+  logsContainer = container;
+  viewer.meta(fresh ? "— a new container —" : "— following the container again —");
+  viewer.connect(`${base}/logs?tail=${fresh ? 1000 : 20}`);
+}
+
+function startLogs() {
+  viewer = new LogViewer($("#bot-logs"), { name: bot.name, label: `Logs of ${bot.name}` });
+  viewer.onEnd = (reason) => window.setTimeout(ensureLogs, reason === "error" ? 3000 : 500);
+  logsContainer = bot.status.container_id || null;
+  viewer.connect(`${base}/logs?tail=200`);
+}
+
+// -- configuration ------------------------------------------------------------------------------
+
+function formValues() {
+  return {
+    personaName: c.personaName.value,
+    emoji: c.emoji.value,
+    soul: c.soul.value,
+    userNotes: c.userNotes.value,
+    model: c.model.value.trim(),
+    fallbacks: listOf(c.fallbacks.value).join(","),
+    heartbeat: c.heartbeat.checked,
+    dmPolicy: c.dmPolicy.value,
+    allowFrom: listOf(c.allowFrom.value, /\n/).join("\n"),
+  };
+}
+
+let initial = null;
+
+function fillConfig() {
+  const config = bot.config || {};
+  const persona = config.persona || {};
+  c.personaName.value = persona.name || "";
+  c.emoji.value = persona.emoji || "";
+  c.soul.value = persona.soul || "";
+  c.userNotes.value = persona.user_notes || "";
+  c.model.value = bot.model;
+  c.fallbacks.value = (config.fallbacks || []).join(", ");
+  c.heartbeat.checked = Boolean(config.heartbeat);
+  const channels = config.channels || [];
+  const single = channels.length === 1 ? channels[0] : null;
+  const entry = single && catalog.channels.find((ch) => ch.id === single.type);
+  const policies = entry ? entry.dm_policies : [];
+  c.dmPolicy.replaceChildren(...policies.map((p) => h("option", { value: p }, p)));
+  if (single && single.dm_policy) c.dmPolicy.value = single.dm_policy;
+  $("#c-dm-group").hidden = !single || policies.length === 0;
+  c.allowFrom.value = single ? (single.allow_from || []).join("\n") : "";
+  $("#c-allow-group").hidden = !single || policies.length === 0;
+  const provider = catalog.providers.find((p) => p.id === bot.provider);
+  $("#c-model-options").replaceChildren(...(provider ? provider.models : []).map((m) => h("option", { value: m })));
+  initial = formValues();
+}
+
+function buildPatch() {
+  const now = formValues();
+  const patch = {};
+  if (["personaName", "emoji", "soul", "userNotes"].some((k) => now[k] !== initial[k])) {
+    patch.persona = { name: now.personaName.trim(), emoji: now.emoji.trim(), soul: now.soul, user_notes: now.userNotes };
+  }
+  if (now.model !== initial.model) patch.model = now.model;
+  if (now.fallbacks !== initial.fallbacks) patch.fallbacks = listOf(c.fallbacks.value);
+  if (now.heartbeat !== initial.heartbeat) patch.heartbeat = now.heartbeat;
+  if (!$("#c-dm-group").hidden) {
+    if (now.dmPolicy !== initial.dmPolicy) patch.dm_policy = now.dmPolicy;
+    if (now.allowFrom !== initial.allowFrom) patch.allow_from = listOf(c.allowFrom.value, /\n/);
+  }
+  return patch;
+}
+
+configForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  clearErrors(configForm);
+  $("#config-error").hidden = true;
+  $("#config-ok").hidden = true;
+  if (!configForm.reportValidity()) return;
+  const patch = buildPatch();
+  if (Object.keys(patch).length === 0) {
+    $("#config-ok").textContent = "Nothing changed.";
+    $("#config-ok").hidden = false;
+    return;
+  }
+  const button = $("#config-apply");
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  button.textContent = "Applying…";
+  try {
+    bot = await api(base, { method: "PATCH", body: patch });
+    fillConfig();
+    renderHead();
+    $("#config-ok").textContent = "Applied: the bot restarted with the new configuration.";
+    $("#config-ok").hidden = false;
+    announce(`${bot.name}: configuration applied`);
+    if (viewer && bot.status.container_id !== logsContainer) {
+      viewer.disconnect(); // the old container is gone: follow the new one from its start
+      viewer.ended = true;
+      ensureLogs();
+    }
+  } catch (err) {
+    const input = err.field ? showFieldError(configForm, err.field, err.message) : null;
+    if (input) input.focus();
+    else {
+      $("#config-error").textContent = err.message;
+      $("#config-error").hidden = false;
+    }
+  } finally {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+    button.textContent = "Apply";
+  }
+});
+
+configForm.addEventListener("reset", (event) => {
+  event.preventDefault();
+  clearErrors(configForm);
+  $("#config-error").hidden = true;
+  $("#config-ok").hidden = true;
+  fillConfig();
+});
+
+// -- stats ----------------------------------------------------------------------------------------
+
+function rates(points, key) {
+  const out = [];
+  for (let i = 1; i < points.length; i += 1) {
+    const dt = (points[i].t - points[i - 1].t) / 1000;
+    const a = points[i - 1][key];
+    const b = points[i][key];
+    if (dt > 0 && Number.isFinite(a) && Number.isFinite(b)) out.push([points[i].t, Math.max(0, (b - a) / dt)]);
+  }
+  return out;
+}
+
+async function loadStats() {
+  let data;
+  try {
+    data = await optional(`${base}/stats`);
+  } catch {
+    return true;
+  }
+  if (data === null) {
+    $("#stats-missing").hidden = false;
+    $("#charts").hidden = true;
+    return true;
+  }
+  $("#stats-missing").hidden = true;
+  $("#charts").hidden = false;
+  const points = (data.points || [])
+    .map((p) => ({
+      ...p,
+      t: (fmt.parseTime(p.at) || new Date(0)).getTime(),
+      rx: p.net_rx_bytes ?? p.rx_bytes,
+      tx: p.net_tx_bytes ?? p.tx_bytes,
+    }))
+    .filter((p) => p.t > 0)
+    .sort((a, b) => a.t - b.t);
+  lineChart($("#chart-cpu"), {
+    title: "CPU",
+    series: [{ label: "cpu", points: points.map((p) => [p.t, p.cpu_percent]) }],
+    format: fmt.percent,
+    minMax: 5,
+  });
+  lineChart($("#chart-mem"), {
+    title: "Memory",
+    series: [{ label: "memory", points: points.map((p) => [p.t, p.memory_bytes]) }],
+    format: fmt.bytes,
+    minMax: 16 * 1024 * 1024,
+  });
+  lineChart($("#chart-net"), {
+    title: "Network",
+    series: [
+      { label: "in", points: rates(points, "rx") },
+      { label: "out", points: rates(points, "tx") },
+    ],
+    format: fmt.rate,
+    minMax: 1024,
+  });
+  const last = points[points.length - 1];
+  $("#stats-now").textContent = last ? `updated ${fmt.when(last.at)}` : "no samples yet";
+  return true;
+}
+
+// -- usage, events, token ---------------------------------------------------------------------
+
+function meter(used, limit) {
+  if (!limit) return null;
+  const ratio = Math.min(1, used / limit);
+  const bar = h("span");
+  bar.style.width = `${(ratio * 100).toFixed(1)}%`; // CSSOM: allowed by the CSP
+  return h("div", { class: `meter${used >= limit ? " over" : ""}`, role: "img", "aria-label": `${fmt.count(used)} of ${fmt.count(limit)}` }, bar);
+}
+
+async function loadUsage() {
+  const body = $("#usage-body");
+  let keyring;
+  try {
+    keyring = await api("/api/keyring");
+  } catch (err) {
+    body.replaceChildren(h("p", { class: "muted" }, `Could not ask the keyring: ${err.message}`));
+    return;
+  }
+  if (!keyring.enabled) {
+    body.replaceChildren(h("p", { class: "muted" }, "The keyring is off (BOTMAKER_KEYRING=off): this bot holds its provider key itself, and nothing meters what it spends."));
+    return;
+  }
+  if (!bot.keyring) {
+    body.replaceChildren(h("p", { class: "muted" }, "This bot does not go through the keyring (it was created without a keyed provider)."));
+    return;
+  }
+  let usage;
+  try {
+    usage = await api("/api/usage");
+  } catch (err) {
+    body.replaceChildren(h("p", { class: "muted" }, `Usage is not available: ${err.message}`));
+    return;
+  }
+  const row = (usage.bots || {})[bot.id];
+  if (!row) {
+    body.replaceChildren(h("p", { class: "muted" }, "No requests yet."));
+    return;
+  }
+  const budget = row.budget || {};
+  const line = (label, used, limit) => [
+    h("dt", {}, label),
+    h("dd", {}, `${fmt.count(used)}${limit ? ` / ${fmt.count(limit)}` : ""}`, meter(used, limit)),
+  ];
+  body.replaceChildren(
+    h(
+      "dl",
+      { class: "kv" },
+      line("Tokens today", row.today.tokens, budget.daily_tokens),
+      line("Tokens this month", row.month.tokens, budget.monthly_tokens),
+      line("Requests today", row.today.requests, budget.daily_requests),
+      line("Requests this month", row.month.requests, budget.monthly_requests),
+      h("dt", {}, "Errors · refused"),
+      h("dd", {}, `${fmt.count(row.month.errors)} · ${fmt.count(row.month.rejected)}`),
+      h("dt", {}, "Rate limit"),
+      h("dd", {}, budget.requests_per_minute ? `${budget.requests_per_minute}/min` : "none"),
+    ),
+  );
+}
+
+function eventItem(event) {
+  const bad = /die|oom|exit|fail|unhealthy|kill|budget/i.test(event.kind) && event.exit_code !== 0;
+  const ok = /start|healthy|create/i.test(event.kind) && !/unhealthy/i.test(event.kind);
+  const logs = Array.isArray(event.logs) ? event.logs.join("\n") : event.logs;
+  return h(
+    "li",
+    { class: bad ? "event-bad" : ok ? "event-ok" : "" },
+    h("span", { class: "event-kind" }, event.kind),
+    event.exit_code !== null && event.exit_code !== undefined ? ` (exit code ${event.exit_code})` : null,
+    " · ",
+    h("time", { class: "muted small" }, fmt.when(event.at)),
+    event.detail ? h("div", {}, event.detail) : null,
+    logs ? h("details", {}, h("summary", { class: "small" }, "Last log lines"), h("pre", {}, logs)) : null,
+  );
+}
+
+async function loadEvents() {
+  let data;
+  try {
+    data = await optional(`${base}/events`);
+  } catch {
+    return;
+  }
+  const events = data ? data.events || [] : [];
+  const empty = $("#events-empty");
+  empty.textContent = data === null ? "Events are not available on this server." : "No events yet.";
+  empty.hidden = events.length > 0;
+  const sorted = [...events].sort((a, b) => (fmt.parseTime(b.at) || 0) - (fmt.parseTime(a.at) || 0));
+  $("#events").replaceChildren(...sorted.slice(0, 50).map(eventItem));
+}
+
+async function fetchToken() {
+  if (token !== null) return token;
+  const data = await optional(`${base}/gateway-token`);
+  if (data === null) {
+    const note = $("#token-note");
+    note.textContent = "This server does not hand out gateway tokens.";
+    note.hidden = false;
+    return null;
+  }
+  token = data.token;
+  return token;
+}
+
+$("#token-reveal").addEventListener("click", async (event) => {
+  const button = event.currentTarget;
+  const value = $("#token-value");
+  if (button.getAttribute("aria-pressed") === "true") {
+    value.textContent = "••••••••••••••••";
+    button.setAttribute("aria-pressed", "false");
+    button.textContent = "Reveal";
+    return;
+  }
+  try {
+    const t = await fetchToken();
+    if (t === null) return;
+    value.textContent = t;
+    button.setAttribute("aria-pressed", "true");
+    button.textContent = "Hide";
+  } catch (err) {
+    toast(err.message, "error");
+  }
+});
+
+$("#token-copy").addEventListener("click", async () => {
+  try {
+    const t = await fetchToken();
+    if (t === null) return;
+    await navigator.clipboard.writeText(t);
+    toast("Gateway token copied.", "ok");
+  } catch (err) {
+    toast(err instanceof ApiError ? err.message : "Copying is not allowed here; reveal the token and copy it by hand.", "error");
+  }
+});
+
+// -- start ----------------------------------------------------------------------------------------
+
+async function start() {
+  try {
+    const [b, providers, channels] = await Promise.all([api(base), api("/api/providers"), api("/api/channels")]);
+    bot = b;
+    catalog = { providers: providers.providers, channels: channels.channels };
+  } catch (err) {
+    showError(err instanceof ApiError && err.status === 404 ? "This bot no longer exists." : `Could not load the bot: ${err.message}`);
+    return;
+  }
+  renderHead();
+  fillConfig();
+  startLogs();
+  loadUsage();
+  every(15_000, loadStats);
+  every(15_000, async () => {
+    await loadEvents();
+    return true;
+  });
+  watchFleet({
+    onStatus: (data) => {
+      if (data.id === botId) setStatus(data.status, data);
+    },
+    onResync: reload,
+    onEvent: (data) => {
+      if ((data.bot_id || data.id) === botId) loadEvents();
+    },
+  });
+  window.setInterval(renderUptime, 1000);
+  root.dataset.ready = "true";
+}
+
+start();

@@ -1,0 +1,151 @@
+// Diagnostics: the engine, the fleet, the keyring, and orphans with a clean-up.
+
+import { announce, toast } from "../lib/common.js";
+import { api, optional } from "../lib/api.js";
+import { $, dl, h } from "../lib/dom.js";
+import { confirmDialog } from "../lib/dialog.js";
+import * as fmt from "../lib/format.js";
+
+const MISSING = "Not available on this server yet.";
+
+function value(v) {
+  if (v === null || v === undefined || v === "") return "—";
+  if (typeof v === "boolean") return v ? "yes" : "no";
+  if (Array.isArray(v)) return v.map(value).join(", ") || "—";
+  if (typeof v === "object") return Object.entries(v).map(([k, x]) => `${k}: ${value(x)}`).join(", ") || "—";
+  return String(v);
+}
+
+const WORDS = { api: "API", os: "OS", cpus: "CPUs", cpu: "CPU", id: "id", url: "URL" };
+
+function pretty(key) {
+  const words = String(key).replace(/_bytes$/, "").split("_");
+  return fmt.capitalize(words.map((w) => WORDS[w] || w).join(" "));
+}
+
+function shown(key, v) {
+  if (typeof v === "number" && /_bytes$/.test(key)) return fmt.bytes(v);
+  if (typeof v === "number" && /_percent$/.test(key)) return fmt.percent(v);
+  return value(v);
+}
+
+function state(ok, text) {
+  return h("span", { class: `badge badge-${ok ? "ok" : "bad"}` }, text);
+}
+
+function renderEngine(engine) {
+  const box = $("#diag-engine");
+  if (!engine) return box.replaceChildren(h("p", { class: "muted" }, MISSING));
+  if (engine.ok === false) {
+    return box.replaceChildren(state(false, "down"), h("p", {}, engine.message || "The engine does not answer."));
+  }
+  const pairs = Object.entries(engine).filter(([k]) => k !== "ok").map(([k, v]) => [pretty(k), shown(k, v)]);
+  return box.replaceChildren(state(true, "answering"), dl(pairs));
+}
+
+function renderFleet(fleet, monitor) {
+  const box = $("#diag-fleet");
+  if (!fleet) return box.replaceChildren(h("p", { class: "muted" }, MISSING));
+  const byStatus = Object.entries(fleet.by_status || {});
+  const pairs = [
+    ["Bots", value(fleet.bots)],
+    ["CPU", fmt.percent(fleet.cpu_percent)],
+    ["Memory", fmt.bytes(fleet.memory_bytes)],
+  ];
+  if (monitor) {
+    pairs.push(["Live events", monitor.connected ? "following Docker" : "reconnecting"]);
+    if (monitor.subscribers !== undefined) pairs.push(["Watchers", value(monitor.subscribers)]);
+  }
+  return box.replaceChildren(
+    dl(pairs),
+    byStatus.length
+      ? h("p", { class: "row row-wrap" }, byStatus.map(([s, n]) => h("span", { class: "tag" }, `${s} ${n}`)))
+      : null,
+  );
+}
+
+function renderKeyring(keyring) {
+  const box = $("#diag-keyring");
+  if (!keyring) return box.replaceChildren(h("p", { class: "muted" }, MISSING));
+  if (!keyring.enabled) return box.replaceChildren(state(true, "off"), h("p", { class: "muted" }, "BOTMAKER_KEYRING=off: bots hold their own keys."));
+  const ok = keyring.ok !== false && !keyring.locked;
+  const pairs = Object.entries(keyring)
+    .filter(([k]) => !["enabled", "ok"].includes(k))
+    .map(([k, v]) => [pretty(k), shown(k, v)]);
+  return box.replaceChildren(state(ok, keyring.locked ? "locked" : ok ? "running" : "not answering"), dl(pairs));
+}
+
+function orphanText(item) {
+  if (typeof item === "string") return item;
+  const main = item.name || item.path || item.id || "";
+  const rest = Object.entries(item)
+    .filter(([k, v]) => !["name", "path"].includes(k) && v !== null && v !== undefined && v !== "")
+    .filter(([k]) => !(k === "id" && !item.name && !item.path))
+    .map(([k, v]) => (k === "age_seconds" ? `age ${fmt.duration(v)}` : `${k}=${value(v)}`))
+    .join(" · ");
+  return rest ? `${main}  (${rest})` : main;
+}
+
+/** The report's lists ("containers", "secrets", "state"…), without "failed". */
+function groups(report) {
+  return Object.entries(report || {}).filter(([k, v]) => Array.isArray(v) && k !== "failed");
+}
+
+let orphans = null;
+
+function renderOrphans(data) {
+  orphans = data;
+  const box = $("#orphans");
+  const button = $("#cleanup");
+  if (!data) {
+    button.disabled = true;
+    return box.replaceChildren(h("p", { class: "muted" }, MISSING));
+  }
+  const total = groups(data).reduce((n, [, items]) => n + items.length, 0);
+  button.disabled = total === 0;
+  if (total === 0) return box.replaceChildren(h("p", { class: "notice notice-ok" }, "No orphans: every container and folder belongs to a bot."));
+  return box.replaceChildren(
+    ...groups(data)
+      .filter(([, items]) => items.length)
+      .flatMap(([key, items]) => [
+        h("h3", {}, `${pretty(key)} (${items.length})`),
+        h("ul", { class: "orphan-list" }, items.map((i) => h("li", {}, orphanText(i)))),
+      ]),
+  );
+}
+
+async function load() {
+  const error = $("#diag-error");
+  error.hidden = true;
+  try {
+    const [diag, orphanData] = await Promise.all([optional("/api/diagnostics"), optional("/api/admin/orphans")]);
+    renderEngine(diag && diag.engine);
+    renderFleet(diag && diag.fleet, diag && diag.monitor);
+    renderKeyring(diag ? diag.keyring : await api("/api/keyring").catch(() => null));
+    renderOrphans(orphanData);
+  } catch (err) {
+    error.textContent = `Could not load the diagnostics: ${err.message}`;
+    error.hidden = false;
+  }
+}
+
+$("#diag-refresh").addEventListener("click", load);
+$("#cleanup").addEventListener("click", async () => {
+  const count = groups(orphans).reduce((n, [, items]) => n + items.length, 0);
+  $("#cleanup-text").textContent = `Removes the ${count} orphan(s) listed (containers are force-removed). Bots are not touched.`;
+  const result = await confirmDialog($("#cleanup-dialog"), {
+    submit: $("#cleanup-submit"),
+    cancel: $("#cleanup-cancel"),
+    error: $("#cleanup-error"),
+    action: async () => (await api("/api/admin/cleanup", { method: "POST" })) ?? true,
+  });
+  if (result !== null) {
+    const failed = (result && result.failed) || [];
+    if (failed.length) toast(`Some could not be removed: ${failed.map(orphanText).join("; ")}`, "error");
+    else toast("Orphans removed.", "ok");
+    announce(failed.length ? "Clean-up partly failed" : "Orphans removed");
+    load();
+  }
+});
+
+load();

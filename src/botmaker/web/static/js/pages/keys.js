@@ -1,0 +1,153 @@
+// Provider keys in the keyring: list (last 4 only) with usage, add, delete.
+
+import { announce, toast } from "../lib/common.js";
+import { api } from "../lib/api.js";
+import { $, h } from "../lib/dom.js";
+import { confirmDialog } from "../lib/dialog.js";
+import { clearErrors, listOf, showFieldError } from "../lib/fields.js";
+import * as fmt from "../lib/format.js";
+
+const form = $("#key-form");
+let providers = [];
+
+function providerLabel(id) {
+  const p = providers.find((x) => x.id === id);
+  return p ? p.label : id;
+}
+
+function usageCell(u) {
+  if (!u) return h("td", { class: "muted" }, "—");
+  return h("td", {}, h("span", { class: "mono" }, `${fmt.compact(u.tokens)} tok`), h("br"), h("span", { class: "muted small" }, `${fmt.count(u.requests)} req`));
+}
+
+async function remove(key) {
+  const dialog = $("#key-delete-dialog");
+  $("#key-delete-text").textContent = `${providerLabel(key.provider)} key …${key.last4}${key.label ? ` (${key.label})` : ""}. Bots using it move on to other keys.`;
+  const done = await confirmDialog(dialog, {
+    submit: $("#key-delete-submit"),
+    cancel: $("#key-delete-cancel"),
+    error: $("#key-delete-error"),
+    action: async () => {
+      await api(`/api/keys/${encodeURIComponent(key.id)}`, { method: "DELETE" });
+      return true;
+    },
+  });
+  if (done) {
+    toast(`Deleted the key …${key.last4}.`, "ok");
+    announce("Key deleted");
+    load();
+  }
+}
+
+function render(keys, usage) {
+  const body = $("#keys-body");
+  body.replaceChildren(
+    ...keys.map((key) => {
+      const owned = Boolean(key.bot_id);
+      const u = usage[key.id] || null;
+      return h(
+        "tr",
+        { "data-key-id": key.id },
+        h("td", {}, providerLabel(key.provider)),
+        h("td", { class: "mono" }, `…${key.last4}`),
+        h(
+          "td",
+          {},
+          key.label || (owned ? "" : h("span", { class: "muted" }, "no label")),
+          owned ? h("div", { class: "muted small" }, `own key of ${key.bot_name || key.bot_id}`) : null,
+          (key.tags || []).length ? h("div", {}, key.tags.map((t) => h("span", { class: "tag" }, t))) : null,
+        ),
+        usageCell(u && u.today),
+        usageCell(u && u.month),
+        h(
+          "td",
+          {},
+          owned
+            ? h("span", { class: "muted small" }, "edit the bot to replace")
+            : h("button", { type: "button", class: "btn btn-small btn-danger-ghost", "aria-label": `Delete the ${providerLabel(key.provider)} key …${key.last4}`, onclick: () => remove(key) }, "Delete"),
+        ),
+      );
+    }),
+  );
+  $("#keys-table").hidden = keys.length === 0;
+  $("#keys-empty").hidden = keys.length > 0;
+}
+
+async function load() {
+  const state = $("#keyring-state");
+  let keyring;
+  try {
+    keyring = await api("/api/keyring");
+  } catch (err) {
+    state.className = "notice notice-error";
+    state.textContent = `Could not ask the keyring: ${err.message}`;
+    return;
+  }
+  if (!keyring.enabled) {
+    state.className = "notice notice-warn";
+    state.textContent = "The keyring is off (BOTMAKER_KEYRING=off): each bot holds its own provider key, given when it is created. Turn the keyring on to share keys, meter usage and set budgets.";
+    $("#keys-layout").hidden = true;
+    return;
+  }
+  if (keyring.ok === false || keyring.locked) {
+    state.className = "notice notice-error";
+    state.textContent = keyring.locked
+      ? "The keyring is locked: its master key (or passphrase) is missing or wrong. Keys cannot be used or added until it is back."
+      : `The keyring does not answer: ${keyring.message || "unknown error"}.`;
+    $("#keys-layout").hidden = true;
+    return;
+  }
+  state.className = "notice notice-ok";
+  state.textContent = `The keyring is running${keyring.proxy_url ? ` (bots reach it at ${keyring.proxy_url})` : ""}.`;
+  $("#keys-layout").hidden = false;
+  try {
+    const [keys, usage] = await Promise.all([api("/api/keys"), api("/api/usage").catch(() => ({ keys: {} }))]);
+    render(keys.keys, usage.keys || {});
+  } catch (err) {
+    toast(`Could not list the keys: ${err.message}`, "error");
+  }
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  clearErrors(form);
+  $("#key-error").hidden = true;
+  if (!form.reportValidity()) return;
+  const body = { provider: $("#key-provider").value, key: $("#key-key").value };
+  const label = $("#key-label").value.trim();
+  if (label) body.label = label;
+  const tags = listOf($("#key-tags").value);
+  if (tags.length) body.tags = tags;
+  const button = $('button[type="submit"]', form);
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  try {
+    const { key } = await api("/api/keys", { method: "POST", body });
+    form.reset();
+    toast(`Added the ${providerLabel(key.provider)} key …${key.last4}.`, "ok");
+    announce("Key added");
+    load();
+  } catch (err) {
+    const input = err.field ? showFieldError(form, err.field, err.message) : null;
+    if (input) input.focus();
+    else {
+      $("#key-error").textContent = err.message;
+      $("#key-error").hidden = false;
+    }
+  } finally {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+  }
+});
+
+async function start() {
+  try {
+    providers = (await api("/api/providers")).providers;
+  } catch {
+    providers = [];
+  }
+  $("#key-provider").replaceChildren(...providers.map((p) => h("option", { value: p.id }, p.label)));
+  load();
+}
+
+start();

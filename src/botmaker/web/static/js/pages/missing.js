@@ -1,0 +1,2 @@
+// Pages without their own script.
+import "../lib/common.js";

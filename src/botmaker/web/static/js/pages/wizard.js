@@ -1,0 +1,528 @@
+// The create wizard: template → persona → model → channel → review → create, then the
+// image pull and the bot's first logs. Every rule beyond `required` is the API's: its 422
+// error names the field, and the message is shown next to that field.
+
+import { announce } from "../lib/common.js";
+import { api, ApiError } from "../lib/api.js";
+import { $, $$, h } from "../lib/dom.js";
+import { clearErrors, inputFor, listOf, showFieldError } from "../lib/fields.js";
+import * as fmt from "../lib/format.js";
+import { LogViewer } from "../lib/logviewer.js";
+import { renderMarkdown } from "../lib/markdown.js";
+import * as st from "../lib/status.js";
+
+const form = $("#wizard");
+const sections = $$("section.step", form);
+const stepButtons = $$("#steps button");
+const next = $("#wizard-next");
+const back = $("#wizard-back");
+
+const f = {
+  name: $("#f-name"),
+  personaName: $("#f-persona-name"),
+  emoji: $("#f-persona-emoji"),
+  soul: $("#f-soul"),
+  userNotes: $("#f-user-notes"),
+  provider: $("#f-provider"),
+  model: $("#f-model"),
+  baseUrl: $("#f-base-url"),
+  baseUrlPrivate: $("#f-base-url-private"),
+  apiKey: $("#f-api-key"),
+  fallbacks: $("#f-fallbacks"),
+  heartbeat: $("#f-heartbeat"),
+  channel: $("#f-channel"),
+  dmPolicy: $("#f-dm-policy"),
+  allowFrom: $("#f-allow-from"),
+};
+
+const data = { templates: [], providers: [], channels: [], keyring: { enabled: false }, keys: [] };
+let step = 0;
+let reached = 0;
+let filled = { name: "", personaName: "", emoji: "", soul: "" }; // what the template put in
+let defaultModel = "";
+
+const CATEGORY_LABELS = { hosted: "Hosted", aggregator: "Aggregators", local: "Local", custom: "Custom" };
+const POLICY_HELP = {
+  pairing: "Unknown senders get a pairing code; you approve them once.",
+  allowlist: "Only the senders in the allow list below.",
+  open: "Anyone who finds the bot.",
+  disabled: "No direct messages at all.",
+};
+
+const provider = () => data.providers.find((p) => p.id === f.provider.value);
+const channel = () => data.channels.find((c) => c.id === f.channel.value);
+const template = () => {
+  const checked = $('input[name="template"]:checked', form);
+  return checked ? data.templates.find((t) => t.id === checked.value) || null : null;
+};
+
+// -- steps ------------------------------------------------------------------------------
+
+function goTo(index, { focus = true } = {}) {
+  step = index;
+  reached = Math.max(reached, index);
+  sections.forEach((section, i) => {
+    section.hidden = i !== index;
+  });
+  stepButtons.forEach((button, i) => {
+    button.disabled = i > reached;
+    button.classList.toggle("done", i < reached && i !== index);
+    if (i === index) button.setAttribute("aria-current", "step");
+    else button.removeAttribute("aria-current");
+  });
+  back.disabled = index === 0;
+  next.textContent = index === sections.length - 1 ? "Create bot" : "Next";
+  if (index === sections.length - 1) renderReview();
+  if (focus) {
+    const heading = $("h2", sections[index]);
+    heading.setAttribute("tabindex", "-1");
+    heading.focus();
+  }
+  announce(`Step ${index + 1} of ${sections.length}: ${$("h2", sections[index]).textContent}`);
+}
+
+function stepValid(index) {
+  const inputs = $$("input, select, textarea", sections[index]).filter((i) => !i.closest("[hidden]"));
+  for (const input of inputs) {
+    if (!input.checkValidity()) {
+      input.reportValidity();
+      return false;
+    }
+  }
+  return true;
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  if (!stepValid(step)) return;
+  if (step < sections.length - 1) goTo(step + 1);
+  else create();
+});
+back.addEventListener("click", () => goTo(Math.max(0, step - 1)));
+stepButtons.forEach((button, i) => button.addEventListener("click", () => goTo(i)));
+
+// -- template and persona ---------------------------------------------------------------------
+
+function renderTemplates() {
+  const list = $("#template-list");
+  const option = (value, emoji, title, description, checked) =>
+    h(
+      "label",
+      { class: "template-option" },
+      h("input", { type: "radio", name: "template", value, checked }),
+      h("span", { class: "persona-emoji", "aria-hidden": "true" }, emoji),
+      h("span", {}, h("strong", {}, title), h("span", { class: "muted" }, description)),
+    );
+  data.templates.forEach((t, i) => {
+    list.append(option(t.id, t.emoji, `${t.label} · ${t.persona_name}`, t.description, i === 0));
+  });
+  list.append(option("", "✎", "Blank", "Write the persona yourself.", data.templates.length === 0));
+  list.addEventListener("change", () => applyTemplate(template()));
+  applyTemplate(template());
+}
+
+function applyTemplate(t) {
+  const values = t
+    ? { name: t.persona_name.toLowerCase().replace(/[^a-z0-9-]+/g, "-"), personaName: t.persona_name, emoji: t.emoji, soul: t.soul }
+    : { name: "", personaName: "", emoji: "", soul: "" };
+  const inputs = { name: f.name, personaName: f.personaName, emoji: f.emoji, soul: f.soul };
+  for (const [key, input] of Object.entries(inputs)) {
+    if (input.value === "" || input.value === filled[key]) input.value = values[key];
+  }
+  filled = values;
+  updatePreview();
+}
+
+function updatePreview() {
+  $("#preview-emoji").textContent = f.emoji.value || "·";
+  $("#preview-name").textContent = f.personaName.value || f.name.value || "(no name)";
+  renderMarkdown(f.soul.value, $("#preview-soul"));
+}
+
+for (const input of [f.personaName, f.emoji, f.soul, f.name]) input.addEventListener("input", updatePreview);
+
+// -- model and keys ---------------------------------------------------------------------------
+
+function renderProviders() {
+  const groups = new Map();
+  for (const p of data.providers) {
+    if (!groups.has(p.category)) groups.set(p.category, []);
+    groups.get(p.category).push(p);
+  }
+  for (const [category, providers] of groups) {
+    const group = h("optgroup", { label: CATEGORY_LABELS[category] || category });
+    for (const p of providers) group.append(h("option", { value: p.id }, p.label));
+    f.provider.append(group);
+  }
+  f.provider.value = data.providers.some((p) => p.id === "openai") ? "openai" : (data.providers[0] || {}).id;
+  f.provider.addEventListener("change", onProvider);
+  onProvider();
+}
+
+function onProvider() {
+  const p = provider();
+  if (!p) return;
+  $("#model-options").replaceChildren(...p.models.map((m) => h("option", { value: m })));
+  if (f.model.value === "" || f.model.value === defaultModel) f.model.value = p.default_model || "";
+  defaultModel = p.default_model || "";
+  f.model.placeholder = p.models.length ? p.default_model : "the model's id at this endpoint";
+  const showBase = p.base_url_required || p.category === "local" || p.category === "custom";
+  $("#base-url-group").hidden = !showBase;
+  f.baseUrl.required = p.base_url_required;
+  f.baseUrl.placeholder = p.base_url || "https://llm.example.com/v1";
+  const docs = p.docs ? ` Docs: docs.openclaw.ai${p.docs}` : "";
+  $("#provider-help").textContent = `${p.label}: OpenClaw API ${p.api}${p.base_url ? `, ${p.base_url}` : ""}.${docs}`;
+  updateKeyField();
+}
+
+function sharedKeys(providerId) {
+  return data.keys.filter((k) => k.provider === providerId && !k.bot_id && (!k.tags || k.tags.length === 0));
+}
+
+function updateKeyField() {
+  const p = provider();
+  if (!p) return;
+  const notice = $("#keyring-notice");
+  const add = $("#keyring-add");
+  const keyring = data.keyring;
+  const shared = keyring.enabled ? sharedKeys(p.id) : [];
+  let required = p.key_required;
+  let help = p.key_required ? "Required by this provider." : "Optional for this provider.";
+  notice.hidden = true;
+  add.hidden = true;
+  notice.className = "notice";
+  if (keyring.enabled) {
+    help = "Goes into the keyring as this bot's own key; the bot itself gets only a keyring token.";
+    if (keyring.ok === false || keyring.locked) {
+      notice.className = "notice notice-error";
+      notice.textContent = keyring.locked
+        ? "The keyring is locked (its master key is missing); bots cannot reach their providers until it is back."
+        : `The keyring does not answer: ${keyring.message || "unknown error"}.`;
+      notice.hidden = false;
+    } else if (shared.length) {
+      required = false;
+      notice.className = "notice notice-ok";
+      notice.textContent = `The keyring has a shared ${p.label} key (…${shared[0].last4}${shared[0].label ? `, ${shared[0].label}` : ""}). Leave the API key empty to use it.`;
+      notice.hidden = false;
+    } else if (p.key_required) {
+      notice.className = "notice notice-warn";
+      notice.textContent = `The keyring has no shared key for ${p.label}. Add one here (every ${p.label} bot can use it), or give this bot its own key below.`;
+      notice.hidden = false;
+      add.hidden = false;
+    }
+  }
+  f.apiKey.required = required;
+  $("#f-api-key-label").textContent = required ? "API key" : "API key (optional)";
+  $("#f-api-key-help").textContent = help;
+}
+
+$("#k-add").addEventListener("click", async () => {
+  const p = provider();
+  const key = $("#k-key");
+  const error = $("#k-error");
+  error.hidden = true;
+  if (!key.value) {
+    key.setCustomValidity("Enter the key");
+    key.reportValidity();
+    key.setCustomValidity("");
+    return;
+  }
+  const button = $("#k-add");
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  try {
+    const body = { provider: p.id, key: key.value };
+    if ($("#k-label").value.trim()) body.label = $("#k-label").value.trim();
+    await api("/api/keys", { method: "POST", body });
+    key.value = "";
+    data.keys = (await api("/api/keys")).keys;
+    updateKeyField();
+    announce(`Shared ${p.label} key added`);
+  } catch (err) {
+    error.textContent = err.message;
+    error.hidden = false;
+  } finally {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+  }
+});
+
+// -- channel ------------------------------------------------------------------------------------
+
+function renderChannels() {
+  for (const c of data.channels) f.channel.append(h("option", { value: c.id }, c.label));
+  f.channel.value = data.channels.some((c) => c.id === "telegram") ? "telegram" : (data.channels[0] || {}).id;
+  f.channel.addEventListener("change", onChannel);
+  f.dmPolicy.addEventListener("change", onPolicy);
+  onChannel();
+}
+
+function credentialField(credential) {
+  const id = `cred-${credential.name}`;
+  const label = credential.label + (credential.required ? "" : " (optional)");
+  let input;
+  if (credential.choices) {
+    input = h("select", { id, name: credential.field, "data-field": credential.field, required: credential.required },
+      credential.required ? null : h("option", { value: "" }, "—"),
+      credential.choices.map((choice) => h("option", { value: choice }, choice)));
+  } else {
+    input = h("input", {
+      id,
+      name: credential.field,
+      "data-field": credential.field,
+      type: credential.secret ? "password" : "text",
+      autocomplete: credential.secret ? "new-password" : "off",
+      spellcheck: "false",
+      autocapitalize: "off",
+      required: credential.required,
+    });
+  }
+  const help = credential.secret ? h("p", { class: "help" }, "Secret: written to a file only this bot's container can read.") : null;
+  return h("div", { class: "field" }, h("label", { for: id }, label), input, help);
+}
+
+function onChannel() {
+  const c = channel();
+  if (!c) return;
+  $("#channel-fields").replaceChildren(...c.credentials.map(credentialField));
+  const notes = [];
+  if (c.plugin) notes.push(`Needs the OpenClaw plugin ${c.plugin} in the bot image.`);
+  if (c.needs_public_url) notes.push("Needs a public webhook URL, which BotMaker does not set up.");
+  if (c.interactive_login) notes.push(`Log in afterwards inside the container: ${c.login_hint}`);
+  $("#channel-help").textContent = notes.join(" ");
+  f.dmPolicy.replaceChildren(...c.dm_policies.map((p) => h("option", { value: p }, p)));
+  if (c.dm_policies.includes("pairing")) f.dmPolicy.value = "pairing";
+  $("#dm-policy-group").hidden = c.dm_policies.length === 0;
+  onPolicy();
+}
+
+function onPolicy() {
+  const policy = $("#dm-policy-group").hidden ? "" : f.dmPolicy.value;
+  $("#dm-policy-help").textContent = POLICY_HELP[policy] || "";
+  $("#allow-from-group").hidden = policy !== "allowlist";
+}
+
+// -- review and create -----------------------------------------------------------------------
+
+function buildBody() {
+  const p = provider();
+  const c = channel();
+  const body = {
+    name: f.name.value.trim(),
+    provider: p.id,
+    model: f.model.value.trim(),
+    channel: c.id,
+    persona: {
+      name: f.personaName.value.trim(),
+      emoji: f.emoji.value.trim(),
+      soul: f.soul.value,
+      user_notes: f.userNotes.value,
+    },
+    fallbacks: listOf(f.fallbacks.value),
+    heartbeat: f.heartbeat.checked,
+    secrets: { channel_credentials: {} },
+    channel_settings: {},
+  };
+  const t = template();
+  if (t) body.template = t.id;
+  if (!$("#base-url-group").hidden && f.baseUrl.value.trim()) {
+    body.base_url = f.baseUrl.value.trim();
+    if (f.baseUrlPrivate.checked) body.base_url_private = true;
+  }
+  if (f.apiKey.value) body.secrets.api_key = f.apiKey.value;
+  for (const credential of c.credentials) {
+    const input = inputFor($("#channel-fields"), credential.field);
+    const value = input ? input.value : "";
+    if (!value) continue;
+    const [group, ...rest] = credential.field.split(".");
+    if (credential.field === "secrets.channel_token") body.secrets.channel_token = value;
+    else if (group === "secrets") body.secrets.channel_credentials[rest[1]] = value;
+    else body.channel_settings[rest.join(".")] = value.trim();
+  }
+  if (!$("#dm-policy-group").hidden) {
+    body.dm_policy = f.dmPolicy.value;
+    if (body.dm_policy === "allowlist") body.allow_from = listOf(f.allowFrom.value, /\n/);
+  }
+  return body;
+}
+
+function renderReview() {
+  const body = buildBody();
+  const p = provider();
+  const c = channel();
+  const t = template();
+  const shared = data.keyring.enabled && sharedKeys(p.id).length > 0;
+  const key = body.secrets.api_key ? "given (hidden)" : shared ? "the keyring's shared key" : "none";
+  const given = Object.keys(body.secrets.channel_credentials).length + (body.secrets.channel_token ? 1 : 0);
+  const rows = [
+    ["Bot name", h("span", { class: "mono" }, body.name || "—")],
+    ["Persona", `${body.persona.emoji} ${body.persona.name}`.trim() || "—"],
+    ["Template", t ? t.label : "none (blank)"],
+    ["Model", h("span", { class: "mono" }, `${p.id}/${body.model}`)],
+    ["Fallbacks", body.fallbacks.length ? h("span", { class: "mono" }, body.fallbacks.join(", ")) : "none"],
+    ["Base URL", body.base_url ? h("span", { class: "mono" }, body.base_url) : "the provider's"],
+    ["API key", key],
+    ["Heartbeat", body.heartbeat ? "on" : "off"],
+    ["Channel", c.label],
+    ["Credentials", `${given} given`],
+    ["DM policy", body.dm_policy || "—"],
+  ];
+  if (body.allow_from) rows.push(["Allow list", body.allow_from.join(", ") || "empty"]);
+  $("#review").replaceChildren(...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+}
+
+function showApiError(err) {
+  const input = err.field ? showFieldError(form, err.field, err.message) : null;
+  if (input) {
+    const section = input.closest("section.step");
+    const index = sections.indexOf(section);
+    if (index >= 0) goTo(index, { focus: false });
+    const hiddenGroup = input.closest("[hidden]");
+    if (hiddenGroup) hiddenGroup.hidden = false;
+    input.focus();
+    return;
+  }
+  goTo(sections.length - 1, { focus: false });
+  const box = $("#create-error");
+  box.textContent = err.message;
+  box.hidden = false;
+  box.focus();
+}
+
+function setItem(item, state, detail) {
+  const li = $(`#progress-steps [data-item="${item}"]`);
+  li.dataset.state = state;
+  if (detail !== undefined) {
+    const node = $(`#progress-${item}-detail`);
+    if (node) node.textContent = detail;
+  }
+}
+
+const sleep = (ms) => new Promise((resolve) => window.setTimeout(resolve, ms));
+
+async function ensureImage() {
+  let image = await api("/api/image");
+  $("#progress-image").textContent = image.image;
+  if (image.present) {
+    setItem("image", "done", "present");
+    return;
+  }
+  setItem("image", "running", "pulling…");
+  await api("/api/image/pull", { method: "POST" });
+  const bar = $("#progress-image-bar");
+  bar.hidden = false;
+  for (;;) {
+    await sleep(800);
+    image = await api("/api/image");
+    const pull = image.pull || {};
+    if (pull.status === "failed") throw new ApiError(502, null, `the image could not be pulled: ${pull.error || "unknown error"}`);
+    if (image.present || pull.status === "done") break;
+    if (pull.total_bytes) {
+      bar.max = pull.total_bytes;
+      bar.value = pull.current_bytes;
+      setItem("image", "running", `${fmt.bytes(pull.current_bytes)} of ${fmt.bytes(pull.total_bytes)}`);
+    } else setItem("image", "running", pull.message || "pulling…");
+  }
+  bar.hidden = true;
+  setItem("image", "done", "pulled");
+}
+
+function toForm() {
+  $("#progress").hidden = true;
+  form.hidden = false;
+  $("#steps").hidden = false;
+}
+
+async function create() {
+  clearErrors(form);
+  $("#create-error").hidden = true;
+  const body = buildBody();
+  form.hidden = true;
+  $("#steps").hidden = true;
+  const progress = $("#progress");
+  progress.hidden = false;
+  $("#progress-error").hidden = true;
+  $("#progress-retry").hidden = true;
+  $("#progress-open").hidden = true;
+  $("#progress-name").textContent = body.name;
+  for (const item of ["image", "create", "logs"]) setItem(item, "", "");
+  $("#progress-title").focus();
+  let bot;
+  try {
+    setItem("image", "running");
+    await ensureImage();
+    setItem("create", "running", "validating the configuration and starting the container…");
+    bot = await api("/api/bots", { method: "POST", body });
+  } catch (err) {
+    if (err instanceof ApiError && err.field && inputFor(form, err.field)) {
+      toForm();
+      showApiError(err);
+      return;
+    }
+    setItem("create", "failed", "");
+    const box = $("#progress-error");
+    box.textContent = err.message;
+    box.hidden = false;
+    $("#progress-retry").hidden = false;
+    return;
+  }
+  setItem("create", "done", st.label(bot.status));
+  announce(`${bot.name} was created and is ${st.label(bot.status)}`);
+  const open = $("#progress-open");
+  open.href = `/bots/${encodeURIComponent(bot.id)}`;
+  open.hidden = false;
+  setItem("logs", "running");
+  const viewer = new LogViewer($("#progress-logs"), { name: bot.name, label: `Logs of ${bot.name}` });
+  const push = viewer.push.bind(viewer);
+  let first = true;
+  viewer.push = (stream, text) => {
+    if (first && stream !== "meta") {
+      first = false;
+      setItem("logs", "done");
+    }
+    push(stream, text);
+  };
+  viewer.connect(`/api/bots/${encodeURIComponent(bot.id)}/logs?tail=200`);
+}
+
+$("#progress-retry").addEventListener("click", () => {
+  toForm();
+  goTo(sections.length - 1);
+});
+$("#progress-title").setAttribute("tabindex", "-1");
+
+// -- start --------------------------------------------------------------------------------------
+
+async function load() {
+  try {
+    const [templates, providers, channels, keyring] = await Promise.all([
+      api("/api/templates"),
+      api("/api/providers"),
+      api("/api/channels"),
+      api("/api/keyring"),
+    ]);
+    data.templates = templates.templates;
+    data.providers = providers.providers;
+    data.channels = channels.channels;
+    data.keyring = keyring;
+    if (keyring.enabled && keyring.ok !== false) {
+      try {
+        data.keys = (await api("/api/keys")).keys;
+      } catch {
+        data.keys = [];
+      }
+    }
+  } catch (err) {
+    const box = $("#wizard-load-error");
+    box.textContent = `Could not load the catalogs: ${err.message}`;
+    box.hidden = false;
+    return;
+  }
+  renderTemplates();
+  renderProviders();
+  renderChannels();
+  goTo(0, { focus: false });
+  form.dataset.ready = "true";
+}
+
+load();
