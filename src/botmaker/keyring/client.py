@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -70,6 +71,7 @@ class KeyringClient:
             ) from None
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        path = quote(path, safe="/")  # ids come from callers: never let one reshape the URL
         headers = {"Authorization": f"Bearer {self._token()}"}
         try:
             response = self._http.request(method, path, headers=headers, **kwargs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from botmaker.api.deps import require_auth, services
 from botmaker.services.schemas import KeyCreate
@@ -32,7 +32,9 @@ def add_key(body: KeyCreate, request: Request) -> dict[str, Any]:
 
 
 @router.delete("/keys/{key_id}", status_code=204, summary="Delete a shared provider key")
-def delete_key(key_id: str, request: Request) -> None:
+def delete_key(
+    request: Request, key_id: str = Path(pattern=r"^key_[0-9a-f]{16}$", max_length=20)
+) -> None:
     services(request).keyring.delete_key(key_id)
 
 
