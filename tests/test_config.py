@@ -55,6 +55,8 @@ GOOD: dict[str, tuple[str, Callable[[Settings], Any], Any]] = {
     "BOTMAKER_VALIDATE_CONFIG": ("never", lambda s: s.validate_config, "never"),
     "BOTMAKER_HEALTH_INTERVAL": ("30", lambda s: s.health_interval, 30.0),
     "BOTMAKER_STATS_INTERVAL": ("2.5", lambda s: s.stats_interval, 2.5),
+    "BOTMAKER_RECONCILE_INTERVAL": ("5", lambda s: s.reconcile_interval, 5.0),
+    "BOTMAKER_UPGRADE_TIMEOUT": ("30", lambda s: s.upgrade_timeout, 30.0),
     "BOTMAKER_KEYRING": ("off", lambda s: s.keyring, "off"),
     "BOTMAKER_KEYRING_URL": (
         "http://10.0.0.5:7181/",
@@ -99,6 +101,8 @@ BAD: dict[str, list[str]] = {
     "BOTMAKER_VALIDATE_CONFIG": ["sometimes", "yes"],
     "BOTMAKER_HEALTH_INTERVAL": ["0", "x", "3601"],
     "BOTMAKER_STATS_INTERVAL": ["0", "0.4", "x", "3601"],
+    "BOTMAKER_RECONCILE_INTERVAL": ["0", "0.4", "x", "86401"],
+    "BOTMAKER_UPGRADE_TIMEOUT": ["0", "4", "x", "3601"],
     "BOTMAKER_KEYRING": ["on", "yes", "embedded"],
     "BOTMAKER_KEYRING_URL": ["ftp://keyring", "keyring:7181", "http://a b"],
     "BOTMAKER_KEYRING_PROXY_URL": ["keyring:7180", "http://x/?q=1"],

@@ -43,7 +43,9 @@ def _settings() -> Settings:
 
 def _services() -> Services:
     try:
-        return build_services(_settings())
+        svc = build_services(_settings())
+        svc.audit.actor = "cli"  # the audit log tells the command line from the API
+        return svc
     except BotMakerError as exc:
         _fail(exc.message)
 
@@ -216,6 +218,96 @@ def logs(
             pass
         finally:
             stream.close()
+
+
+def _passphrase(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    value = _read_secret(path, "Passphrase", required=True)
+    if not value:
+        _fail(f"{path} is empty", code=2)
+    return value
+
+
+@app.command()
+def backup(
+    file: Annotated[Path, typer.Argument(help="Archive to write (.tar.gz, mode 0600)")],
+    passphrase_file: Annotated[
+        Path | None, typer.Option(help="Include the bots' secrets, encrypted with this passphrase")
+    ] = None,
+) -> None:
+    """Back up the store, every bot's state folder, the keyring database and (with a
+    passphrase) the bots' secrets. The keyring's master key is never included."""
+    from botmaker.services.backup import create_backup
+
+    passphrase = _passphrase(passphrase_file)
+    with _run() as svc:
+        manifest = create_backup(svc, file, passphrase)
+    secrets = "with encrypted secrets" if passphrase else "WITHOUT secrets (no passphrase)"
+    typer.echo(f"wrote {file}: {len(manifest['bots'])} bots, {secrets}")
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="Archive written by 'botmaker backup'")],
+    passphrase_file: Annotated[
+        Path | None, typer.Option(help="The passphrase the backup was made with")
+    ] = None,
+) -> None:
+    """Restore a backup onto an installation without bots, and start every bot."""
+    from botmaker.services.backup import restore_backup
+
+    passphrase = _passphrase(passphrase_file)
+    try:
+        report = restore_backup(_settings(), file, passphrase)
+    except BotMakerError as exc:
+        _fail(exc.message, code=2 if exc.status < 500 else 1)
+    for name in report.started:
+        typer.echo(f"restored {name}: started")
+    for name in report.missing_secrets:
+        typer.echo(f"restored {name}: secrets missing, not started")
+    for name, message in report.failed.items():
+        typer.echo(f"restored {name}: did not start: {message}")
+    if report.keyring == "kept":
+        typer.echo("the existing keyring database was kept; the archived one was not restored")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@bots_app.command("export")
+def export(
+    bot: Annotated[str, typer.Argument(help="Bot name or id")],
+    file: Annotated[Path, typer.Argument(help="Archive to write (.tar.gz, mode 0600)")],
+    passphrase_file: Annotated[
+        Path | None, typer.Option(help="Include the bot's secrets, encrypted with this passphrase")
+    ] = None,
+) -> None:
+    """Export one bot (definition, state folder, secrets) to move it to another install."""
+    from botmaker.services.backup import export_bot
+
+    passphrase = _passphrase(passphrase_file)
+    with _run() as svc:
+        manifest = export_bot(svc, bot, file, passphrase)
+    secrets = "with encrypted secrets" if passphrase else "WITHOUT secrets (no passphrase)"
+    typer.echo(f"exported {manifest['bots'][0]['name']} to {file}, {secrets}")
+
+
+@bots_app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="Archive written by 'botmaker bots export'")],
+    passphrase_file: Annotated[
+        Path | None, typer.Option(help="The passphrase the export was made with")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Import under this name")] = None,
+) -> None:
+    """Create a bot from an export (and start it if its secrets are in the archive)."""
+    from botmaker.services.backup import import_bot
+
+    passphrase = _passphrase(passphrase_file)
+    with _run() as svc:
+        record, started = import_bot(svc, file, passphrase, name)
+    state = "started" if started else "secrets missing, not started"
+    typer.echo(f"imported {record.name} ({record.id}): {state}")
 
 
 class _run:  # noqa: N801 - used as a context manager, reads like a function

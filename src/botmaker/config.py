@@ -127,6 +127,9 @@ class Settings:
     validate_timeout: float = 60.0
     health_interval: float = 10.0
     stats_interval: float = 10.0  # seconds between resource samples of the running bots
+    reconcile_interval: float = 30.0  # seconds between reconciliation passes
+    stats_history_interval: float = 60.0  # seconds per aggregated row kept 24 h in the store
+    upgrade_timeout: float = 120.0  # seconds an upgraded bot has to become healthy
     keyring: str = "auto"  # auto: BotMaker runs the keyring proxy | external | off
     keyring_url: str | None = None  # external: the keyring's admin API
     keyring_proxy_url: str | None = None  # external: the data plane as bots reach it
@@ -205,6 +208,10 @@ class Settings:
             kwargs["health_interval"] = parse_float(v, "BOTMAKER_HEALTH_INTERVAL", 0.5, 3600)
         if (v := get("BOTMAKER_STATS_INTERVAL")) is not None:
             kwargs["stats_interval"] = parse_float(v, "BOTMAKER_STATS_INTERVAL", 0.5, 3600)
+        if (v := get("BOTMAKER_RECONCILE_INTERVAL")) is not None:
+            kwargs["reconcile_interval"] = parse_float(v, "BOTMAKER_RECONCILE_INTERVAL", 0.5, 86400)
+        if (v := get("BOTMAKER_UPGRADE_TIMEOUT")) is not None:
+            kwargs["upgrade_timeout"] = parse_float(v, "BOTMAKER_UPGRADE_TIMEOUT", 5, 3600)
         kwargs.update(_keyring(get))
         kwargs["limits"] = _limits(get)
         return cls(**kwargs)  # type: ignore[arg-type]

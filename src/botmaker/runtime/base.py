@@ -62,6 +62,7 @@ class RuntimeStatus:
     detail: str | None = None
     address: str | None = None  # the container's IP on the bots' network
     uptime_hint: float | None = None  # seconds up, at ``docker ps`` precision (from a list)
+    restart_count: int | None = None  # restarts by the restart policy (from an inspect)
 
     @property
     def summary(self) -> str:
@@ -206,6 +207,10 @@ class Backend(Protocol):
     def image_present(self, image: str) -> bool: ...
 
     def pull(self, image: str, progress: ProgressCallback) -> None: ...
+
+    def image_digest(self, image: str) -> str | None:
+        """The image's registry digest (``RepoDigests[0]``), else its local Id."""
+        ...
 
     def create(self, spec: ContainerSpec) -> str: ...
 

@@ -197,6 +197,16 @@ class DockerBackend:
             return False
         return True
 
+    @_engine_errors("image inspect")
+    def image_digest(self, image: str) -> str | None:
+        """The image's registry digest (``RepoDigests[0]``), else its local Id; None if absent."""
+        try:
+            info = self.api.inspect_image(image)  # type: ignore[no-untyped-call]
+        except docker.errors.ImageNotFound:
+            return None
+        digests = info.get("RepoDigests") or []
+        return str(digests[0]) if digests else str(info.get("Id") or "") or None
+
     def pull(self, image: str, progress: ProgressCallback) -> None:
         repository, tag = _split_image(image)
         client = self._client(self.settings.pull_timeout)
@@ -306,6 +316,7 @@ class DockerBackend:
             oom_killed=bool(state.get("OOMKilled")),
             detail=state.get("Error") or None,
             address=(networks.get(self.settings.network) or {}).get("IPAddress") or None,
+            restart_count=int(info.get("RestartCount") or 0),
         )
 
     @_engine_errors("list containers")

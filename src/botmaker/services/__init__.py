@@ -10,6 +10,14 @@ from botmaker.config import Settings
 from botmaker.errors import BotMakerError
 from botmaker.runtime.docker import DockerBackend
 from botmaker.secrets import SecretStore
+from botmaker.services.alerts import AlertService
+from botmaker.services.audit import (
+    AuditedAuthService,
+    AuditedBotService,
+    AuditedKeyringService,
+    AuditedOrphanService,
+    AuditLog,
+)
 from botmaker.services.auth import AuthService
 from botmaker.services.bots import BotService
 from botmaker.services.health import HealthMonitor
@@ -17,7 +25,9 @@ from botmaker.services.images import ImageService
 from botmaker.services.keyring import KeyringService
 from botmaker.services.monitor import Monitor
 from botmaker.services.orphans import OrphanService
+from botmaker.services.reconcile import Reconciler
 from botmaker.services.stats import StatsSampler
+from botmaker.services.upgrades import UpgradeService
 from botmaker.state import StateStore
 from botmaker.store import Database, Store
 
@@ -34,6 +44,10 @@ class Services:
     monitor: Monitor
     stats: StatsSampler
     orphans: OrphanService
+    upgrades: UpgradeService
+    reconciler: Reconciler
+    audit: AuditLog
+    alerts: AlertService
 
     def health(self) -> dict[str, dict[str, object]]:
         result: dict[str, dict[str, object]] = {}
@@ -88,8 +102,12 @@ class Services:
         self.bots.health.start()
         self.monitor.start()
         self.stats.start()
+        self.alerts.start()
+        self.reconciler.start()  # a first pass at once, then every reconcile_interval
 
     def stop_background(self) -> None:
+        self.reconciler.stop()
+        self.alerts.stop()
         self.stats.stop()
         self.monitor.stop()
         self.bots.health.stop()
@@ -110,20 +128,37 @@ def build_services(settings: Settings) -> Services:
     runtime = DockerBackend(settings)
     images = ImageService(runtime)
     health = HealthMonitor(runtime, interval=settings.health_interval)
-    keyring = KeyringService(settings, runtime)
+    audit = AuditLog(store.db)
+    keyring = AuditedKeyringService(settings, runtime)
+    keyring.audit = audit
     state = StateStore(settings.data_dir / "bots")
-    bots = BotService(settings, store, secrets, runtime, images, state, health, keyring)
+    bots = AuditedBotService(settings, store, secrets, runtime, images, state, health, keyring)
+    bots.audit = audit
+    auth = AuditedAuthService(settings, store)
+    auth.audit = audit
+    orphans = AuditedOrphanService(store, runtime, secrets, state)
+    orphans.audit = audit
+    monitor = Monitor(settings, runtime, store, bots)
     return Services(
         settings=settings,
         store=store,
         bots=bots,
         images=images,
-        auth=AuthService(settings, store),
+        auth=auth,
         runtime=runtime,
         keyring=keyring,
-        monitor=Monitor(settings, runtime, store, bots),
-        stats=StatsSampler(runtime, interval=settings.stats_interval),
-        orphans=OrphanService(store, runtime, secrets, state),
+        monitor=monitor,
+        stats=StatsSampler(
+            runtime,
+            interval=settings.stats_interval,
+            store=store,
+            history_interval=settings.stats_history_interval,
+        ),
+        orphans=orphans,
+        reconciler=Reconciler(store, runtime, bots, orphans, interval=settings.reconcile_interval),
+        audit=audit,
+        alerts=AlertService(store, monitor, keyring, audit=audit),
+        upgrades=UpgradeService(settings, store, bots, images, runtime),
     )
 
 

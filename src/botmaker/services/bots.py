@@ -1,8 +1,16 @@
 """Bot use cases: create, list, start/stop/restart, delete, logs.
 
-Ordering and rollback live here. A create is: row (``creating``) → secrets →
-image → container → start → ``ready``; any failure undoes every step taken, so
-a bad or failed create leaves no row, no folder and no container.
+Ordering and rollback live here. A create is: row (``creating``) → keyring grant
+→ secrets → render → image → container → start → ``ready``; any failure undoes
+every step taken, so a bad or failed create leaves no row, no folder and no
+container. A delete marks the row ``deleting`` first, then revokes the keyring
+grant and removes the container, secrets, state and finally the row; every step
+is idempotent, so a delete cut short (a crash) can simply be run again — which
+is what the reconciler (``services/reconcile.py``) does with rows left behind.
+
+``BOTMAKER_TEST_PAUSE_AT=<step>`` (read once, when the service is built) makes a
+create or delete print ``@@paused <step>`` on stderr and sleep at that step, so
+the crash-safety tests can SIGKILL the server exactly there.
 """
 
 from __future__ import annotations
@@ -14,9 +22,11 @@ import logging
 import os
 import re
 import secrets
+import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -62,6 +72,18 @@ from botmaker.store import BotRecord, Store
 
 log = logging.getLogger(__name__)
 
+#: The steps ``BOTMAKER_TEST_PAUSE_AT`` may name.
+PAUSE_STEPS = frozenset(
+    {
+        "after_row",
+        "after_secrets",
+        "after_container",
+        "after_start",
+        "delete_after_mark",
+        "delete_after_container",
+    }
+)
+
 
 @dataclass(frozen=True)
 class BotView:
@@ -84,6 +106,7 @@ class BotView:
             "channel": r.channel,
             "channels": [c["type"] for c in channels],
             "image": r.image,
+            "image_digest": r.image_digest,
             "container_name": container_name(r.id),
             "container_id": r.container_id,
             "state": r.state,
@@ -167,6 +190,48 @@ class BotService:
         self.images = images
         self._streams_lock = threading.Lock()
         self.open_log_streams = 0
+        self._busy_lock = threading.Lock()
+        self._busy: Counter[str] = Counter()  # bot ids an operation is working on now
+        pause = os.environ.get("BOTMAKER_TEST_PAUSE_AT") or None
+        self._pause_at = pause if pause in PAUSE_STEPS else None
+
+    # -- crash-safety support -----------------------------------------------------------
+
+    def _pause(self, step: str) -> None:
+        """The test hook: stop here (forever) so a test can kill the process."""
+        if self._pause_at == step:
+            print(f"@@paused {step}", file=sys.stderr, flush=True)
+            while True:  # pragma: no cover - ended by SIGKILL
+                time.sleep(3600)
+
+    @contextlib.contextmanager
+    def busy(self, bot_id: str) -> Iterator[None]:
+        """Mark a bot as being worked on (the reconciler leaves it alone meanwhile)."""
+        with self._busy_lock:
+            self._busy[bot_id] += 1
+        try:
+            yield
+        finally:
+            with self._busy_lock:
+                self._busy[bot_id] -= 1
+                if self._busy[bot_id] <= 0:
+                    del self._busy[bot_id]
+
+    @contextlib.contextmanager
+    def claim(self, bot_id: str) -> Iterator[bool]:
+        """For the reconciler: yields True (and marks the bot busy) if nothing works on it."""
+        with self._busy_lock:
+            free = self._busy[bot_id] == 0
+            if free:
+                self._busy[bot_id] += 1
+        try:
+            yield free
+        finally:
+            if free:
+                with self._busy_lock:
+                    self._busy[bot_id] -= 1
+                    if self._busy[bot_id] <= 0:
+                        del self._busy[bot_id]
 
     # -- queries ----------------------------------------------------------------------
 
@@ -224,6 +289,12 @@ class BotService:
         if keyed and request.secrets.api_key is None:
             self._require_shared_key(request.provider, request.key_tags)
         bot_id = str(uuid.uuid4())
+        with self.busy(bot_id):
+            return self._create(request, bot_id, keyed, definition)
+
+    def _create(
+        self, request: BotCreate, bot_id: str, keyed: bool, definition: dict[str, Any]
+    ) -> BotView:
         record = self.store.insert_bot(
             bot_id=bot_id,
             name=request.name,
@@ -237,6 +308,7 @@ class BotService:
         )
         container_attempted = registered = False
         try:
+            self._pause("after_row")
             files = {**secret_files(request), GATEWAY_TOKEN_FILE: secrets.token_urlsafe(32)}
             if keyed:  # the provider key goes to the keyring; the bot gets a token for it
                 registered = True
@@ -245,6 +317,7 @@ class BotService:
                 )
                 definition = record.spec
             self.secrets.write_all(bot_id, files, uid=record.uid, gid=record.uid)
+            self._pause("after_secrets")
             self._render(record)
             self.images.ensure(record.image)
             if self._validate(record):  # an OpenClaw image: its gateway gets probed
@@ -254,7 +327,9 @@ class BotService:
                 self.health.watch(bot_id)
             container_attempted = True
             record = self._create_container(record)
+            self._pause("after_container")
             self.runtime.start(container_name(bot_id))
+            self._pause("after_start")
             record = self.store.update_bot(bot_id, state="ready")
         except BaseException:
             self._undo_create(bot_id, remove_container=container_attempted, keyring=registered)
@@ -323,6 +398,12 @@ class BotService:
             self._identity(record), self.settings, self.secrets.folder(record.id)
         )
 
+    def restore_container(self, record: BotRecord) -> None:
+        """Recreate (and start) the missing container of a ready bot from its configuration."""
+        self.images.ensure(record.image)
+        record = self._create_container(record)
+        self.runtime.start(container_name(record.id))
+
     def _create_container(self, record: BotRecord) -> BotRecord:
         self.runtime.ensure_network()
         container_id = self.runtime.create(self._spec(record))
@@ -389,6 +470,21 @@ class BotService:
                 )
         return True
 
+    def undo_create(self, bot_id: str) -> None:
+        """Take back every step of a create cut short (the reconciler, after a crash).
+
+        The keyring grant goes first; if the keyring cannot be reached this raises and
+        leaves everything else, so a later pass can try again.
+        """
+        record = self.store.get_bot(bot_id)
+        if record.spec.get("keyring") or self.keyring.enabled:
+            self.keyring.client.delete_bot(bot_id)  # idempotent; raises when down
+        self.runtime.remove(container_name(bot_id))
+        self.secrets.remove(bot_id)
+        self.state.remove(bot_id)
+        self.store.delete_bot(bot_id)
+        self.health.watch(bot_id, enabled=False)
+
     def _undo_create(self, bot_id: str, *, remove_container: bool, keyring: bool) -> None:
         # No container step taken, no engine call: a down or hung engine would only
         # make the failed request wait another timeout.
@@ -411,6 +507,10 @@ class BotService:
     # -- update -----------------------------------------------------------------------
 
     def update(self, ref: str, patch: BotUpdate) -> BotView:
+        with self.busy(self.store.find_bot(ref).id):
+            return self._update(ref, patch)
+
+    def _update(self, ref: str, patch: BotUpdate) -> BotView:
         """Change a bot's definition: re-render, validate, recreate and start its container.
 
         Any failure puts back the previous definition, secrets and rendering, the
@@ -588,6 +688,10 @@ class BotService:
     # -- lifecycle --------------------------------------------------------------------
 
     def start(self, ref: str) -> BotView:
+        with self.busy(self.store.find_bot(ref).id):
+            return self._start(ref)
+
+    def _start(self, ref: str) -> BotView:
         record = self._ready(ref)
         if self.runtime.status(container_name(record.id)).state == "missing":
             self.images.ensure(record.image)
@@ -609,12 +713,39 @@ class BotService:
         return self.get(record.id)
 
     def delete(self, ref: str) -> None:
-        """Revoke its keyring token, kill and remove the container (no stop timeout),
-        then secrets, state and the row."""
+        """Mark the row ``deleting``, revoke its keyring token, kill and remove the
+        container (no stop timeout), then secrets, state and the row.
+
+        Every step is idempotent: a delete cut short can be run again. If the keyring
+        cannot revoke the token (503), nothing is deleted and the row is ``ready`` again.
+        """
         record = self.store.find_bot(ref)
+        with self.busy(record.id):
+            previous = record.state
+            if previous != "deleting":
+                record = self.store.update_bot(record.id, state="deleting")
+            self._pause("delete_after_mark")
+            try:
+                self._revoke(record)
+            except BotMakerError:
+                if previous == "ready":  # nothing deleted: the bot stays as it was
+                    with contextlib.suppress(BotMakerError):
+                        self.store.update_bot(record.id, state="ready")
+                raise
+            self._remove_all(record)
+
+    def finish_delete(self, record: BotRecord) -> None:
+        """The steps of a delete after the row was marked; each one idempotent."""
+        self._revoke(record)
+        self._remove_all(record)
+
+    def _revoke(self, record: BotRecord) -> None:
         if record.spec.get("keyring"):
             self.keyring.client.delete_bot(record.id)  # down: 503 and nothing deleted
+
+    def _remove_all(self, record: BotRecord) -> None:
         self.runtime.remove(container_name(record.id))
+        self._pause("delete_after_container")
         self.secrets.remove(record.id)
         self.state.remove(record.id)
         self.store.delete_bot(record.id)
@@ -625,6 +756,8 @@ class BotService:
         record = self.store.find_bot(ref)
         if record.state == "creating":
             raise Conflict(f"bot {record.name} is still being created", field="id")
+        if record.state == "deleting":
+            raise Conflict(f"bot {record.name} is being deleted", field="id")
         return record
 
     # -- logs -------------------------------------------------------------------------

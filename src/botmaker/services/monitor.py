@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,6 +132,7 @@ class Broadcaster:
     def __init__(self, queue_size: int = 256) -> None:
         self.queue_size = queue_size
         self._subscriptions: set[Subscription] = set()
+        self._listeners: list[Callable[[Message], None]] = []
         self._lock = threading.Lock()
 
     def subscribe(self, loop: asyncio.AbstractEventLoop | None = None) -> Subscription:
@@ -143,12 +145,28 @@ class Broadcaster:
         with self._lock:
             self._subscriptions.discard(subscription)
 
+    def add_listener(self, listener: Callable[[Message], None]) -> None:
+        """Call ``listener`` with every message, on the publishing thread (keep it quick)."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[Message], None]) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
     def publish(self, event: str, data: dict[str, Any]) -> None:
         message = Message(event, data)
         with self._lock:
             targets = list(self._subscriptions)
+            listeners = list(self._listeners)
         for subscription in targets:
             subscription.put(message)
+        for listener in listeners:
+            try:
+                listener(message)
+            except Exception:  # a listener must never break publishing
+                log.exception("a listener of %s messages failed", event)
 
     def close_all(self) -> None:
         """End every subscription (their streams finish)."""

@@ -5,6 +5,11 @@ Every ``BOTMAKER_STATS_INTERVAL`` seconds the sampler lists the bots' containers
 two-sample wait) in a small thread pool. CPU % comes from two consecutive
 samples: the container's CPU time over the host's, times the online CPUs. The
 last hour of points per bot stays in memory (a bounded ring buffer).
+
+With a store, every ``history_interval`` seconds (a minute) the round's points
+are folded into one row per running bot (average CPU %, peak memory, network
+bytes received and sent in that minute, and the container's restart count) and
+written in one transaction; rows older than ``retention`` (24 h) are pruned.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 
 from botmaker.errors import BotMakerError
 from botmaker.runtime.base import Backend, StatsSample
+from botmaker.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +52,20 @@ def point_of(sample: StatsSample, cpu: float | None) -> dict[str, Any]:
     }
 
 
+class _Minute:
+    """One bot's points folded together until the minute's row is written."""
+
+    __slots__ = ("container", "cpu_n", "cpu_sum", "memory", "rx", "tx")
+
+    def __init__(self, container: str) -> None:
+        self.container = container
+        self.cpu_sum = 0.0
+        self.cpu_n = 0
+        self.memory = 0
+        self.rx = 0
+        self.tx = 0
+
+
 class StatsSampler:
     def __init__(
         self,
@@ -54,9 +74,18 @@ class StatsSampler:
         interval: float = 10.0,
         window: float = 3600.0,
         workers: int = 4,
+        store: Store | None = None,
+        history_interval: float = 60.0,
+        retention: float = 24 * 3600.0,
     ) -> None:
         self.runtime = runtime
         self.interval = interval
+        self.store = store
+        self.history_interval = max(1.0, history_interval)
+        self.retention = retention
+        self._minutes: dict[str, _Minute] = {}
+        self._bucket = self._bucket_of(time.time())
+        self.rows_written = 0
         self.window = window
         self.workers = max(1, min(workers, 4))
         self._points: dict[str, deque[dict[str, Any]]] = {}
@@ -99,6 +128,18 @@ class StatsSampler:
             points = list(self._points.get(bot_id, ()))
         return [p for p in points if p["at"] >= cutoff]
 
+    def history(self, bot_id: str, hours: float) -> list[dict[str, Any]]:
+        """A bot's stored per-minute rows of the last ``hours``, oldest first."""
+        if self.store is None:
+            return []
+        return self.store.bot_stats(bot_id, since=time.time() - hours * 3600)
+
+    def fleet_history(self, hours: float) -> list[dict[str, Any]]:
+        """Per-minute totals over the fleet for the last ``hours`` (one query)."""
+        if self.store is None:
+            return []
+        return self.store.fleet_stats(since=time.time() - hours * 3600)
+
     # -- sampling ---------------------------------------------------------------------
 
     def sample_once(self) -> None:
@@ -127,7 +168,10 @@ class StatsSampler:
                     continue
                 previous = self._previous.get(bot_id)
                 same = previous is not None and previous[0] == container
-                cpu = cpu_percent(previous[1], sample) if previous and same else None
+                before = previous[1] if previous is not None and same else None
+                cpu = cpu_percent(before, sample) if before is not None else None
+                if self.store is not None:
+                    self._fold(bot_id, container, sample, cpu, before)
                 self._previous[bot_id] = (container, sample)
                 point = point_of(sample, cpu)
                 history = self._points.get(bot_id)
@@ -141,6 +185,76 @@ class StatsSampler:
             self._running = len(running)
             self._at = time.time()
             self.rounds += 1
+        if self.store is not None and time.time() >= self._bucket + self.history_interval:
+            self.flush()
+
+    def _fold(
+        self,
+        bot_id: str,
+        container: str,
+        sample: StatsSample,
+        cpu: float | None,
+        previous: StatsSample | None,
+    ) -> None:
+        minute = self._minutes.get(bot_id)
+        if minute is None or minute.container != container:
+            minute = self._minutes[bot_id] = _Minute(container)
+        if cpu is not None:
+            minute.cpu_sum += cpu
+            minute.cpu_n += 1
+        minute.memory = max(minute.memory, sample.memory_bytes)
+        if previous is not None:
+            minute.rx += max(0, sample.rx_bytes - previous.rx_bytes)
+            minute.tx += max(0, sample.tx_bytes - previous.tx_bytes)
+
+    def flush(self) -> int:
+        """Write the current minute's rows (one transaction) and prune old ones."""
+        with self._lock:
+            minutes, self._minutes = self._minutes, {}
+            bucket = self._bucket
+            self._bucket = self._bucket_of(time.time())
+        if self.store is None:
+            return 0
+        restarts = self._restart_counts({b: m.container for b, m in minutes.items()})
+        rows = [
+            {
+                "bot_id": bot_id,
+                "minute": int(bucket),
+                "cpu_percent": round(m.cpu_sum / m.cpu_n, 2) if m.cpu_n else None,
+                "memory_bytes": m.memory,
+                "net_rx_bytes": m.rx,
+                "net_tx_bytes": m.tx,
+                "restarts": restarts.get(bot_id, 0),
+            }
+            for bot_id, m in minutes.items()
+        ]
+        try:
+            written = self.store.add_bot_stats(rows, prune_before=time.time() - self.retention)
+        except BotMakerError as exc:
+            log.warning("stats history not written: %s", exc.message)
+            return 0
+        self.rows_written += written
+        return written
+
+    def _restart_counts(self, containers: dict[str, str]) -> dict[str, int]:
+        """Each container's RestartCount: one inspect each, once a minute, in the pool."""
+        if not containers:
+            return {}
+
+        def count(container: str) -> int:
+            try:
+                return self.runtime.status(container).restart_count or 0
+            except BotMakerError:
+                return 0
+
+        with ThreadPoolExecutor(
+            max_workers=min(self.workers, len(containers)), thread_name_prefix="stats"
+        ) as pool:
+            counts = list(pool.map(count, containers.values()))
+        return dict(zip(containers, counts, strict=True))
+
+    def _bucket_of(self, at: float) -> float:
+        return math.floor(at / self.history_interval) * self.history_interval
 
     def _sample(self, container: str) -> StatsSample | None:
         try:

@@ -61,4 +61,36 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX bot_events_bot ON bot_events (bot_id, id);
         """,
     ),
+    (
+        4,
+        "audit log: who did what when (never secrets)",
+        """
+        CREATE TABLE audit (
+            id     INTEGER PRIMARY KEY AUTOINCREMENT,
+            at     REAL    NOT NULL,
+            actor  TEXT    NOT NULL,
+            action TEXT    NOT NULL,
+            target TEXT    NOT NULL DEFAULT '',
+            detail TEXT    NOT NULL DEFAULT '{}'
+        );
+        """,
+    ),
+    (
+        5,
+        "bot stats kept 24 h per minute; the image digest each bot runs",
+        """
+        CREATE TABLE bot_stats (
+            bot_id       TEXT    NOT NULL REFERENCES bots (id) ON DELETE CASCADE,
+            minute       INTEGER NOT NULL,
+            cpu_percent  REAL,
+            memory_bytes INTEGER NOT NULL DEFAULT 0,
+            net_rx_bytes INTEGER NOT NULL DEFAULT 0,
+            net_tx_bytes INTEGER NOT NULL DEFAULT 0,
+            restarts     INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (bot_id, minute)
+        );
+        CREATE INDEX bot_stats_minute ON bot_stats (minute);
+        ALTER TABLE bots ADD COLUMN image_digest TEXT;
+        """,
+    ),
 ]

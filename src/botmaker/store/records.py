@@ -23,6 +23,7 @@ class BotRecord:
     created_at: str
     updated_at: str
     definition: str = "{}"  # JSON: persona, fallbacks, base_url, heartbeat, channel settings
+    image_digest: str | None = None  # the image the container runs: RepoDigests[0] or its Id
 
     @property
     def spec(self) -> dict[str, Any]:

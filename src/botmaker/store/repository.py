@@ -71,7 +71,16 @@ class Store:
         return [BotRecord.from_row(r) for r in self.db.query("SELECT * FROM bots ORDER BY name")]
 
     def update_bot(self, bot_id: str, **fields: str | None) -> BotRecord:
-        allowed = {"container_id", "state", "image", "provider", "model", "channel", "definition"}
+        allowed = {
+            "container_id",
+            "state",
+            "image",
+            "image_digest",
+            "provider",
+            "model",
+            "channel",
+            "definition",
+        }
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"cannot update {sorted(unknown)}")
@@ -138,6 +147,46 @@ class Store:
             "SELECT id, bot_id, at, kind, detail, exit_code, logs FROM bot_events"
             " WHERE bot_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
             (bot_id, before_id if before_id is not None else 2**63 - 1, limit),
+        )
+        return [dict(row) for row in rows]
+
+    # -- bot stats (one aggregated row per bot per minute, kept 24 h) -------------------
+
+    def add_bot_stats(self, rows: list[dict[str, Any]], *, prune_before: float) -> int:
+        """Store aggregated rows (of bots that still have one) and drop rows older than
+        ``prune_before``; the number of rows written."""
+        written = 0
+        with self.db.write() as conn:
+            for row in rows:
+                cursor = conn.execute(
+                    "INSERT OR REPLACE INTO bot_stats (bot_id, minute, cpu_percent, memory_bytes,"
+                    " net_rx_bytes, net_tx_bytes, restarts)"
+                    " SELECT :bot_id, :minute, :cpu_percent, :memory_bytes, :net_rx_bytes,"
+                    " :net_tx_bytes, :restarts"
+                    " WHERE EXISTS (SELECT 1 FROM bots WHERE id = :bot_id)",
+                    row,
+                )
+                written += cursor.rowcount
+            conn.execute("DELETE FROM bot_stats WHERE minute < ?", (int(prune_before),))
+        return written
+
+    def bot_stats(self, bot_id: str, *, since: float) -> list[dict[str, Any]]:
+        """A bot's aggregated rows from ``since`` on, oldest first."""
+        rows = self.db.query(
+            "SELECT minute, cpu_percent, memory_bytes, net_rx_bytes, net_tx_bytes, restarts"
+            " FROM bot_stats WHERE bot_id = ? AND minute >= ? ORDER BY minute",
+            (bot_id, int(since)),
+        )
+        return [dict(row) for row in rows]
+
+    def fleet_stats(self, *, since: float) -> list[dict[str, Any]]:
+        """Per-minute totals over every bot from ``since`` on, oldest first (one query)."""
+        rows = self.db.query(
+            "SELECT minute, ROUND(SUM(COALESCE(cpu_percent, 0)), 2) AS cpu_percent,"
+            " SUM(memory_bytes) AS memory_bytes, SUM(net_rx_bytes) AS net_rx_bytes,"
+            " SUM(net_tx_bytes) AS net_tx_bytes, SUM(restarts) AS restarts,"
+            " COUNT(*) AS bots FROM bot_stats WHERE minute >= ? GROUP BY minute ORDER BY minute",
+            (int(since),),
         )
         return [dict(row) for row in rows]
 

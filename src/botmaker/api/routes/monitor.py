@@ -56,16 +56,28 @@ def bot_events(
     return {"events": services(request).bots.events(bot, limit=limit, before=before)}
 
 
+_HOURS = Query(None, gt=0, le=24, description="also the stored per-minute rows of these hours")
+
+
 @router.get("/stats", summary="Each running bot's latest resource sample, and fleet totals")
-def fleet_stats(request: Request) -> dict[str, Any]:
-    return services(request).stats.latest()
+def fleet_stats(request: Request, hours: float | None = _HOURS) -> dict[str, Any]:
+    stats = services(request).stats
+    body = stats.latest()
+    if hours is not None:
+        body["history_interval"] = stats.history_interval
+        body["history"] = stats.fleet_history(hours)
+    return body
 
 
 @router.get("/bots/{bot}/stats", summary="A bot's resource samples of the last hour")
-def bot_stats(bot: str, request: Request) -> dict[str, Any]:
+def bot_stats(bot: str, request: Request, hours: float | None = _HOURS) -> dict[str, Any]:
     svc = services(request)
     record = svc.bots.record(bot)
-    return {"id": record.id, "interval": svc.stats.interval, "points": svc.stats.points(record.id)}
+    body = {"id": record.id, "interval": svc.stats.interval, "points": svc.stats.points(record.id)}
+    if hours is not None:
+        body["history_interval"] = svc.stats.history_interval
+        body["history"] = svc.stats.history(record.id, hours)
+    return body
 
 
 @router.get("/diagnostics", summary="Engine, fleet and keyring at a glance")
@@ -88,6 +100,11 @@ def gateway_token(bot: str, request: Request, response: Response) -> dict[str, s
 )
 def orphans(request: Request) -> dict[str, Any]:
     return services(request).orphans.report()
+
+
+@router.post("/admin/reconcile", summary="Run one reconciliation pass now; returns its actions")
+def reconcile(request: Request) -> dict[str, Any]:
+    return {"actions": services(request).reconciler.run_once()}
 
 
 @router.post("/admin/cleanup", summary="Remove exactly what GET /api/admin/orphans reports")

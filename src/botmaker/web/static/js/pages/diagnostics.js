@@ -1,9 +1,10 @@
-// Diagnostics: the engine, the fleet, the keyring, and orphans with a clean-up.
+// Diagnostics: the engine, the fleet, the keyring, orphans with a clean-up, and alerts.
 
 import { announce, toast } from "../lib/common.js";
 import { api, optional } from "../lib/api.js";
 import { $, dl, h } from "../lib/dom.js";
 import { confirmDialog } from "../lib/dialog.js";
+import { clearErrors, showFieldError } from "../lib/fields.js";
 import * as fmt from "../lib/format.js";
 
 const MISSING = "Not available on this server yet.";
@@ -148,4 +149,56 @@ $("#cleanup").addEventListener("click", async () => {
   }
 });
 
+// -- alerts ------------------------------------------------------------------------
+
+const alertsForm = $("#alerts-form");
+
+function fillAlerts(settings) {
+  alertsForm.elements.webhook_url.value = settings.webhook_url || "";
+  alertsForm.elements.min_interval_seconds.value = settings.min_interval_seconds;
+  for (const box of alertsForm.querySelectorAll('input[name="events"]')) box.checked = settings.events.includes(box.value);
+}
+
+function alertsFailed(err) {
+  const input = err.field ? showFieldError(alertsForm, err.field, err.message) : null;
+  if (!input) {
+    $("#alerts-error").textContent = err.message;
+    $("#alerts-error").hidden = false;
+  }
+}
+
+async function loadAlerts() {
+  const settings = await optional("/api/alerts");
+  if (settings) fillAlerts(settings);
+}
+
+alertsForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  clearErrors(alertsForm);
+  $("#alerts-error").hidden = true;
+  const body = {
+    webhook_url: alertsForm.elements.webhook_url.value.trim() || null,
+    events: [...alertsForm.querySelectorAll('input[name="events"]:checked')].map((box) => box.value),
+    min_interval_seconds: Number(alertsForm.elements.min_interval_seconds.value || 0),
+  };
+  try {
+    fillAlerts(await api("/api/alerts", { method: "PUT", body }));
+    toast("Alert settings saved.", "ok");
+  } catch (err) {
+    alertsFailed(err);
+  }
+});
+
+$("#alerts-test").addEventListener("click", async () => {
+  $("#alerts-error").hidden = true;
+  try {
+    const result = await api("/api/alerts/test", { method: "POST" });
+    if (result.delivered) toast("Test alert delivered.", "ok");
+    else toast(`Test alert not delivered: ${result.error || `the webhook answered ${result.status}`}`, "error");
+  } catch (err) {
+    alertsFailed(err);
+  }
+});
+
 load();
+loadAlerts();

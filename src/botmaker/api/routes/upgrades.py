@@ -1,0 +1,41 @@
+"""Image upgrades: one bot, or many, with automatic rollback to the previous image."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from botmaker.api.deps import require_auth, services
+
+router = APIRouter(prefix="/api", tags=["upgrades"], dependencies=[Depends(require_auth)])
+
+_IMAGE = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$")
+
+
+class ImageChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    image: str = _IMAGE
+
+
+class FleetUpgrade(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    image: str = _IMAGE
+    bots: list[str] | None = Field(default=None, max_length=1000)
+
+
+@router.post(
+    "/bots/{bot}/image",
+    summary="Move a bot to another image; rolled back if it does not become healthy",
+)
+def upgrade_bot(bot: str, body: ImageChange, request: Request) -> dict[str, Any]:
+    return services(request).upgrades.upgrade(bot, body.image)
+
+
+@router.post(
+    "/image/upgrade",
+    summary="Move some bots (or all) to another image, one at a time, each with rollback",
+)
+def upgrade_fleet(body: FleetUpgrade, request: Request) -> dict[str, Any]:
+    return services(request).upgrades.upgrade_many(body.image, body.bots)

@@ -1,0 +1,328 @@
+"""Alerts: a webhook told when a bot dies, is OOM-killed, turns unhealthy, crash-loops
+or runs out of budget.
+
+Sources: the ``Monitor``'s bot events (a listener on its broadcaster) for
+``died``, ``oom`` and ``unhealthy``; a bot that exits non-zero ``CRASH_LOOP_EXITS``
+times within ``CRASH_LOOP_WINDOW`` seconds raises one ``crash_loop`` (also recorded
+as a bot event); the keyring's ``budget_exceeded`` events, polled every few seconds
+when the keyring is on.
+
+Delivery: a bounded queue drained by one sender thread, a JSON POST per alert with a
+timeout, three tries with back-off, and at most one alert per (bot, kind) every
+``min_interval_seconds`` so a flapping bot cannot flood. Failures are logged; nothing
+here ever fails a bot or a request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from botmaker.errors import BotMakerError, NotFound
+from botmaker.services.audit import AuditLog
+from botmaker.services.keyring import KeyringService
+from botmaker.services.monitor import Message, Monitor
+from botmaker.store import Store
+
+log = logging.getLogger(__name__)
+
+SETTINGS_KEY = "alerts"
+KINDS = ("died", "oom", "unhealthy", "crash_loop", "budget_exceeded")
+CRASH_LOOP_EXITS = 3
+CRASH_LOOP_WINDOW = 60.0
+LOGS_TAIL_LINES = 20
+
+
+class AlertSettings(BaseModel):
+    """``PUT /api/alerts``: where alerts go, which ones, and how often at most."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    webhook_url: str | None = Field(default=None, max_length=2000)
+    events: list[str] = Field(default_factory=lambda: list(KINDS), max_length=len(KINDS))
+    min_interval_seconds: int = Field(default=300, ge=0, le=86_400)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(KINDS))
+        if unknown:
+            raise ValueError(f"unknown events {unknown}; choose from: {', '.join(KINDS)}")
+        return [kind for kind in KINDS if kind in value]
+
+
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class AlertService:
+    def __init__(
+        self,
+        store: Store,
+        monitor: Monitor,
+        keyring: KeyringService,
+        *,
+        audit: AuditLog | None = None,
+        queue_size: int = 100,
+        timeout: float = 5.0,
+        tries: int = 3,
+        backoff: float = 1.0,
+        keyring_poll: float = 3.0,
+    ) -> None:
+        self.store = store
+        self.monitor = monitor
+        self.keyring = keyring
+        self.audit = audit
+        self.timeout = timeout
+        self.tries = tries
+        self.backoff = backoff
+        self.keyring_poll = keyring_poll
+        self.sent = 0
+        self.failed = 0
+        self.dropped = 0
+        self._queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=queue_size)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._last: dict[tuple[str, str], float] = {}  # (bot, kind) -> monotonic send time
+        self._exits: dict[str, deque[float]] = {}  # bot -> monotonic times of non-zero exits
+        self._lock = threading.Lock()
+        self._keyring_after: int | None = None
+
+    # -- settings ------------------------------------------------------------------------
+
+    def settings(self) -> AlertSettings:
+        raw = self.store.get_setting(SETTINGS_KEY)
+        if raw:
+            try:
+                return AlertSettings.model_validate(json.loads(raw))
+            except ValueError:
+                log.error("stored alert settings are invalid; using the defaults")
+        return AlertSettings()
+
+    def update(self, new: AlertSettings) -> AlertSettings:
+        self.store.set_setting(SETTINGS_KEY, new.model_dump_json())
+        if self.audit is not None:  # the URL may embed a token: only whether one is set
+            self.audit.record(
+                "alerts.update",
+                "",
+                webhook=new.webhook_url is not None,
+                events=new.events,
+                min_interval_seconds=new.min_interval_seconds,
+            )
+        return new
+
+    # -- sources -------------------------------------------------------------------------
+
+    def on_bot_event(self, event: dict[str, Any]) -> None:
+        """A bot event as the Monitor publishes it (never raises)."""
+        try:
+            self._on_bot_event(event)
+        except Exception:  # an alert must never break monitoring
+            log.exception("alert for bot event %s failed", event.get("kind"))
+
+    def _on_bot_event(self, event: dict[str, Any]) -> None:
+        kind = str(event.get("kind", ""))
+        bot_id = str(event.get("bot_id", ""))
+        if kind in ("died", "oom", "unhealthy"):
+            self.alert(kind, bot_id, event)
+        if kind == "died" and event.get("exit_code"):
+            self._count_exit(bot_id, event)
+
+    def _count_exit(self, bot_id: str, event: dict[str, Any]) -> None:
+        now = time.monotonic()
+        with self._lock:
+            exits = self._exits.setdefault(bot_id, deque())
+            exits.append(now)
+            while exits and exits[0] < now - CRASH_LOOP_WINDOW:
+                exits.popleft()
+            looping = len(exits) >= CRASH_LOOP_EXITS
+            if looping:
+                exits.clear()  # the next loop needs three more exits
+        if not looping:
+            return
+        detail = f"exited non-zero {CRASH_LOOP_EXITS} times within {int(CRASH_LOOP_WINDOW)} s"
+        recorded = self.store.add_bot_event(
+            bot_id,
+            kind="crash_loop",
+            at=time.time(),
+            detail=detail,
+            exit_code=event.get("exit_code"),
+        )
+        if recorded is not None:
+            self.monitor.broadcaster.publish("event", recorded)
+        self.alert(
+            "crash_loop", bot_id, {**event, "detail": detail, "at": recorded and recorded["at"]}
+        )
+
+    def poll_keyring(self) -> None:
+        """Forward the keyring's new ``budget_exceeded`` events (first call: skip the past)."""
+        client = self.keyring.client
+        if self._keyring_after is None:
+            after = 0
+            while events := client.events(after=after):
+                after = max(int(e["id"]) for e in events)
+            self._keyring_after = after
+            return
+        events = client.events(after=self._keyring_after)
+        for event in events:
+            self._keyring_after = max(self._keyring_after, int(event["id"]))
+            if event.get("kind") == "budget_exceeded":
+                self.alert("budget_exceeded", str(event.get("bot_id", "")), event)
+
+    # -- delivery ------------------------------------------------------------------------
+
+    def alert(self, kind: str, bot_id: str, event: dict[str, Any]) -> bool:
+        """Queue an alert if it is wanted and not rate-limited; True if queued."""
+        config = self.settings()
+        if config.webhook_url is None or kind not in config.events:
+            return False
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get((bot_id, kind))
+            if last is not None and now - last < config.min_interval_seconds:
+                return False
+            self._last[(bot_id, kind)] = now
+        try:
+            self._queue.put_nowait(self.payload(kind, bot_id, event))
+        except queue.Full:
+            self.dropped += 1
+            log.warning("alert queue full: %s alert of bot %s dropped", kind, bot_id)
+            return False
+        return True
+
+    def payload(self, kind: str, bot_id: str, event: dict[str, Any]) -> dict[str, Any]:
+        try:
+            name: str | None = self.store.get_bot(bot_id).name
+        except NotFound:
+            name = None
+        at = event.get("at")
+        payload: dict[str, Any] = {
+            "kind": kind,
+            "bot": {"id": bot_id, "name": name},
+            "at": _iso(float(at)) if isinstance(at, int | float) else _iso(time.time()),
+            "detail": str(event.get("detail") or ""),
+        }
+        if event.get("exit_code") is not None:
+            payload["exit_code"] = event["exit_code"]
+        logs = event.get("logs")
+        if logs:
+            payload["logs_tail"] = "\n".join(str(logs).splitlines()[-LOGS_TAIL_LINES:])
+        return payload
+
+    def send_test(self) -> dict[str, Any]:
+        """Deliver a test alert now (one try); says whether the webhook accepted it."""
+        config = self.settings()
+        if config.webhook_url is None:
+            return {"delivered": False, "error": "no webhook URL is configured"}
+        payload = {
+            "kind": "test",
+            "bot": {"id": None, "name": None},
+            "at": _iso(time.time()),
+            "detail": "a test alert from BotMaker",
+        }
+        try:
+            response = httpx.post(config.webhook_url, json=payload, timeout=self.timeout)
+        except httpx.HTTPError as exc:
+            return {"delivered": False, "error": f"{type(exc).__name__}: could not reach it"}
+        ok = response.is_success
+        return {"delivered": ok, "status": response.status_code}
+
+    def _deliver(self, payload: dict[str, Any]) -> bool:
+        url = self.settings().webhook_url
+        if url is None:
+            return False
+        host = urlsplit(url).hostname
+        delay = self.backoff
+        for attempt in range(1, self.tries + 1):
+            try:
+                response = httpx.post(url, json=payload, timeout=self.timeout)
+                if response.is_success:
+                    return True
+                problem = f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                problem = type(exc).__name__
+            log.warning(
+                "alert %s to %s failed (try %d of %d): %s",
+                payload["kind"],
+                host,
+                attempt,
+                self.tries,
+                problem,
+            )
+            if attempt < self.tries and self._stop.wait(delay):
+                return False
+            delay *= 2
+        return False
+
+    # -- threads -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._threads:
+            return
+        self._stop.clear()
+        self.monitor.broadcaster.add_listener(self._on_message)
+        targets = [self._send_loop]
+        if self.keyring.enabled:
+            targets.append(self._keyring_loop)
+        for target in targets:
+            thread = threading.Thread(target=target, name=f"alerts{target.__name__}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self.monitor.broadcaster.remove_listener(self._on_message)
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=self.timeout + 2)
+        self._threads = []
+
+    def _send_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                payload = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                if self._deliver(payload):
+                    self.sent += 1
+                else:
+                    self.failed += 1
+            except Exception:  # never end the sender
+                self.failed += 1
+                log.exception("alert delivery failed")
+
+    def _on_message(self, message: Message) -> None:
+        """The Monitor's broadcaster published (on its thread): only queue, never block."""
+        if message.event == "event":
+            self.on_bot_event(message.data)
+
+    def _keyring_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_keyring()
+            except BotMakerError as exc:
+                log.info("keyring events not read: %s", exc.message)
+            except Exception:
+                log.exception("keyring events not read")
+            self._stop.wait(self.keyring_poll)

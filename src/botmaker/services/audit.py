@@ -1,0 +1,164 @@
+"""The audit log: who did what, when — and never a secret.
+
+Every entry is ``(at, actor, action, target, detail)``. ``actor`` is ``admin`` for the
+API and dashboard (one admin account) and ``cli`` for the command line. ``detail`` is
+a small JSON object of *names* (edited fields, a key's provider and last 4
+characters, a client address), never a value that could be a secret.
+
+The services record their own actions: the audited subclasses below wrap the use
+cases of the bot, keyring, orphan and auth services, so every caller (API, pages,
+CLI) is audited the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from botmaker.errors import BotMakerError
+from botmaker.services.auth import AuthService
+from botmaker.services.bots import BotService, BotView
+from botmaker.services.keyring import KeyringService
+from botmaker.services.orphans import OrphanService
+from botmaker.services.schemas import BotCreate, BotUpdate, KeyCreate
+from botmaker.store import Database
+
+log = logging.getLogger(__name__)
+
+MAX_LIMIT = 1000
+
+
+class AuditLog:
+    """Appends and pages the ``audit`` table. Recording never fails the action."""
+
+    def __init__(self, db: Database, actor: str = "admin") -> None:
+        self.db = db
+        self.actor = actor
+
+    def record(self, action: str, target: str = "", **detail: Any) -> None:
+        try:
+            with self.db.write() as conn:
+                conn.execute(
+                    "INSERT INTO audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+                    (time.time(), self.actor, action, target, json.dumps(detail, sort_keys=True)),
+                )
+        except BotMakerError as exc:  # the action happened; losing its entry is logged
+            log.error("could not record %s of %s in the audit log: %s", action, target, exc)
+
+    def entries(self, *, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
+        """Entries newest first; ``before`` (an entry id) pages back."""
+        rows = self.db.query(
+            "SELECT id, at, actor, action, target, detail FROM audit"
+            " WHERE id < ? ORDER BY id DESC LIMIT ?",
+            (before if before is not None else 2**63 - 1, max(1, min(limit, MAX_LIMIT))),
+        )
+        return [{**dict(row), "detail": json.loads(row["detail"])} for row in rows]
+
+
+def _fields(patch: BotUpdate) -> list[str]:
+    """The names of the fields an edit sets (secrets by name only)."""
+    names = set(patch.model_fields_set) - {"secrets"}
+    secrets = getattr(patch, "secrets", None)
+    if secrets is not None:
+        names |= {f"secrets.{name}" for name in secrets.model_fields_set}
+        credentials = getattr(secrets, "channel_credentials", None) or {}
+        names |= {f"secrets.channel_credentials.{name}" for name in credentials}
+    return sorted(names)
+
+
+class AuditedBotService(BotService):
+    """``BotService`` that records each change it makes."""
+
+    audit: AuditLog
+
+    def create(self, request: BotCreate) -> BotView:
+        view = super().create(request)
+        self.audit.record(
+            "bot.create",
+            view.record.name,
+            id=view.record.id,
+            provider=view.record.provider,
+            model=view.record.model,
+            channel=view.record.channel,
+        )
+        return view
+
+    def update(self, ref: str, patch: BotUpdate) -> BotView:
+        view = super().update(ref, patch)
+        self.audit.record("bot.edit", view.record.name, id=view.record.id, fields=_fields(patch))
+        return view
+
+    def start(self, ref: str) -> BotView:
+        view = super().start(ref)
+        self.audit.record("bot.start", view.record.name, id=view.record.id)
+        return view
+
+    def stop(self, ref: str) -> BotView:
+        view = super().stop(ref)
+        self.audit.record("bot.stop", view.record.name, id=view.record.id)
+        return view
+
+    def restart(self, ref: str) -> BotView:
+        view = super().restart(ref)
+        self.audit.record("bot.restart", view.record.name, id=view.record.id)
+        return view
+
+    def delete(self, ref: str) -> None:
+        record = self.record(ref)
+        super().delete(ref)
+        self.audit.record("bot.delete", record.name, id=record.id)
+
+
+class AuditedKeyringService(KeyringService):
+    audit: AuditLog
+
+    def add_key(self, request: KeyCreate) -> dict[str, Any]:
+        info = super().add_key(request)
+        self.audit.record(
+            "key.add",
+            str(info.get("id", "")),
+            provider=info.get("provider"),
+            last4=info.get("last4"),
+        )
+        return info
+
+    def delete_key(self, key_id: str) -> None:
+        known = {k.id: k for k in self.client.list_keys()}.get(key_id)
+        super().delete_key(key_id)
+        detail = {"provider": known.provider, "last4": known.last4} if known else {}
+        self.audit.record("key.delete", key_id, **detail)
+
+
+class AuditedOrphanService(OrphanService):
+    audit: AuditLog
+
+    def cleanup(self) -> dict[str, list[dict[str, Any]]]:
+        removed = super().cleanup()
+        self.audit.record(
+            "orphans.cleanup",
+            "",
+            containers=len(removed["containers"]),
+            secrets=len(removed["secrets"]),
+            state=len(removed["state"]),
+            failed=len(removed["failed"]),
+        )
+        return removed
+
+
+class AuditedAuthService(AuthService):
+    audit: AuditLog
+
+    def login(self, password: str, client: str) -> str:
+        try:
+            token = super().login(password, client)
+        except BotMakerError as exc:
+            self.audit.record("login.failed", "", client=client, status=exc.status)
+            raise
+        self.audit.record("login", "", client=client)
+        return token
+
+    def logout(self, token: str | None) -> None:
+        super().logout(token)
+        self.audit.record("logout")

@@ -1,0 +1,209 @@
+"""Image upgrades: move bots to a new image, and back if they do not come up healthy.
+
+An upgrade of one bot: pull the image once (``ImageService``), ask the new
+image to validate the bot's OpenClaw config (as a create does), point the row
+at the new image and recreate the container through ``BotService``'s recreate
+path, then wait for it to become healthy — the gateway's ``/healthz`` and
+``/readyz`` for OpenClaw images; for images without a gateway, running and not
+restarting for ``settle`` seconds. If it does not within
+``BOTMAKER_UPGRADE_TIMEOUT`` seconds, the previous image is put back and the
+bot recreated on it. The digest of the image a bot runs is stored on its row.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any
+
+from botmaker.config import Settings
+from botmaker.errors import BotMakerError, Conflict
+from botmaker.runtime.base import Backend
+from botmaker.runtime.policy import container_name
+from botmaker.services.bots import BotService
+from botmaker.services.health import probe
+from botmaker.services.images import ImageService
+from botmaker.store import BotRecord, Store
+
+log = logging.getLogger(__name__)
+
+#: Restarts by the restart policy during the wait that prove a crash loop at once.
+CRASH_LOOP_RESTARTS = 3
+
+
+class UpgradeService:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        bots: BotService,
+        images: ImageService,
+        runtime: Backend,
+        *,
+        settle: float = 5.0,
+        poll: float = 0.5,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.bots = bots
+        self.images = images
+        self.runtime = runtime
+        self.timeout = settings.upgrade_timeout
+        self.settle = settle
+        self.poll = poll
+        self._lock = threading.Lock()
+        self._busy: set[str] = set()
+
+    # -- use cases --------------------------------------------------------------------
+
+    def upgrade(self, ref: str, image: str) -> dict[str, Any]:
+        """Upgrade one bot; a result saying ``upgraded``, ``rolled_back`` or ``failed``."""
+        record = self._ready(ref)
+        self.images.ensure(image)  # a bad reference fails here, before anything changed
+        return self._upgrade(record, image)
+
+    def upgrade_many(self, image: str, refs: list[str] | None) -> dict[str, Any]:
+        """Upgrade the given bots (all when None), one after another, pulling once."""
+        records = [self._ready(ref) for ref in refs] if refs is not None else None
+        if records is None:
+            records = [r for r in self.store.list_bots() if r.state == "ready"]
+        self.images.ensure(image)
+        results = [self._upgrade(record, image) for record in records]
+        summary: dict[str, int] = {}
+        for result in results:
+            summary[result["status"]] = summary.get(result["status"], 0) + 1
+        return {"image": image, "summary": summary, "results": results}
+
+    # -- one bot ----------------------------------------------------------------------
+
+    def _ready(self, ref: str) -> BotRecord:
+        record = self.store.find_bot(ref)
+        if record.state != "ready":
+            raise Conflict(f"bot {record.name} is {record.state}, not ready", field="id")
+        return record
+
+    def _upgrade(self, old: BotRecord, image: str) -> dict[str, Any]:
+        with self._lock:
+            if old.id in self._busy:
+                raise Conflict(f"bot {old.name} is already being upgraded", field="id")
+            self._busy.add(old.id)
+        try:
+            return self._run(self.store.get_bot(old.id), image)
+        finally:
+            with self._lock:
+                self._busy.discard(old.id)
+
+    def _run(self, old: BotRecord, image: str) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "id": old.id,
+            "name": old.name,
+            "image": image,
+            "previous_image": old.image,
+            "previous_digest": old.image_digest,
+            "rolled_back": False,
+        }
+        spec = {**old.spec, "previous_image": old.image}
+        record = self.store.update_bot(old.id, image=image, definition=json.dumps(spec))
+        try:
+            gateway = self.bots._validate(record)  # the new OpenClaw must accept the config
+        except BotMakerError as exc:
+            self.store.update_bot(old.id, image=old.image, definition=old.definition)
+            detail = f"{image} refuses the bot's configuration: {exc.message}"
+            self._event(old.id, "upgrade_failed", detail)
+            return {**result, "status": "failed", "digest": old.image_digest, "detail": detail}
+        if gateway and not spec.get("gateway"):
+            record = self.store.update_bot(old.id, definition=json.dumps({**spec, "gateway": True}))
+            self.bots.health.watch(old.id)
+        try:
+            self.bots._recreate(record)
+            healthy, detail = self._wait_healthy(record)
+        except BotMakerError as exc:
+            healthy, detail = False, exc.message
+        if healthy:
+            digest = self._digest(image)
+            self.store.update_bot(old.id, image_digest=digest)
+            note = f"upgraded from {old.image} to {image} ({digest})"
+            self._event(old.id, "upgraded", note)
+            log.info("bot %s: %s", old.name, note)
+            return {**result, "status": "upgraded", "digest": digest, "detail": detail}
+        return self._roll_back(old, image, detail, result)
+
+    def _roll_back(
+        self, old: BotRecord, image: str, why: str, result: dict[str, Any]
+    ) -> dict[str, Any]:
+        spec = {**old.spec, "previous_image": image}
+        record = self.store.update_bot(old.id, image=old.image, definition=json.dumps(spec))
+        detail = (
+            f"not healthy on {image} within {self.timeout:g} s ({why}); rolled back to {old.image}"
+        )
+        try:
+            self.bots._recreate(record)
+            digest = old.image_digest or self._digest(old.image)
+            self.store.update_bot(old.id, image_digest=digest)
+        except BotMakerError as exc:
+            detail = f"{detail}, but it did not start again: {exc.message}"
+            self._event(old.id, "upgrade_failed", detail)
+            log.error("bot %s: %s", old.name, detail)
+            return {**result, "status": "failed", "digest": old.image_digest, "detail": detail}
+        self._event(old.id, "upgrade_rolled_back", detail)
+        log.warning("bot %s: %s", old.name, detail)
+        return {
+            **result,
+            "status": "rolled_back",
+            "rolled_back": True,
+            "digest": digest,
+            "detail": detail,
+        }
+
+    def _wait_healthy(self, record: BotRecord) -> tuple[bool, str]:
+        """Wait for the recreated container: gateway ready, or up and steady."""
+        name = container_name(record.id)
+        gateway = bool(self.store.get_bot(record.id).spec.get("gateway"))
+        health = self.bots.health
+        deadline = time.monotonic() + self.timeout
+        first_restarts: int | None = None
+        steady: tuple[object, ...] | None = None
+        steady_since = 0.0
+        detail = "not started yet"
+        while True:
+            status = self.runtime.status(name)
+            now = time.monotonic()
+            restarts = status.restart_count or 0
+            if first_restarts is None:
+                first_restarts = restarts
+            if restarts - first_restarts >= CRASH_LOOP_RESTARTS:
+                return False, f"restarted {restarts - first_restarts} times (exit code loop)"
+            if status.state == "running":
+                if gateway:
+                    if status.address:
+                        ok, detail = probe(status.address, health.timeout, health.port)
+                        if ok:
+                            return True, "gateway ready"
+                else:
+                    key = (status.container_id, restarts, status.started_at)
+                    if key != steady:
+                        steady, steady_since = key, now
+                    elif now - steady_since >= self.settle:
+                        return True, f"running, steady for {self.settle:g} s"
+                    detail = "running"
+            else:
+                steady = None
+                code = f", exit code {status.exit_code}" if status.exit_code is not None else ""
+                detail = f"container {status.state}{code}"
+            if now >= deadline:
+                return False, detail
+            time.sleep(self.poll)
+
+    def _digest(self, image: str) -> str | None:
+        try:
+            return self.runtime.image_digest(image)
+        except BotMakerError:
+            return None
+
+    def _event(self, bot_id: str, kind: str, detail: str) -> None:
+        try:
+            self.store.add_bot_event(bot_id, kind=kind, at=time.time(), detail=detail)
+        except BotMakerError as exc:
+            log.warning("event %s of bot %s not recorded: %s", kind, bot_id, exc.message)

@@ -1,0 +1,136 @@
+"""Image upgrades on the real engine: to a second stand-in image, and a rollback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import docker
+import httpx
+import pytest
+
+from botmaker.api import create_app
+from botmaker.config import Settings
+from botmaker.services import Services
+from botmaker.services.schemas import BotCreate
+from tests.conftest import ADMIN_PASSWORD, bot_body
+from tests.support.checks import logged_in
+from tests.support.images import STANDIN_REPO, TEST_IMAGE_LABEL, rootfs_tar
+from tests.support.server import ServerThread
+
+UPGRADE_TIMEOUT = 6.0
+
+
+def _import(api: docker.APIClient, tag: str, entrypoint: str) -> str:
+    api.import_image_from_data(
+        rootfs_tar(),
+        repository=STANDIN_REPO,
+        tag=tag,
+        changes=[
+            f"ENTRYPOINT {entrypoint}",
+            "ENV STANDIN_IGNORE_TERM=0 PATH=/bin",
+            f"LABEL {TEST_IMAGE_LABEL}=true",
+            f"LABEL botmaker.test-upgrade={tag}",
+        ],
+    )
+    return f"{STANDIN_REPO}:{tag}"
+
+
+@pytest.fixture(scope="module")
+def upgrade_images(docker_api: docker.APIClient) -> dict[str, str]:
+    """A second working stand-in (another image id) and one whose entrypoint exits 1."""
+    return {
+        "next": _import(docker_api, "upgrade-next", '["/bin/sh", "/entrypoint.sh"]'),
+        "broken": _import(docker_api, "upgrade-broken", '["/bin/sh", "-c", "exit 1"]'),
+    }
+
+
+@pytest.fixture
+def app(settings: Settings, make_services: Any) -> Iterator[tuple[httpx.Client, Services]]:
+    svc: Services = make_services(settings, upgrade_timeout=UPGRADE_TIMEOUT)
+    svc.upgrades.settle = 2.0
+    with ServerThread(create_app(svc.settings, svc)) as url, logged_in(url, ADMIN_PASSWORD) as c:
+        yield c, svc
+
+
+def _running_image(api: docker.APIClient, bot_id: str) -> tuple[str, str]:
+    info = api.inspect_container(f"botmaker-{bot_id}")
+    return str(info["State"]["Status"]), str(info["Config"]["Image"])
+
+
+def test_upgrade_to_another_image_records_its_digest(
+    app: tuple[httpx.Client, Services],
+    upgrade_images: dict[str, str],
+    docker_api: docker.APIClient,
+    standin_image: str,
+) -> None:
+    client, svc = app
+    bot = svc.bots.create(BotCreate.model_validate(bot_body("alpha"))).record
+    target = upgrade_images["next"]
+
+    response = client.post("/api/bots/alpha/image", json={"image": target}, timeout=60)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["status"] == "upgraded", result
+    assert result["rolled_back"] is False
+    assert result["previous_image"] == standin_image
+    assert result["image"] == target
+    expected = docker_api.inspect_image(target)["Id"]
+    assert result["digest"] == expected
+
+    assert _running_image(docker_api, bot.id) == ("running", target)
+    shown = client.get("/api/bots/alpha").json()
+    assert shown["image"] == target
+    assert shown["image_digest"] == expected
+    kinds = [e["kind"] for e in client.get("/api/bots/alpha/events").json()["events"]]
+    assert "upgraded" in kinds
+
+    # The fleet form, back to the first image: all bots when "bots" is null.
+    fleet = client.post("/api/image/upgrade", json={"image": standin_image}, timeout=60)
+    assert fleet.status_code == 200, fleet.text
+    body = fleet.json()
+    assert body["summary"] == {"upgraded": 1}, body
+    assert body["results"][0]["previous_image"] == target
+    assert _running_image(docker_api, bot.id) == ("running", standin_image)
+
+
+def test_an_image_that_does_not_come_up_is_rolled_back(
+    app: tuple[httpx.Client, Services],
+    upgrade_images: dict[str, str],
+    docker_api: docker.APIClient,
+    standin_image: str,
+) -> None:
+    client, svc = app
+    bot = svc.bots.create(BotCreate.model_validate(bot_body("alpha"))).record
+
+    response = client.post(
+        "/api/image/upgrade",
+        json={"image": upgrade_images["broken"], "bots": ["alpha"]},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    result = response.json()["results"][0]
+    assert result["status"] == "rolled_back", result
+    assert result["rolled_back"] is True
+    assert "rolled back to " + standin_image in result["detail"]
+    assert result["digest"] == docker_api.inspect_image(standin_image)["Id"]
+
+    assert _running_image(docker_api, bot.id) == ("running", standin_image)
+    shown = client.get("/api/bots/alpha").json()
+    assert shown["image"] == standin_image
+    assert shown["status"]["running"] is True
+    kinds = [e["kind"] for e in client.get("/api/bots/alpha/events").json()["events"]]
+    assert "upgrade_rolled_back" in kinds
+
+
+def test_bad_requests_change_nothing(app: tuple[httpx.Client, Services]) -> None:
+    client, svc = app
+    svc.bots.create(BotCreate.model_validate(bot_body("alpha")))
+    assert client.post("/api/bots/alpha/image", json={"image": ""}).status_code == 422
+    assert client.post("/api/bots/alpha/image", json={"image": "a b"}).status_code == 422
+    assert client.post("/api/bots/nobody/image", json={"image": "x:1"}).status_code == 404
+    missing = client.post(
+        "/api/bots/alpha/image", json={"image": "127.0.0.1:9/botmaker/none:1"}, timeout=60
+    )
+    assert missing.status_code >= 400, missing.text
+    assert client.get("/api/bots/alpha").json()["image"] == svc.settings.bot_image
