@@ -717,7 +717,8 @@ class BotService:
         container (no stop timeout), then secrets, state and the row.
 
         Every step is idempotent: a delete cut short can be run again. If the keyring
-        cannot revoke the token (503), nothing is deleted and the row is ``ready`` again.
+        cannot revoke the token, or (for a bot without one) the engine cannot remove the
+        container, nothing is deleted (503) and the row is ``ready`` again.
         """
         record = self.store.find_bot(ref)
         with self.busy(record.id):
@@ -725,26 +726,36 @@ class BotService:
             if previous != "deleting":
                 record = self.store.update_bot(record.id, state="deleting")
             self._pause("delete_after_mark")
+            keyed = bool(record.spec.get("keyring"))
             try:
                 self._revoke(record)
             except BotMakerError:
-                if previous == "ready":  # nothing deleted: the bot stays as it was
-                    with contextlib.suppress(BotMakerError):
-                        self.store.update_bot(record.id, state="ready")
+                self._unmark(record, previous)  # keyring down: nothing deleted
                 raise
-            self._remove_all(record)
+            try:
+                self.runtime.remove(container_name(record.id))
+            except BotMakerError:
+                if not keyed:  # engine down: nothing deleted, the bot stays as it was
+                    self._unmark(record, previous)
+                raise  # (a revoked bot stays ``deleting``: the reconciler finishes it)
+            self._remove_rest(record)
+
+    def _unmark(self, record: BotRecord, previous: str) -> None:
+        if previous == "ready":
+            with contextlib.suppress(BotMakerError):
+                self.store.update_bot(record.id, state="ready")
 
     def finish_delete(self, record: BotRecord) -> None:
         """The steps of a delete after the row was marked; each one idempotent."""
         self._revoke(record)
-        self._remove_all(record)
+        self.runtime.remove(container_name(record.id))
+        self._remove_rest(record)
 
     def _revoke(self, record: BotRecord) -> None:
         if record.spec.get("keyring"):
             self.keyring.client.delete_bot(record.id)  # down: 503 and nothing deleted
 
-    def _remove_all(self, record: BotRecord) -> None:
-        self.runtime.remove(container_name(record.id))
+    def _remove_rest(self, record: BotRecord) -> None:
         self._pause("delete_after_container")
         self.secrets.remove(record.id)
         self.state.remove(record.id)
