@@ -1,8 +1,9 @@
 """Dashboard pages and the bot list API with 1,000 bots in the store.
 
 Run: ``.venv/bin/python -m bench.bench_pages [--bots 1000] [--running 100] [--rounds 30]``
-(needs a running engine). Seeds ``--bots`` rows in a real SQLite store, of which
-``--running`` have a real stand-in container, serves BotMaker on loopback and times
+(needs a running engine). Seeds ``--bots`` bots in a real SQLite store, of which
+``--running`` run a real stand-in container and the rest have a created, never
+started one (a stopped bot), serves BotMaker on loopback and times
 each page as the server answers it (request to last byte over loopback, an upper
 bound of server time). The target (issue "Dashboard") is under 200 ms per page;
 ``GET /api/bots`` costs one engine call whatever the number of bots: its time is
@@ -87,7 +88,7 @@ def main() -> None:
                         }
                     )
                 )
-            for i in range(args.bots - args.running):  # rows only (stopped, never started)
+            for i in range(args.bots - args.running):  # stopped bots: a container, never started
                 record = svc.store.insert_bot(
                     bot_id=str(uuid.uuid4()),
                     name=f"row-{i:04d}",
@@ -99,7 +100,8 @@ def main() -> None:
                     fixed_uid=None,
                     definition=json.dumps({"persona": {"name": f"row {i}", "emoji": "🤖"}}),
                 )
-                svc.store.update_bot(record.id, state="ready")
+                svc.bots._create_container(record)  # what a stopped bot has (the reconciler
+                svc.store.update_bot(record.id, state="ready")  # would recreate a missing one)
             print(
                 f"seeded {args.bots} bots ({args.running} running containers) in "
                 f"{time.perf_counter() - started:.1f} s"
