@@ -5,7 +5,7 @@ Invalid input must be refused with a 4xx. The server is a real BotMaker on
 loopback with the real engine, the stand-in image and the keyring proxy on.
 
 Left out: the two endless Server-Sent Event streams, logout (it would end the
-session mid-run) and the image pull (it would reach for a registry).
+session mid-run) and the image pull and upgrades (they would reach for a registry).
 """
 
 from __future__ import annotations
@@ -27,7 +27,10 @@ from tests.conftest import ADMIN_PASSWORD, cleanup_instance
 from tests.support.images import STANDIN_TAG
 from tests.support.server import ServerThread
 
-EXCLUDED = r"(/logs$|/events/stream$|/api/logout$|/api/image/pull$|/api/login$)"
+EXCLUDED = (
+    r"(/logs$|/events/stream$|/api/logout$|/api/login$"
+    r"|/api/image/pull$|/api/image/upgrade$|/api/bots/[^/]+/image$)"  # these pull images
+)
 
 
 @pytest.fixture(scope="module")

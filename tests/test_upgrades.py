@@ -128,6 +128,10 @@ def test_bad_requests_change_nothing(app: tuple[httpx.Client, Services]) -> None
     svc.bots.create(BotCreate.model_validate(bot_body("alpha")))
     assert client.post("/api/bots/alpha/image", json={"image": ""}).status_code == 422
     assert client.post("/api/bots/alpha/image", json={"image": "a b"}).status_code == 422
+    for bad in ("AsMr", "c_", "qFN@zPFs.ik2gj", "a:", "-x"):  # not references Docker accepts
+        refused = client.post("/api/bots/alpha/image", json={"image": bad})
+        assert refused.status_code == 422, (bad, refused.text)
+        assert refused.json()["error"]["field"] == "image"
     assert client.post("/api/bots/nobody/image", json={"image": "x:1"}).status_code == 404
     missing = client.post(
         "/api/bots/alpha/image", json={"image": "127.0.0.1:9/botmaker/none:1"}, timeout=60

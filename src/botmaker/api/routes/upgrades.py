@@ -11,7 +11,15 @@ from botmaker.api.deps import require_auth, services
 
 router = APIRouter(prefix="/api", tags=["upgrades"], dependencies=[Depends(require_auth)])
 
-_IMAGE = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$")
+#: An image reference as Docker parses it (distribution/reference): an optional registry
+#: host[:port], lowercase path components, an optional tag and digest.
+IMAGE_REFERENCE = (
+    r"^(?:(?:[a-zA-Z0-9-]+\.)+[a-zA-Z0-9-]+(?::[0-9]+)?/|localhost(?::[0-9]+)?/"
+    r"|[a-zA-Z0-9-]+:[0-9]+/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+)
+_IMAGE = Field(min_length=1, max_length=255, pattern=IMAGE_REFERENCE)
 
 
 class ImageChange(BaseModel):
