@@ -92,6 +92,13 @@ class EngineUnavailable(BotMakerError):
     code = "engine_unavailable"
 
 
+class StorageFull(BotMakerError):
+    """The disk holding BotMaker's data or secrets has no space left: nothing was kept."""
+
+    status = 507
+    code = "storage_full"
+
+
 class StoreUnavailable(BotMakerError):
     status = 503
     code = "store_unavailable"

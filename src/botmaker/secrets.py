@@ -9,12 +9,13 @@ Values never leave this module except as file contents.
 from __future__ import annotations
 
 import contextlib
+import errno
 import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from botmaker.errors import BotMakerError
+from botmaker.errors import BotMakerError, StorageFull
 from botmaker.fsutil import atomic_write as _atomic_write
 from botmaker.fsutil import chown_if_root, is_bot_id
 from botmaker.fsutil import fsync_dir as _fsync_dir
@@ -61,6 +62,8 @@ class SecretStore:
             _fsync_dir(self.root)
         except OSError as exc:
             # The message names the path and the error, never a value.
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise StorageFull(f"no space left on the disk holding {self.root}") from None
             raise SecretsError(f"cannot write secrets for bot {bot_id}: {exc.strerror}") from None
         return folder
 

@@ -8,11 +8,12 @@ OpenClaw writes at run time. Owned by the bot's uid, 0700, mounted read-write at
 
 from __future__ import annotations
 
+import errno
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from botmaker.errors import BotMakerError
+from botmaker.errors import BotMakerError, StorageFull
 from botmaker.fsutil import atomic_write, chown_if_root, is_bot_id
 
 
@@ -52,6 +53,8 @@ class StateStore:
                     atomic_write(keep.parent, keep.name, target.read_bytes(), uid=uid, gid=uid)
                 atomic_write(target.parent, target.name, data, uid=uid, gid=uid)
         except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise StorageFull(f"no space left on the disk holding {self.root}") from None
             raise StateError(f"cannot write state for bot {bot_id}: {exc.strerror}") from None
         return state
 

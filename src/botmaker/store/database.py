@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from botmaker.errors import StoreUnavailable
+from botmaker.errors import StorageFull, StoreUnavailable
 from botmaker.store.migrations import MIGRATIONS
 
 
@@ -65,15 +65,27 @@ class Database:
                 raise StoreUnavailable(f"the store is busy or unwritable: {exc}") from exc
             try:
                 yield self._conn
+            except sqlite3.OperationalError as exc:
+                self._rollback()
+                if exc.sqlite_errorcode == sqlite3.SQLITE_FULL:
+                    raise StorageFull(f"the disk holding {self.path} is full") from None
+                raise
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._rollback()
                 raise
             else:
                 try:
                     self._conn.execute("COMMIT")
                 except sqlite3.OperationalError as exc:
-                    self._conn.execute("ROLLBACK")
+                    self._rollback()
+                    if exc.sqlite_errorcode == sqlite3.SQLITE_FULL:
+                        raise StorageFull(f"the disk holding {self.path} is full") from None
                     raise StoreUnavailable(f"could not commit to the store: {exc}") from exc
+
+    def _rollback(self) -> None:
+        """Undo the open transaction; SQLite may already have (a full disk does that)."""
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
 
     def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
