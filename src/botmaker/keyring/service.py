@@ -15,6 +15,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from botmaker.errors import InvalidInput
 from botmaker.keyring import scrub
@@ -70,13 +71,28 @@ def today() -> str:
     return _today[1]
 
 
+class _Counts(Protocol):
+    """Anything carrying the five usage counters (a delta, a stored total, a counter)."""
+
+    @property
+    def requests(self) -> int: ...
+    @property
+    def input_tokens(self) -> int: ...
+    @property
+    def output_tokens(self) -> int: ...
+    @property
+    def errors(self) -> int: ...
+    @property
+    def rejected(self) -> int: ...
+
+
 class _Counter:
     __slots__ = ("errors", "input_tokens", "output_tokens", "rejected", "requests")
 
     def __init__(self) -> None:
         self.requests = self.input_tokens = self.output_tokens = self.errors = self.rejected = 0
 
-    def add(self, delta: UsageDelta) -> None:
+    def add(self, delta: _Counts) -> None:
         self.requests += delta.requests
         self.input_tokens += delta.input_tokens
         self.output_tokens += delta.output_tokens
@@ -255,13 +271,13 @@ class Keyring:
             for when, usage in self.store.usage_days(
                 bot_id=bot_id, day_from=f"{fresh.month_key}-01", day_to=day
             ):
-                fresh.month.add(_as_delta(usage))
+                fresh.month.add(usage)
                 if when == day:
-                    fresh.day.add(_as_delta(usage))
+                    fresh.day.add(usage)
             pending = [c for k, c in self._pending.items() if k[1] == bot_id]
             for counter in pending:  # counted here but not yet flushed
-                fresh.month.add(_counter_delta(counter))
-                fresh.day.add(_counter_delta(counter))
+                fresh.month.add(counter)
+                fresh.day.add(counter)
         if ledger is not None:  # requests admitted yesterday are still under way
             fresh.in_flight = ledger.in_flight
         with self._lock:
@@ -386,34 +402,6 @@ class Keyring:
 
 
 _UNLIMITED = Budget()
-
-
-def _as_delta(usage: Usage) -> UsageDelta:
-    return UsageDelta(
-        day="",
-        bot_id="",
-        key_id="",
-        provider="",
-        requests=usage.requests,
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        errors=usage.errors,
-        rejected=usage.rejected,
-    )
-
-
-def _counter_delta(counter: _Counter) -> UsageDelta:
-    return UsageDelta(
-        day="",
-        bot_id="",
-        key_id="",
-        provider="",
-        requests=counter.requests,
-        input_tokens=counter.input_tokens,
-        output_tokens=counter.output_tokens,
-        errors=counter.errors,
-        rejected=counter.rejected,
-    )
 
 
 def _seconds_to_midnight(now: float) -> int:

@@ -547,12 +547,17 @@ class DockerLogStream:
         if self._closed:
             return
         self._closed = True
-        sock = _response_socket(self._response)
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(Exception):
-            self._response.close()
+        _close_streamed(self._response)
+
+
+def _close_streamed(response: requests.Response) -> None:
+    """End a streamed response now: shutting its socket down wakes a blocked reader."""
+    sock = _response_socket(response)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(Exception):
+        response.close()
 
 
 def _response_socket(response: requests.Response) -> socket.socket | None:
@@ -602,12 +607,7 @@ class DockerEventStream:
         if self._closed:
             return
         self._closed = True
-        sock = _response_socket(self._response)
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(Exception):
-            self._response.close()
+        _close_streamed(self._response)
         with contextlib.suppress(Exception):
             self._client.close()
 
