@@ -12,10 +12,10 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Literal, NoReturn
+from typing import Annotated, Literal, NoReturn, TypeVar
 
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from botmaker.config import Settings
 from botmaker.errors import BotMakerError
@@ -23,6 +23,7 @@ from botmaker.keyring.settings import KeyringSettings
 from botmaker.services import Services, build_services
 from botmaker.services.schemas import BotCreate, KeyCreate
 
+M = TypeVar("M", bound=BaseModel)
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 bots_app = typer.Typer(no_args_is_help=True, help="Manage bots.")
 app.add_typer(bots_app, name="bots")
@@ -48,6 +49,16 @@ def _services() -> Services:
         return svc
     except BotMakerError as exc:
         _fail(exc.message)
+
+
+def _validated(model: type[M], body: dict[str, object]) -> M:
+    """``body`` as ``model``, or exit 2 naming the first invalid field."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        _fail(f"{field}: {first['msg'].removeprefix('Value error, ')}", code=2)
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -144,20 +155,16 @@ def create(
         "channel_token": _read_secret(channel_token_file, "Channel token", required=True),
         "channel_config": _read_secret(channel_config_file, "Channel config", required=False),
     }
-    try:
-        request = BotCreate.model_validate(
-            {
-                "name": name,
-                "provider": provider,
-                "model": model,
-                "channel": channel,
-                "secrets": {k: v for k, v in secrets.items() if v is not None},
-            }
-        )
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        _fail(f"{field}: {first['msg'].removeprefix('Value error, ')}", code=2)
+    request = _validated(
+        BotCreate,
+        {
+            "name": name,
+            "provider": provider,
+            "model": model,
+            "channel": channel,
+            "secrets": {k: v for k, v in secrets.items() if v is not None},
+        },
+    )
     with _run() as svc:
         view = svc.bots.create(request)
     typer.echo(f"created {view.record.name} ({view.record.id}): {view.status.state}")
@@ -353,14 +360,9 @@ def keys_add(
 ) -> None:
     """Add a shared provider key (read from a file or a hidden prompt, never argv)."""
     secret = _read_secret(key_file, "Provider API key", required=True)
-    try:
-        request = KeyCreate.model_validate(
-            {"provider": provider, "key": secret, "label": label, "tags": tag or []}
-        )
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        _fail(f"{field}: {first['msg'].removeprefix('Value error, ')}", code=2)
+    request = _validated(
+        KeyCreate, {"provider": provider, "key": secret, "label": label, "tags": tag or []}
+    )
     with _run() as svc:
         key = svc.keyring.add_key(request)
     typer.echo(f"added {key['id']} ({key['provider']}, ...{key['last4']})")
