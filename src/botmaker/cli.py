@@ -61,6 +61,12 @@ def _validated(model: type[M], body: dict[str, object]) -> M:
         _fail(f"{field}: {first['msg'].removeprefix('Value error, ')}", code=2)
 
 
+def _log_to_console() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # One line per request of BotMaker's own keyring/webhook calls would drown the log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
 def _fail(message: str, code: int = 1) -> NoReturn:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
@@ -74,7 +80,7 @@ def serve() -> None:
     from botmaker.api import create_app
 
     settings = _settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _log_to_console()
     if not _is_loopback(settings.host):
         logging.getLogger("botmaker").warning(
             "BOTMAKER_HOST=%s is not a loopback address: bots can reach BotMaker through "
@@ -411,7 +417,7 @@ def keyring_serve() -> None:
     """Run the keyring proxy: the data plane for bots and the admin API for BotMaker."""
     from botmaker.keyring.server import run
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _log_to_console()
     run(_keyring_settings())
 
 
