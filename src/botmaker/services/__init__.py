@@ -139,6 +139,7 @@ def build_services(settings: Settings) -> Services:
     orphans = AuditedOrphanService(store, runtime, secrets, state)
     orphans.audit = audit
     monitor = Monitor(settings, runtime, store, bots)
+    health.source = bots.statuses.current  # the event-fed statuses, not a list per probe
     return Services(
         settings=settings,
         store=store,
@@ -153,6 +154,7 @@ def build_services(settings: Settings) -> Services:
             interval=settings.stats_interval,
             store=store,
             history_interval=settings.stats_history_interval,
+            source=bots.statuses.current,
         ),
         orphans=orphans,
         reconciler=Reconciler(store, runtime, bots, orphans, interval=settings.reconcile_interval),

@@ -67,6 +67,7 @@ from botmaker.services.health import HealthMonitor
 from botmaker.services.images import ImageService
 from botmaker.services.keyring import KeyringService
 from botmaker.services.schemas import BotCreate, BotSecretsUpdate, BotUpdate
+from botmaker.services.statuses import StatusCache
 from botmaker.state import StateStore
 from botmaker.store import BotRecord, Store
 
@@ -187,6 +188,7 @@ class BotService:
             if record.spec.get("gateway"):
                 health.watch(record.id)
         self.runtime = runtime
+        self.statuses = StatusCache(runtime)  # fed by the monitor's event stream
         self.images = images
         self._streams_lock = threading.Lock()
         self.open_log_streams = 0
@@ -212,6 +214,7 @@ class BotService:
         try:
             yield
         finally:
+            self.statuses.mark(bot_id)
             with self._busy_lock:
                 self._busy[bot_id] -= 1
                 if self._busy[bot_id] <= 0:
@@ -228,6 +231,7 @@ class BotService:
             yield free
         finally:
             if free:
+                self.statuses.mark(bot_id)
                 with self._busy_lock:
                     self._busy[bot_id] -= 1
                     if self._busy[bot_id] <= 0:
@@ -236,7 +240,7 @@ class BotService:
     # -- queries ----------------------------------------------------------------------
 
     def list(self) -> list[BotView]:
-        statuses = self.runtime.list()  # one engine call for every bot
+        statuses = self.statuses.current()  # kept by the event stream, else one engine call
         return [
             BotView(record, self._status_of(record, statuses.get(record.id)))
             for record in self.store.list_bots()
@@ -252,9 +256,15 @@ class BotService:
         return BotView(record, self._status_of(record, status), self.secrets.names(record.id))
 
     def live(self, bot_id: str) -> BotView:
-        """A bot with its live status (one inspect), without its secret names."""
-        record = self.store.get_bot(bot_id)
+        """A bot with its live status (one inspect, also cached), without its secret names."""
+        token = self.statuses.token(bot_id)
+        try:
+            record = self.store.get_bot(bot_id)
+        except NotFound:
+            self.statuses.forget(bot_id)
+            raise
         status = self.runtime.status(container_name(record.id))
+        self.statuses.put(record.id, status, token)
         return BotView(record, self._status_of(record, status))
 
     def record(self, ref: str) -> BotRecord:
@@ -701,16 +711,18 @@ class BotService:
 
     def stop(self, ref: str) -> BotView:
         record = self._ready(ref)
-        if self.runtime.status(container_name(record.id)).state != "missing":
-            self.runtime.stop(container_name(record.id), self.settings.stop_timeout)
-        return self.get(record.id)
+        with self.busy(record.id):
+            if self.runtime.status(container_name(record.id)).state != "missing":
+                self.runtime.stop(container_name(record.id), self.settings.stop_timeout)
+            return self.get(record.id)
 
     def restart(self, ref: str) -> BotView:
         record = self._ready(ref)
         if self.runtime.status(container_name(record.id)).state == "missing":
             return self.start(record.id)
-        self.runtime.restart(container_name(record.id), self.settings.stop_timeout)
-        return self.get(record.id)
+        with self.busy(record.id):
+            self.runtime.restart(container_name(record.id), self.settings.stop_timeout)
+            return self.get(record.id)
 
     def delete(self, ref: str) -> None:
         """Mark the row ``deleting``, revoke its keyring token, kill and remove the

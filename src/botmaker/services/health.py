@@ -71,6 +71,8 @@ class HealthMonitor:
     ) -> None:
         self.port = port
         self.runtime = runtime
+        #: Where the running bots come from: the event-fed status cache once services are built.
+        self.source: Callable[[], dict[str, RuntimeStatus]] = runtime.list
         self.interval = interval
         self.timeout = timeout
         self.grace = grace
@@ -118,7 +120,7 @@ class HealthMonitor:
 
     def probe_all(self) -> None:
         try:
-            statuses = self.runtime.list()
+            statuses = self.source()
         except BotMakerError as exc:
             log.debug("health probe skipped: %s", exc.message)
             return

@@ -266,6 +266,7 @@ class Monitor:
                 "resync", {"reason": "connected" if self.connects == 1 else "reconnected"}
             )
             try:
+                self._fill_statuses()
                 for event in stream:
                     self._handle_safely(event)
             except BotMakerError as exc:
@@ -277,12 +278,19 @@ class Monitor:
                 with self._stream_lock:
                     self._stream = None
                 self.connected = False
+                self.bots.statuses.invalidate()
             if self._stop.is_set():
                 return
             # Ask for what happened while disconnected (already-seen events are skipped).
             since = self._last_at if self._last_at is not None else connected_at
             self._stop.wait(delay)
             delay = min(delay * 2, self.max_backoff)
+
+    def _fill_statuses(self) -> None:
+        """One list call after (re)connecting; the events that follow keep it current."""
+        statuses = self.bots.statuses
+        token = statuses.token()
+        statuses.fill(self.runtime.list(), token, at=time.time())
 
     def _handle_safely(self, event: RuntimeEvent) -> None:
         try:

@@ -19,11 +19,12 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botmaker.errors import BotMakerError
-from botmaker.runtime.base import Backend, StatsSample
+from botmaker.runtime.base import Backend, RuntimeStatus, StatsSample
 from botmaker.store import Store
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,10 @@ class StatsSampler:
         store: Store | None = None,
         history_interval: float = 60.0,
         retention: float = 24 * 3600.0,
+        source: Callable[[], dict[str, RuntimeStatus]] | None = None,
     ) -> None:
         self.runtime = runtime
+        self.source = source or runtime.list  # the bots' statuses: the event-fed cache
         self.interval = interval
         self.store = store
         self.history_interval = max(1.0, history_interval)
@@ -144,7 +147,7 @@ class StatsSampler:
 
     def sample_once(self) -> None:
         try:
-            statuses = self.runtime.list()
+            statuses = self.source()
         except BotMakerError as exc:
             log.debug("stats round skipped: %s", exc.message)
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 
@@ -25,7 +26,7 @@ class BotRecord:
     definition: str = "{}"  # JSON: persona, fallbacks, base_url, heartbeat, channel settings
     image_digest: str | None = None  # the image the container runs: RepoDigests[0] or its Id
 
-    @property
+    @cached_property
     def spec(self) -> dict[str, Any]:
         value = json.loads(self.definition or "{}")
         return value if isinstance(value, dict) else {}
