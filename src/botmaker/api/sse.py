@@ -1,23 +1,22 @@
 """Container logs as Server-Sent Events.
 
-One chunk is read from the engine at a time, only after the previous one was
-handed to the client, so a slow client applies back-pressure instead of
-growing a buffer; closing the stream wakes the reader thread when the client
-leaves.
+A reader thread per stream moves the engine's chunks into a bounded buffer, and
+the event loop takes everything buffered at once: one wake-up and one write per
+batch rather than per line. When the buffer is full the reader stops reading, so
+a slow client applies back-pressure instead of growing memory; closing the stream
+wakes the reader thread when the client leaves.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
 from collections.abc import AsyncIterator
-
-import anyio
-import anyio.to_thread
 
 from botmaker.runtime.base import LogChunk, LogStream
 
 MAX_LINE = 16 * 1024
-#: Log readers wait on the engine; keep them out of the request thread pool.
-LOG_READERS = anyio.CapacityLimiter(256)
 
 
 class LineSplitter:
@@ -47,20 +46,97 @@ def _text(line: bytes) -> str:
     return line.rstrip(b"\r").decode("utf-8", errors="replace")
 
 
-async def log_events(stream: LogStream) -> AsyncIterator[dict[str, str]]:
-    iterator = iter(stream)
+#: Bytes a reader may buffer ahead of a slow client.
+MAX_BUFFERED = 256 * 1024
+SEP = "\r\n"
+
+
+class LogPump:
+    """Reads a log stream in its own thread into a bounded buffer the event loop drains."""
+
+    def __init__(self, stream: LogStream, loop: asyncio.AbstractEventLoop) -> None:
+        self._stream = stream
+        self._loop = loop
+        self._cond = threading.Condition()
+        self._chunks: list[LogChunk] = []
+        self._bytes = 0
+        self._done = False
+        self._closed = False
+        self._error: BaseException | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._thread = threading.Thread(target=self._run, name="log-reader", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for chunk in self._stream:
+                with self._cond:
+                    while self._bytes >= MAX_BUFFERED and not self._closed:
+                        self._cond.wait()
+                    if self._closed:
+                        return
+                    self._chunks.append(chunk)
+                    self._bytes += len(chunk.data)
+                    self._wake()
+        except BaseException as exc:  # noqa: BLE001 - handed to the event loop
+            with self._cond:
+                self._error = exc
+        finally:
+            with self._cond:
+                self._done = True
+                self._wake()
+
+    def _wake(self) -> None:
+        """Resolve the event loop's waiter, if it waits (called holding the lock)."""
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                self._loop.call_soon_threadsafe(_resolve, waiter)
+
+    async def batch(self) -> list[LogChunk] | None:
+        """Everything read so far (waits for at least one chunk); None at the end."""
+        while True:
+            with self._cond:
+                if self._chunks:
+                    chunks, self._chunks, self._bytes = self._chunks, [], 0
+                    self._cond.notify()
+                    return chunks
+                if self._done:
+                    if self._error is not None:
+                        raise self._error
+                    return None
+                waiter = self._waiter = self._loop.create_future()
+            await waiter
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._stream.close()
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+def encode(event: str, line: str) -> str:
+    """One SSE event (``data`` split where the line holds a bare CR, as SSE requires)."""
+    if "\r" in line:
+        data = "".join(f"data: {part}{SEP}" for part in line.split("\r"))
+        return f"event: {event}{SEP}{data}{SEP}"
+    return f"event: {event}{SEP}data: {line}{SEP}{SEP}"
+
+
+async def log_events(stream: LogStream) -> AsyncIterator[bytes]:
+    pump = LogPump(stream, asyncio.get_running_loop())
     splitter = LineSplitter()
     try:
-        while True:
-            chunk = await anyio.to_thread.run_sync(
-                next, iterator, None, abandon_on_cancel=True, limiter=LOG_READERS
-            )
-            if chunk is None:
-                break
-            for name, line in splitter.feed(chunk):
-                yield {"event": name, "data": line}
-        for name, line in splitter.flush():
-            yield {"event": name, "data": line}
-        yield {"event": "end", "data": "the log stream ended"}
+        while (chunks := await pump.batch()) is not None:
+            out = [encode(name, line) for chunk in chunks for name, line in splitter.feed(chunk)]
+            if out:
+                yield "".join(out).encode("utf-8")
+        tail = [encode(name, line) for name, line in splitter.flush()]
+        yield ("".join(tail) + encode("end", "the log stream ended")).encode("utf-8")
     finally:
-        stream.close()
+        pump.close()

@@ -526,17 +526,14 @@ class DockerLogStream:
         self._closed = False
 
     def __iter__(self) -> Iterator[LogChunk]:
-        raw = self._response.raw
+        buffer = bytearray()
         try:
-            while not self._closed:
-                header = raw.read(8)
-                if len(header) < 8:
+            # Whatever the engine has sent (up to 64 KiB) at a time, not two reads per line.
+            for data in self._response.raw.stream(1 << 16, decode_content=False):
+                if self._closed:
                     return
-                kind, length = struct.unpack(">BxxxL", header)
-                data = raw.read(length) if length else b""
-                if length and not data:
-                    return
-                yield LogChunk("stderr" if kind == 2 else "stdout", data)
+                buffer += data
+                yield from _frames(buffer)
         except (requests.exceptions.RequestException, OSError, ValueError, AttributeError):
             if not self._closed:
                 raise EngineUnavailable("the Docker engine closed the log stream") from None
@@ -548,6 +545,29 @@ class DockerLogStream:
             return
         self._closed = True
         _close_streamed(self._response)
+
+
+def _frames(buffer: bytearray) -> Iterator[LogChunk]:
+    """Take the whole frames (8-byte header, then the payload) off the front of ``buffer``.
+
+    Consecutive frames of the same stream come out as one chunk.
+    """
+    pos, end = 0, len(buffer)
+    run: list[bytes] = []
+    run_kind = 0
+    while end - pos >= 8:
+        kind, length = struct.unpack_from(">BxxxL", buffer, pos)
+        if end - pos - 8 < length:
+            break
+        if run and kind != run_kind:
+            yield LogChunk("stderr" if run_kind == 2 else "stdout", b"".join(run))
+            run = []
+        run_kind = kind
+        run.append(bytes(buffer[pos + 8 : pos + 8 + length]))
+        pos += 8 + length
+    del buffer[:pos]
+    if run:
+        yield LogChunk("stderr" if run_kind == 2 else "stdout", b"".join(run))
 
 
 def _close_streamed(response: requests.Response) -> None:
