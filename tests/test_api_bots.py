@@ -8,6 +8,7 @@ import docker
 import httpx
 
 from botmaker.services import Services
+from botmaker.services.schemas import BotCreate
 from tests.conftest import bot_body
 
 
@@ -119,3 +120,31 @@ def test_unknown_bot_is_404_in_the_error_shape(client: httpx.Client) -> None:
         response = client.request(method, path)
         assert response.status_code == 404, (method, path)
         assert response.json()["error"]["code"] == "not_found"
+
+
+def test_an_image_without_openclaw_is_checked_once_not_on_every_create(
+    services: Services, docker_api: docker.APIClient
+) -> None:
+    """Validation 'auto': the first create learns the image cannot validate; later ones
+    start no check container for that same image."""
+
+    def checks_between(since: float, until: float) -> int:
+        events = docker_api.events(
+            since=since,
+            until=until,
+            filters={
+                "type": "container",
+                "event": "create",
+                "label": ["botmaker.check-for", f"botmaker.instance={services.settings.instance}"],
+            },
+            decode=True,
+        )
+        return sum(1 for _ in events)
+
+    began = time.time()
+    services.bots.create(BotCreate.model_validate(bot_body("first")))
+    middle = time.time()
+    services.bots.create(BotCreate.model_validate(bot_body("second")))
+    ended = time.time() + 1
+    assert checks_between(began - 1, middle) == 1
+    assert checks_between(middle, ended) == 0

@@ -194,6 +194,7 @@ class BotService:
         self.open_log_streams = 0
         self._busy_lock = threading.Lock()
         self._busy: Counter[str] = Counter()  # bot ids an operation is working on now
+        self._cannot_validate: set[str] = set()  # image ids/digests without an openclaw command
         pause = os.environ.get("BOTMAKER_TEST_PAUSE_AT") or None
         self._pause_at = pause if pause in PAUSE_STEPS else None
 
@@ -433,6 +434,9 @@ class BotService:
         mode = self.settings.validate_config
         if mode == "never":
             return False
+        image_key = self.runtime.image_digest(record.image) if mode == "auto" else None
+        if image_key is not None and image_key in self._cannot_validate:
+            return False  # this very image had no openclaw command: no check container again
         spec = bot_container_spec(
             self._identity(record), self.settings, self.secrets.folder(record.id)
         )
@@ -455,6 +459,8 @@ class BotService:
                     f"image {record.image} has no openclaw command to validate with", field="image"
                 )
             log.info("image %s cannot validate OpenClaw configs; skipped", record.image)
+            if image_key is not None and result is not None:  # it ran: the image lacks openclaw
+                self._cannot_validate.add(image_key)
             return False
         validation, _, rest = output.partition(_MARKER)
         exit_code = _exit_code(rest)
