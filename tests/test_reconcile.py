@@ -59,6 +59,24 @@ def test_a_container_removed_by_hand_is_recreated_and_runs(
     assert services.reconciler.run_once() == []
 
 
+def test_a_stopped_bot_removed_by_hand_is_recreated_but_stays_stopped(
+    services: Services, docker_api: docker.APIClient
+) -> None:
+    bot_id = _create(services)
+    assert services.bots.stop(bot_id).to_dict()["desired"] == "stopped"
+    docker_api.remove_container(container_name(bot_id), force=True)
+
+    actions = services.reconciler.run_once()
+    assert actions == [{"bot_id": bot_id, "name": "alpha", "action": "recreated_container"}]
+    assert not _running(docker_api, bot_id)
+    assert services.bots.get(bot_id).status.state == "created"
+    # Started again, it is wanted running: the next removal comes back running.
+    assert services.bots.start(bot_id).to_dict()["desired"] == "running"
+    docker_api.remove_container(container_name(bot_id), force=True)
+    services.reconciler.run_once()
+    assert _running(docker_api, bot_id)
+
+
 def test_unlabelled_and_other_instances_containers_are_never_touched(
     services: Services, docker_api: docker.APIClient, unlabelled: str, standin_image: str
 ) -> None:

@@ -571,7 +571,8 @@ def import_bot(
             record = bots_svc._create_container(record)
             bots_svc.runtime.start(container_name(bot_id))
             started = True
-        record = svc.store.update_bot(bot_id, state="ready")
+        desired = "running" if started else "stopped"  # no secrets: nothing to run with yet
+        record = svc.store.update_bot(bot_id, state="ready", desired=desired)
     except BaseException:
         bots_svc._undo_create(bot_id, remove_container=container_attempted, keyring=registered)
         raise

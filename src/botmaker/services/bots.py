@@ -111,6 +111,7 @@ class BotView:
             "container_name": container_name(r.id),
             "container_id": r.container_id,
             "state": r.state,
+            "desired": r.desired,
             "status": self.status.to_dict(),
             **uptime(self.status),
             "keyring": bool(r.spec.get("keyring")),
@@ -410,10 +411,12 @@ class BotService:
         )
 
     def restore_container(self, record: BotRecord) -> None:
-        """Recreate (and start) the missing container of a ready bot from its configuration."""
+        """Recreate the missing container of a ready bot from its configuration, and start
+        it unless the bot was last stopped on purpose."""
         self.images.ensure(record.image)
         record = self._create_container(record)
-        self.runtime.start(container_name(record.id))
+        if record.desired == "running":
+            self.runtime.start(container_name(record.id))
 
     def _create_container(self, record: BotRecord) -> BotRecord:
         self.runtime.ensure_network()
@@ -661,6 +664,8 @@ class BotService:
     def _recreate(self, record: BotRecord) -> None:
         self.runtime.remove(container_name(record.id))
         record = self._create_container(record)
+        if record.desired != "running":  # an edit starts the bot to prove the new config
+            record = self.store.update_bot(record.id, desired="running")
         self.runtime.start(container_name(record.id))
         status = self.runtime.status(container_name(record.id))
         if status.state not in ("running", "restarting"):
@@ -709,6 +714,8 @@ class BotService:
 
     def _start(self, ref: str) -> BotView:
         record = self._ready(ref)
+        if record.desired != "running":
+            record = self.store.update_bot(record.id, desired="running")
         if self.runtime.status(container_name(record.id)).state == "missing":
             self.images.ensure(record.image)
             record = self._create_container(record)  # removed by hand: recreate it
@@ -718,6 +725,8 @@ class BotService:
     def stop(self, ref: str) -> BotView:
         record = self._ready(ref)
         with self.busy(record.id):
+            if record.desired != "stopped":
+                record = self.store.update_bot(record.id, desired="stopped")
             if self.runtime.status(container_name(record.id)).state != "missing":
                 self.runtime.stop(container_name(record.id), self.settings.stop_timeout)
             return self.get(record.id)
@@ -727,6 +736,8 @@ class BotService:
         if self.runtime.status(container_name(record.id)).state == "missing":
             return self.start(record.id)
         with self.busy(record.id):
+            if record.desired != "running":
+                record = self.store.update_bot(record.id, desired="running")
             self.runtime.restart(container_name(record.id), self.settings.stop_timeout)
             return self.get(record.id)
 

@@ -93,4 +93,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE bots ADD COLUMN image_digest TEXT;
         """,
     ),
+    (
+        6,
+        "whether each bot should be running (a recreated container is started only if so)",
+        """
+        ALTER TABLE bots ADD COLUMN desired TEXT NOT NULL DEFAULT 'running'
+            CHECK (desired IN ('running', 'stopped'));
+        """,
+    ),
 ]

@@ -25,6 +25,7 @@ class BotRecord:
     updated_at: str
     definition: str = "{}"  # JSON: persona, fallbacks, base_url, heartbeat, channel settings
     image_digest: str | None = None  # the image the container runs: RepoDigests[0] or its Id
+    desired: str = "running"  # running|stopped: what the admin asked for last
 
     @cached_property
     def spec(self) -> dict[str, Any]:

@@ -80,6 +80,7 @@ class Store:
             "model",
             "channel",
             "definition",
+            "desired",
         }
         unknown = set(fields) - allowed
         if unknown:
