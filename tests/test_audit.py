@@ -136,6 +136,7 @@ def test_api_actions_are_audited_without_secrets(
         "containers",
         "secrets",
         "state",
+        "grants",
         "failed",
     }
     assert all(isinstance(e["at"], float) for e in entries)

@@ -323,3 +323,32 @@ def test_the_keyring_child_stops_with_botmaker(keyed: Services) -> None:
     keyed.keyring.stop()
     assert process.poll() is not None
     wait_for(lambda: subprocess.run(["kill", "-0", str(process.pid)], check=False).returncode)
+
+
+def test_a_grant_whose_bot_row_is_gone_is_an_orphan_and_is_revoked(
+    keyed: Services, api: tuple[httpx.Client, str]
+) -> None:
+    """A crash can leave a keyring grant behind a row (e.g. a restore of an older store):
+    the orphan report lists it, and cleanup revokes its token and drops its own key."""
+    client, _ = api
+    body = bot_body("alpha", secrets={"api_key": REAL_KEY, "channel_token": "123:tg"})
+    kept = _running(
+        keyed, bot_body("bravo", secrets={"api_key": REAL_KEY, "channel_token": "1"}), client
+    )
+    gone = _running(keyed, body, client)
+    token = (keyed.settings.secrets_dir / gone.id / "keyring_token").read_text().strip()
+    proxy = keyed.keyring.proxy_base("openai").removesuffix("/v1/openai")
+    keyed.store.delete_bot(gone.id)  # the row alone disappears
+
+    report = client.get("/api/admin/orphans").json()
+    assert [g["bot_id"] for g in report["grants"]] == [gone.id]
+    assert token not in json.dumps(report)
+    removed = client.post("/api/admin/cleanup").json()
+    assert [g["bot_id"] for g in removed["grants"]] == [gone.id]
+    assert client.get("/api/admin/orphans").json()["grants"] == []
+    assert [k["bot_id"] for k in client.get("/api/keys").json()["keys"]] == [kept.id]
+    with httpx.Client(base_url=proxy, timeout=10) as direct:
+        refused = direct.post(
+            "/v1/openai/chat/completions", json={}, headers={"Authorization": f"Bearer {token}"}
+        )
+    assert refused.status_code == 401

@@ -383,7 +383,12 @@ def test_orphans_are_reported_by_get_and_removed_only_by_cleanup(
     assert (services.settings.secrets_dir / "not-a-bot").is_dir()
     assert client.get(f"/api/bots/{bot['id']}").json()["status"]["state"] == "running"
     assert (services.settings.secrets_dir / bot["id"] / "gateway_token").is_file()
-    assert client.get("/api/admin/orphans").json() == {"containers": [], "secrets": [], "state": []}
+    assert client.get("/api/admin/orphans").json() == {
+        "containers": [],
+        "secrets": [],
+        "state": [],
+        "grants": [],
+    }
 
 
 @pytest.fixture

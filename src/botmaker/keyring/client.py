@@ -152,6 +152,11 @@ class KeyringClient:
         token = result.get("token")
         return str(token) if token else None
 
+    def list_bots(self) -> list[dict[str, Any]]:
+        """Every grant (bot id, providers, budget, ``created_at``…), never a token."""
+        result: list[dict[str, Any]] = self._call("GET", "/admin/bots")["bots"]
+        return result
+
     def get_bot(self, bot_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self._call("GET", f"/admin/bots/{bot_id}")["bot"]
         return result

@@ -136,7 +136,7 @@ def build_services(settings: Settings) -> Services:
     bots.audit = audit
     auth = AuditedAuthService(settings, store)
     auth.audit = audit
-    orphans = AuditedOrphanService(store, runtime, secrets, state)
+    orphans = AuditedOrphanService(store, runtime, secrets, state, keyring)
     orphans.audit = audit
     monitor = Monitor(settings, runtime, store, bots)
     health.source = bots.statuses.current  # the event-fed statuses, not a list per probe

@@ -142,6 +142,7 @@ class AuditedOrphanService(OrphanService):
             containers=len(removed["containers"]),
             secrets=len(removed["secrets"]),
             state=len(removed["state"]),
+            grants=len(removed.get("grants", [])),
             failed=len(removed["failed"]),
         )
         return removed

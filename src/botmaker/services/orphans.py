@@ -1,4 +1,5 @@
-"""Leftovers with no bot row: this instance's labelled containers, secrets and state folders.
+"""Leftovers with no bot row: this instance's labelled containers, secrets and state
+folders, and keyring grants (tokens) of bots that no longer exist.
 
 A crash between steps of a create or delete can leave them. ``report`` only looks
 (GET never changes anything); ``cleanup`` removes exactly what ``report`` finds at
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from botmaker.errors import BotMakerError
 from botmaker.fsutil import is_bot_id
 from botmaker.runtime.base import Backend
 from botmaker.secrets import SecretStore
+from botmaker.services.keyring import KeyringService
 from botmaker.state import StateStore
 from botmaker.store import Store
 
@@ -27,12 +28,39 @@ log = logging.getLogger(__name__)
 
 class OrphanService:
     def __init__(
-        self, store: Store, runtime: Backend, secrets: SecretStore, state: StateStore
+        self,
+        store: Store,
+        runtime: Backend,
+        secrets: SecretStore,
+        state: StateStore,
+        keyring: KeyringService | None = None,
     ) -> None:
         self.store = store
         self.runtime = runtime
         self.secrets = secrets
         self.state = state
+        self.keyring = keyring
+
+    def _grants(self) -> list[dict[str, Any]]:
+        """The keyring's grants (bot id, created); none when the keyring is off or away."""
+        if self.keyring is None or not self.keyring.enabled:
+            return []
+        try:
+            return self.keyring.client.list_bots()
+        except BotMakerError as exc:
+            log.warning("orphaned keyring grants not checked: %s", exc.message)
+            return []
+
+    def remove(self, kind: str, item: dict[str, Any]) -> None:
+        """Remove one orphan of ``kind`` as ``report`` listed it."""
+        if kind == "containers":
+            self.runtime.remove(item["id"])
+        elif kind == "secrets":
+            self.secrets.remove(item["bot_id"])
+        elif kind == "state":
+            self.state.remove(item["bot_id"])
+        elif kind == "grants" and self.keyring is not None:
+            self.keyring.client.delete_bot(item["bot_id"])  # revokes the token, drops its keys
 
     def report(self) -> dict[str, list[dict[str, Any]]]:
         # Look first, read the rows last: a create writes its row before anything else
@@ -40,6 +68,7 @@ class OrphanService:
         containers = self.runtime.managed_containers()
         secret_folders = _bot_folders(self.secrets.root)
         state_folders = _bot_folders(self.state.root)
+        grants = self._grants()
         rows = {record.id for record in self.store.list_bots()}
         now = time.time()
         return {
@@ -64,26 +93,25 @@ class OrphanService:
                 for name, (path, mtime) in state_folders.items()
                 if name not in rows
             ],
+            "grants": [
+                {
+                    "bot_id": str(grant["bot_id"]),
+                    "age_seconds": _age(now, float(grant.get("created_at") or 0)),
+                }
+                for grant in grants
+                if grant.get("bot_id") and grant["bot_id"] not in rows
+            ],
         }
 
     def cleanup(self) -> dict[str, list[dict[str, Any]]]:
         """Remove what ``report`` finds now; returns what was removed (and what failed)."""
         found = self.report()
-        removed: dict[str, list[dict[str, Any]]] = {
-            "containers": [],
-            "secrets": [],
-            "state": [],
-            "failed": [],
-        }
-        steps: tuple[tuple[str, Callable[[dict[str, Any]], None]], ...] = (
-            ("containers", lambda item: self.runtime.remove(item["id"])),
-            ("secrets", lambda item: self.secrets.remove(item["bot_id"])),
-            ("state", lambda item: self.state.remove(item["bot_id"])),
-        )
-        for kind, remove in steps:
-            for item in found[kind]:
+        removed: dict[str, list[dict[str, Any]]] = {kind: [] for kind in found}
+        removed["failed"] = []
+        for kind, items in found.items():
+            for item in items:
                 try:
-                    remove(item)
+                    self.remove(kind, item)
                 except BotMakerError as exc:
                     log.error("could not remove orphaned %s %s: %s", kind, item, exc.message)
                     removed["failed"].append({"kind": kind, **item, "message": exc.message})

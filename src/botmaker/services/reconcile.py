@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -124,18 +123,13 @@ class Reconciler:
             found = self.orphans.report()
         except BotMakerError as exc:
             return [{"action": "failed", "kind": "orphans", "message": exc.message}]
-        removers: dict[str, Callable[[dict[str, Any]], None]] = {
-            "containers": lambda item: self.runtime.remove(item["id"]),
-            "secrets": lambda item: self.orphans.secrets.remove(item["bot_id"]),
-            "state": lambda item: self.orphans.state.remove(item["bot_id"]),
-        }
-        for kind, remove in removers.items():
-            for item in found[kind]:
+        for kind, items in found.items():
+            for item in items:
                 age = item.get("age_seconds")
                 if age is not None and age < self.grace:
                     continue  # a leftover only once it has stayed one for a while
                 try:
-                    remove(item)
+                    self.orphans.remove(kind, item)
                 except BotMakerError as exc:
                     actions.append(
                         {"action": "failed", "kind": kind, **item, "message": exc.message}
