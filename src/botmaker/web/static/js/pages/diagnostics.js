@@ -4,6 +4,7 @@ import { announce, toast } from "../lib/common.js";
 import { api, optional } from "../lib/api.js";
 import { $, dl, h } from "../lib/dom.js";
 import { confirmDialog } from "../lib/dialog.js";
+import { engineError } from "../lib/engine.js";
 import { clearErrors, showFieldError } from "../lib/fields.js";
 import * as fmt from "../lib/format.js";
 
@@ -118,19 +119,37 @@ function renderOrphans(data) {
 async function load() {
   const error = $("#diag-error");
   error.hidden = true;
-  try {
-    const [diag, orphanData] = await Promise.all([optional("/api/diagnostics"), optional("/api/admin/orphans")]);
+  const problems = [];
+  let orphansProblem = "";
+  // Each part on its own: orphans need the engine, the rest still shows when it is down.
+  const [diag, orphanData] = await Promise.all([
+    optional("/api/diagnostics").catch((err) => problems.push(`the diagnostics: ${err.message}`) && undefined),
+    optional("/api/admin/orphans").catch((err) => {
+      engineError(err);
+      problems.push(`the orphans: ${err.message}`);
+      orphansProblem = err.message;
+      return undefined;
+    }),
+  ]);
+  if (diag !== undefined) {
     renderEngine(diag && diag.engine);
     renderFleet(diag && diag.fleet, diag && diag.monitor);
     renderKeyring(diag ? diag.keyring : await api("/api/keyring").catch(() => null));
-    renderOrphans(orphanData);
-  } catch (err) {
-    error.textContent = `Could not load the diagnostics: ${err.message}`;
+  }
+  if (orphanData !== undefined) renderOrphans(orphanData);
+  else {
+    $("#cleanup").disabled = true;
+    $("#orphans").replaceChildren(h("p", { class: "muted" }, `Not known: ${orphansProblem}`));
+  }
+  if (problems.length) {
+    error.textContent = `Could not load ${problems.join("; ")}`;
     error.hidden = false;
   }
 }
 
 $("#diag-refresh").addEventListener("click", load);
+// The engine went down or came back (engine.js): show its card, the fleet and orphans anew.
+document.addEventListener("enginechange", load);
 $("#cleanup").addEventListener("click", async () => {
   const count = groups(orphans).reduce((n, [, items]) => n + items.length, 0);
   $("#cleanup-text").textContent = `Removes the ${count} orphan(s) listed (containers are force-removed). Bots are not touched.`;
