@@ -77,7 +77,7 @@ GOOD: dict[str, tuple[str, Callable[[Settings], Any], Any]] = {
     ),
 }
 #: read from a file rather than parsed (see test_auth for its checks)
-ALSO_READ = {"BOTMAKER_ADMIN_PASSWORD_FILE"}
+ALSO_READ = {"BOTMAKER_ADMIN_PASSWORD_FILE", "BOTMAKER_SMTP_PASSWORD_FILE"}
 
 #: variable -> values that must be refused with a ConfigError naming the variable
 BAD: dict[str, list[str]] = {
@@ -248,3 +248,18 @@ def test_an_external_keyring_needs_both_urls() -> None:
         }
     )
     assert (settings.keyring, settings.keyring_url) == ("external", "http://k:7181")
+
+
+def test_the_smtp_password_file_is_checked_at_start_and_never_read_into_settings(
+    tmp_path: Path,
+) -> None:
+    secret = tmp_path / "smtp.password"
+    secret.write_text("smtp-pa55-word\n")
+    settings = Settings.from_env({"BOTMAKER_SMTP_PASSWORD_FILE": str(secret)})
+    assert settings.smtp_password_file == secret
+    assert "smtp-pa55-word" not in repr(settings)  # a path: read at each send, not kept
+    assert Settings().smtp_password_file is None
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"BOTMAKER_SMTP_PASSWORD_FILE": str(tmp_path / "missing")})
+    assert raised.value.field == "BOTMAKER_SMTP_PASSWORD_FILE"
+    assert "BOTMAKER_SMTP_PASSWORD_FILE: cannot read" in raised.value.message

@@ -22,6 +22,7 @@ from botmaker.config import Settings
 from botmaker.errors import Unauthorized
 from botmaker.services import Services
 from tests.conftest import ADMIN_PASSWORD
+from tests.support.smtp import SmtpReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / ".ci" / "work" / "screenshots"
@@ -270,6 +271,43 @@ def test_the_wizard_shows_the_apis_error_next_to_the_field(
     page.get_by_role("button", name="Create bot").click()
     expect(page.locator('[data-item="create"]')).to_have_attribute("data-state", "done")
     assert [b.name for b in services.store.list_bots()] == ["fixed"]
+
+
+def test_the_alerts_form_sets_email_with_errors_next_to_the_field_and_test_sends(
+    desktop: Session, services: Services
+) -> None:
+    with SmtpReceiver() as smtp:
+        page = desktop.page()
+        desktop.login(page, "/diagnostics")
+        expect(page.get_by_label("SMTP server")).to_have_value("")
+        page.get_by_label("SMTP server").fill("not a host")
+        page.get_by_label("Port").fill(str(smtp.port))
+        page.get_by_label("Security").select_option("none")
+        page.get_by_label("From").fill("botmaker@example.org")
+        page.get_by_label("To (one address per line or comma-separated)").fill(
+            "ops@example.org\noncall@example.org"
+        )
+        page.get_by_role("button", name="Save").click()
+        host = page.get_by_label("SMTP server")
+        expect(host).to_have_attribute("aria-invalid", "true")
+        expect(page.locator('.field-error[data-for="email.host"]')).to_contain_text(
+            "host name or an IP address"
+        )
+        assert services.alerts.settings().email is None  # nothing saved
+
+        host.fill(smtp.host)
+        page.get_by_role("button", name="Save").click()
+        expect(page.locator(".toast-ok")).to_contain_text("Alert settings saved.")
+        expect(host).not_to_have_attribute("aria-invalid", "true")
+        saved = services.alerts.settings().email
+        assert saved is not None
+        assert (saved.host, saved.port, saved.security) == (smtp.host, smtp.port, "none")
+        assert saved.to == ["ops@example.org", "oncall@example.org"]
+
+        page.get_by_role("button", name="Send a test alert").click()
+        expect(page.locator("#alerts-test-result")).to_contain_text("email: delivered")
+        assert smtp.subjects() == ["[BotMaker] test alert"]
+        desktop.shot(page, "diagnostics-alerts")
 
 
 def test_the_log_viewer_survives_a_flood_and_escapes_what_it_shows(desktop: Session) -> None:

@@ -136,6 +136,7 @@ class Settings:
     keyring_port: int = 7180  # auto: data plane port on the bots' network gateway
     keyring_admin_port: int = 7181  # auto: admin API port on 127.0.0.1
     keyring_token_path: Path | None = None  # the keyring admin token (default in keyring_dir)
+    smtp_password_file: Path | None = None  # the SMTP password for email alerts (never stored)
 
     @property
     def keyring_dir(self) -> Path:
@@ -212,6 +213,8 @@ class Settings:
             kwargs["reconcile_interval"] = parse_float(v, "BOTMAKER_RECONCILE_INTERVAL", 0.5, 86400)
         if (v := get("BOTMAKER_UPGRADE_TIMEOUT")) is not None:
             kwargs["upgrade_timeout"] = parse_float(v, "BOTMAKER_UPGRADE_TIMEOUT", 5, 3600)
+        if (v := get("BOTMAKER_SMTP_PASSWORD_FILE")) is not None:
+            kwargs["smtp_password_file"] = _readable_file(v, "BOTMAKER_SMTP_PASSWORD_FILE")
         kwargs.update(_keyring(get))
         kwargs["limits"] = _limits(get)
         return cls(**kwargs)  # type: ignore[arg-type]
@@ -272,6 +275,17 @@ def _limits(get: Callable[[str], str | None]) -> BotLimits:
     if (v := get("BOTMAKER_LOG_MAX_FILE")) is not None:
         values["log_max_file"] = parse_int(v, "BOTMAKER_LOG_MAX_FILE", 1, 100)
     return BotLimits(**values)  # type: ignore[arg-type]
+
+
+def _readable_file(value: str, name: str) -> Path:
+    """A secret's file: checked readable now (read again each time it is needed)."""
+    path = Path(value)
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read {value}: {exc.strerror}", field=name) from None
+    return path
 
 
 def _admin_password(env: Mapping[str, str]) -> Secret | None:

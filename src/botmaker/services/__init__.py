@@ -159,7 +159,9 @@ def build_services(settings: Settings) -> Services:
         orphans=orphans,
         reconciler=Reconciler(store, runtime, bots, orphans, interval=settings.reconcile_interval),
         audit=audit,
-        alerts=AlertService(store, monitor, keyring, audit=audit),
+        alerts=AlertService(
+            store, monitor, keyring, audit=audit, smtp_password_file=settings.smtp_password_file
+        ),
         upgrades=UpgradeService(settings, store, bots, images, runtime),
     )
 

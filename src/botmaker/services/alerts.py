@@ -1,5 +1,5 @@
-"""Alerts: a webhook told when a bot dies, is OOM-killed, turns unhealthy, crash-loops
-or runs out of budget.
+"""Alerts: a webhook and/or email told when a bot dies, is OOM-killed, turns unhealthy,
+crash-loops or runs out of budget.
 
 Sources: the ``Monitor``'s bot events (a listener on its broadcaster) for
 ``died``, ``oom`` and ``unhealthy``; a bot that exits non-zero ``CRASH_LOOP_EXITS``
@@ -7,10 +7,12 @@ times within ``CRASH_LOOP_WINDOW`` seconds raises one ``crash_loop`` (also recor
 as a bot event); the keyring's ``budget_exceeded`` events, polled every few seconds
 when the keyring is on.
 
-Delivery: a bounded queue drained by one sender thread, a JSON POST per alert with a
-timeout, three tries with back-off, and at most one alert per (bot, kind) every
-``min_interval_seconds`` so a flapping bot cannot flood. Failures are logged; nothing
-here ever fails a bot or a request.
+Delivery: a bounded queue drained by one sender thread; per alert a JSON POST to the
+webhook and an email (``services/mail.py``: ``smtplib``, the password read from
+``BOTMAKER_SMTP_PASSWORD_FILE``, never stored), each with a timeout and three tries
+with back-off; at most one alert per (bot, kind) every ``min_interval_seconds`` so a
+flapping bot cannot flood either channel. Failures are logged; nothing here ever
+fails a bot or a request.
 """
 
 from __future__ import annotations
@@ -21,16 +23,20 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from botmaker.errors import BotMakerError, NotFound
+from botmaker.errors import BotMakerError, InvalidInput, NotFound
+from botmaker.services import mail
 from botmaker.services.audit import AuditLog
 from botmaker.services.keyring import KeyringService
+from botmaker.services.mail import EmailSettings, MailError
 from botmaker.services.monitor import Message, Monitor
 from botmaker.store import Store
 
@@ -49,6 +55,7 @@ class AlertSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     webhook_url: str | None = Field(default=None, max_length=2000)
+    email: EmailSettings | None = None
     events: list[str] = Field(default_factory=lambda: list(KINDS), max_length=len(KINDS))
     min_interval_seconds: int = Field(default=300, ge=0, le=86_400)
 
@@ -72,6 +79,10 @@ class AlertSettings(BaseModel):
         return [kind for kind in KINDS if kind in value]
 
 
+class WebhookError(Exception):
+    """The webhook was not reached or did not take the alert (safe to log)."""
+
+
 def _iso(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -84,6 +95,7 @@ class AlertService:
         keyring: KeyringService,
         *,
         audit: AuditLog | None = None,
+        smtp_password_file: Path | None = None,
         queue_size: int = 100,
         timeout: float = 5.0,
         tries: int = 3,
@@ -94,6 +106,7 @@ class AlertService:
         self.monitor = monitor
         self.keyring = keyring
         self.audit = audit
+        self.smtp_password_file = smtp_password_file
         self.timeout = timeout
         self.tries = tries
         self.backoff = backoff
@@ -121,12 +134,19 @@ class AlertService:
         return AlertSettings()
 
     def update(self, new: AlertSettings) -> AlertSettings:
+        if new.email is not None and new.email.username and self.smtp_password_file is None:
+            raise InvalidInput(
+                "email.username: a username needs the password in the file "
+                "BOTMAKER_SMTP_PASSWORD_FILE names (set it and restart BotMaker)",
+                field="email.username",
+            )
         self.store.set_setting(SETTINGS_KEY, new.model_dump_json())
         if self.audit is not None:  # the URL may embed a token: only whether one is set
             self.audit.record(
                 "alerts.update",
                 "",
                 webhook=new.webhook_url is not None,
+                email=new.email is not None,
                 events=new.events,
                 min_interval_seconds=new.min_interval_seconds,
             )
@@ -195,7 +215,7 @@ class AlertService:
     def alert(self, kind: str, bot_id: str, event: dict[str, Any]) -> bool:
         """Queue an alert if it is wanted and not rate-limited; True if queued."""
         config = self.settings()
-        if config.webhook_url is None or kind not in config.events:
+        if (config.webhook_url is None and config.email is None) or kind not in config.events:
             return False
         now = time.monotonic()
         with self._lock:
@@ -231,40 +251,95 @@ class AlertService:
         return payload
 
     def send_test(self) -> dict[str, Any]:
-        """Deliver a test alert now (one try); says whether the webhook accepted it."""
+        """Deliver a test alert now on every channel (one try each); per-channel results.
+
+        ``{"delivered": all configured channels took it, "channels": {"webhook":
+        {"delivered", "status"?, "error"?}, "email": {"delivered", "error"?}}}``
+        """
         config = self.settings()
-        if config.webhook_url is None:
-            return {"delivered": False, "error": "no webhook URL is configured"}
+        if config.webhook_url is None and config.email is None:
+            return {
+                "delivered": False,
+                "error": "no webhook URL or email is configured",
+                "channels": {},
+            }
         payload = {
             "kind": "test",
             "bot": {"id": None, "name": None},
             "at": _iso(time.time()),
             "detail": "a test alert from BotMaker",
         }
-        try:
-            response = httpx.post(config.webhook_url, json=payload, timeout=self.timeout)
-        except httpx.HTTPError as exc:
-            return {"delivered": False, "error": f"{type(exc).__name__}: could not reach it"}
-        ok = response.is_success
-        return {"delivered": ok, "status": response.status_code}
+        channels: dict[str, dict[str, Any]] = {}
+        if config.webhook_url is not None:
+            try:
+                response = httpx.post(config.webhook_url, json=payload, timeout=self.timeout)
+            except httpx.HTTPError as exc:
+                channels["webhook"] = {
+                    "delivered": False,
+                    "error": f"{type(exc).__name__}: could not reach it",
+                }
+            else:
+                channels["webhook"] = {
+                    "delivered": response.is_success,
+                    "status": response.status_code,
+                }
+        if config.email is not None:
+            try:
+                self._send_email(config.email, payload)
+            except MailError as exc:
+                channels["email"] = {"delivered": False, "error": str(exc)}
+            else:
+                channels["email"] = {"delivered": True}
+        delivered = all(result["delivered"] for result in channels.values())
+        return {"delivered": delivered, "channels": channels}
+
+    def _send_email(self, config: EmailSettings, payload: dict[str, Any]) -> None:
+        password = mail.read_password(self.smtp_password_file)
+        mail.send(config, mail.build_message(config, payload), password, self.timeout)
 
     def _deliver(self, payload: dict[str, Any]) -> bool:
-        url = self.settings().webhook_url
-        if url is None:
-            return False
-        host = urlsplit(url).hostname
+        """Every configured channel, each with its tries; True if all delivered."""
+        config = self.settings()
+        results = []
+        if config.webhook_url is not None:
+            results.append(self._deliver_webhook(config.webhook_url, payload))
+        if config.email is not None:
+            email = config.email
+            results.append(
+                self._with_tries(
+                    "email",
+                    email.host,
+                    payload,
+                    lambda: self._send_email(email, payload),
+                )
+            )
+        return bool(results) and all(results)
+
+    def _deliver_webhook(self, url: str, payload: dict[str, Any]) -> bool:
+        def post() -> None:
+            try:
+                response = httpx.post(url, json=payload, timeout=self.timeout)
+            except httpx.HTTPError as exc:
+                raise WebhookError(type(exc).__name__) from None
+            if not response.is_success:
+                raise WebhookError(f"HTTP {response.status_code}")
+
+        return self._with_tries("webhook", urlsplit(url).hostname, payload, post)
+
+    def _with_tries(
+        self, channel: str, host: str | None, payload: dict[str, Any], send: Callable[[], None]
+    ) -> bool:
         delay = self.backoff
         for attempt in range(1, self.tries + 1):
             try:
-                response = httpx.post(url, json=payload, timeout=self.timeout)
-                if response.is_success:
-                    return True
-                problem = f"HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
-                problem = type(exc).__name__
+                send()
+                return True
+            except (WebhookError, MailError) as exc:
+                problem = str(exc)
             log.warning(
-                "alert %s to %s failed (try %d of %d): %s",
+                "alert %s by %s to %s failed (try %d of %d): %s",
                 payload["kind"],
+                channel,
                 host,
                 attempt,
                 self.tries,

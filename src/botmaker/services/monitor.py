@@ -5,8 +5,13 @@ For every event about a bot's container the ``Monitor`` records a bot event
 lines, ``oom``, ``restarted``) and publishes the bot's new status to subscribers;
 the ``HealthMonitor`` tells it when a gateway's verdict changes (``starting``,
 ``healthy``, ``unhealthy``). When the engine goes away the thread reconnects with
-back-off (0.5 s doubling to 15 s), asks for the events it missed (``since``), and
+back-off (0.5 s doubling to 5 s), asks for the events it missed (``since``), and
 publishes ``resync`` so clients refetch.
+
+Whether the engine answers is the monitor's ``engine_state()`` (``connecting`` until
+the first try, then ``up`` or ``down`` with the reason and since when); each change is
+published as an ``engine`` message, so the dashboard shows an outage without asking
+the engine itself.
 
 Subscribers get a ``Subscription``: a bounded queue per subscriber that drops its
 oldest message when full (and then tells that subscriber to resync), so a slow
@@ -46,7 +51,7 @@ MAX_LOG_BYTES = 64 * 1024
 
 @dataclass(frozen=True)
 class Message:
-    event: str  # status|event|resync
+    event: str  # status|event|resync|engine
     data: dict[str, Any] = field(default_factory=dict)
 
 
@@ -193,7 +198,7 @@ class Monitor:
         *,
         broadcaster: Broadcaster | None = None,
         min_backoff: float = 0.5,
-        max_backoff: float = 15.0,
+        max_backoff: float = 5.0,
         log_lines: int = 50,
     ) -> None:
         self.settings = settings
@@ -206,6 +211,8 @@ class Monitor:
         self.log_lines = log_lines
         self.connected = False
         self.connects = 0  # successful (re)connections to the event stream
+        self._engine: dict[str, Any] = {"state": "connecting", "since": time.time()}
+        self._engine_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._stream: EventStream | None = None
@@ -218,6 +225,28 @@ class Monitor:
 
     def subscribe(self, loop: asyncio.AbstractEventLoop | None = None) -> Subscription:
         return self.broadcaster.subscribe(loop)
+
+    # -- engine state -----------------------------------------------------------------
+
+    def engine_state(self) -> dict[str, Any]:
+        """``{"state": connecting|up|down, "since": unix time, "message"?: why down}``."""
+        with self._engine_lock:
+            return dict(self._engine)
+
+    def _set_engine(self, state: str, message: str | None = None) -> None:
+        """Record (and publish, if it changed) whether the engine answers."""
+        with self._engine_lock:
+            if self._engine["state"] == state:
+                return
+            self._engine = {"state": state, "since": time.time()}
+            if message:
+                self._engine["message"] = message
+            current = dict(self._engine)
+        if state == "down":
+            log.warning("the Docker engine is down: %s", message)
+        else:
+            log.info("the Docker engine answers")
+        self.broadcaster.publish("engine", current)
 
     # -- thread -----------------------------------------------------------------------
 
@@ -250,6 +279,7 @@ class Monitor:
                 stream = self.runtime.events(since)
             except Exception as exc:  # noqa: BLE001 - the engine is away (or worse): retry
                 reason = exc.message if isinstance(exc, BotMakerError) else repr(exc)
+                self._set_engine("down", reason)
                 log.info("event stream unavailable (%s); retrying in %.1f s", reason, delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.max_backoff)
@@ -261,15 +291,18 @@ class Monitor:
                 self._stream = stream
             self.connected = True
             self.connects += 1
+            self._set_engine("up")
             delay = self.min_backoff
             self.broadcaster.publish(
                 "resync", {"reason": "connected" if self.connects == 1 else "reconnected"}
             )
+            ended = "the event stream ended"
             try:
                 self._fill_statuses()
                 for event in stream:
                     self._handle_safely(event)
             except BotMakerError as exc:
+                ended = exc.message
                 log.info("event stream ended: %s", exc.message)
             except Exception:  # reconnect rather than end monitoring
                 log.exception("event stream failed")
@@ -281,6 +314,7 @@ class Monitor:
                 self.bots.statuses.invalidate()
             if self._stop.is_set():
                 return
+            self._check_engine(ended)
             # Ask for what happened while disconnected (already-seen events are skipped).
             since = self._last_at if self._last_at is not None else connected_at
             self._stop.wait(delay)
@@ -291,6 +325,15 @@ class Monitor:
         statuses = self.bots.statuses
         token = statuses.token()
         statuses.fill(self.runtime.list(), token, at=time.time())
+
+    def _check_engine(self, ended: str) -> None:
+        """The stream ended: down if the engine does not answer a ping either."""
+        try:
+            self.runtime.ping()
+        except BotMakerError as exc:
+            self._set_engine("down", exc.message)
+        except Exception as exc:  # noqa: BLE001 - any failure means it cannot be used
+            self._set_engine("down", f"{ended}: {exc!r}")
 
     def _handle_safely(self, event: RuntimeEvent) -> None:
         try:

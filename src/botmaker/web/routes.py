@@ -117,6 +117,8 @@ def _render(
         "csrf_token": csrf_token_for(token) if token else "",
         "logged_in": token is not None,
         "version": __version__,
+        # As the event monitor last saw it: no engine call, so a page loads when it is down.
+        "engine": services(request).monitor.engine_state() if token else None,
         **context,
     }
     return _templates(request).TemplateResponse(

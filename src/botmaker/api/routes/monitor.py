@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api", tags=["monitoring"], dependencies=[Depends(req
 
 @router.get(
     "/events/stream",
-    summary="Live bot status as Server-Sent Events (events: status, event, resync)",
+    summary="Live bot status as Server-Sent Events (events: status, event, resync, engine)",
     response_class=EventSourceResponse,
 )
 async def event_stream(request: Request) -> EventSourceResponse:
@@ -36,6 +36,7 @@ async def _messages(monitor: Monitor) -> AsyncIterator[dict[str, str]]:
     subscription = monitor.subscribe(asyncio.get_running_loop())
     try:
         yield {"event": "resync", "data": json.dumps({"reason": "subscribed"})}
+        yield {"event": "engine", "data": json.dumps(monitor.engine_state())}
         while True:
             batch = await subscription.next_batch()
             if not batch:
@@ -78,6 +79,14 @@ def bot_stats(bot: str, request: Request, hours: float | None = _HOURS) -> dict[
         body["history_interval"] = svc.stats.history_interval
         body["history"] = svc.stats.history(record.id, hours)
     return body
+
+
+@router.get(
+    "/engine",
+    summary="Whether the Docker engine answers, as the event monitor last saw it (no engine call)",
+)
+def engine(request: Request) -> dict[str, Any]:
+    return services(request).monitor.engine_state()
 
 
 @router.get("/diagnostics", summary="Engine, fleet and keyring at a glance")

@@ -21,16 +21,20 @@ def audit(
     return {"entries": services(request).audit.entries(limit=limit, before=before)}
 
 
-@router.get("/alerts", summary="Where alerts go (webhook), which events, how often at most")
+@router.get("/alerts", summary="Where alerts go (webhook, email), which events, how often at most")
 def get_alerts(request: Request) -> dict[str, Any]:
     return services(request).alerts.settings().model_dump()
 
 
-@router.put("/alerts", summary="Set the alert webhook, events and minimum interval")
+@router.put(
+    "/alerts",
+    summary="Set the alert webhook and email (no password: BOTMAKER_SMTP_PASSWORD_FILE), "
+    "events and minimum interval",
+)
 def put_alerts(body: AlertSettings, request: Request) -> dict[str, Any]:
     return services(request).alerts.update(body).model_dump()
 
 
-@router.post("/alerts/test", summary="Send a test alert to the webhook now")
+@router.post("/alerts/test", summary="Send a test alert on every channel now; results per channel")
 def test_alert(request: Request) -> dict[str, Any]:
     return services(request).alerts.send_test()

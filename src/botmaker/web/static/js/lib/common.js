@@ -1,6 +1,8 @@
-// Shared by every page: the theme toggle, toasts and the aria-live announcer.
+// Shared by every page: the theme toggle, toasts, the aria-live announcer and the
+// engine banner (engine.js).
 
 import { h } from "./dom.js";
+import "./engine.js";
 
 const THEME_KEY = "botmaker-theme";
 

@@ -1,7 +1,7 @@
 // Live fleet status: Server-Sent Events from /api/events/stream (events status, resync,
-// event), falling back to polling when the stream is not there or drops.
+// event, engine), falling back to polling when the stream is not there or drops.
 
-export function watchFleet({ onStatus, onResync, onEvent, onMode, pollEvery = 5000 }) {
+export function watchFleet({ onStatus, onResync, onEvent, onEngine, onMode, pollEvery = 5000 }) {
   let source = null;
   let pollTimer = 0;
   let retryTimer = 0;
@@ -39,6 +39,10 @@ export function watchFleet({ onStatus, onResync, onEvent, onMode, pollEvery = 50
       if (data && onStatus) onStatus(data);
     });
     source.addEventListener("resync", () => onResync());
+    source.addEventListener("engine", (event) => {
+      const data = parse(event);
+      if (data && onEngine) onEngine(data);
+    });
     source.addEventListener("event", (event) => {
       const data = parse(event);
       if (data && onEvent) onEvent(data);

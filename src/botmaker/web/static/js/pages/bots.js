@@ -3,6 +3,7 @@
 import { announce, toast } from "../lib/common.js";
 import { api, ApiError, optional } from "../lib/api.js";
 import { $, h } from "../lib/dom.js";
+import { engineError, showEngine } from "../lib/engine.js";
 import { confirmDelete } from "../lib/dialog.js";
 import * as fmt from "../lib/format.js";
 import { every, watchFleet } from "../lib/live.js";
@@ -185,6 +186,7 @@ async function refresh() {
     loaded = true;
     $("#list-error").hidden = true;
   } catch (err) {
+    engineError(err);
     const box = $("#list-error");
     box.textContent = `Could not load the bots: ${err.message}`;
     box.hidden = false;
@@ -255,6 +257,7 @@ refresh().then(() => {
   watchFleet({
     onStatus: (data) => setStatus(data.id, data.status, data.name, data),
     onResync: refresh,
+    onEngine: showEngine,
     onEvent: (data) => {
       if (data && ALERTS.has(data.kind) && bots.has(data.bot_id || data.id)) {
         const bot = bots.get(data.bot_id || data.id);
@@ -267,6 +270,10 @@ refresh().then(() => {
     },
   });
   every(10_000, pollStats);
+});
+// The engine is back: the list (and its statuses) again.
+document.addEventListener("enginechange", (event) => {
+  if (event.detail.state === "up") refresh();
 });
 window.setInterval(() => {
   for (const [id, card] of cards) {

@@ -4,7 +4,8 @@ import { announce, toast } from "../lib/common.js";
 import { api, optional } from "../lib/api.js";
 import { $, dl, h } from "../lib/dom.js";
 import { confirmDialog } from "../lib/dialog.js";
-import { clearErrors, showFieldError } from "../lib/fields.js";
+import { engineError } from "../lib/engine.js";
+import { clearErrors, listOf, showFieldError } from "../lib/fields.js";
 import * as fmt from "../lib/format.js";
 
 const MISSING = "Not available on this server yet.";
@@ -118,19 +119,37 @@ function renderOrphans(data) {
 async function load() {
   const error = $("#diag-error");
   error.hidden = true;
-  try {
-    const [diag, orphanData] = await Promise.all([optional("/api/diagnostics"), optional("/api/admin/orphans")]);
+  const problems = [];
+  let orphansProblem = "";
+  // Each part on its own: orphans need the engine, the rest still shows when it is down.
+  const [diag, orphanData] = await Promise.all([
+    optional("/api/diagnostics").catch((err) => problems.push(`the diagnostics: ${err.message}`) && undefined),
+    optional("/api/admin/orphans").catch((err) => {
+      engineError(err);
+      problems.push(`the orphans: ${err.message}`);
+      orphansProblem = err.message;
+      return undefined;
+    }),
+  ]);
+  if (diag !== undefined) {
     renderEngine(diag && diag.engine);
     renderFleet(diag && diag.fleet, diag && diag.monitor);
     renderKeyring(diag ? diag.keyring : await api("/api/keyring").catch(() => null));
-    renderOrphans(orphanData);
-  } catch (err) {
-    error.textContent = `Could not load the diagnostics: ${err.message}`;
+  }
+  if (orphanData !== undefined) renderOrphans(orphanData);
+  else {
+    $("#cleanup").disabled = true;
+    $("#orphans").replaceChildren(h("p", { class: "muted" }, `Not known: ${orphansProblem}`));
+  }
+  if (problems.length) {
+    error.textContent = `Could not load ${problems.join("; ")}`;
     error.hidden = false;
   }
 }
 
 $("#diag-refresh").addEventListener("click", load);
+// The engine went down or came back (engine.js): show its card, the fleet and orphans anew.
+document.addEventListener("enginechange", load);
 $("#cleanup").addEventListener("click", async () => {
   const count = groups(orphans).reduce((n, [, items]) => n + items.length, 0);
   $("#cleanup-text").textContent = `Removes the ${count} orphan(s) listed (containers are force-removed). Bots are not touched.`;
@@ -155,6 +174,14 @@ const alertsForm = $("#alerts-form");
 
 function fillAlerts(settings) {
   alertsForm.elements.webhook_url.value = settings.webhook_url || "";
+  const email = settings.email || {};
+  const f = alertsForm.elements;
+  f.email_host.value = email.host || "";
+  f.email_port.value = email.port || "";
+  f.email_security.value = email.security || "starttls";
+  f.email_from.value = email.from_address || "";
+  f.email_to.value = (email.to || []).join("\n");
+  f.email_username.value = email.username || "";
   alertsForm.elements.min_interval_seconds.value = settings.min_interval_seconds;
   for (const box of alertsForm.querySelectorAll('input[name="events"]')) box.checked = settings.events.includes(box.value);
 }
@@ -165,6 +192,29 @@ function alertsFailed(err) {
     $("#alerts-error").textContent = err.message;
     $("#alerts-error").hidden = false;
   }
+}
+
+/** The email settings of the form; null when every email field is empty (no email). */
+function emailBody() {
+  const f = alertsForm.elements;
+  const texts = [f.email_host, f.email_port, f.email_from, f.email_to, f.email_username].map((i) => i.value.trim());
+  if (texts.every((t) => !t)) return null;
+  const body = {
+    host: f.email_host.value.trim(),
+    security: f.email_security.value,
+    from_address: f.email_from.value.trim(),
+    to: listOf(f.email_to.value),
+    username: f.email_username.value.trim() || null,
+  };
+  if (f.email_port.value.trim()) body.port = Number(f.email_port.value);
+  return body;
+}
+
+const CHANNELS = { webhook: "webhook", email: "email" };
+
+function channelText(name, result) {
+  if (result.delivered) return `${CHANNELS[name] || name}: delivered`;
+  return `${CHANNELS[name] || name}: not delivered (${result.error || `the webhook answered ${result.status}`})`;
 }
 
 async function loadAlerts() {
@@ -178,6 +228,7 @@ alertsForm.addEventListener("submit", async (event) => {
   $("#alerts-error").hidden = true;
   const body = {
     webhook_url: alertsForm.elements.webhook_url.value.trim() || null,
+    email: emailBody(),
     events: [...alertsForm.querySelectorAll('input[name="events"]:checked')].map((box) => box.value),
     min_interval_seconds: Number(alertsForm.elements.min_interval_seconds.value || 0),
   };
@@ -193,8 +244,13 @@ $("#alerts-test").addEventListener("click", async () => {
   $("#alerts-error").hidden = true;
   try {
     const result = await api("/api/alerts/test", { method: "POST" });
-    if (result.delivered) toast("Test alert delivered.", "ok");
-    else toast(`Test alert not delivered: ${result.error || `the webhook answered ${result.status}`}`, "error");
+    const channels = Object.entries(result.channels || {});
+    const text = channels.length ? channels.map(([name, r]) => channelText(name, r)).join("; ") : result.error;
+    const box = $("#alerts-test-result");
+    box.textContent = `Test alert — ${text}.`;
+    box.className = `notice ${result.delivered ? "notice-ok" : "notice-error"}`;
+    box.hidden = false;
+    toast(result.delivered ? "Test alert delivered." : "Test alert not delivered everywhere.", result.delivered ? "ok" : "error");
   } catch (err) {
     alertsFailed(err);
   }
