@@ -366,3 +366,29 @@ def test_compose_runs_botmaker_and_the_keyring_and_down_leaves_no_bot(
         == []
     )
     print(f"whole compose test in {time.monotonic() - started:.1f}s")
+
+
+def test_a_bots_network_with_another_gateway_is_refused(docker_api: docker.APIClient) -> None:
+    from botmaker.config import Settings
+    from botmaker.errors import RuntimeFailure
+    from botmaker.runtime.docker import DockerBackend
+
+    name = f"bmtest-compose-{uuid.uuid4().hex[:8]}"
+    docker_api.create_network(
+        name,
+        driver="bridge",
+        internal=True,
+        options={"com.docker.network.bridge.enable_icc": "false"},
+    )
+    try:
+        wanted = free_subnet(docker_api)
+        backend = DockerBackend(
+            Settings(network=name, network_internal=True, network_subnet=str(wanted))
+        )
+        try:
+            with pytest.raises(RuntimeFailure, match="BOTMAKER_NETWORK_SUBNET"):
+                backend.ensure_network()
+        finally:
+            backend.close()
+    finally:
+        docker_api.remove_network(name)
