@@ -84,28 +84,16 @@ def botmaker_image(docker_api: docker.APIClient) -> Iterator[str]:
     )
     ensure_wheels()
     tag = f"botmaker-compose-test:{uuid.uuid4().hex[:10]}"
-    run(
-        [
-            "docker",
-            "build",
-            "-q",
-            "--network",
-            "none",
-            "--build-arg",
-            f"BASE_IMAGE={BASE_IMAGE}",
-            "--build-arg",
-            "OFFLINE=1",
-            "--label",
-            f"{TEST_IMAGE_LABEL}=true",
-            "-t",
-            tag,
-            ".",
-        ]
-    )
+    build = ["docker", "build", "-q", "--network", "none", "--label", f"{TEST_IMAGE_LABEL}=true"]
+    build += ["--build-arg", f"BASE_IMAGE={BASE_IMAGE}", "--build-arg", "OFFLINE=1"]
+    run([*build, "-t", tag, "."])
+    # The builder stage (from the cache) gets a tag too, so removing it removes its layers.
+    run([*build, "--target", "builder", "-t", f"{tag}-builder", "."])
     print(f"base image and BotMaker image ready in {time.monotonic() - started:.0f}s")
     yield tag
-    with contextlib.suppress(docker.errors.APIError):
-        docker_api.remove_image(tag, force=True)
+    for image in (tag, f"{tag}-builder"):
+        with contextlib.suppress(docker.errors.APIError):
+            docker_api.remove_image(image, force=True)
 
 
 def test_the_runtime_lock_is_the_runtime_part_of_requirements_lock() -> None:
