@@ -41,6 +41,11 @@ GOOD: dict[str, tuple[str, Callable[[Settings], Any], Any]] = {
     "BOTMAKER_INSTANCE": ("prod-2.a_b", lambda s: s.instance, "prod-2.a_b"),
     "BOTMAKER_NETWORK": ("bm-net", lambda s: s.network, "bm-net"),
     "BOTMAKER_NETWORK_INTERNAL": ("yes", lambda s: s.network_internal, True),
+    "BOTMAKER_NETWORK_SUBNET": (
+        "172.31.250.0/24",
+        lambda s: s.network_gateway_hint,
+        "172.31.250.1",
+    ),
     "BOTMAKER_BOT_UID_BASE": ("300000", lambda s: s.bot_uid_base, 300_000),
     "BOTMAKER_STOP_TIMEOUT": ("20", lambda s: s.stop_timeout, 20),
     "BOTMAKER_TOKEN_TTL": ("3600", lambda s: s.token_ttl_seconds, 3600),
@@ -75,6 +80,7 @@ GOOD: dict[str, tuple[str, Callable[[Settings], Any], Any]] = {
         lambda s: s.keyring_token_path,
         Path("/run/secrets/keyring-admin"),
     ),
+    "BOTMAKER_KEYRING_DIR": ("/srv/keyring", lambda s: s.keyring_dir_path, Path("/srv/keyring")),
 }
 #: read from a file rather than parsed (see test_auth for its checks)
 ALSO_READ = {"BOTMAKER_ADMIN_PASSWORD_FILE", "BOTMAKER_SMTP_PASSWORD_FILE"}
@@ -86,6 +92,7 @@ BAD: dict[str, list[str]] = {
     "BOTMAKER_PULL_TIMEOUT": ["x", "0.5", "86401"],
     "BOTMAKER_INSTANCE": ["Bad Name", "-x", "UPPER", "a" * 64, "a/b"],
     "BOTMAKER_NETWORK_INTERNAL": ["maybe", "2"],
+    "BOTMAKER_NETWORK_SUBNET": ["172.31.250.1/24", "10.0.0.0/30", "fd00::/64", "net"],
     "BOTMAKER_BOT_UID_BASE": ["999", "x", str(2**31)],
     "BOTMAKER_STOP_TIMEOUT": ["-1", "601", "soon"],
     "BOTMAKER_TOKEN_TTL": ["59", "x", str(30 * 86400 + 1)],
@@ -119,6 +126,7 @@ FREE_FORM = {
     "BOTMAKER_DOCKER_API_VERSION",
     "BOTMAKER_NETWORK",
     "BOTMAKER_KEYRING_ADMIN_TOKEN_FILE",
+    "BOTMAKER_KEYRING_DIR",
 }
 
 

@@ -38,6 +38,7 @@ def test_every_variable_is_read() -> None:
             "BOTMAKER_KEYRING_CONNECT_TIMEOUT": "3",
             "BOTMAKER_KEYRING_READ_TIMEOUT": "120",
             "BOTMAKER_KEYRING_FLUSH": "0.5",
+            "BOTMAKER_KEYRING_LISTEN_WAIT": "30",
         }
     )
     assert settings.db_path == Path("/k/keyring.db")
@@ -49,6 +50,7 @@ def test_every_variable_is_read() -> None:
     assert settings.max_body_bytes == 64 * 1024**2
     assert (settings.connect_timeout, settings.read_timeout) == (3.0, 120.0)
     assert settings.flush_seconds == 0.5
+    assert settings.listen_wait == 30.0
 
 
 @pytest.mark.parametrize(
@@ -63,9 +65,24 @@ def test_every_variable_is_read() -> None:
         ("BOTMAKER_KEYRING_CONNECT_TIMEOUT", "0"),
         ("BOTMAKER_KEYRING_READ_TIMEOUT", "x"),
         ("BOTMAKER_KEYRING_FLUSH", "0"),
+        ("BOTMAKER_KEYRING_LISTEN_WAIT", "-1"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError) as caught:
         KeyringSettings.from_env({name: value})
     assert caught.value.field == name
+
+
+def test_the_keyring_waits_for_its_listen_address_only_as_long_as_told() -> None:
+    import asyncio
+    import time
+
+    from botmaker.keyring.server import _wait_for_address
+
+    started = time.monotonic()
+    asyncio.run(_wait_for_address("127.0.0.1", 5))  # exists: no wait
+    assert time.monotonic() - started < 1
+    started = time.monotonic()
+    asyncio.run(_wait_for_address("192.0.2.1", 1))  # TEST-NET-1: never on this host
+    assert 0.9 < time.monotonic() - started < 3

@@ -6,6 +6,7 @@ takes the mapping to read, so tests pass their own.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -115,6 +116,7 @@ class Settings:
     instance: str = "default"
     network: str = "botmaker-bots"
     network_internal: bool = False
+    network_subnet: str | None = None  # IPv4 subnet BotMaker gives the bots' network it creates
     bot_uid_base: int = 200_000
     stop_timeout: int = 10
     limits: BotLimits = field(default_factory=BotLimits)
@@ -137,10 +139,18 @@ class Settings:
     keyring_admin_port: int = 7181  # auto: admin API port on 127.0.0.1
     keyring_token_path: Path | None = None  # the keyring admin token (default in keyring_dir)
     smtp_password_file: Path | None = None  # the SMTP password for email alerts (never stored)
+    keyring_dir_path: Path | None = None  # the keyring's folder (default data_dir/keyring)
 
     @property
     def keyring_dir(self) -> Path:
-        return self.data_dir / "keyring"
+        return self.keyring_dir_path or self.data_dir / "keyring"
+
+    @property
+    def network_gateway_hint(self) -> str | None:
+        """The bots' network gateway implied by ``network_subnet`` (its first address)."""
+        if self.network_subnet is None:
+            return None
+        return str(next(ipaddress.IPv4Network(self.network_subnet).hosts()))
 
     @property
     def keyring_admin_token_file(self) -> Path:
@@ -185,6 +195,8 @@ class Settings:
             kwargs["network"] = v
         if (v := get("BOTMAKER_NETWORK_INTERNAL")) is not None:
             kwargs["network_internal"] = _bool(v, "BOTMAKER_NETWORK_INTERNAL")
+        if (v := get("BOTMAKER_NETWORK_SUBNET")) is not None:
+            kwargs["network_subnet"] = _subnet(v, "BOTMAKER_NETWORK_SUBNET")
         if (v := get("BOTMAKER_BOT_UID_BASE")) is not None:
             kwargs["bot_uid_base"] = parse_int(v, "BOTMAKER_BOT_UID_BASE", 1000, 2**31 - 2**20)
         if (v := get("BOTMAKER_STOP_TIMEOUT")) is not None:
@@ -246,11 +258,25 @@ def _keyring(get: Callable[[str], str | None]) -> dict[str, object]:
         )
     if (v := get("BOTMAKER_KEYRING_ADMIN_TOKEN_FILE")) is not None:
         values["keyring_token_path"] = Path(v)
+    if (v := get("BOTMAKER_KEYRING_DIR")) is not None:
+        values["keyring_dir_path"] = Path(v)
     if (v := get("BOTMAKER_KEYRING_PORT")) is not None:
         values["keyring_port"] = parse_int(v, "BOTMAKER_KEYRING_PORT", 0, 65535)
     if (v := get("BOTMAKER_KEYRING_ADMIN_PORT")) is not None:
         values["keyring_admin_port"] = parse_int(v, "BOTMAKER_KEYRING_ADMIN_PORT", 0, 65535)
     return values
+
+
+def _subnet(text: str, name: str) -> str:
+    try:
+        network = ipaddress.IPv4Network(text.strip(), strict=True)
+    except ValueError:
+        raise ConfigError(
+            f"{name}: not an IPv4 subnet: {text!r} (use e.g. 172.31.250.0/24)", field=name
+        ) from None
+    if network.prefixlen > 29:
+        raise ConfigError(f"{name}: too small (at most /29)", field=name)
+    return str(network)
 
 
 def _limits(get: Callable[[str], str | None]) -> BotLimits:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import os
 import secrets
 import signal
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -162,6 +164,8 @@ async def serve(settings: KeyringSettings, *, ready: asyncio.Event | None = None
             runners, (settings.data_listen, settings.admin_listen), strict=True
         ):
             await runner.setup()
+            if settings.listen_wait:
+                await _wait_for_address(host, settings.listen_wait)
             await web.TCPSite(runner, host, port, backlog=1024).start()
         data_at, admin_at = (_bound(runner) for runner in runners)
         admin[LISTEN]["data"] = f"{data_at[0]}:{data_at[1]}"
@@ -182,6 +186,27 @@ async def serve(settings: KeyringSettings, *, ready: asyncio.Event | None = None
             await runner.cleanup()
         keyring.flush()
         store.close()
+
+
+async def _wait_for_address(host: str, wait: float) -> None:
+    """Return once ``host`` is an address of this machine, or after ``wait`` seconds
+    (the bind that follows then fails with the real error). In compose the keyring may
+    start before BotMaker has created the bots' network, whose gateway it listens on."""
+    deadline = time.monotonic() + wait
+    warned = False
+    while time.monotonic() < deadline:
+        try:
+            infos = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)
+            with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+                probe.bind(infos[0][4])  # port 0: tests the address, takes no port
+            return
+        except OSError as exc:
+            if exc.errno != errno.EADDRNOTAVAIL:
+                return
+        if not warned:
+            log.warning("waiting up to %.0f s for the address %s to exist", wait, host)
+            warned = True
+        await asyncio.sleep(0.5)
 
 
 def _bound(runner: web.AppRunner) -> tuple[str, int]:

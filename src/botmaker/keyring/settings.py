@@ -34,6 +34,7 @@ class KeyringSettings:
     connect_timeout: float = 10.0
     read_timeout: float = 600.0  # between two chunks of an upstream response
     flush_seconds: float = 1.0  # how often usage counters reach SQLite
+    listen_wait: float = 0.0  # seconds to wait for a listen address to exist on this host
 
     @property
     def db_path(self) -> Path:
@@ -78,4 +79,6 @@ class KeyringSettings:
             kwargs["read_timeout"] = parse_float(v, "BOTMAKER_KEYRING_READ_TIMEOUT", 1, 86400)
         if (v := get("BOTMAKER_KEYRING_FLUSH")) is not None:
             kwargs["flush_seconds"] = parse_float(v, "BOTMAKER_KEYRING_FLUSH", 0.05, 3600)
+        if (v := get("BOTMAKER_KEYRING_LISTEN_WAIT")) is not None:
+            kwargs["listen_wait"] = parse_float(v, "BOTMAKER_KEYRING_LISTEN_WAIT", 0, 3600)
         return cls(**kwargs)  # type: ignore[arg-type]

@@ -23,7 +23,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 import docker
 import docker.errors
 import requests
-from docker.types import LogConfig
+from docker.types import IPAMConfig, IPAMPool, LogConfig
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ProtocolError
 from urllib3.util.retry import Retry
@@ -159,6 +159,16 @@ class DockerBackend:
             try:
                 info = self.api.inspect_network(name)
             except docker.errors.NotFound:
+                ipam = None
+                if self.settings.network_subnet is not None:
+                    ipam = IPAMConfig(
+                        pool_configs=[
+                            IPAMPool(
+                                subnet=self.settings.network_subnet,
+                                gateway=self.settings.network_gateway_hint,
+                            )
+                        ]
+                    )
                 try:
                     self.api.create_network(
                         name,
@@ -166,6 +176,7 @@ class DockerBackend:
                         internal=self.settings.network_internal,
                         options={"com.docker.network.bridge.enable_icc": "false"},
                         labels=managed_labels(self.settings),
+                        ipam=ipam,
                         check_duplicate=True,
                     )
                 except docker.errors.APIError as exc:
@@ -179,6 +190,13 @@ class DockerBackend:
                     "(enable_icc is not false); remove it or choose BOTMAKER_NETWORK"
                 )
             self._gateway = _gateway_of(info)
+            wanted = self.settings.network_gateway_hint
+            if wanted is not None and self._gateway != wanted:
+                raise RuntimeFailure(
+                    f"network {name!r} exists with gateway {self._gateway}, not {wanted} "
+                    f"(BOTMAKER_NETWORK_SUBNET={self.settings.network_subnet}); remove it "
+                    "or change BOTMAKER_NETWORK_SUBNET"
+                )
             self._network_ready = True
 
     def network_gateway(self) -> str:
