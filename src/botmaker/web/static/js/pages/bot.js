@@ -76,6 +76,8 @@ function renderDetails() {
     ["Keyring", bot.keyring ? "yes (the bot holds only a keyring token)" : "no"],
     ["Secrets", (bot.secrets || []).join(", ") || "—"],
   ];
+  if (bot.status && bot.status.node) pairs.push(["Node", bot.status.node]);
+  if (bot.desired) pairs.push(["Wanted", bot.desired]);
   if (bot.status && bot.status.detail) pairs.push(["Detail", bot.status.detail]);
   $("#details").replaceWith(Object.assign(dl(pairs, "details"), { id: "details" }));
 }

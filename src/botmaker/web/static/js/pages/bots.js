@@ -36,6 +36,8 @@ function makeCard(bot) {
   const uptime = fact("Uptime", "—", "uptime");
   const cpu = fact("CPU", "—", "cpu");
   const memory = fact("Memory", "—", "memory");
+  const where = fact("Node", "—", "node");
+  where.node.hidden = true; // shown once a bot reports a node (Swarm)
   const button = (action, text, extra = "") =>
     h("button", { type: "button", class: `btn btn-small ${extra}`, "data-action": action }, text);
   const buttons = {
@@ -54,14 +56,14 @@ function makeCard(bot) {
       h("div", { class: "bot-card-title" }, h("h2", {}, link), persona),
       badge,
     ),
-    h("dl", { class: "facts" }, model.node, channel.node, uptime.node, cpu.node, memory.node),
+    h("dl", { class: "facts" }, model.node, channel.node, uptime.node, cpu.node, memory.node, where.node),
     h("div", { class: "bot-card-actions" }, Object.values(buttons)),
   );
   node.addEventListener("click", (event) => {
     const target = event.target.closest("button[data-action]");
     if (target) act(node.dataset.botId, target.dataset.action, target);
   });
-  const parts = { emoji, persona, badge, model: model.dd, channel: channel.dd, uptime: uptime.dd, cpu: cpu.dd, memory: memory.dd, buttons };
+  const parts = { emoji, persona, badge, model: model.dd, channel: channel.dd, uptime: uptime.dd, cpu: cpu.dd, memory: memory.dd, node: where.dd, nodeFact: where.node, buttons };
   return { node, parts };
 }
 
@@ -74,6 +76,9 @@ function updateCard(card, bot) {
   parts.model.textContent = `${bot.provider}/${bot.model}`;
   parts.model.title = parts.model.textContent;
   parts.channel.textContent = (bot.channels || [bot.channel]).join(", ");
+  const nodeName = bot.status && bot.status.node;
+  if (nodeName) parts.node.textContent = nodeName;
+  parts.nodeFact.hidden = !nodeName && parts.node.textContent === "—";
   const up = st.isUp(bot.status);
   parts.uptime.textContent = up ? fmt.since(startedAt(bot)) : "—";
   const usage = up ? stats[bot.id] : null;

@@ -116,13 +116,47 @@ function renderOrphans(data) {
   );
 }
 
+function renderNodes(data, problem) {
+  const table = $("#nodes-table");
+  const note = $("#nodes-note");
+  if (!data) {
+    table.hidden = true;
+    note.hidden = false;
+    note.textContent = data === null ? MISSING : `Not known: ${problem}`;
+    return;
+  }
+  $("#nodes-runtime").textContent =
+    data.runtime === "swarm"
+      ? "Bots run as Swarm services (BOTMAKER_RUNTIME=swarm); Swarm places each on a node."
+      : "Bots run as containers on this one Docker engine (BOTMAKER_RUNTIME=docker).";
+  const nodes = data.nodes || [];
+  $("#nodes-body").replaceChildren(
+    ...nodes.map((n) =>
+      h("tr", { "data-node": n.hostname || n.id }, [
+        h("td", {}, [n.hostname || n.id, n.leader ? h("span", { class: "tag" }, " leader") : null]),
+        h("td", {}, value(n.role)),
+        h("td", {}, state(n.state === "ready", value(n.state))),
+        h("td", {}, value(n.availability)),
+        h("td", {}, value(n.cpus)),
+        h("td", {}, typeof n.memory_bytes === "number" ? fmt.bytes(n.memory_bytes) : "—"),
+        h("td", {}, value(n.engine_version)),
+        h("td", { "data-bots": "" }, value(n.bots)),
+      ]),
+    ),
+  );
+  table.hidden = nodes.length === 0;
+  note.hidden = nodes.length !== 0;
+  note.textContent = nodes.length ? "" : "No nodes reported.";
+}
+
 async function load() {
   const error = $("#diag-error");
   error.hidden = true;
   const problems = [];
   let orphansProblem = "";
   // Each part on its own: orphans need the engine, the rest still shows when it is down.
-  const [diag, orphanData] = await Promise.all([
+  let nodesProblem = "";
+  const [diag, orphanData, nodeData] = await Promise.all([
     optional("/api/diagnostics").catch((err) => problems.push(`the diagnostics: ${err.message}`) && undefined),
     optional("/api/admin/orphans").catch((err) => {
       engineError(err);
@@ -130,7 +164,12 @@ async function load() {
       orphansProblem = err.message;
       return undefined;
     }),
+    optional("/api/nodes").catch((err) => {
+      nodesProblem = err.message;
+      return undefined;
+    }),
   ]);
+  renderNodes(nodeData, nodesProblem);
   if (diag !== undefined) {
     renderEngine(diag && diag.engine);
     renderFleet(diag && diag.fleet, diag && diag.monitor);
