@@ -217,3 +217,22 @@ def test_bot_events_are_paged_pruned_and_go_with_the_bot(tmp_path: Path) -> None
         == 0
     )
     assert store.bot_events(bravo) == [died]
+
+
+def test_the_bot_list_is_read_again_after_any_write_even_by_another_process(
+    tmp_path: Path,
+) -> None:
+    """list_bots answers from memory only while nothing may have changed the file."""
+    path = tmp_path / "botmaker.db"
+    server, cli = Store(Database(path)), Store(Database(path))  # two connections
+    insert(server, "alpha")
+    assert [r.name for r in server.list_bots()] == ["alpha"]
+    insert(cli, "bravo")  # another connection commits: data_version moves
+    assert [r.name for r in server.list_bots()] == ["alpha", "bravo"]
+    record = server.find_bot("bravo")
+    server.update_bot(record.id, state="ready")  # this connection writes
+    assert [r.state for r in server.list_bots()] == ["creating", "ready"]
+    cli.delete_bot(record.id)
+    assert [r.name for r in server.list_bots()] == ["alpha"]
+    server.db.close()
+    cli.db.close()

@@ -45,6 +45,7 @@ class Database:
             raise StoreUnavailable(f"cannot open the store at {path}: {exc}") from exc
         path.chmod(0o600)
         self._lock = threading.RLock()
+        self._writes = 0  # this connection's write transactions (see ``version``)
         try:
             self.migrate()
         except sqlite3.Error as exc:
@@ -63,6 +64,7 @@ class Database:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
                 raise StoreUnavailable(f"the store is busy or unwritable: {exc}") from exc
+            self._writes += 1  # whatever the outcome: readers' caches must look again
             try:
                 yield self._conn
             except sqlite3.OperationalError as exc:
@@ -93,6 +95,16 @@ class Database:
                 return self._conn.execute(sql, params).fetchall()
             except sqlite3.OperationalError as exc:
                 raise StoreUnavailable(f"the store cannot be read: {exc}") from exc
+
+    def version(self) -> tuple[int, int]:
+        """Changes whenever the file may have changed: a commit by another connection
+        (``PRAGMA data_version``, e.g. the CLI) or a write transaction of this one."""
+        with self._lock:
+            try:
+                row = self._conn.execute("PRAGMA data_version").fetchone()
+            except sqlite3.OperationalError as exc:
+                raise StoreUnavailable(f"the store cannot be read: {exc}") from exc
+            return int(row[0]), self._writes
 
     def ping(self) -> None:
         self.query("SELECT 1")

@@ -19,6 +19,7 @@ def utcnow() -> str:
 class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._bots: tuple[tuple[int, int], list[BotRecord]] | None = None  # (version, rows)
 
     # -- bots -------------------------------------------------------------------------
 
@@ -68,7 +69,14 @@ class Store:
         return BotRecord.from_row(rows[0])
 
     def list_bots(self) -> list[BotRecord]:
-        return [BotRecord.from_row(r) for r in self.db.query("SELECT * FROM bots ORDER BY name")]
+        """Every bot by name; read again only when the file may have changed."""
+        version = self.db.version()  # taken first: a write meanwhile makes it stale
+        cached = self._bots
+        if cached is not None and cached[0] == version:
+            return list(cached[1])
+        records = [BotRecord.from_row(r) for r in self.db.query("SELECT * FROM bots ORDER BY name")]
+        self._bots = (version, records)
+        return list(records)
 
     def update_bot(self, bot_id: str, **fields: str | None) -> BotRecord:
         allowed = {
