@@ -388,6 +388,7 @@ def seed_stopped(api: docker.APIClient, svc: Services, count: int) -> None:
 def time_list(server: Server, api: docker.APIClient, instance: str, rounds: int) -> None:
     with server.client(timeout=60) as client:
         client.get("/api/bots").raise_for_status()  # warm
+        before = client.get("/api/diagnostics").json()["monitor"]["statuses"]
         ours: list[float] = []
         engine: list[float] = []
         count = 0
@@ -400,9 +401,15 @@ def time_list(server: Server, api: docker.APIClient, instance: str, rounds: int)
             start = time.perf_counter()
             api.containers(all=True, filters={"label": f"{LABEL_INSTANCE}={instance}"})
             engine.append((time.perf_counter() - start) * 1000)
+        after = client.get("/api/diagnostics").json()["monitor"]["statuses"]
     base = line(f"{count:>5} bots: engine list call alone", engine)
-    median = line(f"{count:>5} bots: GET /api/bots", ours, base)
-    print(f"  {'':<50} BotMaker's own share: {median - base:6.1f} ms at p50")
+    line(f"{count:>5} bots: GET /api/bots", ours, base)
+    lists, inspects = (after[k] - before[k] for k in ("fills", "inspects"))
+    lists += after["fallbacks"] - before["fallbacks"]
+    print(
+        f"  {'':<50} status calls to the engine meanwhile: {lists} list, {inspects} inspect "
+        f"(statuses {'event-fed' if after['live'] else 'NOT live'})"
+    )
 
 
 # -- 3. log streaming -------------------------------------------------------------------

@@ -91,6 +91,7 @@ class Services:
             },
             "monitor": {
                 "connected": self.monitor.connected,
+                "statuses": self.bots.statuses.counters(),
                 "subscribers": self.monitor.broadcaster.subscribers,
                 "stats_interval": self.stats.interval,
             },

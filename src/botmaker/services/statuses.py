@@ -44,12 +44,22 @@ class StatusCache:
         self._entries: dict[str, RuntimeStatus] = {}  # by bot id; absent: no container
         self._unknown: set[str] = set()  # marked by an operation, not yet seen again
         self._generations: dict[str, int] = {}
-        self.fills = 0
-        self.inspects = 0
+        self.fills = 0  # list calls that filled the cache
+        self.inspects = 0  # inspects of bots marked unknown
+        self.fallbacks = 0  # list calls made because the cache was not live
 
     @property
     def live(self) -> bool:
         return self._live
+
+    def counters(self) -> dict[str, object]:
+        """For diagnostics: live or not, list calls that filled it, inspects of unknown bots."""
+        return {
+            "live": self._live,
+            "fills": self.fills,
+            "inspects": self.inspects,
+            "fallbacks": self.fallbacks,
+        }
 
     # -- writers ----------------------------------------------------------------------
 
@@ -124,6 +134,7 @@ class StatusCache:
             entries = dict(self._entries)
             unknown = set(self._unknown)
         if not live:
+            self.fallbacks += 1
             return self.runtime.list()
         if len(unknown) > MAX_INSPECTS:
             token = self.token()
