@@ -242,6 +242,11 @@ class DockerBackend:
     def create(self, spec: ContainerSpec) -> str:
         return self._create_container(spec)
 
+    def recreate(self, spec: ContainerSpec) -> str:
+        """Remove the old container, create the new one (not started)."""
+        self.remove(spec.name)
+        return self.create(spec)
+
     def _create_container(self, spec: ContainerSpec) -> str:
         """A plain container on this engine (a bot's, here; a config check's, always)."""
         api = self.api

@@ -517,14 +517,23 @@ class SwarmBackend(DockerBackend):
             service_id = str(created["ID"])
         else:
             service_id = str(current["ID"])
+            before = _newest(self._service_tasks(current))
             self._update(current, body)
+            if _replicas(current) > 0:  # the running task is replaced: wait for the new one
+                previous = str(before["ID"]) if before else ""
+                self._wait_started(spec.name, previous, self._start_timeout())
         self._remove_secrets(bot_id, keep={ref["SecretID"] for ref in refs})
         return service_id
+
+    def recreate(self, spec: ContainerSpec) -> str:
+        """A changed configuration: the service is updated in place (rotated secrets are
+        new Swarm secret versions; the old versions are removed after the update)."""
+        return self.create(spec)
 
     def _update(self, current: Mapping[str, Any], body: dict[str, Any]) -> None:
         template = body["TaskTemplate"]
         force = int(((current.get("Spec") or {}).get("TaskTemplate") or {}).get("ForceUpdate") or 0)
-        template["ForceUpdate"] = force
+        template["ForceUpdate"] = force + 1  # a new task even when only files changed
         self.api.update_service(
             current["ID"],
             int(current["Version"]["Index"]),
@@ -572,9 +581,9 @@ class SwarmBackend(DockerBackend):
             newest = _newest(self._service_tasks(service))
             if newest is not None and newest["ID"] != previous:
                 state = _task_state(newest)
-                if state == "rejected":
-                    error = (newest.get("Status") or {}).get("Err") or "rejected"
-                    raise RuntimeFailure(f"start {name}: {error}")
+                error = str((newest.get("Status") or {}).get("Err") or "")
+                if state == "rejected" or (state == "pending" and "no suitable node" in error):
+                    raise RuntimeFailure(f"start {name}: {error or state}")
                 if state not in _PENDING:
                     return
             if time.monotonic() > deadline:

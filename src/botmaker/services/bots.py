@@ -643,8 +643,9 @@ class BotService:
         return BotCreate.model_validate(body)
 
     def _recreate(self, record: BotRecord) -> None:
-        self.runtime.remove(container_name(record.id))
-        record = self._create_container(record)
+        self.runtime.ensure_network()
+        container_id = self.runtime.recreate(self._spec(record))  # Swarm: updated in place
+        record = self.store.update_bot(record.id, container_id=container_id)
         self.runtime.start(container_name(record.id))
         status = self.runtime.status(container_name(record.id))
         if status.state not in ("running", "restarting"):
