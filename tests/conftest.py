@@ -147,6 +147,9 @@ def cleanup_instance(api: docker.APIClient, settings: Settings) -> None:
         for secret in swarm.secrets(filters={"label": label}):
             with contextlib.suppress(docker.errors.APIError):
                 swarm.remove_secret(secret["ID"])
+        for volume in (api.volumes(filters={"label": label}) or {}).get("Volumes") or ():
+            with contextlib.suppress(docker.errors.APIError):
+                api.remove_volume(volume["Name"], force=True)
 
 
 @pytest.fixture

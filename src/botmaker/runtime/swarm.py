@@ -67,12 +67,9 @@ def _swarm_duration(seconds: float) -> int:
     return int(seconds * 1_000_000_000)
 
 
-def _tmpfs_size(options: str) -> int | None:
-    for option in options.split(","):
-        key, _, value = option.partition("=")
-        if key == "size" and value.isdigit():
-            return int(value)
-    return None
+def tmpfs_volume(spec: ContainerSpec, target: str) -> str:
+    """The name of a bot's tmpfs volume for ``target`` (``/home/bot`` → ``…-home-bot``)."""
+    return f"{spec.name}{target.replace('/', '-')}"
 
 
 def service_spec(
@@ -90,14 +87,14 @@ def service_spec(
     cap drop ALL / no cap add, init, tmpfs with its size (``noexec,nosuid,nodev`` are
     the engine's defaults for service tmpfs), memory, CPUs, pids, the json-file log
     driver with its rotation, a restart policy (``any``, as ``unless-stopped``), the
-    stop grace period, and the bot's writable state folder as a bind mount.
+    stop grace period, the bot's writable state folder as a bind mount, and its tmpfs
+    with the same mount options (as tmpfs-backed local volumes, see below).
 
     Not expressible for a service on API 1.41, and handled elsewhere: the secrets
     bind (replaced by Swarm secrets), ``no-new-privileges`` (the engine's own
     default must provide it, checked by ``SwarmBackend``), ``memory_swap`` (the
-    engine derives it), tmpfs ``uid``/``mode=0700`` (the tmpfs are ``1777`` instead,
-    one user per container), ``ipc=private`` (a service's IPC namespace is private by
-    default) and published ports (bots publish none).
+    engine derives it: twice the memory limit where swap is accounted), ``ipc=private``
+    (the engine's default IPC mode, private) and published ports (bots publish none).
     """
     if spec.cap_add:
         raise RuntimeFailure("a bot service must not add capabilities")
@@ -107,13 +104,26 @@ def service_spec(
         if m.target != SECRETS_TARGET  # Swarm secrets instead
     ]
     for target, options in spec.tmpfs.items():
-        # No Mode: the kernel's default for a tmpfs, 1777, lets the bot's uid write
-        # (a service tmpfs has no uid= option; a Mode is applied as perm bits only).
-        tmpfs: dict[str, Any] = {}
-        size = _tmpfs_size(options)
-        if size is not None:
-            tmpfs["SizeBytes"] = size
-        mounts.append({"Type": "tmpfs", "Target": target, "TmpfsOptions": tmpfs})
+        # A service tmpfs mount takes only a size and a mode, and runc then gives it the
+        # image folder's owner and mode (root, 755: the bot could not write its HOME).
+        # A local volume of type tmpfs takes the policy's options as they are (uid,
+        # gid, mode, size, noexec...); NoCopy keeps the image's files and owner out. It
+        # is mounted afresh for each task, and removed with the bot.
+        mounts.append(
+            {
+                "Type": "volume",
+                "Source": tmpfs_volume(spec, target),
+                "Target": target,
+                "VolumeOptions": {
+                    "NoCopy": True,
+                    "Labels": dict(spec.labels),
+                    "DriverConfig": {
+                        "Name": "local",
+                        "Options": {"type": "tmpfs", "device": "tmpfs", "o": options},
+                    },
+                },
+            }
+        )
     container: dict[str, Any] = {
         "Image": image,
         "Labels": dict(spec.labels),
@@ -659,6 +669,14 @@ class SwarmBackend(DockerBackend):
         if bot_id:
             self._remove_network(bot_network(self.settings, bot_id))
             self._remove_secrets(bot_id)
+            self._remove_volumes(bot_id)
+
+    def _remove_volumes(self, bot_id: str) -> None:
+        """The bot's tmpfs volumes on this node (they hold nothing once unmounted)."""
+        found = self.api.volumes(filters={"label": f"{LABEL_BOT_ID}={bot_id}"}) or {}
+        for volume in found.get("Volumes") or ():
+            with contextlib.suppress(docker.errors.NotFound):
+                self.api.remove_volume(volume["Name"], force=True)
 
     def _kill_tasks(self, service_name: str) -> None:
         """Remove the service's task containers on this node now (no stop timeout)."""
