@@ -23,7 +23,7 @@ from botmaker.config import ConfigError, Settings
 from botmaker.errors import BotMakerError
 from botmaker.runtime.base import ContainerSpec, RuntimeEvent
 from botmaker.runtime.policy import LABEL_BOT_ID, LABEL_INSTANCE, SECRETS_TARGET
-from botmaker.runtime.swarm import bot_network, service_spec
+from botmaker.runtime.swarm import bot_network, service_spec, service_status
 from botmaker.services import Services, build_services
 from tests.conftest import ADMIN_PASSWORD
 from tests.support.bots import RunningBot, create_bot, exec_in, resolve_container, wait_serving
@@ -172,6 +172,62 @@ def test_the_translation_keeps_every_hardening_field() -> None:
             constraints=(),
             replicas=0,
         )
+
+
+def task(state: str, created: str, *, code: int | None = None, cid: str = "c1") -> dict[str, Any]:
+    """A task as the engine lists it (the fields ``service_status`` reads)."""
+    return {
+        "ID": f"t-{created}",
+        "CreatedAt": created,
+        "NodeID": "n1",
+        "Status": {
+            "State": state,
+            "Timestamp": created,
+            "ContainerStatus": {"ContainerID": cid, "ExitCode": code},
+        },
+        "NetworksAttachments": [
+            {"Network": {"Spec": {"Name": "net"}}, "Addresses": ["10.0.9.4/24"]}
+        ],
+    }
+
+
+def test_task_states_map_to_the_docker_backends_states() -> None:
+    def service(replicas: int) -> dict[str, Any]:
+        return {"Spec": {"Mode": {"Replicated": {"Replicas": replicas}}}}
+
+    nodes = {"n1": "host-a"}
+
+    def status(replicas: int, *tasks: dict[str, Any], **kwargs: Any) -> Any:
+        return service_status(service(replicas), tasks, network="net", nodes=nodes, **kwargs)
+
+    assert status(0).state == "created"  # never started
+    running = status(1, task("running", "2026-01-01T00:00:01.5Z"))
+    assert (running.state, running.node, running.address) == ("running", "host-a", "10.0.9.4")
+    assert running.started_at == "2026-01-01T00:00:01.5Z"
+    assert running.restart_count == 0
+    on_host = status(
+        1, task("running", "2026-01-01T00:00:01Z"), host_addresses={"c1": "172.19.0.3"}
+    )
+    assert on_host.address == "172.19.0.3"  # where the host reaches it (docker_gwbridge)
+    stopped = status(0, task("shutdown", "2026-01-01T00:00:01Z", code=143))
+    assert (stopped.state, stopped.exit_code, stopped.summary) == ("exited", 143, "stopped")
+    # It ended by itself (exit 1) and Swarm starts a new task: restarting, one restart.
+    # The timestamps differ in their digits: the newest is found by time, not by text.
+    back = status(
+        1,
+        task("failed", "2026-01-01T00:00:01.123456789Z", code=1),
+        task("ready", "2026-01-01T00:00:02Z", cid=""),
+    )
+    assert (back.state, back.restart_count) == ("restarting", 1)
+    # Started again after a stop: created (starting), not a restart.
+    again = status(
+        1,
+        task("shutdown", "2026-01-01T00:00:01Z", code=0),
+        task("starting", "2026-01-01T00:00:03Z"),
+    )
+    assert (again.state, again.restart_count) == ("created", 0)
+    ended = status(0, task("complete", "2026-01-01T00:00:01Z", code=0))
+    assert (ended.state, ended.exit_code) == ("exited", 0)
 
 
 # -- secrets ----------------------------------------------------------------------------

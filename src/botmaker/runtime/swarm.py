@@ -210,6 +210,7 @@ def service_status(
     *,
     network: str,
     nodes: Mapping[str, str],
+    host_addresses: Mapping[str, str] | None = None,
 ) -> RuntimeStatus:
     """A bot's status from its service and tasks, in the Docker backend's terms.
 
@@ -217,6 +218,10 @@ def service_status(
     or started: ``created`` (first start) or ``restarting`` (after the bot ended by
     itself). Scaled to 0 with the last task ended: ``exited`` with its exit code.
     A bot that ended while it should run (Swarm replaces it): ``restarting``.
+
+    ``address`` is where the host reaches the task: its ``docker_gwbridge`` address
+    (``host_addresses``, by container id, for tasks on this node), else its address
+    on the bot's overlay network (which only other tasks on that network reach).
     """
     tasks = builtins.list(tasks)
     replicas = _replicas(service)
@@ -237,10 +242,11 @@ def service_status(
         "detail": str(status.get("Err") or status.get("Message") or "") or None,
     }
     if state == "running":
+        on_host = (host_addresses or {}).get(common["container_id"] or "")
         return RuntimeStatus(
             state="running",
             started_at=str(status.get("Timestamp") or "") or None,
-            address=_address(newest, network),
+            address=on_host or _address(newest, network),
             **common,
         )
     if state in _PENDING or state == "":
@@ -480,6 +486,22 @@ class SwarmBackend(DockerBackend):
             names = self._node_hostnames(refresh=True)
         return names
 
+    def _host_addresses(self) -> dict[str, str]:
+        """Task containers' addresses on this node's ``docker_gwbridge`` (where the host,
+        and so the gateway health probes, reach them), by container id. Bots on internal
+        networks have none (and the call is not made)."""
+        if self.settings.network_internal:
+            return {}
+        try:
+            info = self.api.inspect_network(GWBRIDGE)
+        except docker.errors.NotFound:
+            return {}
+        return {
+            str(key): str(endpoint.get("IPv4Address") or "").split("/", 1)[0]
+            for key, endpoint in (info.get("Containers") or {}).items()
+            if endpoint.get("IPv4Address")
+        }
+
     def _constraints(self) -> builtins.list[str]:
         """Pinned to this node (the state folder is a bind mount here), plus the setting's."""
         return [f"node.id=={self.check_swarm()}", *self.settings.swarm_constraints]
@@ -715,6 +737,7 @@ class SwarmBackend(DockerBackend):
             tasks,
             network=bot_network(self.settings, bot_id),
             nodes=self._hostnames_for(tasks),
+            host_addresses=self._host_addresses(),
         )
         if result.container_id and result.state in ("running", "exited"):
             # On this node: the container's own exact times and OOM flag.
@@ -729,7 +752,8 @@ class SwarmBackend(DockerBackend):
 
     @_engine_errors("list services")
     def list(self) -> dict[str, RuntimeStatus]:
-        """Every bot service of this instance, by bot id: three engine calls in all."""
+        """Every bot service of this instance, by bot id: services, tasks, and (bots on
+        non-internal networks) docker_gwbridge; the nodes' names are cached."""
         filters = {"label": [f"{k}={v}" for k, v in managed_labels(self.settings).items()]}
         services = [
             s for s in self._sw.services(filters=filters) if s["Spec"]["Labels"].get(LABEL_BOT_ID)
@@ -742,6 +766,7 @@ class SwarmBackend(DockerBackend):
             if task.get("ServiceID") in by_service:
                 by_service[task["ServiceID"]].append(task)
         nodes = self._hostnames_for(tasks)
+        on_host = self._host_addresses()
         result: dict[str, RuntimeStatus] = {}
         for service in services:
             bot_id = str(service["Spec"]["Labels"][LABEL_BOT_ID])
@@ -750,6 +775,7 @@ class SwarmBackend(DockerBackend):
                 by_service[service["ID"]],
                 network=bot_network(self.settings, bot_id),
                 nodes=nodes,
+                host_addresses=on_host,
             )
         return result
 
