@@ -28,6 +28,7 @@ from botmaker.runtime.policy import (
 from botmaker.runtime.swarm import bot_network
 from botmaker.services import Services
 from tests.support.bots import (
+    ExecResult,
     RunningBot,
     create_bot,
     exec_in,
@@ -351,13 +352,7 @@ def test_secrets_are_mounted_read_only_with_private_permissions(
     assert set(seen.out.splitlines()) == expected
 
     # The owner of every file still cannot change the mount: it is read-only.
-    for script in (
-        f"echo x > {SECRETS_TARGET}/new",
-        f"echo x > {SECRETS_TARGET}/api_key",
-        f"rm -f {SECRETS_TARGET}/channel_token",
-        f"chmod 644 {SECRETS_TARGET}/api_key",
-    ):
-        result = exec_in(docker_api, bot.container, script)
+    for script, result in tamper_with_secrets(docker_api, bot):
         assert result.code != 0, script
         assert "Read-only file system" in result.err, (script, result)
     assert sorted(p.name for p in folder.iterdir()) == sorted([*bot.secrets, "gateway_token"])
@@ -455,6 +450,17 @@ def test_env_argv_and_labels_hold_no_secret_value(
         assert value not in inside.out
 
 
+def tamper_with_secrets(api: docker.APIClient, bot: RunningBot) -> list[tuple[str, ExecResult]]:
+    """The bot's own user tries to add, overwrite, remove and chmod its secret files."""
+    scripts = (
+        f"echo x > {SECRETS_TARGET}/new",
+        f"echo x > {SECRETS_TARGET}/api_key",
+        f"rm -f {SECRETS_TARGET}/channel_token",
+        f"chmod 644 {SECRETS_TARGET}/api_key",
+    )
+    return [(script, exec_in(api, bot.container, script)) for script in scripts]
+
+
 def assert_swarm_secret_files(
     bot: RunningBot, services: Services, docker_api: docker.APIClient, mounts: dict[str, Any]
 ) -> None:
@@ -477,13 +483,7 @@ def assert_swarm_secret_files(
         line = next(m for m in mounted if m.split()[1] == f"{SECRETS_TARGET}/{name}")
         assert line.split()[2] == "tmpfs", line
         assert line.split()[3].split(",")[0] == "ro", line
-    for script in (
-        f"echo x > {SECRETS_TARGET}/new",
-        f"echo x > {SECRETS_TARGET}/api_key",
-        f"rm -f {SECRETS_TARGET}/channel_token",
-        f"chmod 644 {SECRETS_TARGET}/api_key",
-    ):
-        result = exec_in(docker_api, bot.container, script)
+    for script, result in tamper_with_secrets(docker_api, bot):
         assert result.code != 0, script
         assert any(
             word in result.err for word in ("Read-only file system", "Permission denied", "busy")
