@@ -20,7 +20,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -550,7 +550,7 @@ class SwarmBackend(DockerBackend):
         else:
             service_id = str(current["ID"])
             before = _newest(self._service_tasks(current))
-            self._update(current, body)
+            self._in_sequence(spec.name, lambda service: self._update(service, body))
             if _replicas(current) > 0:  # the running task is replaced: wait for the new one
                 previous = str(before["ID"]) if before else ""
                 self._wait_started(spec.name, previous, self._start_timeout())
@@ -563,19 +563,38 @@ class SwarmBackend(DockerBackend):
         return self.create(spec)
 
     def _update(self, current: Mapping[str, Any], body: dict[str, Any]) -> None:
-        template = body["TaskTemplate"]
         force = int(((current.get("Spec") or {}).get("TaskTemplate") or {}).get("ForceUpdate") or 0)
-        template["ForceUpdate"] = force + 1  # a new task even when only files changed
+        template = {**body["TaskTemplate"], "ForceUpdate": force + 1}  # a new task, always
+        self._write(current, {**body, "TaskTemplate": template})
+
+    def _write(self, current: Mapping[str, Any], spec: Mapping[str, Any]) -> None:
+        """Replace the service's spec (at the version ``current`` was read at)."""
         self.api.update_service(
             current["ID"],
             int(current["Version"]["Index"]),
-            task_template=template,
-            name=body["Name"],
-            labels=body["Labels"],
-            mode=body["Mode"],
-            update_config=body["UpdateConfig"],
-            endpoint_spec=body["EndpointSpec"],
+            task_template=spec["TaskTemplate"],
+            name=spec.get("Name"),
+            labels=spec.get("Labels"),
+            mode=spec.get("Mode"),
+            update_config=spec.get("UpdateConfig"),
+            endpoint_spec=spec.get("EndpointSpec"),
         )
+
+    def _in_sequence(self, name: str, update: Callable[[dict[str, Any]], None]) -> None:
+        """Run ``update`` on the service's current version; again (a few times) when the
+        managers changed it in between ("update out of sequence": e.g. just after its
+        create, while they allocate its addresses)."""
+        for attempt in range(10):
+            service = self._service(name)
+            if service is None:
+                raise NotFound(f"no service {name}")
+            try:
+                update(service)
+                return
+            except docker.errors.APIError as exc:
+                if "out of sequence" not in _explain(exc) or attempt == 9:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
     def _change(self, name: str, *, replicas: int | None = None, force: bool = False) -> str:
         """Scale the service and/or force new tasks; returns the newest task id before."""
@@ -583,24 +602,18 @@ class SwarmBackend(DockerBackend):
         if service is None:
             raise NotFound(f"no service {name}")
         before = _newest(self._service_tasks(service))
+        self._in_sequence(name, lambda current: self._scale(current, replicas, force=force))
+        return str(before["ID"]) if before else ""
+
+    def _scale(self, service: Mapping[str, Any], replicas: int | None, *, force: bool) -> None:
         spec = dict(service["Spec"])
         template = dict(spec["TaskTemplate"])
         if force:
             template["ForceUpdate"] = int(template.get("ForceUpdate") or 0) + 1
-        mode = spec.get("Mode") or {}
+        spec["TaskTemplate"] = template
         if replicas is not None:
-            mode = {"Replicated": {"Replicas": replicas}}
-        self.api.update_service(
-            service["ID"],
-            int(service["Version"]["Index"]),
-            task_template=template,
-            name=spec.get("Name"),
-            labels=spec.get("Labels"),
-            mode=mode,
-            update_config=spec.get("UpdateConfig"),
-            endpoint_spec=spec.get("EndpointSpec"),
-        )
-        return str(before["ID"]) if before else ""
+            spec["Mode"] = {"Replicated": {"Replicas": replicas}}
+        self._write(service, spec)
 
     def _wait_started(self, name: str, previous: str, timeout: float) -> None:
         """Until a task newer than ``previous`` runs (or ended: the bot's own business,
