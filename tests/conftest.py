@@ -59,8 +59,52 @@ def stubborn_image(standin_images: dict[str, str]) -> str:
     return standin_images[STUBBORN_TAG]
 
 
+#: Modules whose engine tests run on both runtimes: each test that uses ``settings``
+#: runs once with BOTMAKER_RUNTIME=docker and once with swarm.
+BOTH_RUNTIMES = frozenset(
+    {
+        "tests.test_api_bots",
+        "tests.test_isolation",
+        "tests.test_logs",
+        "tests.test_hardening",
+    }
+)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "runtime" not in metafunc.fixturenames or metafunc.module.__name__ not in BOTH_RUNTIMES:
+        return
+    if "internal" in metafunc.fixturenames:
+        return  # the module parametrises runtime and network together
+    metafunc.parametrize("runtime", ["docker", "swarm"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def swarm_manager(docker_api: docker.APIClient) -> str:
+    """Make the engine a single-node swarm if it is not one (left in place afterwards)."""
+    swarm = docker_api.info().get("Swarm") or {}
+    if swarm.get("LocalNodeState") != "active":
+        try:
+            docker_api.init_swarm(advertise_addr="127.0.0.1")  # type: ignore[no-untyped-call]
+        except docker.errors.APIError as exc:  # another test run made it one meanwhile
+            if exc.status_code != 503:
+                raise
+        swarm = docker_api.info().get("Swarm") or {}
+    assert swarm.get("ControlAvailable"), f"this engine is not a swarm manager: {swarm}"
+    return str(swarm["NodeID"])
+
+
 @pytest.fixture
-def settings(tmp_path: Path, standin_image: str) -> Settings:
+def runtime(request: pytest.FixtureRequest) -> str:
+    """docker, unless the test is parametrised with swarm (see ``pytest_generate_tests``)."""
+    value = str(getattr(request, "param", "docker"))
+    if value == "swarm":
+        request.getfixturevalue("swarm_manager")
+    return value
+
+
+@pytest.fixture
+def settings(tmp_path: Path, standin_image: str, runtime: str) -> Settings:
     tag = uuid.uuid4().hex[:10]
     return Settings(
         data_dir=tmp_path / "data",
@@ -75,10 +119,20 @@ def settings(tmp_path: Path, standin_image: str) -> Settings:
         limits=BotLimits(memory_bytes=64 * 1024**2, cpus=0.5, pids=64),
         sse_ping_seconds=0.5,
         keyring="off",  # tests of the keyring proxy turn it on (tests/test_keyring_*.py)
+        runtime=runtime,
+        # This engine does not set no-new-privileges by default, and a Swarm service
+        # cannot ask for it: the swarm tests run without it, and assert that they do.
+        swarm_allow_new_privileges=True,
     )
 
 
 def cleanup_instance(api: docker.APIClient, settings: Settings) -> None:
+    label = f"{LABEL_INSTANCE}={settings.instance}"
+    if settings.runtime == "swarm":
+        swarm: Any = api  # docker-py's swarm calls are untyped
+        for service in swarm.services(filters={"label": label}):
+            with contextlib.suppress(docker.errors.APIError):
+                swarm.remove_service(service["ID"])
     for container in api.containers(
         all=True, filters={"label": f"{LABEL_INSTANCE}={settings.instance}"}
     ):
@@ -86,6 +140,16 @@ def cleanup_instance(api: docker.APIClient, settings: Settings) -> None:
             api.remove_container(container["Id"], force=True, v=True)
     with contextlib.suppress(docker.errors.APIError):
         api.remove_network(settings.network)
+    if settings.runtime == "swarm":
+        for network in api.networks(filters={"label": label}):
+            with contextlib.suppress(docker.errors.APIError):
+                api.remove_network(network["Id"])
+        for secret in swarm.secrets(filters={"label": label}):
+            with contextlib.suppress(docker.errors.APIError):
+                swarm.remove_secret(secret["ID"])
+        for volume in (api.volumes(filters={"label": label}) or {}).get("Volumes") or ():
+            with contextlib.suppress(docker.errors.APIError):
+                api.remove_volume(volume["Name"], force=True)
 
 
 @pytest.fixture

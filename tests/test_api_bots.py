@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
+from typing import Any
 
 import docker
 import httpx
@@ -10,6 +12,8 @@ import httpx
 from botmaker.services import Services
 from botmaker.services.schemas import BotCreate
 from tests.conftest import bot_body
+from tests.support.bots import resolve_container
+from tests.support.waiting import wait_for
 
 
 def test_create_returns_bot_without_secrets_and_starts_it(
@@ -24,18 +28,27 @@ def test_create_returns_bot_without_secrets_and_starts_it(
     assert bot["status"]["state"] == "running"
     assert bot["secrets"] == ["api_key", "channel_token", "gateway_token"]
     assert "sk-test-key" not in response.text
-    info = docker_api.inspect_container(f"botmaker-{bot['id']}")
+    info = docker_api.inspect_container(resolve_container(docker_api, f"botmaker-{bot['id']}"))
     assert info["State"]["Running"] is True
     assert info["Config"]["Labels"]["botmaker.managed"] == "true"
     assert info["Config"]["Labels"]["botmaker.bot-id"] == bot["id"]
 
 
 def test_list_reports_live_status_from_docker(
-    client: httpx.Client, docker_api: docker.APIClient
+    client: httpx.Client, services: Services, docker_api: docker.APIClient
 ) -> None:
     a = client.post("/api/bots", json=bot_body("alpha")).json()
     b = client.post("/api/bots", json=bot_body("bravo")).json()
-    docker_api.stop(f"botmaker-{b['id']}", timeout=0)  # behind BotMaker's back
+    if services.settings.runtime == "swarm":  # behind BotMaker's back: scaled to 0
+        name = f"botmaker-{b['id']}"
+        subprocess.run(["docker", "service", "scale", "-d", f"{name}=0"], check=True)
+
+        def stopped() -> bool:
+            return bool(services.runtime.list()[b["id"]].state == "exited")
+
+        wait_for(stopped, timeout=30, interval=0.2)
+    else:
+        docker_api.stop(f"botmaker-{b['id']}", timeout=0)  # behind BotMaker's back
     bots = {bot["name"]: bot for bot in client.get("/api/bots").json()["bots"]}
     assert bots["alpha"]["status"]["state"] == "running"
     assert bots["bravo"]["status"]["state"] == "exited"
@@ -71,6 +84,12 @@ def test_delete_removes_container_secrets_and_row(
     assert client.get(f"/api/bots/{bot['id']}").status_code == 404
     assert docker_api.containers(all=True, filters={"name": f"botmaker-{bot['id']}"}) == []
     assert services.store.list_bots() == []
+    if services.settings.runtime == "swarm":  # no service, secret or network left
+        swarm: Any = docker_api
+        label = f"botmaker.bot-id={bot['id']}"
+        assert swarm.services(filters={"name": f"botmaker-{bot['id']}"}) == []
+        assert swarm.secrets(filters={"label": label}) == []
+        wait_for(lambda: docker_api.networks(filters={"label": label}) == [], timeout=15)
 
 
 def test_delete_does_not_wait_for_a_bot_ignoring_sigterm(
@@ -98,10 +117,14 @@ def test_delete_does_not_wait_for_a_bot_ignoring_sigterm(
 
 
 def test_start_recreates_a_container_removed_by_hand(
-    client: httpx.Client, docker_api: docker.APIClient
+    client: httpx.Client, services: Services, docker_api: docker.APIClient
 ) -> None:
     bot = client.post("/api/bots", json=bot_body("alpha")).json()
-    docker_api.remove_container(f"botmaker-{bot['id']}", force=True)
+    if services.settings.runtime == "swarm":
+        swarm: Any = docker_api
+        swarm.remove_service(f"botmaker-{bot['id']}")
+    else:
+        docker_api.remove_container(f"botmaker-{bot['id']}", force=True)
     assert client.get(f"/api/bots/{bot['id']}").json()["status"]["state"] == "missing"
     started = client.post(f"/api/bots/{bot['id']}/start")
     assert started.status_code == 200

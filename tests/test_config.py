@@ -81,6 +81,14 @@ GOOD: dict[str, tuple[str, Callable[[Settings], Any], Any]] = {
         Path("/run/secrets/keyring-admin"),
     ),
     "BOTMAKER_KEYRING_DIR": ("/srv/keyring", lambda s: s.keyring_dir_path, Path("/srv/keyring")),
+    "BOTMAKER_RUNTIME": ("swarm", lambda s: s.runtime, "swarm"),
+    "BOTMAKER_SWARM_CONSTRAINTS": (
+        "node.labels.bots==true,node.role!=manager",
+        lambda s: s.swarm_constraints,
+        ("node.labels.bots==true", "node.role!=manager"),
+    ),
+    "BOTMAKER_SWARM_ENCRYPT_NETWORK": ("false", lambda s: s.swarm_encrypt_network, False),
+    "BOTMAKER_SWARM_ALLOW_NEW_PRIVILEGES": ("yes", lambda s: s.swarm_allow_new_privileges, True),
 }
 #: read from a file rather than parsed (see test_auth for its checks)
 ALSO_READ = {"BOTMAKER_ADMIN_PASSWORD_FILE", "BOTMAKER_SMTP_PASSWORD_FILE"}
@@ -115,6 +123,10 @@ BAD: dict[str, list[str]] = {
     "BOTMAKER_KEYRING_PROXY_URL": ["keyring:7180", "http://x/?q=1"],
     "BOTMAKER_KEYRING_PORT": ["x", "65536", "-1"],
     "BOTMAKER_KEYRING_ADMIN_PORT": ["x", "70000"],
+    "BOTMAKER_RUNTIME": ["kubernetes", "Docker", "compose"],
+    "BOTMAKER_SWARM_CONSTRAINTS": ["node.labels.x", "a==b c", "==x"],
+    "BOTMAKER_SWARM_ENCRYPT_NETWORK": ["maybe"],
+    "BOTMAKER_SWARM_ALLOW_NEW_PRIVILEGES": ["2"],
 }
 #: free-form strings: nothing to refuse here (Docker or the OS judges them)
 FREE_FORM = {

@@ -25,8 +25,17 @@ from botmaker.runtime.policy import (
     LABEL_MANAGED,
     SECRETS_TARGET,
 )
+from botmaker.runtime.swarm import bot_network
 from botmaker.services import Services
-from tests.support.bots import RunningBot, create_bot, exec_in, wait_serving
+from tests.support.bots import (
+    ExecResult,
+    RunningBot,
+    create_bot,
+    exec_in,
+    is_swarm,
+    resolve_container,
+    wait_serving,
+)
 from tests.support.waiting import wait_for
 
 ZERO_CAPS = "0000000000000000"
@@ -50,7 +59,8 @@ def bot(services: Services, docker_api: docker.APIClient) -> RunningBot:
 
 
 def inspect(api: docker.APIClient, bot: RunningBot) -> dict[str, Any]:
-    info: dict[str, Any] = api.inspect_container(bot.container)
+    """``docker inspect`` of the bot's container (Swarm: its running task's container)."""
+    info: dict[str, Any] = api.inspect_container(resolve_container(api, bot.container))
     assert info["State"]["Running"] is True, info["State"]
     return info
 
@@ -97,10 +107,30 @@ def tmpfs_options(api: docker.APIClient, container: str, target: str) -> list[st
     raise AssertionError(f"{target} is not mounted:\n{result.out}")
 
 
-def assert_limits(api: docker.APIClient, bot: RunningBot, limits: BotLimits) -> None:
+def declared_tmpfs(host: dict[str, Any]) -> dict[str, str]:
+    """The tmpfs mounts asked for, with their options: ``HostConfig.Tmpfs``, or (a Swarm
+    task) its volumes of the local driver's type tmpfs."""
+    if host.get("Tmpfs"):
+        return dict(host["Tmpfs"])
+    found = {}
+    for mount in host.get("Mounts") or ():
+        driver = ((mount.get("VolumeOptions") or {}).get("DriverConfig")) or {}
+        options = driver.get("Options") or {}
+        if mount["Type"] == "volume" and options.get("type") == "tmpfs":
+            assert mount["VolumeOptions"]["NoCopy"] is True
+            found[mount["Target"]] = str(options["o"])
+    return found
+
+
+def assert_limits(
+    api: docker.APIClient, bot: RunningBot, limits: BotLimits, *, swarm: bool = False
+) -> None:
     host = inspect(api, bot)["HostConfig"]
     assert host["Memory"] == limits.memory_bytes
-    assert host["MemorySwap"] == limits.memory_bytes  # no swap on top of the limit
+    if swarm:  # a service cannot set the swap limit: the engine's default (twice the limit)
+        assert host["MemorySwap"] in (limits.memory_bytes * 2, -1, 0), host["MemorySwap"]
+    else:
+        assert host["MemorySwap"] == limits.memory_bytes  # no swap on top of the limit
     assert host["NanoCpus"] == int(limits.cpus * 1e9)
     assert host["PidsLimit"] == limits.pids
     assert host["LogConfig"] == {
@@ -108,11 +138,11 @@ def assert_limits(api: docker.APIClient, bot: RunningBot, limits: BotLimits) -> 
         "Config": {"max-size": limits.log_max_size, "max-file": str(limits.log_max_file)},
     }
     for target in ("/tmp", "/home/bot"):
-        assert f"size={limits.tmp_bytes}" in host["Tmpfs"][target]
+        assert f"size={limits.tmp_bytes}" in declared_tmpfs(host)[target]
 
     inside = cgroup_limits(api, bot.container)
     assert int(inside["memory"]) == limits.memory_bytes
-    if "swap" in inside:  # cgroup v2 shows the swap allowance on its own
+    if "swap" in inside and not swarm:  # cgroup v2 shows the swap allowance on its own
         assert inside["swap"] == "0"
     assert int(inside["pids"]) == limits.pids
     quota, period = (int(v) for v in inside["cpu"].split())
@@ -128,7 +158,13 @@ def test_container_name_and_labels(
     bot: RunningBot, services: Services, docker_api: docker.APIClient
 ) -> None:
     info = inspect(docker_api, bot)
-    assert info["Name"] == f"/botmaker-{bot.id}"
+    if is_swarm(services):  # the task's container: <service>.<slot>.<task id>
+        assert info["Name"].startswith(f"/botmaker-{bot.id}.1.")
+        service = docker_api.inspect_service(bot.container)  # type: ignore[no-untyped-call]
+        assert service["Spec"]["Labels"][LABEL_BOT_ID] == bot.id
+        assert service["Spec"]["Labels"][LABEL_INSTANCE] == services.settings.instance
+    else:
+        assert info["Name"] == f"/botmaker-{bot.id}"
     labels = info["Config"]["Labels"]
     assert labels[LABEL_MANAGED] == "true"
     assert labels[LABEL_BOT_ID] == bot.id
@@ -174,8 +210,21 @@ def test_all_capabilities_dropped(bot: RunningBot, docker_api: docker.APIClient)
     assert as_bot.out == bot.secrets["api_key"]
 
 
-def test_no_new_privileges(bot: RunningBot, docker_api: docker.APIClient) -> None:
+def test_no_new_privileges(
+    bot: RunningBot, services: Services, docker_api: docker.APIClient
+) -> None:
     host = inspect(docker_api, bot)["HostConfig"]
+    if is_swarm(services):
+        # A Swarm service cannot ask for it (API 1.41): only the engine's default
+        # (dockerd --no-new-privileges) gives it, and swarm mode refuses to run without
+        # that unless BOTMAKER_SWARM_ALLOW_NEW_PRIVILEGES is set, as these tests do.
+        assert services.settings.swarm_allow_new_privileges
+        engine_default = "no-new-privileges" in " ".join(docker_api.info()["SecurityOptions"])
+        expected = "1" if engine_default else "0"
+        for pid in ("1", "self"):
+            result = exec_in(docker_api, bot.container, f"cat /proc/{pid}/status")
+            assert status_fields(result.out)["NoNewPrivs"] == expected, (pid, result.out)
+        return
     assert any(opt.startswith("no-new-privileges") for opt in host["SecurityOpt"])
     assert all(opt.split(":", 1)[-1] != "false" for opt in host["SecurityOpt"])
     for pid in ("1", "self"):
@@ -207,7 +256,9 @@ def test_runs_as_the_bots_own_non_root_uid(bot: RunningBot, docker_api: docker.A
         assert uid_values == [str(bot.uid)] * 4, line
         assert gid_values == [str(bot.uid)] * 4, line
     # The entrypoint itself reported the same uid on its first line.
-    logs = docker_api.logs(bot.container, stdout=True, stderr=False).decode()
+    logs = docker_api.logs(
+        resolve_container(docker_api, bot.container), stdout=True, stderr=False
+    ).decode()
     assert f"standin: uid={bot.uid} gid={bot.uid}" in logs
 
 
@@ -215,11 +266,11 @@ def test_runs_as_the_bots_own_non_root_uid(bot: RunningBot, docker_api: docker.A
 
 
 def test_root_filesystem_is_read_only_and_tmpfs_is_writable(
-    bot: RunningBot, docker_api: docker.APIClient
+    bot: RunningBot, services: Services, docker_api: docker.APIClient
 ) -> None:
     host = inspect(docker_api, bot)["HostConfig"]
     assert host["ReadonlyRootfs"] is True
-    assert set(host["Tmpfs"]) == {"/tmp", "/home/bot"}
+    assert set(declared_tmpfs(host)) == {"/tmp", "/home/bot"}
 
     for path in ("/probe", "/bin/probe", "/etc/probe", "/run/probe"):
         result = exec_in(docker_api, bot.container, f"echo x > {path}")
@@ -241,6 +292,12 @@ def test_root_filesystem_is_read_only_and_tmpfs_is_writable(
     for target in ("/tmp", "/home/bot"):
         options = tmpfs_options(docker_api, bot.container, target)
         assert {"rw", "nosuid", "nodev", "noexec", "mode=700", f"uid={bot.uid}"} <= set(options)
+        listed = exec_in(docker_api, bot.container, f"stat -c '%a %u' {target}").out.split()
+        assert listed[1] == str(bot.uid), (target, listed)
+        # Docker: runc gives a tmpfs the mode of the image folder it covers (/tmp: 1777),
+        # whatever mode= says; Swarm's tmpfs volumes are mounted over it, as asked.
+        if is_swarm(services):
+            assert listed[0] == "700", (target, listed)
     noexec = exec_in(docker_api, bot.container, "cp /bin/busybox /tmp/bb && /tmp/bb true")
     assert noexec.code != 0
     assert "Permission denied" in noexec.err
@@ -251,6 +308,9 @@ def test_secrets_are_mounted_read_only_with_private_permissions(
 ) -> None:
     folder = services.settings.secrets_dir / bot.id
     mounts = {m["Destination"]: m for m in inspect(docker_api, bot)["Mounts"]}
+    if is_swarm(services):
+        assert_swarm_secret_files(bot, services, docker_api, mounts)
+        return
     assert set(mounts) == {SECRETS_TARGET, "/state"}, mounts
     # The only writable mount is the bot's own OpenClaw state folder, owned by its uid.
     state = mounts["/state"]
@@ -292,13 +352,7 @@ def test_secrets_are_mounted_read_only_with_private_permissions(
     assert set(seen.out.splitlines()) == expected
 
     # The owner of every file still cannot change the mount: it is read-only.
-    for script in (
-        f"echo x > {SECRETS_TARGET}/new",
-        f"echo x > {SECRETS_TARGET}/api_key",
-        f"rm -f {SECRETS_TARGET}/channel_token",
-        f"chmod 644 {SECRETS_TARGET}/api_key",
-    ):
-        result = exec_in(docker_api, bot.container, script)
+    for script, result in tamper_with_secrets(docker_api, bot):
         assert result.code != 0, script
         assert "Read-only file system" in result.err, (script, result)
     assert sorted(p.name for p in folder.iterdir()) == sorted([*bot.secrets, "gateway_token"])
@@ -316,17 +370,32 @@ def test_no_docker_socket_and_no_published_ports(
     host = info["HostConfig"]
     raw = json.dumps(info)
     assert "docker.sock" not in raw
-    assert sorted(m["Destination"] for m in info["Mounts"]) == [SECRETS_TARGET, "/state"]
+    expected_mounts = (
+        ["/home/bot", "/state", "/tmp"] if is_swarm(services) else [SECRETS_TARGET, "/state"]
+    )
+    assert sorted(m["Destination"] for m in info["Mounts"]) == expected_mounts
     folder = (services.settings.secrets_dir / bot.id).resolve()
     state = (services.settings.data_dir / "bots" / bot.id / "state").resolve()
-    assert sorted(host["Binds"]) == sorted([f"{folder}:{SECRETS_TARGET}:ro", f"{state}:/state:rw"])
     assert not host["PortBindings"]
     assert host["PublishAllPorts"] is False
     assert not info["NetworkSettings"]["Ports"]
     assert not info["Config"].get("ExposedPorts")
-    assert host["NetworkMode"] == services.settings.network
-    assert list(info["NetworkSettings"]["Networks"]) == [services.settings.network]
-    assert host["IpcMode"] == "private"
+    if is_swarm(services):
+        assert not host["Binds"]
+        mounts = [(m["Type"], m.get("Source"), m["Target"]) for m in host["Mounts"]]
+        assert [m for m in mounts if m[0] == "bind"] == [("bind", str(state), "/state")]
+        assert sorted(m[2] for m in mounts if m[0] != "bind") == ["/home/bot", "/tmp"]
+        network = bot_network(services.settings, bot.id)
+        assert list(info["NetworkSettings"]["Networks"]) == [network]
+    else:
+        assert sorted(host["Binds"]) == sorted(
+            [f"{folder}:{SECRETS_TARGET}:ro", f"{state}:/state:rw"]
+        )
+        assert host["NetworkMode"] == services.settings.network
+        assert list(info["NetworkSettings"]["Networks"]) == [services.settings.network]
+    assert (
+        host["IpcMode"] in ("private", "") if is_swarm(services) else host["IpcMode"] == "private"
+    )
     assert not host["PidMode"]  # not the host's PID namespace
 
     inside = exec_in(
@@ -381,13 +450,55 @@ def test_env_argv_and_labels_hold_no_secret_value(
         assert value not in inside.out
 
 
+def tamper_with_secrets(api: docker.APIClient, bot: RunningBot) -> list[tuple[str, ExecResult]]:
+    """The bot's own user tries to add, overwrite, remove and chmod its secret files."""
+    scripts = (
+        f"echo x > {SECRETS_TARGET}/new",
+        f"echo x > {SECRETS_TARGET}/api_key",
+        f"rm -f {SECRETS_TARGET}/channel_token",
+        f"chmod 644 {SECRETS_TARGET}/api_key",
+    )
+    return [(script, exec_in(api, bot.container, script)) for script in scripts]
+
+
+def assert_swarm_secret_files(
+    bot: RunningBot, services: Services, docker_api: docker.APIClient, mounts: dict[str, Any]
+) -> None:
+    """Swarm: no bind of the secrets folder; each file a Swarm secret on a tmpfs,
+    read-only, 0400, owned by the bot's uid."""
+    # The only bind: the bot's writable state (and its two tmpfs volumes).
+    assert set(mounts) == {"/state", "/tmp", "/home/bot"}, mounts
+    assert {m["Type"] for t, m in mounts.items() if t != "/state"} == {"volume"}
+    state = mounts["/state"]
+    assert state["RW"] is True
+    assert state["Type"] == "bind"
+    names = sorted([*bot.secrets, "gateway_token"])
+    seen = exec_in(docker_api, bot.container, f"stat -c '%a %u %g %n' {SECRETS_TARGET}/*")
+    assert seen.code == 0, seen
+    assert set(seen.out.splitlines()) == {
+        f"400 {bot.uid} {bot.uid} {SECRETS_TARGET}/{name}" for name in names
+    }
+    mounted = exec_in(docker_api, bot.container, "cat /proc/mounts").out.splitlines()
+    for name in names:
+        line = next(m for m in mounted if m.split()[1] == f"{SECRETS_TARGET}/{name}")
+        assert line.split()[2] == "tmpfs", line
+        assert line.split()[3].split(",")[0] == "ro", line
+    for script, result in tamper_with_secrets(docker_api, bot):
+        assert result.code != 0, script
+        assert any(
+            word in result.err for word in ("Read-only file system", "Permission denied", "busy")
+        ), (script, result)
+    readable = exec_in(docker_api, bot.container, f"cat {SECRETS_TARGET}/channel_token")
+    assert readable.out == bot.secrets["channel_token"]  # positive control
+
+
 # -- resources, logs, restarts --------------------------------------------------------
 
 
 def test_resource_limits_and_log_rotation_follow_settings(
     bot: RunningBot, settings: Settings, docker_api: docker.APIClient
 ) -> None:
-    assert_limits(docker_api, bot, settings.limits)
+    assert_limits(docker_api, bot, settings.limits, swarm=settings.runtime == "swarm")
 
 
 def test_pids_limit_is_enforced(
@@ -412,8 +523,23 @@ def test_pids_limit_is_enforced(
 
 
 def test_restart_policy_unless_stopped_brings_a_bot_back(
-    bot: RunningBot, docker_api: docker.APIClient
+    bot: RunningBot, services: Services, docker_api: docker.APIClient
 ) -> None:
+    if is_swarm(services):  # Swarm restarts the bot as a new task of its service
+        service = docker_api.inspect_service(bot.container)  # type: ignore[no-untyped-call]
+        policy = service["Spec"]["TaskTemplate"]["RestartPolicy"]
+        assert policy["Condition"] == "any"
+        assert services.runtime.status(bot.container).restart_count == 0
+        first = resolve_container(docker_api, bot.container)
+        exec_in(docker_api, bot.container, "kill -TERM 1")
+
+        def came_back() -> bool:
+            now = services.runtime.status(bot.container)
+            return bool(now.running and (now.restart_count or 0) >= 1 and now.container_id)
+
+        wait_for(came_back, timeout=30, interval=0.2)
+        assert services.runtime.status(bot.container).container_id != first
+        return
     info = inspect(docker_api, bot)
     assert info["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
     assert info["RestartCount"] == 0
@@ -452,4 +578,4 @@ def test_limits_are_configurable(
         assert getattr(limits, name) != getattr(settings.limits, name), name
     svc = make_services(settings, limits=limits)
     custom = create_bot(svc, "custom")
-    assert_limits(docker_api, custom, limits)
+    assert_limits(docker_api, custom, limits, swarm=is_swarm(svc))

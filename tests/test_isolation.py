@@ -23,16 +23,32 @@ import pytest
 
 from botmaker.api import create_app
 from botmaker.runtime.policy import SECRETS_TARGET
+from botmaker.runtime.swarm import bot_network
 from botmaker.services import Services
 from tests.support.bots import (
+    NO_CONNECTION,
     RunningBot,
     blocked_probe,
     create_bot,
     exec_in,
     http_probe,
+    is_swarm,
+    resolve_container,
     wait_serving,
 )
 from tests.support.server import ServerThread
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Network tests: Docker on a plain and an internal bridge; Swarm on internal overlay
+    networks only (test bots never reach outside this machine)."""
+    if "internal" in metafunc.fixturenames:
+        metafunc.parametrize(
+            ("runtime", "internal"),
+            [("docker", False), ("docker", True), ("swarm", True)],
+            ids=["bridge", "internal", "swarm"],
+            indirect=["runtime"],
+        )
 
 
 def bot_pair(services: Services, api: docker.APIClient) -> tuple[RunningBot, RunningBot]:
@@ -48,7 +64,8 @@ def bot_pair(services: Services, api: docker.APIClient) -> tuple[RunningBot, Run
 
 
 def network_of(api: docker.APIClient, bot: RunningBot, network: str) -> dict[str, Any]:
-    networks = api.inspect_container(bot.container)["NetworkSettings"]["Networks"]
+    container = resolve_container(api, bot.container)
+    networks = api.inspect_container(container)["NetworkSettings"]["Networks"]
     assert list(networks) == [network]
     endpoint: dict[str, Any] = networks[network]
     assert endpoint["IPAddress"]
@@ -88,11 +105,21 @@ def test_a_bot_cannot_read_another_bots_secrets(
     a_folder, b_folder = root / alpha.id, root / bravo.id
 
     # Only its own folder is mounted into alpha; nothing of bravo's, not the root.
-    mounts = docker_api.inspect_container(alpha.container)["Mounts"]
+    mounts = docker_api.inspect_container(resolve_container(docker_api, alpha.container))["Mounts"]
     a_state = services.settings.data_dir / "bots" / alpha.id / "state"
-    assert sorted((Path(m["Source"]), m["Destination"]) for m in mounts) == sorted(
-        [(a_folder.resolve(), SECRETS_TARGET), (a_state.resolve(), "/state")]
-    )
+    binds = sorted((Path(m["Source"]), m["Destination"]) for m in mounts if m["Type"] == "bind")
+    if is_swarm(services):  # its own Swarm secrets instead of a bind of the folder
+        assert binds == [(a_state.resolve(), "/state")]
+        swarm: Any = docker_api
+        service = swarm.inspect_service(alpha.container)
+        refs = service["Spec"]["TaskTemplate"]["ContainerSpec"]["Secrets"]
+        labels = {s["ID"]: s["Spec"]["Labels"] for s in swarm.secrets()}
+        assert refs, service
+        assert {labels[ref["SecretID"]]["botmaker.bot-id"] for ref in refs} == {alpha.id}
+    else:
+        assert binds == sorted(
+            [(a_folder.resolve(), SECRETS_TARGET), (a_state.resolve(), "/state")]
+        )
     inside = exec_in(
         docker_api,
         alpha.container,
@@ -127,16 +154,25 @@ def test_a_bot_cannot_read_another_bots_secrets(
     assert read_as(bravo.uid, b_folder, "api_key").stdout == "sk-bravo-only"
 
 
-@pytest.mark.parametrize("internal", [False, True], ids=["bridge", "internal"])
 def test_a_bot_cannot_reach_another_bot_over_the_network(
     internal: bool, settings: Any, make_services: Any, docker_api: docker.APIClient
 ) -> None:
     svc: Services = make_services(settings, network_internal=internal)
     alpha, bravo = bot_pair(svc, docker_api)
-    network = docker_api.inspect_network(svc.settings.network)
-    assert network["Internal"] is internal
-    assert network["Options"]["com.docker.network.bridge.enable_icc"] == "false"
-    b_ip = network_of(docker_api, bravo, svc.settings.network)["IPAddress"]
+    if is_swarm(svc):  # each bot on its own overlay network
+        a_net, b_net = (bot_network(svc.settings, bot.id) for bot in (alpha, bravo))
+        for name in (a_net, b_net):
+            network = docker_api.inspect_network(name)
+            assert network["Driver"] == "overlay"
+            assert network["Internal"] is True
+            assert "encrypted" in network["Options"]
+        network_of(docker_api, alpha, a_net)  # alpha is on its own network only
+        b_ip = network_of(docker_api, bravo, b_net)["IPAddress"]
+    else:
+        network = docker_api.inspect_network(svc.settings.network)
+        assert network["Internal"] is internal
+        assert network["Options"]["com.docker.network.bridge.enable_icc"] == "false"
+        b_ip = network_of(docker_api, bravo, svc.settings.network)["IPAddress"]
 
     # Positive controls: bravo's server answers on that very address, from bravo.
     own = http_probe(docker_api, bravo.container, b_ip, 8080)
@@ -148,8 +184,12 @@ def test_a_bot_cannot_reach_another_bot_over_the_network(
     assert "HTTP/1." not in across.out, across
     assert "ok bravo" not in across.out
     assert across.code != 0
-    # Dropped by the bridge (ICC off): nc times out; it is not a refusal by bravo.
-    assert "timed out" in across.err or "Terminated" in across.err, across
+    if is_swarm(svc):  # no route from alpha's network to bravo's; not a refusal by bravo
+        assert any(word in across.err for word in NO_CONNECTION), across
+        assert "refused" not in across.err, across
+    else:
+        # Dropped by the bridge (ICC off): nc times out; it is not a refusal by bravo.
+        assert "timed out" in across.err or "Terminated" in across.err, across
 
 
 class HostHTTPListener:
@@ -188,7 +228,6 @@ class HostHTTPListener:
         self.sock.close()
 
 
-@pytest.mark.parametrize("internal", [False, True], ids=["bridge", "internal"])
 def test_bots_cannot_reach_botmaker(
     internal: bool, settings: Any, make_services: Any, docker_api: docker.APIClient
 ) -> None:
@@ -201,6 +240,18 @@ def test_bots_cannot_reach_botmaker(
 
         bot = create_bot(svc, "alpha")
         wait_serving(docker_api, bot)
+        if is_swarm(svc):
+            # An internal overlay network has no way to the host at all: not to
+            # docker_gwbridge's gateway (where non-internal bots reach host services),
+            # not to BotMaker. Positive control: the probe reaches the bot's own address.
+            own = network_of(docker_api, bot, bot_network(svc.settings, bot.id))["IPAddress"]
+            assert "ok alpha" in http_probe(docker_api, bot.container, own, 8080).out
+            for host in (svc.runtime.network_gateway(), "127.0.0.1"):
+                result = blocked_probe(docker_api, bot.container, host, port)
+                assert "HTTP/1." not in result.out, (host, result)
+                assert result.code != 0, (host, result)
+                assert any(word in result.err for word in NO_CONNECTION), (host, result)
+            return
         gateway = network_of(docker_api, bot, svc.settings.network)["Gateway"]
         assert gateway
 

@@ -17,6 +17,7 @@ from botmaker.api import create_app
 from botmaker.config import Settings
 from botmaker.services import Services
 from tests.conftest import ADMIN_PASSWORD, bot_body
+from tests.support.bots import resolve_container
 from tests.support.flood import FLOOD_LINES, FLOOD_PAD, build_flood, trigger
 from tests.support.server import ServerThread
 from tests.support.sse import Comment, Event, parse_sse
@@ -34,8 +35,14 @@ def create_bot(client: httpx.Client, name: str = "alpha") -> dict[str, Any]:
 
 
 def engine_log(docker_api: docker.APIClient, bot: dict[str, Any]) -> str:
-    """The container's log as the engine has it (both streams), read directly."""
-    data: bytes = docker_api.logs(bot["container_name"], stdout=True, stderr=True)
+    """The container's log as the engine has it (both streams), read directly; a Swarm
+    bot's service log (``docker service logs``)."""
+    name = bot["container_name"]
+    if docker_api.containers(all=True, filters={"name": f"^/{name}$"}):
+        data: bytes = docker_api.logs(name, stdout=True, stderr=True)
+    else:
+        swarm: Any = docker_api
+        data = b"".join(swarm.service_logs(name, stdout=True, stderr=True, is_tty=False))
     return data.decode()
 
 
@@ -187,7 +194,7 @@ def test_slow_client_gets_back_pressure_not_an_unbounded_buffer(
 ) -> None:
     client, svc = flood_client
     bot = create_bot(client, "flood")
-    container = bot["container_name"]
+    container = resolve_container(docker_api, bot["container_name"])
     wait_for(lambda: "flood: ready" in engine_log(docker_api, bot))
     produced = FLOOD_LINES * (FLOOD_PAD + len("flood 0000 \n"))
     pad = "0" * FLOOD_PAD

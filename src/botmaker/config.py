@@ -140,6 +140,12 @@ class Settings:
     keyring_token_path: Path | None = None  # the keyring admin token (default in keyring_dir)
     smtp_password_file: Path | None = None  # the SMTP password for email alerts (never stored)
     keyring_dir_path: Path | None = None  # the keyring's folder (default data_dir/keyring)
+    runtime: str = "docker"  # docker: one container per bot | swarm: one Swarm service per bot
+    swarm_constraints: tuple[str, ...] = ()  # extra placement constraints of every bot service
+    swarm_encrypt_network: bool = True  # each bot's overlay network encrypted (IPsec)
+    # Swarm services cannot set no-new-privileges (API 1.41): unless the engine sets it
+    # for every container (dockerd --no-new-privileges), swarm mode refuses to run bots.
+    swarm_allow_new_privileges: bool = False
 
     @property
     def keyring_dir(self) -> Path:
@@ -228,6 +234,7 @@ class Settings:
         if (v := get("BOTMAKER_SMTP_PASSWORD_FILE")) is not None:
             kwargs["smtp_password_file"] = _readable_file(v, "BOTMAKER_SMTP_PASSWORD_FILE")
         kwargs.update(_keyring(get))
+        kwargs.update(_runtime(get))
         kwargs["limits"] = _limits(get)
         return cls(**kwargs)  # type: ignore[arg-type]
 
@@ -277,6 +284,34 @@ def _subnet(text: str, name: str) -> str:
     if network.prefixlen > 29:
         raise ConfigError(f"{name}: too small (at most /29)", field=name)
     return str(network)
+
+
+_CONSTRAINT = re.compile(r"^[A-Za-z0-9_.\-]+ *(==|!=) *[^\s,]+$")
+
+
+def _runtime(get: Callable[[str], str | None]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    if (v := get("BOTMAKER_RUNTIME")) is not None:
+        if v not in {"docker", "swarm"}:
+            raise ConfigError(
+                f"BOTMAKER_RUNTIME: use docker or swarm, not {v!r}", field="BOTMAKER_RUNTIME"
+            )
+        values["runtime"] = v
+    if (v := get("BOTMAKER_SWARM_CONSTRAINTS")) is not None:
+        constraints = tuple(c.strip() for c in v.split(",") if c.strip())
+        for constraint in constraints:
+            if not _CONSTRAINT.fullmatch(constraint):
+                raise ConfigError(
+                    f"BOTMAKER_SWARM_CONSTRAINTS: not a placement constraint: {constraint!r} "
+                    "(use e.g. node.labels.bots==true)",
+                    field="BOTMAKER_SWARM_CONSTRAINTS",
+                )
+        values["swarm_constraints"] = constraints
+    if (v := get("BOTMAKER_SWARM_ENCRYPT_NETWORK")) is not None:
+        values["swarm_encrypt_network"] = _bool(v, "BOTMAKER_SWARM_ENCRYPT_NETWORK")
+    if (v := get("BOTMAKER_SWARM_ALLOW_NEW_PRIVILEGES")) is not None:
+        values["swarm_allow_new_privileges"] = _bool(v, "BOTMAKER_SWARM_ALLOW_NEW_PRIVILEGES")
+    return values
 
 
 def _limits(get: Callable[[str], str | None]) -> BotLimits:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import docker
+import docker.errors
 
 from botmaker.runtime.policy import container_name
 from botmaker.services import Services
@@ -33,8 +34,30 @@ class RunningBot:
     secrets: dict[str, str]
 
 
+def is_swarm(services: Services) -> bool:
+    return services.settings.runtime == "swarm"
+
+
+def resolve_container(api: docker.APIClient, name: str) -> str:
+    """The container behind ``name``: itself, or (Swarm) its service's running task's."""
+    try:
+        api.inspect_container(name)
+    except docker.errors.NotFound:
+        pass
+    else:
+        return name
+
+    def running_task() -> str | None:
+        found = api.containers(filters={"label": f"com.docker.swarm.service.name={name}"})
+        return str(found[0]["Id"]) if found else None
+
+    return wait_for(running_task, timeout=30, interval=0.1)
+
+
 def exec_in(api: docker.APIClient, container: str, script: str, *, user: str = "") -> ExecResult:
-    """Run ``sh -c script`` in the container (as its own user unless ``user`` is given)."""
+    """Run ``sh -c script`` in the container (as its own user unless ``user`` is given);
+    a bot's service name stands for its running task's container."""
+    container = resolve_container(api, container)
     created = api.exec_create(container, ["/bin/sh", "-c", script], user=user)
     out, err = api.exec_start(created["Id"], demux=True)
     code = api.exec_inspect(created["Id"])["ExitCode"]

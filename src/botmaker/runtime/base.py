@@ -63,6 +63,7 @@ class RuntimeStatus:
     address: str | None = None  # the container's IP on the bots' network
     uptime_hint: float | None = None  # seconds up, at ``docker ps`` precision (from a list)
     restart_count: int | None = None  # restarts by the restart policy (from an inspect)
+    node: str | None = None  # the hostname of the node running it, when known
 
     @property
     def summary(self) -> str:
@@ -89,6 +90,7 @@ class RuntimeStatus:
             "finished_at": self.finished_at,
             "oom_killed": self.oom_killed,
             "detail": self.detail,
+            "node": self.node,
         }
 
 
@@ -214,6 +216,11 @@ class Backend(Protocol):
 
     def create(self, spec: ContainerSpec) -> str: ...
 
+    def recreate(self, spec: ContainerSpec) -> str:
+        """Replace the bot's container by one made from ``spec`` (a changed configuration);
+        the caller starts it."""
+        ...
+
     def start(self, container: str) -> None: ...
 
     def stop(self, container: str, timeout: int) -> None: ...
@@ -246,4 +253,9 @@ class Backend(Protocol):
 
     def managed_containers(self) -> builtins.list[ManagedContainer]:
         """Every container carrying this instance's labels, whatever its bot id."""
+        ...
+
+    def nodes(self) -> builtins.list[dict[str, Any]]:
+        """The engines bots run on: id, hostname, role, state, availability, leader,
+        cpus, memory_bytes, engine_version, bots (this instance's bots running there)."""
         ...

@@ -125,6 +125,7 @@ class DockerBackend:
         self._network_ready = False
         self._gateway: str | None = None
         self._network_lock = threading.Lock()
+        self._node_name: str | None = None
 
     def _client(self, timeout: float) -> docker.APIClient:
         try:
@@ -142,6 +143,13 @@ class DockerBackend:
 
     def close(self) -> None:
         self.api.close()
+
+    def _hostname(self) -> str | None:
+        """The engine's hostname (asked once)."""
+        if self._node_name is None:
+            with contextlib.suppress(docker.errors.DockerException, requests.RequestException):
+                self._node_name = str(self.api.info().get("Name") or "") or None
+        return self._node_name
 
     @_engine_errors("ping")
     def ping(self) -> None:
@@ -250,6 +258,15 @@ class DockerBackend:
 
     @_engine_errors("create container")
     def create(self, spec: ContainerSpec) -> str:
+        return self._create_container(spec)
+
+    def recreate(self, spec: ContainerSpec) -> str:
+        """Remove the old container, create the new one (not started)."""
+        self.remove(spec.name)
+        return self.create(spec)
+
+    def _create_container(self, spec: ContainerSpec) -> str:
+        """A plain container on this engine (a bot's, here; a config check's, always)."""
         api = self.api
         host_config = api.create_host_config(
             binds={
@@ -335,6 +352,7 @@ class DockerBackend:
             detail=state.get("Error") or None,
             address=(networks.get(self.settings.network) or {}).get("IPAddress") or None,
             restart_count=int(info.get("RestartCount") or 0),
+            node=self._hostname(),
         )
 
     @_engine_errors("list containers")
@@ -458,6 +476,30 @@ class DockerBackend:
             "cgroup_driver": info.get("CgroupDriver"),
         }
 
+    @_engine_errors("nodes")
+    def nodes(self) -> builtins.list[dict[str, Any]]:
+        """The one local engine, as a node."""
+        info = self.api.info()
+        filters = {
+            "label": [f"{k}={v}" for k, v in managed_labels(self.settings).items()],
+            "status": ["running"],
+        }
+        running = self.api.containers(filters=filters)
+        return [
+            {
+                "id": str(info.get("ID") or ""),
+                "hostname": str(info.get("Name") or ""),
+                "role": "standalone",
+                "state": "ready",
+                "availability": "active",
+                "leader": True,
+                "cpus": info.get("NCPU"),
+                "memory_bytes": info.get("MemTotal"),
+                "engine_version": info.get("ServerVersion"),
+                "bots": sum(1 for c in running if (c.get("Labels") or {}).get(LABEL_BOT_ID)),
+            }
+        ]
+
     @_engine_errors("run check")
     def run_once(self, spec: ContainerSpec, timeout: float) -> tuple[int, str] | None:
         """Run a one-off container (no network, no restarts) and collect its output.
@@ -465,7 +507,7 @@ class DockerBackend:
         None when the container cannot start at all (no such command, or the image
         cannot run with this spec); the caller decides whether that is an error.
         """
-        container = self.create(spec)
+        container = self._create_container(spec)
         try:
             try:
                 self.api.start(container)
@@ -484,10 +526,14 @@ class DockerBackend:
 
     @_engine_errors("logs")
     def logs(self, container: str, *, tail: int, follow: bool) -> DockerLogStream:
+        return self._log_stream(f"containers/{container}", tail=tail, follow=follow)
+
+    def _log_stream(self, path: str, *, tail: int, follow: bool) -> DockerLogStream:
+        """``GET /<path>/logs`` (a container's, a service's or a task's; TTY off) as a stream."""
         params: dict[str, str | int] = {"stdout": 1, "stderr": 1, "follow": int(follow)}
         params["tail"] = str(tail)
         response = self.api.get(
-            f"{self.api.base_url}/v{self.api.api_version}/containers/{container}/logs",
+            f"{self.api.base_url}/v{self.api.api_version}/{path}/logs",
             params=params,
             stream=True,
             timeout=(
@@ -497,7 +543,7 @@ class DockerBackend:
         )
         if response.status_code == 404:
             response.close()
-            raise NotFound(f"container {container} not found")
+            raise NotFound(f"{path.replace('/', ' ', 1)} not found")
         if response.status_code >= 400:
             text = response.text[:300]
             response.close()

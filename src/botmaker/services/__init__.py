@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from botmaker.config import Settings
-from botmaker.errors import BotMakerError
+from botmaker.errors import BotMakerError, EngineUnavailable
 from botmaker.runtime.docker import DockerBackend
+from botmaker.runtime.swarm import SwarmBackend
 from botmaker.secrets import SecretStore
 from botmaker.services.alerts import AlertService
 from botmaker.services.audit import (
@@ -30,6 +32,8 @@ from botmaker.services.stats import StatsSampler
 from botmaker.services.upgrades import UpgradeService
 from botmaker.state import StateStore
 from botmaker.store import Database, Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -126,7 +130,7 @@ def build_services(settings: Settings) -> Services:
     store = Store(Database(settings.db_path))
     secrets = SecretStore(settings.secrets_dir)
     secrets.ensure_root()
-    runtime = DockerBackend(settings)
+    runtime = make_backend(settings)
     images = ImageService(runtime)
     health = HealthMonitor(runtime, interval=settings.health_interval)
     audit = AuditLog(store.db)
@@ -165,6 +169,23 @@ def build_services(settings: Settings) -> Services:
         ),
         upgrades=UpgradeService(settings, store, bots, images, runtime),
     )
+
+
+def make_backend(settings: Settings) -> DockerBackend:
+    """The runtime ``BOTMAKER_RUNTIME`` names. Swarm mode on an engine that answers but is
+    not a swarm manager fails here (``ConfigError``); an engine that is down is found
+    out later, as in Docker mode."""
+    if settings.runtime != "swarm":
+        return DockerBackend(settings)
+    backend = SwarmBackend(settings)
+    try:
+        backend.check_swarm()
+    except EngineUnavailable as exc:
+        log.warning("swarm not checked yet: %s", exc.message)
+    except BotMakerError:
+        backend.close()
+        raise
+    return backend
 
 
 def _keyring_problem(status: dict[str, object]) -> str:

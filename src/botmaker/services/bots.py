@@ -662,8 +662,9 @@ class BotService:
         return BotCreate.model_validate(body)
 
     def _recreate(self, record: BotRecord) -> None:
-        self.runtime.remove(container_name(record.id))
-        record = self._create_container(record)
+        self.runtime.ensure_network()
+        container_id = self.runtime.recreate(self._spec(record))  # Swarm: updated in place
+        record = self.store.update_bot(record.id, container_id=container_id)
         if record.desired != "running":  # an edit starts the bot to prove the new config
             record = self.store.update_bot(record.id, desired="running")
         self.runtime.start(container_name(record.id))
