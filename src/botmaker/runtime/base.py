@@ -198,6 +198,9 @@ class ManagedContainer:
 class Backend(Protocol):
     """The operations BotMaker needs from a container runtime."""
 
+    #: Whether one inspect after each container event keeps a bot's status exact.
+    status_follows_events: bool
+
     def ping(self) -> None: ...
 
     def ensure_network(self) -> None: ...

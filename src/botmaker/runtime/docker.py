@@ -118,6 +118,10 @@ def _reason(exc: BaseException) -> str:
 class DockerBackend:
     """Bots as containers on one Docker engine."""
 
+    #: After a container event, one inspect tells the bot's whole status, so statuses can
+    #: be kept from the event stream (see services/statuses.py).
+    status_follows_events = True
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.base_url = settings.docker_host or DEFAULT_SOCKET

@@ -277,6 +277,10 @@ def _stamp(status: Mapping[str, Any]) -> str | None:
 class SwarmBackend(DockerBackend):
     """Bots as one-replica services of the Swarm this engine manages."""
 
+    #: A bot's status is its service's tasks, which the managers update after the task
+    #: container's events (and a scale to 0 is a service event): every read lists.
+    status_follows_events = False
+
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self._node_id: str | None = None

@@ -5,6 +5,8 @@ call when its event stream (re)connects, then refreshes a bot's entry (one
 inspect) after each of its container events. Readers (``GET /api/bots``, the
 health prober, the stats sampler) then need no engine call at all.
 
+- A backend whose status does not follow its container events (Swarm: a bot's status
+  is its service's tasks) never goes live: every reader lists.
 - While the event stream is down the cache is not *live*: readers ask the engine
   (one list call), so an engine outage answers 503 as before.
 - An operation of this process marks the bot *unknown* when it ends; the next
@@ -70,7 +72,12 @@ class StatusCache:
             return Token(self._epoch, {bot_id: self._generations.get(bot_id, 0)})
 
     def fill(self, statuses: dict[str, RuntimeStatus], token: Token, *, at: float) -> None:
-        """Replace every entry with one list's answer (taken after ``token``); go live."""
+        """Replace every entry with one list's answer (taken after ``token``); go live.
+
+        Never live on a backend whose statuses do not follow its events (Swarm).
+        """
+        if not self.runtime.status_follows_events:
+            return
         entries = {bot_id: _pinned(status, at) for bot_id, status in statuses.items()}
         with self._lock:
             if token.epoch != self._epoch:
