@@ -21,7 +21,8 @@ from botmaker.api.deps import SESSION_COOKIE, csrf_token_for
 from botmaker.config import Settings
 from botmaker.errors import Unauthorized
 from botmaker.services import Services
-from tests.conftest import ADMIN_PASSWORD
+from botmaker.services.schemas import BotCreate
+from tests.conftest import ADMIN_PASSWORD, bot_body
 from tests.support.smtp import SmtpReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -308,6 +309,20 @@ def test_the_alerts_form_sets_email_with_errors_next_to_the_field_and_test_sends
         expect(page.locator("#alerts-test-result")).to_contain_text("email: delivered")
         assert smtp.subjects() == ["[BotMaker] test alert"]
         desktop.shot(page, "diagnostics-alerts")
+
+
+def test_the_diagnostics_page_lists_the_nodes_with_their_bots(
+    desktop: Session, services: Services
+) -> None:
+    services.bots.create(BotCreate.model_validate(bot_body("noded")))
+    hostname = services.runtime.nodes()[0]["hostname"]
+    page = desktop.page()
+    desktop.login(page, "/diagnostics")
+    row = page.locator(f'#nodes-body tr[data-node="{hostname}"]')
+    expect(row).to_be_visible()
+    expect(row.locator("td").nth(1)).to_have_text("standalone")
+    expect(row.locator("td[data-bots]")).to_have_text("1")
+    expect(page.locator("#nodes-runtime")).to_contain_text("BOTMAKER_RUNTIME=docker")
 
 
 def test_the_log_viewer_survives_a_flood_and_escapes_what_it_shows(desktop: Session) -> None:

@@ -393,6 +393,23 @@ def test_nodes_on_both_backends(
     assert set(node) == set(local) == keys
 
 
+def test_get_api_nodes_and_each_bots_node(swarm: Services) -> None:
+    bot = create_bot(swarm, "alpha")
+    with (
+        ServerThread(create_app(swarm.settings, swarm)) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
+        token = client.post("/api/login", json={"password": ADMIN_PASSWORD}).json()["token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        answer = client.get("/api/nodes").json()
+        listed = {b["id"]: b for b in client.get("/api/bots").json()["bots"]}
+    assert answer["runtime"] == "swarm"
+    (manager,) = [n for n in answer["nodes"] if n["leader"]]
+    assert manager["role"] == "manager"
+    assert manager["bots"] == 1
+    assert listed[bot.id]["status"]["node"] == manager["hostname"]
+
+
 def test_events_of_task_containers_name_the_bot(
     swarm: Services, docker_api: docker.APIClient
 ) -> None:

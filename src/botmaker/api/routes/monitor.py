@@ -89,6 +89,15 @@ def engine(request: Request) -> dict[str, Any]:
     return services(request).monitor.engine_state()
 
 
+@router.get(
+    "/nodes",
+    summary="The engines bots run on: state, availability, resources, bots running there",
+)
+def nodes(request: Request) -> dict[str, Any]:
+    svc = services(request)
+    return {"runtime": svc.settings.runtime, "nodes": svc.runtime.nodes()}
+
+
 @router.get("/diagnostics", summary="Engine, fleet and keyring at a glance")
 def diagnostics(request: Request) -> dict[str, Any]:
     return services(request).diagnostics()
