@@ -242,6 +242,36 @@ def _passphrase(path: Path | None) -> str | None:
     return value
 
 
+@app.command("migrate-runtime")
+def migrate_runtime_command(
+    runtime: Annotated[str, typer.Argument(help="docker or swarm: where the bots should run")],
+) -> None:
+    """Move every bot to another runtime (Docker containers or Swarm services), keeping
+    its state and secrets. Run it while BotMaker is stopped, then start BotMaker with
+    BOTMAKER_RUNTIME set to the new runtime."""
+    from botmaker.services.migrate import migrate_runtime
+
+    def report(result: dict[str, object]) -> None:
+        if result["result"] == "moved":
+            typer.echo(f"moved {result['name']} from {result['from']} to {result['to']}")
+        else:
+            typer.secho(
+                f"could not move {result['name']}: {result['message']} (left on {result['from']})",
+                fg=typer.colors.RED,
+                err=True,
+            )
+
+    try:
+        results = migrate_runtime(_settings(), runtime, progress=report)
+    except BotMakerError as exc:
+        _fail(exc.message, code=2 if exc.status < 500 else 1)
+    if any(r["result"] != "moved" for r in results):
+        _fail("the move stopped; the bots not moved still run on the old runtime")
+    typer.echo(
+        f"{len(results)} bot(s) now on {runtime}; start BotMaker with BOTMAKER_RUNTIME={runtime}"
+    )
+
+
 @app.command()
 def backup(
     file: Annotated[Path, typer.Argument(help="Archive to write (.tar.gz, mode 0600)")],

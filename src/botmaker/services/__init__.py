@@ -12,6 +12,7 @@ from botmaker.errors import BotMakerError, EngineUnavailable
 from botmaker.runtime.docker import DockerBackend
 from botmaker.runtime.swarm import SwarmBackend
 from botmaker.secrets import SecretStore
+from botmaker.services import migrate
 from botmaker.services.alerts import AlertService
 from botmaker.services.audit import (
     AuditedAuthService,
@@ -124,10 +125,18 @@ class Services:
         self.store.db.close()
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, *, check_runtime: bool = True) -> Services:
+    """Every service of one install. ``check_runtime``: refuse a ``BOTMAKER_RUNTIME``
+    other than the one the bots run on (``botmaker migrate-runtime`` moves them)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.data_dir.chmod(0o700)
     store = Store(Database(settings.db_path))
+    if check_runtime:
+        try:
+            migrate.check_runtime(settings, store)
+        except BotMakerError:
+            store.db.close()
+            raise
     secrets = SecretStore(settings.secrets_dir)
     secrets.ensure_root()
     runtime = make_backend(settings)
