@@ -35,7 +35,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from botmaker.config import Settings
-from botmaker.errors import BotMakerError, Conflict, InvalidInput, NotFound
+from botmaker.errors import BotMakerError, Conflict, InvalidInput, NotFound, StorageFull
 from botmaker.fsutil import running_as_root
 from botmaker.keyring.model import Budget
 from botmaker.openclaw.catalog import CHANNELS, PROVIDERS
@@ -661,12 +661,27 @@ class BotService:
         }
         return BotCreate.model_validate(body)
 
+    def _want(self, record: BotRecord, desired: str) -> BotRecord:
+        """Remember whether the bot should run. A full disk must not stop an operator
+        from stopping or starting a bot: then the flag stays as it was (logged)."""
+        if record.desired == desired:
+            return record
+        try:
+            return self.store.update_bot(record.id, desired=desired)
+        except StorageFull as exc:
+            log.warning(
+                "bot %s: could not record that it should be %s: %s",
+                record.name,
+                desired,
+                exc.message,
+            )
+            return record
+
     def _recreate(self, record: BotRecord) -> None:
         self.runtime.ensure_network()
         container_id = self.runtime.recreate(self._spec(record))  # Swarm: updated in place
         record = self.store.update_bot(record.id, container_id=container_id)
-        if record.desired != "running":  # an edit starts the bot to prove the new config
-            record = self.store.update_bot(record.id, desired="running")
+        record = self._want(record, "running")  # an edit starts the bot to prove the new config
         self.runtime.start(container_name(record.id))
         status = self.runtime.status(container_name(record.id))
         if status.state not in ("running", "restarting"):
@@ -715,8 +730,7 @@ class BotService:
 
     def _start(self, ref: str) -> BotView:
         record = self._ready(ref)
-        if record.desired != "running":
-            record = self.store.update_bot(record.id, desired="running")
+        record = self._want(record, "running")
         if self.runtime.status(container_name(record.id)).state == "missing":
             self.images.ensure(record.image)
             record = self._create_container(record)  # removed by hand: recreate it
@@ -726,8 +740,7 @@ class BotService:
     def stop(self, ref: str) -> BotView:
         record = self._ready(ref)
         with self.busy(record.id):
-            if record.desired != "stopped":
-                record = self.store.update_bot(record.id, desired="stopped")
+            record = self._want(record, "stopped")
             if self.runtime.status(container_name(record.id)).state != "missing":
                 self.runtime.stop(container_name(record.id), self.settings.stop_timeout)
             return self.get(record.id)
@@ -737,8 +750,7 @@ class BotService:
         if self.runtime.status(container_name(record.id)).state == "missing":
             return self.start(record.id)
         with self.busy(record.id):
-            if record.desired != "running":
-                record = self.store.update_bot(record.id, desired="running")
+            record = self._want(record, "running")
             self.runtime.restart(container_name(record.id), self.settings.stop_timeout)
             return self.get(record.id)
 

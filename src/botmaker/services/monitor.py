@@ -322,6 +322,8 @@ class Monitor:
 
     def _fill_statuses(self) -> None:
         """One list call after (re)connecting; the events that follow keep it current."""
+        if not self.runtime.status_follows_events:
+            return  # Swarm: every reader lists (see services/statuses.py)
         statuses = self.bots.statuses
         token = statuses.token()
         statuses.fill(self.runtime.list(), token, at=time.time())
