@@ -47,7 +47,7 @@ def _text(line: bytes) -> str:
 
 
 #: Bytes a reader may buffer ahead of a slow client.
-MAX_BUFFERED = 64 * 1024
+MAX_BUFFERED = 32 * 1024
 SEP = "\r\n"
 
 
