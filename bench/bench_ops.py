@@ -644,12 +644,16 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=["create", "list", "logs"], help="run one part (default: all)"
     )
+    parser.add_argument(
+        "--slow-seconds", type=float, help="how long the 50 slow log clients stay attached"
+    )
     args = parser.parse_args()
     only: str | None = args.only
     quick = args.quick
     single, batch = (3, 20) if quick else (10, 50)
     rounds = 15 if quick else 30
     idle_s, live_s, slow_s = (10.0, 4.0, 8.0) if quick else (30.0, 10.0, 20.0)
+    slow_s = args.slow_seconds or slow_s
 
     api = docker.APIClient(version="1.41", timeout=120)
     began_all = time.monotonic()
