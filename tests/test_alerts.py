@@ -75,6 +75,16 @@ def _crash(docker_api: docker.APIClient, name: str) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
+def _crash_loop(client: httpx.Client, docker_api: docker.APIClient, bot: dict[str, Any]) -> None:
+    """Three crashes in a row, each seen as a ``died`` event; the restart policy
+    (unless-stopped) brings the bot back after each."""
+    name = bot["container_name"]
+    for kill in range(3):
+        _crash(docker_api, name)
+        wait_for(lambda k=kill: _kinds(client, bot["id"]).count("died") == k + 1, timeout=15)
+        wait_for(lambda: _pid(docker_api, name), timeout=15)
+
+
 def _pid(docker_api: docker.APIClient, name: str) -> int:
     """The container's main process on the host while it runs (0 while restarting)."""
     state = docker_api.inspect_container(name)["State"]
@@ -138,12 +148,7 @@ def test_a_crash_loop_raises_exactly_one_alert_and_died_is_rate_limited(
     client, _ = app
     _configure(client, receiver.url)
     bot = _running(client, docker_api, "loopy")
-    name = bot["container_name"]
-    for kill in range(3):
-        # The restart policy (unless-stopped) brings it back after each crash.
-        _crash(docker_api, name)
-        wait_for(lambda k=kill: _kinds(client, bot["id"]).count("died") == k + 1, timeout=15)
-        wait_for(lambda: _pid(docker_api, name), timeout=15)
+    _crash_loop(client, docker_api, bot)
 
     wait_for(lambda: receiver.of_kind("crash_loop"), timeout=10)
     time.sleep(1.0)  # anything else would have arrived by now
@@ -357,11 +362,7 @@ def test_email_test_send_and_one_email_per_crash_loop_with_smtp_auth(
 
     # A crash loop: one email (and one webhook call), from the background sender.
     bot = _running(client, docker_api, "loopy")
-    name = bot["container_name"]
-    for kill in range(3):
-        _crash(docker_api, name)
-        wait_for(lambda k=kill: _kinds(client, bot["id"]).count("died") == k + 1, timeout=15)
-        wait_for(lambda: _pid(docker_api, name), timeout=15)
+    _crash_loop(client, docker_api, bot)
     wait_for(lambda: len(smtp.received()) == 2, timeout=15)
     time.sleep(1.0)  # anything else would have arrived by now
     assert smtp.subjects() == ["[BotMaker] test alert", "[BotMaker] crash loop: loopy"]

@@ -438,7 +438,7 @@ def test_a_generated_password_is_shown_once_stored_hashed_and_works(
         assert password.encode() not in path.read_bytes(), path
     with sqlite3.connect(no_password.db_path) as db:
         rows = db.execute("SELECT key, value FROM admin_settings").fetchall()
-    assert rows == [(PASSWORD_HASH_KEY, stored)]
+    assert dict(rows) == {PASSWORD_HASH_KEY: stored, "runtime": "docker"}  # nothing else
     # A second start on the same data dir keeps it and prints nothing.
     second: Services = make_services(no_password)
     url2 = run_server(second)

@@ -15,7 +15,7 @@ from typing import Any
 import docker
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from botmaker.api.deps import SESSION_COOKIE, csrf_token_for
 from botmaker.config import Settings
@@ -23,12 +23,11 @@ from botmaker.errors import Unauthorized
 from botmaker.services import Services
 from botmaker.services.schemas import BotCreate
 from tests.conftest import ADMIN_PASSWORD, bot_body
+from tests.support.browser import chromium
 from tests.support.smtp import SmtpReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / ".ci" / "work" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 DESKTOP = {"width": 1280, "height": 800}
 PAGES = ("bots", "wizard", "bot", "keys", "diagnostics")
 PHONE = {"width": 390, "height": 844}
@@ -44,10 +43,8 @@ def settings(settings: Settings) -> Settings:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 class Session:
@@ -280,6 +277,7 @@ def test_the_alerts_form_sets_email_with_errors_next_to_the_field_and_test_sends
     with SmtpReceiver() as smtp:
         page = desktop.page()
         desktop.login(page, "/diagnostics")
+        expect(page.locator("#alerts-form")).to_have_attribute("data-state", "ready")
         expect(page.get_by_label("SMTP server")).to_have_value("")
         page.get_by_label("SMTP server").fill("not a host")
         page.get_by_label("Port").fill(str(smtp.port))

@@ -7,10 +7,8 @@ never answers, ``up()`` relays again. The same server process runs throughout.
 
 from __future__ import annotations
 
-import gc
 import tempfile
 import time
-import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,6 +31,7 @@ from tests.support.checks import (
 )
 from tests.support.dockerproxy import DockerRelay
 from tests.support.server import ServerThread
+from tests.support.sockets import IGNORE_UNCONNECTED, collect_unconnected_sockets
 
 DOCKER_TIMEOUT = 2.0
 MARGIN = 1.5  # a hung engine may cost one engine timeout, plus this
@@ -42,8 +41,7 @@ DOWN_LIMIT = 3.0  # a refused connection needs no timeout at all
 # fails (engine down), so such a socket is only closed by the garbage collector, with
 # a ResourceWarning. It matches only a socket that never connected (no laddr/raddr);
 # the fixture below collects them while this filter is on.
-UNCONNECTED_UNIX_SOCKET = r"unclosed <socket\.socket fd=\d+, family=1, type=1, proto=0>"
-pytestmark = pytest.mark.filterwarnings(f"ignore:{UNCONNECTED_UNIX_SOCKET}:ResourceWarning")
+pytestmark = pytest.mark.filterwarnings(IGNORE_UNCONNECTED)
 
 
 @pytest.fixture
@@ -55,9 +53,7 @@ def relay() -> Iterator[DockerRelay]:
             yield proxy
         finally:
             proxy.close()
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", UNCONNECTED_UNIX_SOCKET, ResourceWarning)
-                gc.collect()
+            collect_unconnected_sockets()
 
 
 @pytest.fixture

@@ -16,19 +16,17 @@ engine, which a real dockerd cannot be made to be on demand).
 
 from __future__ import annotations
 
-import gc
 import re
 import statistics
 import time
 import uuid
-import warnings
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from botmaker.api import create_app
 from botmaker.api.deps import SESSION_COOKIE
@@ -36,12 +34,14 @@ from botmaker.config import Settings
 from botmaker.runtime.policy import LABEL_INSTANCE
 from botmaker.services import Services
 from tests.conftest import ADMIN_PASSWORD, bot_body
+from tests.support.browser import chromium
 from tests.support.checks import assert_error, logged_in
 from tests.support.dockerd import PrivateDockerd
 from tests.support.images import STANDIN_TAG, build_standin
 from tests.support.server import ServerThread
+from tests.support.sockets import IGNORE_UNCONNECTED, collect_unconnected_sockets
 from tests.support.waiting import wait_for
-from tests.test_dashboard import CHROMIUM, CHROMIUM_ARGS, DESKTOP, Session
+from tests.test_dashboard import DESKTOP, Session
 
 DOCKER_TIMEOUT = 2.0
 DOWN_LIMIT = 2.0  # seconds: a stopped engine (its socket gone) needs no timeout at all
@@ -49,8 +49,7 @@ CONVERGE = 60.0  # seconds for the engine's restart to show everywhere
 
 # docker-py leaves the socket of a refused connect() to the garbage collector (see
 # tests/test_engine_down.py); the fixture below collects them while this is ignored.
-UNCONNECTED_UNIX_SOCKET = r"unclosed <socket\.socket fd=\d+, family=1, type=1, proto=0>"
-pytestmark = pytest.mark.filterwarnings(f"ignore:{UNCONNECTED_UNIX_SOCKET}:ResourceWarning")
+pytestmark = pytest.mark.filterwarnings(IGNORE_UNCONNECTED)
 
 _BANNER = re.compile(r'<div class="engine-banner" id="engine-banner"[^>]*>')
 
@@ -65,9 +64,7 @@ def engine() -> Iterator[PrivateDockerd]:
         yield dockerd
     finally:
         dockerd.close()
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", UNCONNECTED_UNIX_SOCKET, ResourceWarning)
-            gc.collect()
+        collect_unconnected_sockets()
 
 
 @pytest.fixture
@@ -88,10 +85,8 @@ def app(
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def timed(

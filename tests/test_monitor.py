@@ -7,14 +7,12 @@ the Docker API, and BotMaker learns of it from Docker's event stream.
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import queue
 import tempfile
 import threading
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,12 +32,12 @@ from tests.conftest import ADMIN_PASSWORD, bot_body
 from tests.support.checks import logged_in
 from tests.support.dockerproxy import DockerRelay
 from tests.support.server import ServerThread
+from tests.support.sockets import IGNORE_UNCONNECTED, collect_unconnected_sockets
 from tests.support.sse import Event, parse_sse
 from tests.support.waiting import wait_for
 
 STATS_INTERVAL = 0.5
 LIVE = 3.0  # a change reaches SSE subscribers within this many seconds
-UNCONNECTED_UNIX_SOCKET = r"unclosed <socket\.socket fd=\d+, family=1, type=1, proto=0>"
 
 
 class Listener:
@@ -399,12 +397,10 @@ def relay() -> Iterator[DockerRelay]:
             yield proxy
         finally:
             proxy.close()
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", UNCONNECTED_UNIX_SOCKET, ResourceWarning)
-                gc.collect()
+            collect_unconnected_sockets()
 
 
-@pytest.mark.filterwarnings(f"ignore:{UNCONNECTED_UNIX_SOCKET}:ResourceWarning")
+@pytest.mark.filterwarnings(IGNORE_UNCONNECTED)
 def test_the_event_thread_reconnects_when_the_engine_comes_back(
     relay: DockerRelay, make_services: Any, settings: Settings, docker_api: docker.APIClient
 ) -> None:

@@ -257,12 +257,19 @@ function channelText(name, result) {
 }
 
 async function loadAlerts() {
-  const settings = await optional("/api/alerts");
-  if (settings) fillAlerts(settings);
+  try {
+    const settings = await optional("/api/alerts");
+    if (settings) fillAlerts(settings);
+  } finally {
+    // Filled (or known unavailable): typing can no longer be overwritten by the load.
+    alertsForm.setAttribute("aria-busy", "false");
+    alertsForm.dataset.state = "ready";
+  }
 }
 
 alertsForm.addEventListener("submit", async (event) => {
   event.preventDefault();
+  if (alertsForm.dataset.state !== "ready") return; // the saved settings are still loading
   clearErrors(alertsForm);
   $("#alerts-error").hidden = true;
   const body = {
