@@ -27,6 +27,8 @@ from tests.support.images import STANDIN_TAG, STUBBORN_TAG, build_standin
 from tests.support.server import ServerThread
 
 ADMIN_PASSWORD = "correct-horse-battery-staple"
+#: Written when the suite turned the engine into a swarm (scripts/test undoes it).
+SWARM_MARKER = Path(__file__).resolve().parent.parent / ".ci" / "work" / "swarm-made-by-tests"
 
 
 @pytest.fixture(scope="session")
@@ -81,11 +83,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def swarm_manager(docker_api: docker.APIClient) -> str:
-    """Make the engine a single-node swarm if it is not one (left in place afterwards)."""
+    """Make the engine a single-node swarm if it is not one. Left in place for the rest
+    of the run; scripts/test makes the engine leave it again (SWARM_MARKER) if the
+    suite made it."""
     swarm = docker_api.info().get("Swarm") or {}
     if swarm.get("LocalNodeState") != "active":
         try:
             docker_api.init_swarm(advertise_addr="127.0.0.1")  # type: ignore[no-untyped-call]
+            SWARM_MARKER.parent.mkdir(parents=True, exist_ok=True)
+            SWARM_MARKER.write_text("the test suite made this engine a swarm\n")
         except docker.errors.APIError as exc:  # another test run made it one meanwhile
             if exc.status_code != 503:
                 raise
