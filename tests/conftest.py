@@ -18,11 +18,13 @@ import docker
 import docker.errors
 import httpx
 import pytest
+from playwright.sync_api import Browser
 
 from botmaker.api import create_app
 from botmaker.config import BotLimits, Secret, Settings
 from botmaker.runtime.policy import LABEL_INSTANCE
 from botmaker.services import Services, build_services
+from tests.support.browser import chromium
 from tests.support.images import STANDIN_TAG, STUBBORN_TAG, build_standin
 from tests.support.server import ServerThread
 
@@ -201,6 +203,13 @@ def client(server: str) -> Iterator[httpx.Client]:
         c.headers["Authorization"] = f"Bearer {response.json()['token']}"
         c.cookies.clear()
         yield c
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium through Playwright, one per test module that asks for it."""
+    with chromium() as launched:
+        yield launched
 
 
 def bot_body(name: str = "alpha", **overrides: Any) -> dict[str, Any]:

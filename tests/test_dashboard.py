@@ -23,7 +23,6 @@ from botmaker.errors import Unauthorized
 from botmaker.services import Services
 from botmaker.services.schemas import BotCreate
 from tests.conftest import ADMIN_PASSWORD, bot_body
-from tests.support.browser import chromium
 from tests.support.smtp import SmtpReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,12 +38,6 @@ expect.set_options(timeout=15_000)
 def settings(settings: Settings) -> Settings:
     """Resource samples every second, so the pages have figures to show."""
     return replace(settings, stats_interval=1.0)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 class Session:

@@ -28,6 +28,7 @@ from tests.support.checks import (
     instance_containers,
     logged_in,
     secret_folders,
+    timed,
 )
 from tests.support.dockerproxy import DockerRelay
 from tests.support.server import ServerThread
@@ -68,14 +69,6 @@ def app(
         assert time.monotonic() - started < 10  # the lifespan tolerates a down engine
         with logged_in(url, ADMIN_PASSWORD) as client:
             yield client, svc
-
-
-def timed(
-    client: httpx.Client, method: str, path: str, **kwargs: Any
-) -> tuple[httpx.Response, float]:
-    started = time.monotonic()
-    response = client.request(method, path, **kwargs)
-    return response, time.monotonic() - started
 
 
 def assert_engine_unavailable(response: httpx.Response, reason: str) -> None:

@@ -34,8 +34,7 @@ from botmaker.config import Settings
 from botmaker.runtime.policy import LABEL_INSTANCE
 from botmaker.services import Services
 from tests.conftest import ADMIN_PASSWORD, bot_body
-from tests.support.browser import chromium
-from tests.support.checks import assert_error, logged_in
+from tests.support.checks import assert_error, logged_in, timed
 from tests.support.dockerd import PrivateDockerd
 from tests.support.images import STANDIN_TAG, build_standin
 from tests.support.server import ServerThread
@@ -81,20 +80,6 @@ def app(
     svc: Services = make_services(private)
     with ServerThread(create_app(svc.settings, svc)) as url:
         yield url, svc
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-def timed(
-    client: httpx.Client, method: str, path: str, **kwargs: Any
-) -> tuple[httpx.Response, float]:
-    started = time.monotonic()
-    response = client.request(method, path, **kwargs)
-    return response, time.monotonic() - started
 
 
 def banner(html: str) -> tuple[str, bool]:

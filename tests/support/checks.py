@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -84,3 +85,12 @@ def logged_in(url: str, password: str, timeout: float = 30) -> Iterator[httpx.Cl
         client.headers["Authorization"] = f"Bearer {response.json()['token']}"
         client.cookies.clear()
         yield client
+
+
+def timed(
+    client: httpx.Client, method: str, path: str, **kwargs: Any
+) -> tuple[httpx.Response, float]:
+    """A request and how long it took (seconds)."""
+    started = time.monotonic()
+    response = client.request(method, path, **kwargs)
+    return response, time.monotonic() - started
