@@ -21,13 +21,12 @@ from tests.conftest import cleanup_instance
 from tests.support.images import STANDIN_TAG, STUBBORN_TAG, build_standin
 from tests.support.server import ServerThread
 
+from bench.common import PASSWORD, bench_settings
 from botmaker.api import create_app
-from botmaker.config import BotLimits, Secret, Settings
+from botmaker.config import BotLimits, Settings
 from botmaker.runtime.docker import DockerBackend
 from botmaker.runtime.policy import BotIdentity, bot_container_spec
 from botmaker.services import build_services
-
-PASSWORD = "benchmark-password-123"
 
 
 def timed(func: Callable[[], object]) -> float:
@@ -67,17 +66,12 @@ def main() -> None:
 
     api = docker.APIClient(version="1.41", timeout=60)
     images = build_standin(api)
-    tag = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            data_dir=Path(tmp) / "data",
-            secrets_dir=Path(tmp) / "secrets",
-            admin_password=Secret(PASSWORD),
-            bot_image=images[STANDIN_TAG],
-            instance=f"bench-{tag}",
-            network=f"bmbench-{tag}",
-            network_internal=True,
-            keyring_port=0,  # the keyring runs (the default), on free ports
+        settings = bench_settings(
+            Path(tmp),
+            images[STANDIN_TAG],
+            keyring="auto",  # the keyring runs (the default), on free ports
+            keyring_port=0,
             keyring_admin_port=0,
             stop_timeout=10,
             limits=BotLimits(memory_bytes=64 * 1024**2, cpus=0.5, pids=64),

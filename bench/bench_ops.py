@@ -55,12 +55,12 @@ from tests.support.images import (
     rootfs_tar,
 )
 
-from botmaker.config import BotLimits, Secret, Settings
+from bench.common import PASSWORD, add_stopped_bot, bench_settings
+from botmaker.config import BotLimits, Settings
 from botmaker.runtime.policy import LABEL_INSTANCE, BotIdentity, bot_container_spec
 from botmaker.services import Services, build_services
 from botmaker.services.schemas import BotCreate
 
-PASSWORD = "benchmark-password-123"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ENGINE_COMMS = ("dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v2", "runc")
 
@@ -358,31 +358,13 @@ def seed_running(svc: Services, start: int, stop: int) -> None:
         list(pool.map(make, range(start, stop)))
 
 
-def seed_stopped(api: docker.APIClient, svc: Services, count: int) -> None:
-    """Rows as bench_pages seeds them, each with a created (never started) container, so
-    the server's reconciler sees stopped bots rather than restoring missing containers."""
-    settings = svc.settings
-    folder = Path(settings.secrets_dir).parent / "rows-secrets"  # outside: not an orphan
+def seed_stopped(svc: Services, count: int) -> None:
+    """Stopped bots (``add_stopped_bot``), so the server's reconciler sees stopped bots
+    rather than restoring missing containers."""
+    folder = Path(svc.settings.secrets_dir).parent / "rows-secrets"  # outside: not an orphan
     folder.mkdir(parents=True, exist_ok=True)
-
-    def make(i: int) -> None:
-        record = svc.store.insert_bot(
-            bot_id=str(uuid.uuid4()),
-            name=f"row-{i:04d}",
-            provider="anthropic",
-            model="claude-sonnet-5",
-            channel="telegram",
-            image=settings.bot_image,
-            uid_base=settings.bot_uid_base,
-            fixed_uid=None,
-            definition=json.dumps({"persona": {"name": f"row {i}", "emoji": "🤖"}}),
-        )
-        identity = BotIdentity(record.id, record.name, record.image, record.uid, {})
-        container_id = svc.runtime.create(bot_container_spec(identity, settings, folder))
-        svc.store.update_bot(record.id, state="ready", container_id=container_id)
-
     with ThreadPoolExecutor(6) as pool:
-        list(pool.map(make, range(count)))
+        list(pool.map(lambda i: add_stopped_bot(svc, i, folder), range(count)))
 
 
 def time_list(server: Server, api: docker.APIClient, instance: str, rounds: int) -> None:
@@ -664,19 +646,8 @@ def main() -> None:
     )
     images = build_standin(api)
     chatty = build_chatty(api)
-    tag = uuid.uuid4().hex[:8]
     tmp = Path(tempfile.mkdtemp(prefix="bmops-"))
-    settings = Settings(
-        data_dir=tmp / "data",
-        secrets_dir=tmp / "secrets",
-        admin_password=Secret(PASSWORD),
-        bot_image=images[STANDIN_TAG],
-        instance=f"bench-{tag}",
-        network=f"bmbench-{tag}",
-        network_internal=True,
-        keyring="off",
-        limits=BotLimits(memory_bytes=32 * 1024**2, cpus=0.1, pids=32),
-    )
+    settings = bench_settings(tmp, images[STANDIN_TAG])
     server: Server | None = None
     pids = {os.getpid()}
     try:
@@ -732,7 +703,7 @@ def main() -> None:
             time.sleep(2)
             time_list(server, api, settings.instance, rounds)
             started = time.perf_counter()
-            seed_stopped(api, svc, 900)
+            seed_stopped(svc, 900)
             print(f"  (seeded 900 stopped in {time.perf_counter() - started:.1f} s)")
         time.sleep(3)
         time_list(server, api, settings.instance, rounds)

@@ -13,11 +13,9 @@ printed next to the engine's own list call, measured in the same run.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import docker
@@ -26,12 +24,11 @@ from tests.conftest import cleanup_instance
 from tests.support.images import STANDIN_TAG, build_standin
 from tests.support.server import ServerThread
 
+from bench.common import PASSWORD, add_stopped_bot, bench_settings
 from botmaker.api import create_app
-from botmaker.config import BotLimits, Secret, Settings
 from botmaker.services import build_services
 from botmaker.services.schemas import BotCreate
 
-PASSWORD = "benchmark-password-123"
 TARGET_MS = 200.0
 
 
@@ -60,19 +57,8 @@ def main() -> None:
 
     api = docker.APIClient(version="1.41", timeout=120)
     images = build_standin(api)
-    tag = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            data_dir=Path(tmp) / "data",
-            secrets_dir=Path(tmp) / "secrets",
-            admin_password=Secret(PASSWORD),
-            bot_image=images[STANDIN_TAG],
-            instance=f"bench-{tag}",
-            network=f"bmbench-{tag}",
-            network_internal=True,
-            keyring="off",
-            limits=BotLimits(memory_bytes=32 * 1024**2, cpus=0.1, pids=32),
-        )
+        settings = bench_settings(Path(tmp), images[STANDIN_TAG])
         svc = build_services(settings)
         try:
             started = time.perf_counter()
@@ -88,20 +74,10 @@ def main() -> None:
                         }
                     )
                 )
+            rows_secrets = Path(tmp) / "rows-secrets"  # outside the secrets dir: not orphans
+            rows_secrets.mkdir()
             for i in range(args.bots - args.running):  # stopped bots: a container, never started
-                record = svc.store.insert_bot(
-                    bot_id=str(uuid.uuid4()),
-                    name=f"row-{i:04d}",
-                    provider="anthropic",
-                    model="claude-sonnet-5",
-                    channel="telegram",
-                    image=settings.bot_image,
-                    uid_base=settings.bot_uid_base,
-                    fixed_uid=None,
-                    definition=json.dumps({"persona": {"name": f"row {i}", "emoji": "🤖"}}),
-                )
-                svc.bots._create_container(record)  # what a stopped bot has (the reconciler
-                svc.store.update_bot(record.id, state="ready")  # would recreate a missing one)
+                add_stopped_bot(svc, i, rows_secrets)
             print(
                 f"seeded {args.bots} bots ({args.running} running containers) in "
                 f"{time.perf_counter() - started:.1f} s"
