@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 from botmaker.config import Settings
 from botmaker.runtime.policy import LABEL_INSTANCE
 from tests.conftest import ADMIN_PASSWORD, cleanup_instance
+from tests.support.cli import botmaker_env
 from tests.support.waiting import wait_for
 
 BOTMAKER = Path(sys.executable).with_name("botmaker")
@@ -82,29 +82,10 @@ class Cli:
 @pytest.fixture
 def cli(tmp_path: Path, standin_image: str, docker_api: docker.APIClient) -> Iterator[Cli]:
     assert BOTMAKER.is_file(), f"{BOTMAKER} is missing: pip install -e ."
-    tag = uuid.uuid4().hex[:10]
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(home),
-        "LANG": "C.UTF-8",
-        "COLUMNS": "200",
-        "NO_COLOR": "1",
-        "TERM": "dumb",
-        "BOTMAKER_DATA_DIR": str(tmp_path / "data"),
-        "BOTMAKER_SECRETS_DIR": str(tmp_path / "secrets"),
-        "BOTMAKER_BOT_IMAGE": standin_image,
-        "BOTMAKER_INSTANCE": f"clitest-{tag}",
-        "BOTMAKER_NETWORK": f"bmclitest-{tag}",
-        "BOTMAKER_NETWORK_INTERNAL": "1",
-        "BOTMAKER_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "BOTMAKER_BOT_MEMORY": "64m",
-        "BOTMAKER_STOP_TIMEOUT": "3",
-        "BOTMAKER_KEYRING": "off",  # test_keys_from_the_command_line turns it on
-    }
+    # test_keys_from_the_command_line turns the keyring on
+    env = botmaker_env(tmp_path, standin_image, "cli", COLUMNS="200", NO_COLOR="1", TERM="dumb")
     settings = Settings.from_env(env)
-    assert settings.instance == f"clitest-{tag}"
+    assert settings.instance == env["BOTMAKER_INSTANCE"]
     yield Cli(env, settings, tmp_path)
     cleanup_instance(docker_api, settings)
 
@@ -390,3 +371,9 @@ def test_keys_from_the_command_line(cli: Cli, docker_api: docker.APIClient) -> N
     deleted = cli("keys", "delete", match.group(1), extra_env=keyring)
     assert deleted.returncode == 0, deleted.stderr
     assert "no keys yet" in cli("keys", "list", extra_env=keyring).stdout
+
+
+def test_migrate_runtime_refuses_an_unknown_runtime_naming_it(cli: Cli) -> None:
+    done = cli("migrate-runtime", "kubernetes")
+    assert done.returncode == 2
+    assert "runtime must be docker or swarm" in done.stderr

@@ -18,7 +18,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from botmaker.fsutil import is_bot_id
 from botmaker.keyring.client import KeyringClient
 from botmaker.runtime.policy import LABEL_BOT_ID, LABEL_INSTANCE, container_name
 from tests.conftest import ADMIN_PASSWORD, bot_body, cleanup_instance
+from tests.support.cli import botmaker_env
 from tests.support.waiting import wait_for
 
 BOTMAKER = Path(sys.executable).with_name("botmaker")
@@ -116,27 +116,14 @@ class Server:
 @pytest.fixture
 def server(tmp_path: Path, standin_image: str, docker_api: docker.APIClient) -> Iterator[Server]:
     assert BOTMAKER.is_file(), f"{BOTMAKER} is missing: pip install -e ."
-    tag = uuid.uuid4().hex[:10]
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(home),
-        "LANG": "C.UTF-8",
-        "BOTMAKER_HOST": "127.0.0.1",
-        "BOTMAKER_DATA_DIR": str(tmp_path / "data"),
-        "BOTMAKER_SECRETS_DIR": str(tmp_path / "secrets"),
-        "BOTMAKER_BOT_IMAGE": standin_image,
-        "BOTMAKER_INSTANCE": f"crashtest-{tag}",
-        "BOTMAKER_NETWORK": f"bmcrash-{tag}",
-        "BOTMAKER_NETWORK_INTERNAL": "1",
-        "BOTMAKER_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "BOTMAKER_BOT_MEMORY": "64m",
-        "BOTMAKER_STOP_TIMEOUT": "3",
-        "BOTMAKER_KEYRING": "off",
-        "BOTMAKER_RECONCILE_INTERVAL": str(INTERVAL),
-        "BOTMAKER_VALIDATE_CONFIG": "never",  # the stand-in image has no openclaw anyway
-    }
+    env = botmaker_env(
+        tmp_path,
+        standin_image,
+        "crash",
+        BOTMAKER_HOST="127.0.0.1",
+        BOTMAKER_RECONCILE_INTERVAL=str(INTERVAL),
+        BOTMAKER_VALIDATE_CONFIG="never",  # the stand-in image has no openclaw anyway
+    )
     srv = Server(env, tmp_path)
     yield srv
     srv.stop()

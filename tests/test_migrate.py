@@ -7,11 +7,7 @@ back on the other.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import docker
@@ -93,20 +89,3 @@ def test_bots_move_to_swarm_and_back_with_their_state(
     assert read_state(docker_api, alpha, "marker") == "from-docker"
     assert read_state(docker_api, alpha, "marker2") == "from-swarm"
     assert migrate_runtime(docker_settings, "docker") == []  # already there: nothing to do
-
-
-def test_the_cli_refuses_an_unknown_runtime_naming_it(settings: Settings) -> None:
-    env = {
-        **os.environ,
-        "BOTMAKER_DATA_DIR": str(settings.data_dir),
-        "BOTMAKER_SECRETS_DIR": str(settings.secrets_dir),
-        "BOTMAKER_INSTANCE": settings.instance,
-        "BOTMAKER_NETWORK": settings.network,
-        "BOTMAKER_KEYRING": "off",
-    }
-    exe = Path(sys.executable).with_name("botmaker")
-    done = subprocess.run(
-        [str(exe), "migrate-runtime", "kubernetes"], env=env, capture_output=True, text=True
-    )
-    assert done.returncode == 2
-    assert "runtime must be docker or swarm" in done.stderr
