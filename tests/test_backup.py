@@ -17,6 +17,7 @@ import pytest
 from botmaker.config import Settings
 from tests.conftest import cleanup_instance
 from tests.support.bots import exec_in
+from tests.support.cli import botmaker_env
 from tests.test_cli import BOTMAKER, Cli
 
 PASSPHRASE = "a long backup passphrase, 2026"
@@ -33,25 +34,11 @@ def make_install(
     made: list[Cli] = []
 
     def make() -> Cli:
-        tag = uuid.uuid4().hex[:10]
         root = tmp_path / f"install-{len(made)}"
-        (root / "home").mkdir(parents=True)
-        env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": str(root / "home"),
-            "LANG": "C.UTF-8",
-            "NO_COLOR": "1",
-            "TERM": "dumb",
-            "BOTMAKER_DATA_DIR": str(root / "data"),
-            "BOTMAKER_SECRETS_DIR": str(root / "secrets"),
-            "BOTMAKER_BOT_IMAGE": standin_image,
-            "BOTMAKER_INSTANCE": f"bktest-{tag}",
-            "BOTMAKER_NETWORK": f"bmbktest-{tag}",
-            "BOTMAKER_NETWORK_INTERNAL": "1",
-            "BOTMAKER_BOT_MEMORY": "64m",
-            "BOTMAKER_STOP_TIMEOUT": "3",
-            "BOTMAKER_KEYRING": "off",
-        }
+        # No admin password in the environment: each install keeps the one in its store.
+        env = botmaker_env(
+            root, standin_image, "bk", NO_COLOR="1", TERM="dumb", BOTMAKER_ADMIN_PASSWORD=""
+        )
         cli = Cli(env, Settings.from_env(env), root)
         made.append(cli)
         return cli

@@ -14,7 +14,7 @@ def botmaker_env(tmp_path: Path, image: str, prefix: str, **extra: str) -> dict[
     ``image``, small limits, the keyring off; ``extra`` adds or overrides variables."""
     tag = uuid.uuid4().hex[:10]
     home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True)
     return {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": str(home),
