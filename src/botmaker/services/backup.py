@@ -275,11 +275,7 @@ def create_backup(svc: Services, dest: Path, passphrase: str | None = None) -> d
         if keyring_db.is_file():
             writer.add(KEYRING_MEMBER, _sqlite_copy(keyring_db))
         for record in records:
-            for relative, data in _state_files(svc.bots.state.folder(record.id)):
-                writer.add(f"{_STATE_PREFIX}{record.id}/state/{relative}", data)
-            if key is not None:
-                blob = _seal_secrets(key, record.id, _bot_secrets(svc, record.id))
-                writer.add(f"{_SECRETS_PREFIX}{record.id}.sealed", blob)
+            _add_bot(writer, svc, record, key)
         writer.commit()
     except BaseException:
         writer.abort()
@@ -303,16 +299,21 @@ def export_bot(
     writer = _ArchiveWriter(dest)
     try:
         writer.add(MANIFEST, json.dumps(manifest, indent=2).encode("utf-8"))
-        for relative, data in _state_files(svc.bots.state.folder(record.id)):
-            writer.add(f"{_STATE_PREFIX}{record.id}/state/{relative}", data)
-        if key is not None:
-            blob = _seal_secrets(key, record.id, _bot_secrets(svc, record.id))
-            writer.add(f"{_SECRETS_PREFIX}{record.id}.sealed", blob)
+        _add_bot(writer, svc, record, key)
         writer.commit()
     except BaseException:
         writer.abort()
         raise
     return manifest
+
+
+def _add_bot(writer: _ArchiveWriter, svc: Services, record: BotRecord, key: RootKey | None) -> None:
+    """A bot's state folder and, with a passphrase's key, its sealed secrets."""
+    for relative, data in _state_files(svc.bots.state.folder(record.id)):
+        writer.add(f"{_STATE_PREFIX}{record.id}/state/{relative}", data)
+    if key is not None:
+        blob = _seal_secrets(key, record.id, _bot_secrets(svc, record.id))
+        writer.add(f"{_SECRETS_PREFIX}{record.id}.sealed", blob)
 
 
 # -- archive reading ---------------------------------------------------------------------
