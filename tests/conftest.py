@@ -24,6 +24,7 @@ from botmaker.api import create_app
 from botmaker.config import BotLimits, Secret, Settings
 from botmaker.runtime.policy import LABEL_INSTANCE
 from botmaker.services import Services, build_services
+from tests.support.attacks import TRIED, table
 from tests.support.browser import chromium
 from tests.support.images import STANDIN_TAG, STUBBORN_TAG, build_standin
 from tests.support.server import ServerThread
@@ -239,6 +240,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if TRIED:
+        held = sum(a.held for a in TRIED)
+        terminalreporter.section(f"hostile bot: {held} of {len(TRIED)} attacks held")
+        for row in table():
+            terminalreporter.write_line(row)
     if _SKIPPED:
         terminalreporter.write_line(
             f"FAILED: {len(_SKIPPED)} test(s) skipped; skipping is not allowed here: "

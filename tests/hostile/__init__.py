@@ -1,0 +1,1 @@
+"""The hostile-bot suite: attacks played from inside real bot containers (issue 12)."""
