@@ -72,6 +72,7 @@ BOTH_RUNTIMES = frozenset(
         "tests.test_isolation",
         "tests.test_logs",
         "tests.test_hardening",
+        "tests.hostile.test_reach",
     }
 )
 
