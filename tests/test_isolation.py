@@ -6,13 +6,10 @@ probe that never succeeds would prove nothing.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import socket
 import stat
 import subprocess
-import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +33,7 @@ from tests.support.bots import (
     resolve_container,
     wait_serving,
 )
+from tests.support.reach import HostHTTPListener
 from tests.support.server import ServerThread
 
 
@@ -192,42 +190,6 @@ def test_a_bot_cannot_reach_another_bot_over_the_network(
         assert "timed out" in across.err or "Terminated" in across.err, across
 
 
-class HostHTTPListener:
-    """A one-line HTTP responder on the host, bound to a given address."""
-
-    def __init__(self, address: str) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind((address, 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = int(self.sock.getsockname()[1])
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(2)
-                with contextlib.suppress(OSError):
-                    conn.recv(4096)
-                    conn.sendall(b"HTTP/1.0 200 OK\r\n\r\nhost-listener\n")
-
-    def __enter__(self) -> HostHTTPListener:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.sock.close()
-
-
 def test_bots_cannot_reach_botmaker(
     internal: bool, settings: Any, make_services: Any, docker_api: docker.APIClient
 ) -> None:
@@ -255,9 +217,11 @@ def test_bots_cannot_reach_botmaker(
         gateway = network_of(docker_api, bot, svc.settings.network)["Gateway"]
         assert gateway
 
-        # Positive control: a host service bound where bots can reach it is seen by
-        # the very same probe, so a BotMaker listening there would fail this test.
+        # Positive control: a host service bound where bots can reach it, on the one
+        # port the host guard lets them connect to (the keyring's data plane, normally),
+        # is seen by the very same probe, so a BotMaker listening there would fail this.
         with HostHTTPListener(gateway) as listener:
+            svc.runtime.allow_host_port(listener.port)
             reached = http_probe(docker_api, bot.container, gateway, listener.port)
         assert "host-listener" in reached.out, reached
 

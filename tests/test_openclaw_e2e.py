@@ -4,7 +4,8 @@ BotMaker creates a bot whose provider points at a fake OpenAI-compatible upstrea
 and whose Telegram channel points at a fake Bot API server (both real HTTP servers
 on the test network's gateway address). The container must come up healthy; an
 agent turn driven through the gateway and a Telegram message must both reach the
-fake upstream with the expected model and key, and the reply must come back.
+fake upstream with the expected model and key, and the reply must come back. (The
+fakes stand in for the internet: their ports are let past BotMaker's host guard.)
 Costs (time to healthy, memory) are printed.
 """
 
@@ -67,6 +68,9 @@ def openclaw(
         ServerThread(create_app(svc.settings, svc)) as url,
         httpx.Client(base_url=url, timeout=180) as client,
     ):
+        # Stand-ins for services on the internet: let the bots past the host guard.
+        svc.runtime.allow_host_port(upstream.port)
+        svc.runtime.allow_host_port(telegram.port)
         token = client.post("/api/login", json={"password": ADMIN_PASSWORD}).json()["token"]
         client.headers["Authorization"] = f"Bearer {token}"
         yield {"svc": svc, "client": client, "upstream": upstream, "telegram": telegram}
@@ -250,6 +254,7 @@ def test_real_openclaw_bot_calls_the_model_through_the_keyring(
         ServerThread(create_app(svc.settings, svc)) as url,
         httpx.Client(base_url=url, timeout=180) as client,
     ):
+        svc.runtime.allow_host_port(telegram.port)  # a stand-in for the internet's Telegram
         token = client.post("/api/login", json={"password": ADMIN_PASSWORD}).json()["token"]
         client.headers["Authorization"] = f"Bearer {token}"
         response = client.post(

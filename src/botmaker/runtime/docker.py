@@ -47,6 +47,7 @@ from botmaker.runtime.base import (
     RuntimeStatus,
     StatsSample,
 )
+from botmaker.runtime.hostguard import HostGuard, bridge_of
 from botmaker.runtime.policy import LABEL_BOT_ID, LABEL_CHECK_FOR, managed_labels
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,8 @@ class DockerBackend:
         self._gateway: str | None = None
         self._network_lock = threading.Lock()
         self._node_name: str | None = None
+        self._guard: HostGuard | None = None
+        self._host_ports: set[int] = set()
 
     def _client(self, timeout: float) -> docker.APIClient:
         try:
@@ -209,7 +212,17 @@ class DockerBackend:
                     f"(BOTMAKER_NETWORK_SUBNET={self.settings.network_subnet}); remove it "
                     "or change BOTMAKER_NETWORK_SUBNET"
                 )
+            self._guard = HostGuard(bridge_of(info))
+            self._guard.apply(self._host_ports)
             self._network_ready = True
+
+    def allow_host_port(self, port: int) -> None:
+        """Let bots connect to this TCP port of the host (the keyring's data plane): the
+        one exception to the host guard (runtime/hostguard.py)."""
+        with self._network_lock:
+            self._host_ports.add(port)
+            if self._guard is not None:
+                self._guard.apply(self._host_ports)
 
     def network_gateway(self) -> str:
         self.ensure_network()

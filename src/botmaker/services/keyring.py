@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from botmaker.config import Settings
 from botmaker.errors import BotMakerError, Conflict
@@ -57,6 +58,7 @@ class KeyringService:
             assert settings.keyring_proxy_url is not None
             self._client = KeyringClient(settings.keyring_url, settings.keyring_admin_token_file)
             self._proxy_url = settings.keyring_proxy_url
+            self._open_data_plane()
 
     # -- what callers use ---------------------------------------------------------------
 
@@ -146,6 +148,12 @@ class KeyringService:
         if process.stdout is not None:
             process.stdout.close()
 
+    def _open_data_plane(self) -> None:
+        """The data plane's port is the one host port bots may connect to."""
+        assert self._proxy_url is not None
+        url = urlsplit(self._proxy_url)
+        self.runtime.allow_host_port(url.port or (443 if url.scheme == "https" else 80))
+
     # -- running the child ----------------------------------------------------------------
 
     def _start(self) -> None:
@@ -192,6 +200,7 @@ class KeyringService:
             f"http://{admin_host}:{admin_port}", settings.keyring_admin_token_file
         )
         self._proxy_url = f"http://{data_host}:{data_port}"
+        self._open_data_plane()
         log.info(
             "keyring started (pid %d, %s); bots reach it at %s",
             process.pid,
@@ -215,6 +224,7 @@ class KeyringService:
         listen = str(status.get("listen") or f"{gateway}:{self.settings.keyring_port}")
         self._client = client
         self._proxy_url = f"http://{listen}"
+        self._open_data_plane()
         log.info("using the keyring already running on 127.0.0.1:%d", port)
         return True
 

@@ -1,0 +1,130 @@
+"""Bots reach one service of the host: the keyring's data plane, and nothing else.
+
+Docker keeps the containers of a bridge network apart (ICC off) and, with ``internal``,
+away from other networks, but those are FORWARD rules. A connection from a bot to one
+of the host's own addresses (the bridge's gateway, eth0, docker0, any other bridge) is
+*input* to the host, and Docker lets it through: every host listener bound to 0.0.0.0
+— sshd, a database, the engine's TCP API, Swarm's manager port — answers a bot.
+
+The guard closes that: a chain ``BOTMAKER-<bridge>`` in the host's INPUT, jumped to
+for packets from the bots' bridge only. It lets through replies to connections the
+host opened (BotMaker's health probes of the bots) and new TCP connections to the
+allowed ports (the keyring's data plane), and rejects everything else with a refusal,
+so a bot fails at once instead of hanging. It only ever restricts: a packet it lets
+through still meets the rest of the host's INPUT rules.
+
+It needs root and ``iptables`` in the host's network namespace (BotMaker on the host,
+or its container with host networking and ``NET_ADMIN``). Where it cannot be installed
+BotMaker logs a warning and runs without it: firewall the bridge yourself.
+Chains of bridges that no longer exist (a removed network) are removed with them.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+CHAIN_PREFIX = "BOTMAKER-"
+_NET = Path("/sys/class/net")
+_TIMEOUT = 20.0
+
+
+def bridge_of(network: Mapping[str, Any]) -> str:
+    """The Linux bridge behind a Docker bridge network (its own name, or ``br-<id>``)."""
+    options = network.get("Options") or {}
+    return str(options.get("com.docker.network.bridge.name") or f"br-{network['Id'][:12]}")
+
+
+class HostGuard:
+    """The INPUT chain of one bots' bridge (see the module docstring)."""
+
+    def __init__(self, bridge: str) -> None:
+        self.bridge = bridge
+        self.chain = f"{CHAIN_PREFIX}{bridge}"  # an interface name has 15 characters at most
+        self.iptables = shutil.which("iptables")
+        self.restore = shutil.which("iptables-restore")
+        self.active = False
+
+    def apply(self, ports: Iterable[int]) -> bool:
+        """Install (or replace, atomically) the chain letting bots reach only ``ports``.
+
+        False, with a warning logged, when it cannot be installed.
+        """
+        if self.iptables is None or self.restore is None:
+            return self._unguarded("iptables is not installed")
+        try:
+            self._prune()
+            self._run([self.restore, "--noflush"], self._rules(sorted(set(ports))))
+            jump = ["INPUT", "-i", self.bridge, "-j", self.chain]
+            if self._call([self.iptables, "-w", "-C", *jump]) != 0:
+                self._run(
+                    [self.iptables, "-w", "-I", "INPUT", "1", "-i", self.bridge, "-j", self.chain]
+                )
+        except (OSError, subprocess.SubprocessError) as exc:
+            return self._unguarded(str(exc))
+        self.active = True
+        return True
+
+    def _rules(self, ports: list[int]) -> str:
+        chain = self.chain
+        lines = [
+            "*filter",
+            f":{chain} - [0:0]",  # created, or emptied if it exists (--noflush)
+            f"-A {chain} -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN",
+            *(f"-A {chain} -p tcp -m tcp --dport {port} -j RETURN" for port in ports),
+            f"-A {chain} -p tcp -j REJECT --reject-with tcp-reset",
+            f"-A {chain} -j REJECT --reject-with icmp-port-unreachable",
+            "COMMIT",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def _prune(self) -> None:
+        """Remove the chains (and their jumps) of bridges that are gone."""
+        assert self.iptables is not None
+        listing = subprocess.run(
+            [self.iptables, "-w", "-S"],
+            capture_output=True,
+            text=True,
+            timeout=_TIMEOUT,
+            check=True,
+        ).stdout.splitlines()
+        for line in listing:
+            parts = line.split()
+            if parts[:1] != ["-N"] or not parts[1].startswith(CHAIN_PREFIX):
+                continue
+            chain = parts[1]
+            bridge = chain.removeprefix(CHAIN_PREFIX)
+            if chain == self.chain or (_NET / bridge).exists():
+                continue
+            # Another BotMaker may be doing the same: failures here are not ours to report.
+            self._call([self.iptables, "-w", "-D", "INPUT", "-i", bridge, "-j", chain])
+            self._call([self.iptables, "-w", "-F", chain])
+            self._call([self.iptables, "-w", "-X", chain])
+
+    def _unguarded(self, reason: str) -> bool:
+        log.warning(
+            "cannot guard the bots' bridge %s (%s): bots can connect to every host "
+            "service listening on 0.0.0.0; firewall traffic from that bridge yourself",
+            self.bridge,
+            reason.strip()[:300],
+        )
+        self.active = False
+        return False
+
+    @staticmethod
+    def _call(argv: list[str]) -> int:
+        return subprocess.run(argv, capture_output=True, timeout=_TIMEOUT, check=False).returncode
+
+    @staticmethod
+    def _run(argv: list[str], stdin: str | None = None) -> None:
+        done = subprocess.run(
+            argv, input=stdin, capture_output=True, text=True, timeout=_TIMEOUT, check=False
+        )
+        if done.returncode != 0:
+            raise subprocess.SubprocessError(f"{Path(argv[0]).name}: {done.stderr}")
