@@ -7,6 +7,11 @@ method, path, query string, vendor headers and body to the provider's fixed base
 URL with the real key in the provider's own auth style. Responses stream back chunk
 by chunk; the key is scrubbed from whatever comes back; usage is read on the way.
 A 429 or 5xx (or a connection failure) from the provider moves on to the next key.
+
+The upstream URL is built by :mod:`botmaker.keyring.target` from the matched provider
+and the checked path and query only; every request target that could move the key
+elsewhere (absolute-form, ``CONNECT``, encoded separators, dot segments, a foreign
+``Host``) is a 400 before any body is read, counted as a refusal for the bot.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from urllib.parse import unquote_plus
 
 import aiohttp
@@ -28,6 +33,15 @@ from botmaker.keyring.netpolicy import make_session
 from botmaker.keyring.scrub import Scrubber, scrub
 from botmaker.keyring.service import Keyring, Upstream, today
 from botmaker.keyring.settings import KeyringSettings
+from botmaker.keyring.target import (
+    DataAddress,
+    TargetRefused,
+    check_path,
+    check_query,
+    origin_form,
+    remainder,
+    upstream_url,
+)
 
 log = logging.getLogger("botmaker.keyring.proxy")
 
@@ -66,6 +80,8 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
 KEYRING = web.AppKey("keyring", Keyring)
 SETTINGS = web.AppKey("settings", KeyringSettings)
 SESSIONS = web.AppKey("sessions", dict[bool, aiohttp.ClientSession])
+#: Where the data plane listens, for the ``Host`` check (set once the listener is up).
+ADDRESS = web.AppKey("address", DataAddress)
 
 
 def error(
@@ -175,10 +191,48 @@ async def _read_body(request: web.Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def _refuse(request: web.Request, refused: TargetRefused) -> web.Response:
+    """A 400 for a hostile target, counted as a refusal for the bot whose token came
+    with it; the connection is closed (whatever body follows is never read)."""
+    keyring = request.app[KEYRING]
+    token = bot_token(request)
+    grant = keyring.authenticate(token) if token else None
+    if grant is not None:
+        provider = request.match_info.get("provider", "")
+        counted = provider if provider in grant.providers else ""
+        keyring.record(UsageDelta(today(), grant.bot_id, "", counted, rejected=1))
+    response = error(400, refused.code, refused.message)
+    response.force_close()
+    return response
+
+
+@web.middleware
+async def guard(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Refuse what is not an origin-form request to the data plane's own address,
+    before routing decides anything from aiohttp's reading of an absolute URL."""
+    try:
+        path, query = origin_form(request.method, request.raw_path)
+        check_path(path)  # here too: an encoded slash may keep the route from matching
+        check_query(query)
+        hosts = request.headers.getall("host", [])
+        if len(hosts) != 1 or not request.app[ADDRESS].accepts(hosts[0]):
+            raise TargetRefused("the Host header is not this proxy's address", code="bad_host")
+    except TargetRefused as refused:
+        return _refuse(request, refused)
+    return await handler(request)
+
+
+def _target(request: web.Request, provider: str, base_url: str) -> URL:
+    """The upstream URL for this request, or :class:`TargetRefused`."""
+    path, query = origin_form(request.method, request.raw_path)
+    return upstream_url(base_url, remainder(path, provider), _query_without_key(query))
+
+
 async def handle(request: web.Request) -> web.StreamResponse:
     keyring = request.app[KEYRING]
     provider = request.match_info["provider"]
-    tail = request.match_info["tail"]
 
     token = bot_token(request)
     grant = keyring.authenticate(token) if token else None
@@ -192,11 +246,10 @@ async def handle(request: web.Request) -> web.StreamResponse:
     bad = _bad_header(request.headers)
     if bad is not None:
         return error(400, "bad_header", f"header {bad} contains a line break")
-    raw_path = request.raw_path.split("?", 1)[0]
-    rest = raw_path[len(f"/v1/{provider}") :]
-    if any(segment in ("..", ".") for segment in rest.split("/")) or "%2e" in rest.lower():
-        return error(400, "bad_path", "the path must not contain dot segments")
-    del tail
+    try:
+        url = _target(request, provider, upstream.base_url)
+    except TargetRefused as refused:
+        return _refuse(request, refused)
 
     day = today()
     refusal = keyring.admit(grant)
@@ -206,13 +259,13 @@ async def handle(request: web.Request) -> web.StreamResponse:
             429, refusal.kind, refusal.message, headers={"Retry-After": str(refusal.retry_after)}
         )
     try:
-        return await _forward(request, grant, provider, upstream, rest, day)
+        return await _forward(request, grant, provider, upstream, url, day)
     finally:
         keyring.finish(grant)  # admitted requests count against request budgets until here
 
 
 async def _forward(
-    request: web.Request, grant: Grant, provider: str, upstream: Upstream, rest: str, day: str
+    request: web.Request, grant: Grant, provider: str, upstream: Upstream, url: URL, day: str
 ) -> web.StreamResponse:
     keyring = request.app[KEYRING]
     settings = request.app[SETTINGS]
@@ -227,8 +280,6 @@ async def _forward(
     if body is None:
         return error(413, "payload_too_large", f"request body over {settings.max_body_bytes} bytes")
 
-    query = _query_without_key(request.rel_url.raw_query_string)
-    url = upstream.base_url.rstrip("/") + rest + (f"?{query}" if query else "")
     headers = upstream_headers(request.headers, upstream)
     session = request.app[SESSIONS][upstream.allow_private]
 
@@ -240,7 +291,7 @@ async def _forward(
         try:
             response = await session.request(
                 request.method,
-                URL(url, encoded=True),
+                url,
                 headers=_with_key(headers, upstream, key),
                 data=body if body else None,
                 allow_redirects=False,
@@ -396,9 +447,10 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def data_plane(keyring: Keyring, settings: KeyringSettings) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes)
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[guard])
     app[KEYRING] = keyring
     app[SETTINGS] = settings
+    app[ADDRESS] = DataAddress()  # bound by the server once it listens
     app.router.add_get("/healthz", healthz)
     app.router.add_route("*", r"/v1/{provider:[a-z0-9-]+}{tail:(/.*)?}", handle)
 

@@ -31,7 +31,7 @@ from botmaker.fsutil import atomic_write, fsync_dir
 from botmaker.keyring.admin import LISTEN, admin_api
 from botmaker.keyring.crypto import RootKey
 from botmaker.keyring.model import KeyringLocked
-from botmaker.keyring.proxy import data_plane
+from botmaker.keyring.proxy import ADDRESS, data_plane
 from botmaker.keyring.service import Keyring
 from botmaker.keyring.settings import KeyringSettings
 from botmaker.keyring.store import KeyringStore, RotateReport
@@ -168,6 +168,7 @@ async def serve(settings: KeyringSettings, *, ready: asyncio.Event | None = None
                 await _wait_for_address(host, settings.listen_wait)
             await web.TCPSite(runner, host, port, backlog=1024).start()
         data_at, admin_at = (_bound(runner) for runner in runners)
+        runners[0].app[ADDRESS].bind(settings.data_listen[0], *data_at)
         admin[LISTEN]["data"] = f"{data_at[0]}:{data_at[1]}"
         log.info(
             "keyring %s; proxy on %s:%d, admin API on %s:%d",
