@@ -146,8 +146,9 @@ def test_remove_is_idempotent(store: SecretStore) -> None:
 
 def test_a_failed_write_names_the_bot_never_the_value(store: SecretStore) -> None:
     bot_id = str(uuid.uuid4())
-    store.ensure_root()
-    (store.root / bot_id).write_text("a file where the folder should be")
+    # (A file where the bot's folder should be is replaced: test_state_safety.py.)
+    store.root.parent.mkdir(parents=True, exist_ok=True)
+    store.root.write_text("a file where the secrets folder should be")
     with pytest.raises(SecretsError) as raised:
         store.write_all(bot_id, VALUES, uid=BOT_UID, gid=BOT_UID)
     assert bot_id in raised.value.message

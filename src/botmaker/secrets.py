@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import re
-import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from botmaker.errors import BotMakerError, StorageFull
-from botmaker.fsutil import atomic_write as _atomic_write
-from botmaker.fsutil import chown_if_root, is_bot_id
-from botmaker.fsutil import fsync_dir as _fsync_dir
+from botmaker.fsutil import Folder, is_bot_id
 
 #: The secret files a bot may have: fixed names, plus ``channel_<credential>``.
 SECRET_NAMES = ("api_key", "gateway_token", "keyring_token", "channel_token", "channel_config")
@@ -54,12 +52,13 @@ class SecretStore:
         folder = self.folder(bot_id)
         try:
             self.ensure_root()
-            folder.mkdir(mode=0o700, exist_ok=True)
-            folder.chmod(0o700)
-            chown_if_root(folder, uid, gid)
-            for name, value in values.items():
-                _atomic_write(folder, name, value.encode("utf-8"), uid=uid, gid=gid)
-            _fsync_dir(self.root)
+            with (
+                Folder.open(self.root, create=True) as root,
+                root.sub(bot_id, create=True, owner=(uid, gid)) as opened,
+            ):
+                for name, value in values.items():
+                    opened.write(name, value.encode("utf-8"), owner=(uid, gid))
+                os.fsync(root.fd)
         except OSError as exc:
             # The message names the path and the error, never a value.
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -67,40 +66,51 @@ class SecretStore:
             raise SecretsError(f"cannot write secrets for bot {bot_id}: {exc.strerror}") from None
         return folder
 
+    @contextlib.contextmanager
+    def _opened(self, bot_id: str) -> Iterator[Folder | None]:
+        """The bot's folder opened (never through a link); None when it is not there."""
+        self.folder(bot_id)
+        if not self.root.is_dir():
+            yield None
+            return
+        with Folder.open(self.root) as root:
+            found = root.find([bot_id])
+        if found is None:
+            yield None
+            return
+        with found:
+            yield found
+
     def names(self, bot_id: str) -> list[str]:
-        folder = self.folder(bot_id)
-        if not folder.is_dir():
-            return []
-        return sorted(p.name for p in folder.iterdir() if valid_secret_name(p.name))
+        with self._opened(bot_id) as folder:
+            return [n for n in folder.names() if valid_secret_name(n)] if folder else []
 
     def read(self, bot_id: str, name: str) -> str | None:
         """One secret's value, for BotMaker's own use (rollback); never for a response."""
         if not valid_secret_name(name):
             raise SecretsError(f"unknown secret name: {name!r}")
-        path = self.folder(bot_id) / name
-        try:
-            return path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
+        with self._opened(bot_id) as folder:
+            data = folder.read(name) if folder else None
+        return data.decode("utf-8") if data is not None else None
 
     def remove_one(self, bot_id: str, name: str) -> None:
         if not valid_secret_name(name):
             raise SecretsError(f"unknown secret name: {name!r}")
-        try:
-            (self.folder(bot_id) / name).unlink()
-        except FileNotFoundError:
-            return
+        with self._opened(bot_id) as folder:
+            if folder is not None:
+                folder.remove(name)
 
     def exists(self, bot_id: str) -> bool:
-        return self.folder(bot_id).is_dir()
+        folder = self.folder(bot_id)
+        return folder.is_dir() and not folder.is_symlink()
 
     def remove(self, bot_id: str) -> None:
-        folder = self.folder(bot_id)
-        try:
-            shutil.rmtree(folder)
-        except FileNotFoundError:
+        self.folder(bot_id)
+        if not self.root.is_dir():
             return
+        try:
+            with Folder.open(self.root) as root:
+                root.remove(bot_id)
+                os.fsync(root.fd)
         except OSError as exc:
             raise SecretsError(f"cannot remove secrets for bot {bot_id}: {exc.strerror}") from None
-        with contextlib.suppress(OSError):
-            _fsync_dir(self.root)

@@ -3,22 +3,35 @@
 Holds what BotMaker renders (``openclaw.json``, workspace persona files) and what
 OpenClaw writes at run time. Owned by the bot's uid, 0700, mounted read-write at
 ``/state`` in that bot's container only. The previous rendering is kept in
-``<bot id>/previous`` so a failed re-configuration can be rolled back.
+``<bot id>/previous`` (BotMaker's own, never mounted) so a failed re-configuration can
+be rolled back.
+
+The bot controls everything inside ``state``, so every operation there goes through
+:class:`botmaker.fsutil.Folder`: a link, hard link, FIFO or device the bot planted is
+replaced or skipped, never followed, read or given away.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
-import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from botmaker.errors import BotMakerError, StorageFull
-from botmaker.fsutil import atomic_write, chown_if_root, is_bot_id
+from botmaker.fsutil import Folder, is_bot_id
 
 
 class StateError(BotMakerError):
     code = "state_error"
+
+
+def _parts(relative: str) -> list[str]:
+    """A relative path's names; anything that could walk out of the folder is refused."""
+    parts = relative.split("/")
+    if any(p in ("", ".", "..") or "\0" in p for p in parts):
+        raise StateError(f"not a plain relative path: {relative!r}")
+    return parts
 
 
 class StateStore:
@@ -33,51 +46,75 @@ class StateStore:
     def folder(self, bot_id: str) -> Path:
         return self.bot_folder(bot_id) / "state"
 
-    def write(self, bot_id: str, files: Mapping[str, bytes], *, uid: int) -> Path:
-        """Write rendered files atomically, keeping the previous rendering aside."""
-        base = self.bot_folder(bot_id)
-        state = base / "state"
-        previous = base / "previous"
+    @contextlib.contextmanager
+    def _errors(self, bot_id: str, what: str) -> Iterator[None]:
         try:
-            for folder in (self.root, base, state, previous):
-                folder.mkdir(mode=0o700, exist_ok=True)
-                folder.chmod(0o700)
-                chown_if_root(folder, uid, uid)
-            for relative, data in files.items():
-                target = state / relative
-                target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                chown_if_root(target.parent, uid, uid)
-                if target.is_file():
-                    keep = previous / relative
-                    keep.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                    atomic_write(keep.parent, keep.name, target.read_bytes(), uid=uid, gid=uid)
-                atomic_write(target.parent, target.name, data, uid=uid, gid=uid)
+            yield
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise StorageFull(f"no space left on the disk holding {self.root}") from None
-            raise StateError(f"cannot write state for bot {bot_id}: {exc.strerror}") from None
-        return state
+            raise StateError(f"cannot {what} state of bot {bot_id}: {exc.strerror}") from None
+
+    @contextlib.contextmanager
+    def _existing(self, bot_id: str, *parts: str) -> Iterator[Folder | None]:
+        """The folder ``<bot id>/<parts>`` opened; None when it is not there."""
+        self.bot_folder(bot_id)
+        if not self.root.is_dir():
+            yield None
+            return
+        with Folder.open(self.root) as root:
+            found = root.find([bot_id, *parts])
+        if found is None:
+            yield None
+            return
+        with found:
+            yield found
+
+    def write(self, bot_id: str, files: Mapping[str, bytes], *, uid: int) -> Path:
+        """Write rendered files atomically, keeping the previous rendering aside."""
+        paths = {relative: _parts(relative) for relative in files}
+        owner = (uid, uid)
+        self.bot_folder(bot_id)
+        with (
+            self._errors(bot_id, "write"),
+            Folder.open(self.root, create=True) as root,
+            root.sub(bot_id, create=True) as base,
+            base.sub("state", create=True, owner=owner) as state,
+            base.sub("previous", create=True) as previous,
+        ):
+            for relative, data in files.items():
+                *folders, name = paths[relative]
+                with state.path(folders, create=True, owner=owner) as folder:
+                    old = folder.read(name)
+                    if old is not None:
+                        with previous.path(folders, create=True) as kept:
+                            kept.write(name, old)
+                    folder.write(name, data, owner=owner)
+        return self.folder(bot_id)
 
     def restore_previous(self, bot_id: str, *, uid: int) -> bool:
-        previous = self.bot_folder(bot_id) / "previous"
-        if not previous.is_dir():
-            return False
-        files = {
-            str(p.relative_to(previous)): p.read_bytes() for p in previous.rglob("*") if p.is_file()
-        }
+        """Put the previous rendering back; False when there is none."""
+        with self._errors(bot_id, "read the previous"), self._existing(bot_id, "previous") as kept:
+            files = dict(kept.files()) if kept is not None else {}
         if not files:
             return False
         self.write(bot_id, files, uid=uid)
         return True
 
     def read(self, bot_id: str, relative: str) -> bytes | None:
-        path = self.folder(bot_id) / relative
-        return path.read_bytes() if path.is_file() else None
+        """One file of the state folder, if it is a regular file of the bot's own."""
+        *folders, name = _parts(relative)
+        with self._errors(bot_id, "read"), self._existing(bot_id, "state", *folders) as folder:
+            return folder.read(name) if folder is not None else None
+
+    def files(self, bot_id: str) -> dict[str, bytes]:
+        """The state folder's regular files by relative path (what a backup keeps);
+        links, FIFOs, devices and hard links are left out."""
+        with self._errors(bot_id, "read"), self._existing(bot_id, "state") as state:
+            return dict(state.files()) if state is not None else {}
 
     def remove(self, bot_id: str) -> None:
-        try:
-            shutil.rmtree(self.bot_folder(bot_id))
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise StateError(f"cannot remove state for bot {bot_id}: {exc.strerror}") from None
+        self.bot_folder(bot_id)
+        if self.root.is_dir():
+            with self._errors(bot_id, "remove"), Folder.open(self.root) as root:
+                root.remove(bot_id)

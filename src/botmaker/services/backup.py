@@ -21,12 +21,11 @@ import logging
 import os
 import re
 import sqlite3
-import stat
 import tarfile
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -199,31 +198,6 @@ def _clean_store_copy(data: bytes) -> bytes:
         return path.read_bytes()
 
 
-def _state_files(state_folder: Path) -> Iterator[tuple[str, bytes]]:
-    """Regular files of a bot's state folder (symlinks and special files are skipped)."""
-    if not state_folder.is_dir():
-        return
-    for path in sorted(state_folder.rglob("*")):  # rglob does not enter linked folders
-        data = _read_regular(path)
-        if data is not None:
-            yield path.relative_to(state_folder).as_posix(), data
-
-
-def _read_regular(path: Path) -> bytes | None:
-    """A regular file's bytes, never through a symlink (a bot controls its state folder)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return None  # a symlink, or gone
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        with os.fdopen(os.dup(fd), "rb") as handle:
-            return handle.read()
-    finally:
-        os.close(fd)
-
-
 def _bot_secrets(svc: Services, bot_id: str) -> dict[str, str]:
     values: dict[str, str] = {}
     for name in svc.bots.secrets.names(bot_id):
@@ -308,8 +282,9 @@ def export_bot(
 
 
 def _add_bot(writer: _ArchiveWriter, svc: Services, record: BotRecord, key: RootKey | None) -> None:
-    """A bot's state folder and, with a passphrase's key, its sealed secrets."""
-    for relative, data in _state_files(svc.bots.state.folder(record.id)):
+    """A bot's state folder (its regular files only: never a link, FIFO, device or hard
+    link, see StateStore.files) and, with a passphrase's key, its sealed secrets."""
+    for relative, data in sorted(svc.bots.state.files(record.id).items()):
         writer.add(f"{_STATE_PREFIX}{record.id}/state/{relative}", data)
     if key is not None:
         blob = _seal_secrets(key, record.id, _bot_secrets(svc, record.id))
