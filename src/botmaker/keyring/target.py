@@ -118,8 +118,7 @@ def upstream_url(base_url: str, rest: str, query: str) -> URL:
         base_path = base.raw_path.rstrip("/")
         url = URL.build(
             scheme=base.scheme,
-            host=base.raw_host,
-            port=base.explicit_port,
+            authority=base.raw_authority,  # host (bracketed if IPv6) and port, no user
             path=(base_path + rest) or "/",
             query_string=query,
             encoded=True,
@@ -150,7 +149,7 @@ def split_host(value: str) -> tuple[str, int | None] | None:
     """``(host, port)`` of a ``Host`` header (port None when absent), or None if malformed."""
     if value.startswith("["):
         host, sep, after = value[1:].partition("]")
-        if not sep or (after and not after.startswith(":")):
+        if not sep or ":" not in host or (after and not after.startswith(":")):
             return None
         port_text = after[1:] if after else None
     else:
