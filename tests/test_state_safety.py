@@ -28,7 +28,7 @@ from botmaker.secrets import SecretStore
 from botmaker.services import Services
 from botmaker.services.backup import export_bot
 from botmaker.state import StateError, StateStore
-from tests.support.canary import CANARY_SECRET, canary_tree_digest, make_canary
+from tests.support.canary import CANARY_SECRET, canary_tree_digest, holds_canary, make_canary
 
 pytestmark = pytest.mark.timeout(20)  # a FIFO opened for reading would hang forever
 
@@ -122,17 +122,6 @@ def planted(store: StateStore, bot_id: str, canary: Path, plant: Plant) -> Path:
     state = store.write(bot_id, RENDERED, uid=BOT_UID)
     plant(state, canary)
     return state
-
-
-def holds_canary(folder: Path) -> list[str]:
-    """Files under ``folder`` (links not followed) that hold the canary's secret."""
-    found = []
-    for root, _dirs, files in os.walk(folder):
-        for name in files:
-            path = Path(root) / name
-            if path.is_file() and not path.is_symlink() and CANARY_SECRET in path.read_bytes():
-                found.append(str(path.relative_to(folder)))
-    return found
 
 
 def assert_rendered(state: Path, files: dict[str, bytes]) -> None:

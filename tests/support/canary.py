@@ -50,3 +50,26 @@ def canary_tree_digest(path: Path) -> dict[str, tuple[object, ...]]:
             relative = os.path.relpath(entry, path)
             digest[relative] = (kind, content, info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode))
     return digest
+
+
+def holds_canary(folder: Path) -> list[str]:
+    """Files under ``folder`` (links not followed, FIFOs not opened) holding CANARY_SECRET."""
+    found = []
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            path = Path(root) / name
+            if stat.S_ISREG(path.lstat().st_mode) and CANARY_SECRET in path.read_bytes():
+                found.append(os.path.relpath(path, folder))
+    return found
+
+
+def special_entries(folder: Path) -> list[str]:
+    """Entries under ``folder`` that are neither regular files nor folders (links, FIFOs,
+    devices): what BotMaker itself must never create."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        for name in [*dirs, *files]:
+            mode = (Path(root) / name).lstat().st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                found.append(os.path.relpath(Path(root) / name, folder))
+    return found

@@ -469,8 +469,9 @@ def _restore_files(
     secrets: dict[str, dict[str, str]] | None,
 ) -> None:
     uid = record.uid if running_as_root() else os.getuid()
-    if state:
-        svc.bots.state.write(record.id, state, uid=uid)
+    # Even with no files (a bot can leave none that a backup takes): the folder must
+    # exist, the bot's own, before its bind mount (Swarm refuses a missing source).
+    svc.bots.state.write(record.id, state, uid=uid)
     values = (secrets or {}).get(record.id) or {}
     svc.bots.secrets.write_all(record.id, values, uid=uid, gid=uid)
 
