@@ -8,6 +8,7 @@ makes is removed afterwards.
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -22,6 +23,7 @@ from playwright.sync_api import Browser
 
 from botmaker.api import create_app
 from botmaker.config import BotLimits, Secret, Settings
+from botmaker.runtime.hostguard import prune as prune_host_guards
 from botmaker.runtime.policy import LABEL_INSTANCE
 from botmaker.services import Services, build_services
 from tests.support.attacks import TRIED, table
@@ -150,6 +152,8 @@ def cleanup_instance(api: docker.APIClient, settings: Settings) -> None:
             api.remove_container(container["Id"], force=True, v=True)
     with contextlib.suppress(docker.errors.APIError):
         api.remove_network(settings.network)
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        prune_host_guards()  # the removed network's INPUT chain (runtime/hostguard.py)
     if settings.runtime == "swarm":
         for network in api.networks(filters={"label": label}):
             with contextlib.suppress(docker.errors.APIError):

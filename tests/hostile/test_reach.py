@@ -10,6 +10,8 @@ on the gateway), so a probe that could never connect proves nothing and fails.
 
 from __future__ import annotations
 
+import subprocess
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -20,6 +22,7 @@ import pytest
 
 from botmaker.api import create_app
 from botmaker.config import Settings
+from botmaker.runtime.hostguard import HostGuard, bridge_of, prune
 from botmaker.runtime.swarm import bot_network
 from botmaker.services import Services
 from tests.support.attacks import defended
@@ -171,3 +174,33 @@ def test_a_bot_reaches_neither_another_bot_nor_the_docker_engine(
         "none found" if not sockets else f"found {sockets}",
         not sockets and lines[-1] == "0",
     )
+
+
+def _chains() -> str:
+    return subprocess.run(
+        ["iptables", "-w", "-S"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_the_host_guard_follows_its_network_and_goes_with_it(docker_api: docker.APIClient) -> None:
+    """Each bots' bridge gets its own INPUT chain; a removed network's chain is pruned, so
+    rules do not pile up as networks come and go."""
+    name = f"bmguard-{uuid.uuid4().hex[:8]}"
+    network = docker_api.create_network(name, driver="bridge", internal=True)
+    try:
+        guard = HostGuard(bridge_of(docker_api.inspect_network(network["Id"])))
+        assert guard.apply([7180, 7180, 9999]), "the guard could not be installed"
+        rules = _chains()
+        assert f"-A INPUT -i {guard.bridge} -j {guard.chain}" in rules
+        assert rules.count(f"-j {guard.chain}") == 1
+        assert f"-A {guard.chain} -p tcp -m tcp --dport 9999 -j RETURN" in rules
+        assert guard.apply([7180])  # replaced, not added to
+        rules = _chains()
+        assert "--dport 9999" not in rules.split(guard.chain, 1)[1]
+        assert rules.count(f"-A INPUT -i {guard.bridge} -j {guard.chain}") == 1
+        assert guard.chain not in prune()  # a live bridge keeps its chain
+        assert guard.chain in _chains()
+    finally:
+        docker_api.remove_network(network["Id"])
+    assert guard.chain in prune()
+    assert guard.chain not in _chains()

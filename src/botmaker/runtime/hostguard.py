@@ -41,6 +41,34 @@ def bridge_of(network: Mapping[str, Any]) -> str:
     return str(options.get("com.docker.network.bridge.name") or f"br-{network['Id'][:12]}")
 
 
+def prune(keep: str = "") -> list[str]:
+    """Remove the chains (and their INPUT jumps) of bridges that are gone; their names.
+
+    Another BotMaker may be pruning at the same time: failures to remove are ignored.
+    """
+    iptables = shutil.which("iptables")
+    if iptables is None:
+        return []
+    listing = subprocess.run(
+        [iptables, "-w", "-S"], capture_output=True, text=True, timeout=_TIMEOUT, check=True
+    ).stdout.splitlines()
+    removed = []
+    for line in listing:
+        parts = line.split()
+        if parts[:1] != ["-N"] or not parts[1].startswith(CHAIN_PREFIX) or parts[1] == keep:
+            continue
+        chain = parts[1]
+        bridge = chain.removeprefix(CHAIN_PREFIX)
+        if (_NET / bridge).exists():
+            continue
+        for argv in (["-D", "INPUT", "-i", bridge, "-j", chain], ["-F", chain], ["-X", chain]):
+            subprocess.run(
+                [iptables, "-w", *argv], capture_output=True, timeout=_TIMEOUT, check=False
+            )
+        removed.append(chain)
+    return removed
+
+
 class HostGuard:
     """The INPUT chain of one bots' bridge (see the module docstring)."""
 
@@ -59,7 +87,7 @@ class HostGuard:
         if self.iptables is None or self.restore is None:
             return self._unguarded("iptables is not installed")
         try:
-            self._prune()
+            prune(keep=self.chain)
             self._run([self.restore, "--noflush"], self._rules(sorted(set(ports))))
             jump = ["INPUT", "-i", self.bridge, "-j", self.chain]
             if self._call([self.iptables, "-w", "-C", *jump]) != 0:
@@ -83,29 +111,6 @@ class HostGuard:
             "COMMIT",
         ]
         return "\n".join(lines) + "\n"
-
-    def _prune(self) -> None:
-        """Remove the chains (and their jumps) of bridges that are gone."""
-        assert self.iptables is not None
-        listing = subprocess.run(
-            [self.iptables, "-w", "-S"],
-            capture_output=True,
-            text=True,
-            timeout=_TIMEOUT,
-            check=True,
-        ).stdout.splitlines()
-        for line in listing:
-            parts = line.split()
-            if parts[:1] != ["-N"] or not parts[1].startswith(CHAIN_PREFIX):
-                continue
-            chain = parts[1]
-            bridge = chain.removeprefix(CHAIN_PREFIX)
-            if chain == self.chain or (_NET / bridge).exists():
-                continue
-            # Another BotMaker may be doing the same: failures here are not ours to report.
-            self._call([self.iptables, "-w", "-D", "INPUT", "-i", bridge, "-j", chain])
-            self._call([self.iptables, "-w", "-F", chain])
-            self._call([self.iptables, "-w", "-X", chain])
 
     def _unguarded(self, reason: str) -> bool:
         log.warning(
