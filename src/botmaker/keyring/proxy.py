@@ -224,15 +224,14 @@ async def guard(
     return await handler(request)
 
 
-def _target(request: web.Request, provider: str, base_url: str) -> URL:
-    """The upstream URL for this request, or :class:`TargetRefused`."""
-    path, query = origin_form(request.method, request.raw_path)
-    return upstream_url(base_url, remainder(path, provider), _query_without_key(query))
-
-
 async def handle(request: web.Request) -> web.StreamResponse:
     keyring = request.app[KEYRING]
     provider = request.match_info["provider"]
+    try:  # the target first: a hostile one is a 400 whatever the token may do
+        path, query = origin_form(request.method, request.raw_path)
+        rest = remainder(path, provider)
+    except TargetRefused as refused:
+        return _refuse(request, refused)
 
     token = bot_token(request)
     grant = keyring.authenticate(token) if token else None
@@ -247,7 +246,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
     if bad is not None:
         return error(400, "bad_header", f"header {bad} contains a line break")
     try:
-        url = _target(request, provider, upstream.base_url)
+        url = upstream_url(upstream.base_url, rest, _query_without_key(query))
     except TargetRefused as refused:
         return _refuse(request, refused)
 
