@@ -16,7 +16,9 @@ descriptor) and goes one name at a time, relative to it:
   may be another file's), opened ``O_NOFOLLOW | O_NONBLOCK``: a FIFO never blocks;
 - a tree is removed by unlinking its entries, entering only real folders; folders
   nested deeper than :data:`MAX_DEPTH` are first moved up, so a bot's nesting cannot
-  exhaust the stack or the descriptors.
+  exhaust the stack or the descriptors. (Not ``shutil.rmtree``: on Python 3.11 its
+  fd-based walk checks an entry, then opens it without ``O_NOFOLLOW``/``O_NONBLOCK``,
+  so a folder swapped for a FIFO in between hangs it, and for a link fails it.)
 
 The same rules serve the secrets folders and every other atomic write.
 """
