@@ -29,7 +29,8 @@ from tests.support.attacks import defended
 from tests.support.bots import RunningBot, create_bot, exec_in, resolve_container
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.images import STANDIN_TAG
-from tests.support.rawhttp import OWN_TOKEN, RawAnswer, busybox_exchange
+from tests.support.openclaw_image import openclaw_image
+from tests.support.rawhttp import OWN_TOKEN, RawAnswer, busybox_exchange, node_exchange
 from tests.support.waiting import wait_for
 
 ALPHA_KEY = "sk-ant-api03-ALPHAhostile-0101aaaa"  # alpha's own Anthropic key
@@ -357,3 +358,84 @@ def test_a_deleted_bots_token(lab: Lab) -> None:
         "POST /v1/anthropic/v1/messages HTTP/1.1", host=f"{lab.host}:{lab.port}", token=token
     )
     refused(lab, "a deleted bot's token", from_alpha(lab, data), 401)
+
+
+# -- the same from inside a real OpenClaw bot ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claw:
+    lab: Lab  # its provider and attacker fakes, and the data plane of its own keyring
+    bot: RunningBot
+
+    def send(self, data: bytes) -> RawAnswer:
+        return node_exchange(
+            self.lab.docker, self.bot.container, self.lab.host, self.lab.port, data
+        )
+
+
+@pytest.fixture(scope="module")
+def claw(
+    services_for: Callable[..., Services],
+    fakes: tuple[FakeUpstream, FakeUpstream],
+    docker_api: docker.APIClient,
+) -> Claw:
+    """One real OpenClaw bot (the module's only one), provider ``custom`` with a base URL
+    without a path: the shape the length-based cut once sent elsewhere."""
+    provider, attacker = fakes
+    svc = services_for(
+        openclaw_image(docker_api),
+        stop_timeout=5,
+        limits=BotLimits(memory_bytes=1536 * 1024**2, cpus=1.0, pids=512, tmp_bytes=256 * 1024**2),
+    )
+    bot = create_bot(
+        svc,
+        "claw",
+        {"api_key": CLAW_KEY, "channel_token": "123456:claw-telegram-token"},
+        provider="custom",
+        model="fake-model",
+        base_url=provider.url,
+        base_url_private=True,
+    )
+    container = resolve_container(docker_api, bot.container)
+    wait_for(lambda: exec_in(docker_api, container, "node -e 0").code == 0, timeout=60)
+    host, port = proxy_address(svc)
+    return Claw(Lab(svc, docker_api, provider, attacker, host, port, bot, bot), bot)
+
+
+def test_openclaw_positive_control(claw: Claw) -> None:
+    lab = claw.lab
+    line = "POST /v1/custom/chat/completions HTTP/1.1"
+    answer = claw.send(request(line, host=f"{lab.host}:{lab.port}"))
+    assert answer.status == 200, answer.text
+    (seen,) = lab.provider.requests
+    assert seen.key == CLAW_KEY
+    assert key_stayed_home(lab, answer) == (True, "")
+
+
+CLAW_TARGETS = {
+    "OpenClaw bot: absolute-form, userinfo to the attacker": "POST http://abc@127.0.0.1:{attacker}"
+    "/v1/custom/chat/completions HTTP/1.1",
+    "OpenClaw bot: encoded provider (custo%6d)": "POST /v1/custo%6d/chat/completions HTTP/1.1",
+    "OpenClaw bot: CONNECT to the attacker": "CONNECT 127.0.0.1:{attacker} HTTP/1.1",
+}
+
+
+@pytest.mark.parametrize("attack", list(CLAW_TARGETS))
+def test_openclaw_hostile_targets(claw: Claw, attack: str) -> None:
+    lab = claw.lab
+    assert len("http://abc") == len("/v1/custom")  # what the old cut removed
+    line = CLAW_TARGETS[attack]
+    data = request(line.format(attacker=lab.attacker.port), host=f"{lab.host}:{lab.port}")
+    refused(lab, attack, claw.send(data), 400)
+
+
+def test_openclaw_another_bots_token(claw: Claw) -> None:
+    lab = claw.lab
+    other = lab.svc.keyring.client.put_bot(str(uuid.uuid4()), providers=["custom"])
+    assert other is not None
+    own = lab.token(claw.bot)
+    forged = other.rsplit("_", 1)[0] + "_" + own.rsplit("_", 1)[1]
+    line = "POST /v1/custom/chat/completions HTTP/1.1"
+    answer = claw.send(request(line, host=f"{lab.host}:{lab.port}", token=forged))
+    refused(lab, "OpenClaw bot: another bot's token id with its own secret", answer, 401)
