@@ -14,6 +14,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -460,3 +461,25 @@ def test_a_host_header_is_accepted_only_as_the_bound_address(value: str) -> None
     gateway = DataAddress()
     gateway.bind("172.31.250.1", "172.31.250.1", 7180)
     assert gateway.accepts(value) == (value in ("172.31.250.1", "172.31.250.1:7180"))
+
+
+def test_a_malformed_request_is_logged_in_one_line_without_its_content(tmp_path: Path) -> None:
+    """aiohttp's parser errors quote the offending line: an oversized token header put the
+    bot's token into the keyring's log, with a traceback per request."""
+    with KeyringProcess(tmp_path) as kr:
+        token = kr.admin.put_bot(str(uuid.uuid4()), providers=["openai"])
+        assert token is not None
+        url = urlsplit(kr.url)
+        assert url.hostname
+        assert url.port
+        for extra in (
+            f"x-api-key: {token}{'x' * 9000}",
+            f"Authorization: Bearer {token}\r\nTransfer-Encoding: chunked\r\nContent-Length: 3",
+        ):
+            head = f"POST /v1/openai/x HTTP/1.1\r\nHost: {url.netloc}\r\n{extra}\r\n\r\n"
+            assert exchange(url.hostname, url.port, head.encode()).status == 400
+        log = kr.stop()
+    _, _, secret = token.split("_", 2)
+    assert secret[:12] not in log
+    assert "Traceback" not in log
+    assert log.count("malformed request") == 2, log

@@ -24,6 +24,7 @@ from urllib.parse import unquote_plus
 
 import aiohttp
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
@@ -82,6 +83,26 @@ SETTINGS = web.AppKey("settings", KeyringSettings)
 SESSIONS = web.AppKey("sessions", dict[bool, aiohttp.ClientSession])
 #: Where the data plane listens, for the ``Host`` check (set once the listener is up).
 ADDRESS = web.AppKey("address", DataAddress)
+
+
+class QuietParseErrors(logging.Filter):
+    """aiohttp logs a request its parser refuses at ERROR with a traceback and the
+    parser's message, which quotes the offending bytes (a bot's token in an oversized
+    header, say): keep one line naming the error, none of the request's content."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.msg = "refused a malformed request (%s, HTTP %s)"
+            record.args = (type(exc).__name__, exc.code)
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+#: The data plane's server logger (aiohttp's own, for what its handlers do not catch).
+http_log = logging.getLogger("botmaker.keyring.http")
+http_log.addFilter(QuietParseErrors())
 
 
 def error(

@@ -31,7 +31,7 @@ from botmaker.fsutil import atomic_write, fsync_dir
 from botmaker.keyring.admin import LISTEN, admin_api
 from botmaker.keyring.crypto import RootKey
 from botmaker.keyring.model import KeyringLocked
-from botmaker.keyring.proxy import ADDRESS, data_plane
+from botmaker.keyring.proxy import ADDRESS, data_plane, http_log
 from botmaker.keyring.service import Keyring
 from botmaker.keyring.settings import KeyringSettings
 from botmaker.keyring.store import KeyringStore, RotateReport
@@ -150,7 +150,12 @@ async def serve(settings: KeyringSettings, *, ready: asyncio.Event | None = None
     token = admin_token(settings.admin_token_file)
     admin = admin_api(keyring, token)
     runners = [
-        web.AppRunner(data_plane(keyring, settings), handler_cancellation=True, access_log=None),
+        web.AppRunner(
+            data_plane(keyring, settings),
+            handler_cancellation=True,
+            access_log=None,
+            logger=http_log,  # parse errors in one line, without the request's bytes
+        ),
         web.AppRunner(admin, access_log=None),
     ]
     stop = asyncio.Event()
