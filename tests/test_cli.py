@@ -303,6 +303,16 @@ def test_serve_answers_health_on_the_configured_port(cli: Cli, tmp_path: Path) -
                 login = client.post("/api/login", json={"password": ADMIN_PASSWORD})
                 assert login.status_code == 200
                 assert client.get("/api/bots").json() == {"bots": []}
+                # No trusted proxy: a claimed X-Forwarded-For is not who the audit saw.
+                spoofed = client.post(
+                    "/api/login",
+                    json={"password": "not the password"},
+                    headers={"X-Forwarded-For": "203.0.113.9"},
+                )
+                assert spoofed.status_code == 401
+                entries = client.get("/api/audit").json()["entries"]
+                seen = [e["detail"]["client"] for e in entries if e["action"].startswith("login")]
+                assert seen == ["127.0.0.1", "127.0.0.1"], entries
         finally:
             process.terminate()
             try:

@@ -26,6 +26,11 @@ MiB = 1024**2
 GOOD: dict[str, tuple[str, Callable[[Settings], Any], Any]] = {
     "BOTMAKER_HOST": ("0.0.0.0", lambda s: s.host, "0.0.0.0"),
     "BOTMAKER_PORT": ("8123", lambda s: s.port, 8123),
+    "BOTMAKER_TRUSTED_PROXIES": (
+        "127.0.0.1, 10.0.0.0/8",
+        lambda s: s.trusted_proxies,
+        ("127.0.0.1/32", "10.0.0.0/8"),
+    ),
     "BOTMAKER_DATA_DIR": ("/srv/bm/data", lambda s: s.data_dir, Path("/srv/bm/data")),
     "BOTMAKER_SECRETS_DIR": ("/srv/bm/secrets", lambda s: s.secrets_dir, Path("/srv/bm/secrets")),
     "BOTMAKER_ADMIN_PASSWORD": (
@@ -96,6 +101,7 @@ ALSO_READ = {"BOTMAKER_ADMIN_PASSWORD_FILE", "BOTMAKER_SMTP_PASSWORD_FILE"}
 #: variable -> values that must be refused with a ConfigError naming the variable
 BAD: dict[str, list[str]] = {
     "BOTMAKER_PORT": ["http", "0", "65536", "-1", "80.5"],
+    "BOTMAKER_TRUSTED_PROXIES": ["*", "proxy.example", "10.0.0.0/33", "127.0.0.1,,::1"],
     "BOTMAKER_DOCKER_TIMEOUT": ["fast", "0.1", "301"],
     "BOTMAKER_PULL_TIMEOUT": ["x", "0.5", "86401"],
     "BOTMAKER_INSTANCE": ["Bad Name", "-x", "UPPER", "a" * 64, "a/b"],

@@ -75,9 +75,9 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 @app.command()
 def serve() -> None:
     """Run the API (and dashboard) server."""
-    import uvicorn
-
     from botmaker.api import create_app
+    from botmaker.api.server import serve as run_server
+    from botmaker.api.server import uvicorn_config
 
     settings = _settings()
     _log_to_console()
@@ -91,7 +91,8 @@ def serve() -> None:
         application = create_app(settings)
     except BotMakerError as exc:
         _fail(exc.message)
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
+    if not run_server(uvicorn_config(application, settings)):
+        raise typer.Exit(3)  # uvicorn's own exit code for a server that did not start
 
 
 def _is_loopback(host: str) -> bool:

@@ -105,6 +105,8 @@ class BotLimits:
 class Settings:
     host: str = "127.0.0.1"
     port: int = 7100
+    # Proxies whose X-Forwarded-For/-Proto name the client (IP networks); none: ignored.
+    trusted_proxies: tuple[str, ...] = ()
     data_dir: Path = Path("data")
     secrets_dir: Path = Path("secrets")
     admin_password: Secret | None = None
@@ -179,6 +181,8 @@ class Settings:
             kwargs["host"] = v
         if (v := get("BOTMAKER_PORT")) is not None:
             kwargs["port"] = parse_int(v, "BOTMAKER_PORT", 1, 65535)
+        if (v := get("BOTMAKER_TRUSTED_PROXIES")) is not None:
+            kwargs["trusted_proxies"] = _networks(v, "BOTMAKER_TRUSTED_PROXIES")
         if (v := get("BOTMAKER_DATA_DIR")) is not None:
             kwargs["data_dir"] = Path(v)
         if (v := get("BOTMAKER_SECRETS_DIR")) is not None:
@@ -272,6 +276,25 @@ def _keyring(get: Callable[[str], str | None]) -> dict[str, object]:
     if (v := get("BOTMAKER_KEYRING_ADMIN_PORT")) is not None:
         values["keyring_admin_port"] = parse_int(v, "BOTMAKER_KEYRING_ADMIN_PORT", 0, 65535)
     return values
+
+
+def _networks(text: str, name: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses or networks (``127.0.0.1``, ``10.0.0.0/8``, ``::1``).
+
+    Names and wildcards are refused: trusting a proxy lets it choose the client address
+    the login limiter and the audit log see, so it must be exactly the proxy's address.
+    """
+    networks = []
+    for item in text.split(","):
+        try:
+            networks.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+        except ValueError:
+            raise ConfigError(
+                f"{name}: not an IP address or network: {item.strip()!r} "
+                "(use e.g. 127.0.0.1 or 10.0.0.0/8, comma-separated)",
+                field=name,
+            ) from None
+    return tuple(networks)
 
 
 def _subnet(text: str, name: str) -> str:

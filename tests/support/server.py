@@ -1,4 +1,4 @@
-"""A real uvicorn server on loopback, in a thread."""
+"""A real uvicorn server on loopback, in a thread, configured as ``botmaker serve`` is."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ import time
 import uvicorn
 from fastapi import FastAPI
 
+from botmaker.api.server import uvicorn_config
+
 
 class ServerThread:
     def __init__(self, app: FastAPI) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        # The app's own settings through the same factory as the CLI (proxy headers off
+        # unless BOTMAKER_TRUSTED_PROXIES says so), on a free loopback port.
+        config = uvicorn_config(app, app.state.settings, port=0, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
 

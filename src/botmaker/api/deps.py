@@ -22,6 +22,12 @@ def services(request: Request) -> Services:
 
 
 def client_address(request: Request) -> str:
+    """The one place a caller's address comes from (login limiter, audit log).
+
+    It is the TCP peer, unless that peer is a proxy named in BOTMAKER_TRUSTED_PROXIES:
+    only then has uvicorn replaced it with the client the proxy names in
+    ``X-Forwarded-For`` (api/server.py). A header from anyone else changes nothing.
+    """
     return request.client.host if request.client else "unknown"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import math
 import secrets
 import threading
 import time
@@ -27,48 +28,88 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
+class _Client:
+    """One client's failed logins in the window and its password checks running now."""
+
+    __slots__ = ("failures", "running")
+
+    def __init__(self) -> None:
+        self.failures: deque[float] = deque()
+        self.running = 0
+
+
 class LoginRateLimiter:
-    """At most ``max_failures`` failed logins per client per ``window`` seconds."""
+    """At most ``max_failures`` login attempts per client per ``window`` seconds are
+    evaluated, counting the ones still running.
+
+    ``acquire`` takes a slot *before* the (slow, argon2) password check and refuses with
+    429 when failures in the window plus checks in flight reach the limit; ``failed``
+    turns the slot into a failure, ``succeeded`` clears the client. So a burst of
+    parallel attempts cannot all be checked before the first failure is counted.
+    """
 
     def __init__(self, max_failures: int, window: float, max_clients: int = 10_000) -> None:
         self.max_failures = max_failures
         self.window = window
         self.max_clients = max_clients
-        self._failures: dict[str, deque[float]] = {}
+        self._clients: dict[str, _Client] = {}
         self._lock = threading.Lock()
 
-    def check(self, client: str) -> None:
+    def acquire(self, client: str) -> None:
+        """Take a slot for one password check, or raise ``TooManyRequests``."""
         now = time.monotonic()
         with self._lock:
-            failures = self._failures.get(client)
-            if not failures:
-                return
-            while failures and failures[0] <= now - self.window:
-                failures.popleft()
-            if len(failures) >= self.max_failures:
-                retry = max(1, int(failures[0] + self.window - now) + 1)
+            state = self._clients.get(client)
+            if state is None:
+                if len(self._clients) >= self.max_clients:
+                    self._prune(now)
+                state = self._clients[client] = _Client()
+            self._expire(state, now)
+            if len(state.failures) + state.running >= self.max_failures:
+                retry = self._retry_after(state, now)
                 raise TooManyRequests(
                     f"too many failed logins; try again in {retry} s", retry_after=retry
                 )
+            state.running += 1
 
     def failed(self, client: str) -> None:
-        now = time.monotonic()
+        """The check of an acquired slot failed: it counts for ``window`` seconds."""
         with self._lock:
-            if client not in self._failures and len(self._failures) >= self.max_clients:
-                self._prune(now)
-            self._failures.setdefault(client, deque(maxlen=self.max_failures)).append(now)
+            state = self._clients.setdefault(client, _Client())
+            state.running = max(0, state.running - 1)
+            state.failures.append(time.monotonic())
 
     def succeeded(self, client: str) -> None:
+        """The right password: the client's failures are forgotten."""
         with self._lock:
-            self._failures.pop(client, None)
+            state = self._clients.get(client)
+            if state is None:
+                return
+            state.failures.clear()
+            state.running = max(0, state.running - 1)
+            if not state.running:
+                del self._clients[client]
+
+    def _retry_after(self, state: _Client, now: float) -> int:
+        """Whole seconds until a slot frees: the oldest failure ages out, or (when checks
+        in flight hold the slots) about when they finish."""
+        if len(state.failures) < self.max_failures:
+            return 1
+        return max(1, math.ceil(min(self.window, state.failures[0] + self.window - now)))
+
+    def _expire(self, state: _Client, now: float) -> None:
+        while state.failures and state.failures[0] <= now - self.window:
+            state.failures.popleft()
 
     def _prune(self, now: float) -> None:
-        stale = [c for c, f in self._failures.items() if not f or f[-1] <= now - self.window]
-        for client in stale:
-            del self._failures[client]
-        if len(self._failures) >= self.max_clients:  # still full: forget the oldest
-            oldest = min(self._failures, key=lambda c: self._failures[c][-1])
-            del self._failures[oldest]
+        """Forget idle clients; one with a check running is never forgotten."""
+        for client, state in list(self._clients.items()):
+            self._expire(state, now)
+            if not state.failures and not state.running:
+                del self._clients[client]
+        idle = [c for c, s in self._clients.items() if not s.running]
+        if len(self._clients) >= self.max_clients and idle:  # still full: the oldest
+            del self._clients[min(idle, key=lambda c: self._clients[c].failures[-1])]
 
 
 class AuthService:
@@ -100,21 +141,28 @@ class AuthService:
         return self._configured_hash or self.store.get_setting(PASSWORD_HASH_KEY)
 
     def login(self, password: str, client: str) -> str:
-        self.limiter.check(client)
-        stored = self._password_hash()
+        """A token for the right password. The limiter's slot is taken before the check
+        and given back after it, whatever happens (an error counts as a failure)."""
+        self.limiter.acquire(client)
+        ok = False
         try:
-            ok = stored is not None and self.hasher.verify(stored, password)
-        except (VerificationError, InvalidHashError):
-            ok = False
+            ok = self._verify(password)
+        finally:
+            (self.limiter.succeeded if ok else self.limiter.failed)(client)
         if not ok:
-            self.limiter.failed(client)
             log.warning("failed admin login from %s", client)
             raise Unauthorized("wrong password", field="password")
-        self.limiter.succeeded(client)
         session_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)  # 256 bits
         self.store.add_session(session_id, _digest(secret), self.settings.token_ttl_seconds)
         return f"{TOKEN_PREFIX}.{session_id}.{secret}"
+
+    def _verify(self, password: str) -> bool:
+        stored = self._password_hash()
+        try:
+            return stored is not None and self.hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
 
     def authenticate(self, token: str | None) -> str:
         """Return the session id of a valid token, or raise ``Unauthorized``."""
