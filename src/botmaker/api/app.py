@@ -61,9 +61,11 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         version=__version__,
         summary="Create, run, watch and delete OpenClaw bots in hardened containers.",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        # Not FastAPI's: both need a login, and Swagger UI comes from a pinned package
+        # under the pages' CSP (web/apidocs.py).
+        docs_url=None,
         redoc_url=None,
-        openapi_url="/api/openapi.json",
+        openapi_url=None,
     )
     app.state.services = svc
     app.state.settings = settings

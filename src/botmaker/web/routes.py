@@ -34,6 +34,7 @@ from botmaker.api.deps import (
     set_session_cookie,
 )
 from botmaker.errors import Forbidden, TooManyRequests, Unauthorized
+from botmaker.web import apidocs
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -72,6 +73,7 @@ router = APIRouter(include_in_schema=False)
 def install(app: FastAPI) -> None:
     """Serve the dashboard: its pages at ``/``, its scripts and styles at ``/static``."""
     app.state.web_templates = Jinja2Templates(directory=TEMPLATES_DIR)
+    app.include_router(apidocs.router)  # before /static: it serves /static/swagger-ui/
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(router)
 
@@ -265,3 +267,9 @@ def keys_page(request: Request) -> Response:
 @router.get("/diagnostics")
 def diagnostics_page(request: Request) -> Response:
     return _page(request, "diagnostics.html", "diagnostics", title="Diagnostics")
+
+
+@router.get("/api/docs")
+def api_docs_page(request: Request) -> Response:
+    """Swagger UI over ``/api/openapi.json`` (web/apidocs.py), for the logged-in admin."""
+    return _page(request, "api_docs.html", "api", title="API")
