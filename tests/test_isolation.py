@@ -193,8 +193,13 @@ def test_a_bot_cannot_reach_another_bot_over_the_network(
 def test_bots_cannot_reach_botmaker(
     internal: bool, settings: Any, make_services: Any, docker_api: docker.APIClient
 ) -> None:
-    svc: Services = make_services(settings, network_internal=internal)
-    with ServerThread(create_app(svc.settings, svc)) as server:
+    # Positive control below: a host service on a port the operator opened to bots
+    # (BOTMAKER_BOT_HOST_PORTS), seen by the very same probe.
+    listener = HostHTTPListener("0.0.0.0")
+    svc: Services = make_services(
+        settings, network_internal=internal, bot_host_ports=(listener.port,)
+    )
+    with listener, ServerThread(create_app(svc.settings, svc)) as server:
         port = urlsplit(server).port
         assert port is not None
         # BotMaker is up and serving on its port (seen from the host).
@@ -217,12 +222,10 @@ def test_bots_cannot_reach_botmaker(
         gateway = network_of(docker_api, bot, svc.settings.network)["Gateway"]
         assert gateway
 
-        # Positive control: a host service bound where bots can reach it, on the one
-        # port the host guard lets them connect to (the keyring's data plane, normally),
-        # is seen by the very same probe, so a BotMaker listening there would fail this.
-        with HostHTTPListener(gateway) as listener:
-            svc.runtime.allow_host_port(listener.port)
-            reached = http_probe(docker_api, bot.container, gateway, listener.port)
+        # Positive control: a host service bound where bots can reach it, on a port
+        # the host guard lets them connect to (BOTMAKER_BOT_HOST_PORTS), is seen by the
+        # very same probe, so a BotMaker listening there would fail this.
+        reached = http_probe(docker_api, bot.container, gateway, listener.port)
         assert "host-listener" in reached.out, reached
 
         for host in (gateway, "127.0.0.1"):

@@ -119,6 +119,8 @@ class Settings:
     network: str = "botmaker-bots"
     network_internal: bool = False
     network_subnet: str | None = None  # IPv4 subnet BotMaker gives the bots' network it creates
+    # Host TCP ports bots may connect to besides the keyring's data plane (host guard).
+    bot_host_ports: tuple[int, ...] = ()
     bot_uid_base: int = 200_000
     stop_timeout: int = 10
     limits: BotLimits = field(default_factory=BotLimits)
@@ -207,6 +209,8 @@ class Settings:
             kwargs["network_internal"] = _bool(v, "BOTMAKER_NETWORK_INTERNAL")
         if (v := get("BOTMAKER_NETWORK_SUBNET")) is not None:
             kwargs["network_subnet"] = _subnet(v, "BOTMAKER_NETWORK_SUBNET")
+        if (v := get("BOTMAKER_BOT_HOST_PORTS")) is not None:
+            kwargs["bot_host_ports"] = _ports(v, "BOTMAKER_BOT_HOST_PORTS")
         if (v := get("BOTMAKER_BOT_UID_BASE")) is not None:
             kwargs["bot_uid_base"] = parse_int(v, "BOTMAKER_BOT_UID_BASE", 1000, 2**31 - 2**20)
         if (v := get("BOTMAKER_STOP_TIMEOUT")) is not None:
@@ -276,6 +280,12 @@ def _keyring(get: Callable[[str], str | None]) -> dict[str, object]:
     if (v := get("BOTMAKER_KEYRING_ADMIN_PORT")) is not None:
         values["keyring_admin_port"] = parse_int(v, "BOTMAKER_KEYRING_ADMIN_PORT", 0, 65535)
     return values
+
+
+def _ports(text: str, name: str) -> tuple[int, ...]:
+    """Comma-separated TCP port numbers (``11434,8000``), each once, in order."""
+    ports = [parse_int(item.strip(), name, 1, 65535) for item in text.split(",")]
+    return tuple(dict.fromkeys(ports))
 
 
 def _networks(text: str, name: str) -> tuple[str, ...]:

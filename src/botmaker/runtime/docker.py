@@ -132,7 +132,8 @@ class DockerBackend:
         self._network_lock = threading.Lock()
         self._node_name: str | None = None
         self._guard: HostGuard | None = None
-        self._host_ports: set[int] = set()
+        # the host ports bots may reach: the operator's own, then the keyring's data plane
+        self._host_ports: set[int] = set(settings.bot_host_ports)
 
     def _client(self, timeout: float) -> docker.APIClient:
         try:
