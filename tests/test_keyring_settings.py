@@ -39,6 +39,7 @@ def test_every_variable_is_read() -> None:
             "BOTMAKER_KEYRING_READ_TIMEOUT": "120",
             "BOTMAKER_KEYRING_FLUSH": "0.5",
             "BOTMAKER_KEYRING_LISTEN_WAIT": "30",
+            "BOTMAKER_KEYRING_HOSTS": "keyring, Keyring.Internal,keyring",
         }
     )
     assert settings.db_path == Path("/k/keyring.db")
@@ -51,6 +52,7 @@ def test_every_variable_is_read() -> None:
     assert (settings.connect_timeout, settings.read_timeout) == (3.0, 120.0)
     assert settings.flush_seconds == 0.5
     assert settings.listen_wait == 30.0
+    assert settings.data_hosts == ("keyring", "keyring.internal")
 
 
 @pytest.mark.parametrize(
@@ -66,6 +68,10 @@ def test_every_variable_is_read() -> None:
         ("BOTMAKER_KEYRING_READ_TIMEOUT", "x"),
         ("BOTMAKER_KEYRING_FLUSH", "0"),
         ("BOTMAKER_KEYRING_LISTEN_WAIT", "-1"),
+        ("BOTMAKER_KEYRING_HOSTS", "keyring:7180"),
+        ("BOTMAKER_KEYRING_HOSTS", "keyring,,other"),
+        ("BOTMAKER_KEYRING_HOSTS", "*.example"),
+        ("BOTMAKER_KEYRING_HOSTS", "-keyring"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(name: str, value: str) -> None:

@@ -196,6 +196,30 @@ def test_the_data_planes_own_addresses_are_accepted(plane: Plane, host: str) -> 
     assert seen.path == "/v1/messages"
 
 
+def test_a_name_bots_are_given_is_accepted_only_when_configured(tmp_path: Path) -> None:
+    """An external keyring that bots reach by a DNS name (``http://keyring:7180``) checks
+    ``Host`` against BOTMAKER_KEYRING_HOSTS: that name passes, look-alikes do not."""
+    with (
+        FakeUpstream() as provider,
+        KeyringProcess(tmp_path, BOTMAKER_KEYRING_HOSTS="keyring") as kr,
+    ):
+        kr.admin.set_upstream("anthropic", provider.url, allow_private=True)
+        kr.admin.add_key("anthropic", ANTHROPIC_KEY)
+        url = urlsplit(kr.url)
+        assert url.hostname
+        assert url.port
+        named = Plane(kr, provider, provider, url.hostname, url.port)
+        _, token = named.new_bot("anthropic")
+        line = "POST /v1/anthropic/v1/messages HTTP/1.1"
+        for host in (f"keyring:{url.port}", "KEYRING", f"{named.address}"):
+            answer = named.send(line, token, host=host)
+            assert answer.status == 200, (host, answer.text)
+        for host in ("keyring.evil.example", f"keyring:{url.port + 1}", "keyringx"):
+            answer = named.send(line, token, host=host)
+            assert answer.status == 400, (host, answer.text)
+        assert len(provider.requests) == 3
+
+
 def test_a_refusal_is_counted_for_the_bot(plane: Plane) -> None:
     bot_id, token = plane.new_bot("anthropic")
     for line in ("POST http://evil.example/v1/anthropic/v1/messages", "POST /v1/anthropi%63/x"):

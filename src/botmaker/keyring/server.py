@@ -173,7 +173,7 @@ async def serve(settings: KeyringSettings, *, ready: asyncio.Event | None = None
                 await _wait_for_address(host, settings.listen_wait)
             await web.TCPSite(runner, host, port, backlog=1024).start()
         data_at, admin_at = (_bound(runner) for runner in runners)
-        runners[0].app[ADDRESS].bind(settings.data_listen[0], *data_at)
+        runners[0].app[ADDRESS].bind(settings.data_listen[0], *data_at, settings.data_hosts)
         admin[LISTEN]["data"] = f"{data_at[0]}:{data_at[1]}"
         log.info(
             "keyring %s; proxy on %s:%d, admin API on %s:%d",

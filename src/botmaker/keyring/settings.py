@@ -8,6 +8,7 @@ starts the keyring itself, builds that environment (see
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,18 @@ def _listen(text: str, name: str) -> tuple[str, int]:
     if not sep or not host:
         raise ConfigError(f"{name}: use host:port, got {text!r}", field=name)
     return host.strip("[]"), parse_int(port, name, 0, 65535)
+
+
+_HOSTNAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
+
+
+def _hostnames(text: str, name: str) -> tuple[str, ...]:
+    """Comma-separated DNS names (``keyring``, ``keyring.internal``), lowercased."""
+    names = [item.strip().lower() for item in text.split(",")]
+    for item in names:
+        if len(item) > 253 or not _HOSTNAME.fullmatch(item):
+            raise ConfigError(f"{name}: not a host name: {item!r}", field=name)
+    return tuple(dict.fromkeys(names))
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,7 @@ class KeyringSettings:
     read_timeout: float = 600.0  # between two chunks of an upstream response
     flush_seconds: float = 1.0  # how often usage counters reach SQLite
     listen_wait: float = 0.0  # seconds to wait for a listen address to exist on this host
+    data_hosts: tuple[str, ...] = ()  # DNS names bots reach the data plane by (Host check)
 
     @property
     def db_path(self) -> Path:
@@ -81,4 +95,6 @@ class KeyringSettings:
             kwargs["flush_seconds"] = parse_float(v, "BOTMAKER_KEYRING_FLUSH", 0.05, 3600)
         if (v := get("BOTMAKER_KEYRING_LISTEN_WAIT")) is not None:
             kwargs["listen_wait"] = parse_float(v, "BOTMAKER_KEYRING_LISTEN_WAIT", 0, 3600)
+        if (v := get("BOTMAKER_KEYRING_HOSTS")) is not None:
+            kwargs["data_hosts"] = _hostnames(v, "BOTMAKER_KEYRING_HOSTS")
         return cls(**kwargs)  # type: ignore[arg-type]

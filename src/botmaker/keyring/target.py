@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
@@ -197,10 +198,12 @@ class DataAddress:
     any_ip: bool = False
     port: int = 0
 
-    def bind(self, listen_host: str, bound_host: str, port: int) -> None:
+    def bind(self, listen_host: str, bound_host: str, port: int, names: Iterable[str] = ()) -> None:
+        """Accept the listen and bound addresses, plus ``names`` (DNS names bots are
+        given in their proxy URL: ``BOTMAKER_KEYRING_HOSTS``)."""
         hosts = {h.strip("[]").lower() for h in (listen_host, bound_host)}
         self.any_ip = bool(hosts & _WILDCARDS)
-        self.names = hosts - _WILDCARDS
+        self.names = (hosts - _WILDCARDS) | {name.lower() for name in names}
         if self.any_ip or any(_is_loopback(h) for h in self.names):
             self.names.add("localhost")
         self.port = port
