@@ -70,3 +70,24 @@ def test_every_keyring_variable_is_documented() -> None:
     assert "BOTMAKER_KEYRING_LISTEN" in read  # the scan works
     table = set(re.findall(r"^\| `(BOTMAKER_KEYRING_[A-Z_]+)` \|", README, flags=re.MULTILINE))
     assert read <= table, f"keyring settings missing from the README: {read - table}"
+
+
+def test_every_guarantee_names_tests_that_exist() -> None:
+    """*Operating safely* and docs/threat-model.md name the tests that prove each
+    guarantee: every ``tests/…py`` and ``::test_…`` they name must exist, so a renamed
+    or deleted test cannot leave a guarantee unproved."""
+    section = README.split("## Operating safely", 1)[1].split("\n## ", 1)[0]
+    names = 0
+    for ref in re.finditer(r"`(tests/[\w/]+\.py)(::\w+)?`|`::(\w+)`", section):
+        if ref.group(1):
+            current = ROOT / ref.group(1)
+            assert current.is_file(), ref.group(1)
+            source = current.read_text(encoding="utf-8")
+        name = (ref.group(2) or "").removeprefix("::") or ref.group(3)
+        if name:
+            assert re.search(rf"^def {name}\(", source, flags=re.MULTILINE), (current, name)
+            names += 1
+    assert names >= 20  # the scan works
+    threats = (ROOT / "docs" / "threat-model.md").read_text(encoding="utf-8")
+    assert "tests/hostile/" in threats
+    assert "docs/threat-model.md" in section
