@@ -203,6 +203,10 @@ class Backend(Protocol):
 
     def ping(self) -> None: ...
 
+    def close(self) -> None:
+        """Release the engine connections (the backend is not used afterwards)."""
+        ...
+
     def ensure_network(self) -> None: ...
 
     def network_gateway(self) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 from botmaker.config import Settings
 from botmaker.errors import BotMakerError, EngineUnavailable
+from botmaker.runtime.base import Backend
 from botmaker.runtime.docker import DockerBackend
 from botmaker.runtime.swarm import SwarmBackend
 from botmaker.secrets import SecretStore
@@ -44,7 +45,7 @@ class Services:
     bots: BotService
     images: ImageService
     auth: AuthService
-    runtime: DockerBackend
+    runtime: Backend
     keyring: KeyringService
     monitor: Monitor
     stats: StatsSampler
@@ -180,7 +181,7 @@ def build_services(settings: Settings, *, check_runtime: bool = True) -> Service
     )
 
 
-def make_backend(settings: Settings) -> DockerBackend:
+def make_backend(settings: Settings) -> Backend:
     """The runtime ``BOTMAKER_RUNTIME`` names. Swarm mode on an engine that answers but is
     not a swarm manager fails here (``ConfigError``); an engine that is down is found
     out later, as in Docker mode."""
