@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 from pathlib import Path
 
 import pytest
 
-from botmaker.config import ConfigError
-from botmaker.keyring.settings import KeyringSettings
+import botmaker.keyring.settings
+from botmaker.config import SETTINGS, ConfigError
+from botmaker.keyring.settings import KEYRING, KeyringSettings
 
 
 def test_defaults_follow_botmakers_folders() -> None:
@@ -92,3 +95,10 @@ def test_the_keyring_waits_for_its_listen_address_only_as_long_as_told() -> None
     started = time.monotonic()
     asyncio.run(_wait_for_address("192.0.2.1", 1))  # TEST-NET-1: never on this host
     assert 0.9 < time.monotonic() - started < 3
+
+
+def test_the_keyring_reads_its_variables_only_through_the_tables() -> None:
+    source = inspect.getsource(botmaker.keyring.settings)
+    quoted = set(re.findall(r'"(BOTMAKER_[A-Z_]+)"', source))
+    assert {var.name for var in KEYRING} <= quoted
+    assert quoted <= {var.name for var in (*KEYRING, *SETTINGS)}

@@ -1,17 +1,29 @@
 """Typed settings read from an environment mapping (``os.environ`` by default).
 
+Every variable is one row of a declarative table (:data:`SETTINGS`; the keyring's
+own is in ``botmaker.keyring.settings``): its name, the field it sets, the parser
+that checks it (bounds included), its default as documented and its documentation.
+One small reader (:func:`read`, :func:`build`) turns a table into settings, and
+``botmaker.config_docs`` prints the README's configuration tables from the same rows,
+so code and documentation cannot drift apart.
+
 Nothing here reads the process environment at import time: ``Settings.from_env``
 takes the mapping to read, so tests pass their own.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 from botmaker.errors import BotMakerError
 
@@ -60,15 +72,6 @@ def parse_size(text: str, name: str) -> int:
         raise ConfigError(f"{name}: not a size: {text!r} (use e.g. 512m, 1g)", field=name)
     number, unit = int(match.group(1)), match.group(2).lower()
     return number * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
-
-
-def _bool(text: str, name: str) -> bool:
-    value = text.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off", ""}:
-        return False
-    raise ConfigError(f"{name}: expected true or false, got {text!r}", field=name)
 
 
 def parse_int(text: str, name: str, low: int, high: int) -> int:
@@ -173,113 +176,132 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-
-        def get(name: str) -> str | None:
-            value = env.get(name)
-            return value if value not in (None, "") else None
-
-        kwargs: dict[str, object] = {}
-        if (v := get("BOTMAKER_HOST")) is not None:
-            kwargs["host"] = v
-        if (v := get("BOTMAKER_PORT")) is not None:
-            kwargs["port"] = parse_int(v, "BOTMAKER_PORT", 1, 65535)
-        if (v := get("BOTMAKER_TRUSTED_PROXIES")) is not None:
-            kwargs["trusted_proxies"] = _networks(v, "BOTMAKER_TRUSTED_PROXIES")
-        if (v := get("BOTMAKER_DATA_DIR")) is not None:
-            kwargs["data_dir"] = Path(v)
-        if (v := get("BOTMAKER_SECRETS_DIR")) is not None:
-            kwargs["secrets_dir"] = Path(v)
-        kwargs["admin_password"] = _admin_password(env)
-        if (v := get("BOTMAKER_BOT_IMAGE")) is not None:
-            kwargs["bot_image"] = v
-        kwargs["docker_host"] = get("DOCKER_HOST")
-        if (v := get("BOTMAKER_DOCKER_API_VERSION")) is not None:
-            kwargs["docker_api_version"] = v
-        if (v := get("BOTMAKER_DOCKER_TIMEOUT")) is not None:
-            kwargs["docker_timeout"] = parse_float(v, "BOTMAKER_DOCKER_TIMEOUT", 0.5, 300)
-        if (v := get("BOTMAKER_PULL_TIMEOUT")) is not None:
-            kwargs["pull_timeout"] = parse_float(v, "BOTMAKER_PULL_TIMEOUT", 1, 86400)
-        if (v := get("BOTMAKER_INSTANCE")) is not None:
-            if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,62}", v):
-                raise ConfigError("BOTMAKER_INSTANCE: use lowercase letters, digits, - _ .")
-            kwargs["instance"] = v
-        if (v := get("BOTMAKER_NETWORK")) is not None:
-            kwargs["network"] = v
-        if (v := get("BOTMAKER_NETWORK_INTERNAL")) is not None:
-            kwargs["network_internal"] = _bool(v, "BOTMAKER_NETWORK_INTERNAL")
-        if (v := get("BOTMAKER_NETWORK_SUBNET")) is not None:
-            kwargs["network_subnet"] = _subnet(v, "BOTMAKER_NETWORK_SUBNET")
-        if (v := get("BOTMAKER_BOT_HOST_PORTS")) is not None:
-            kwargs["bot_host_ports"] = _ports(v, "BOTMAKER_BOT_HOST_PORTS")
-        if (v := get("BOTMAKER_BOT_UID_BASE")) is not None:
-            kwargs["bot_uid_base"] = parse_int(v, "BOTMAKER_BOT_UID_BASE", 1000, 2**31 - 2**20)
-        if (v := get("BOTMAKER_STOP_TIMEOUT")) is not None:
-            kwargs["stop_timeout"] = parse_int(v, "BOTMAKER_STOP_TIMEOUT", 0, 600)
-        if (v := get("BOTMAKER_TOKEN_TTL")) is not None:
-            kwargs["token_ttl_seconds"] = parse_int(v, "BOTMAKER_TOKEN_TTL", 60, 30 * 86400)
-        if (v := get("BOTMAKER_MAX_BODY")) is not None:
-            max_body = parse_size(v, "BOTMAKER_MAX_BODY")
-            if max_body < 1024:
-                raise ConfigError("BOTMAKER_MAX_BODY: at least 1k", field="BOTMAKER_MAX_BODY")
-            kwargs["max_body_bytes"] = max_body
-        if (v := get("BOTMAKER_SSE_PING")) is not None:
-            kwargs["sse_ping_seconds"] = parse_float(v, "BOTMAKER_SSE_PING", 0.1, 3600)
-        if (v := get("BOTMAKER_VALIDATE_CONFIG")) is not None:
-            if v not in {"auto", "always", "never"}:
-                raise ConfigError(
-                    "BOTMAKER_VALIDATE_CONFIG: use auto, always or never",
-                    field="BOTMAKER_VALIDATE_CONFIG",
-                )
-            kwargs["validate_config"] = v
-        if (v := get("BOTMAKER_HEALTH_INTERVAL")) is not None:
-            kwargs["health_interval"] = parse_float(v, "BOTMAKER_HEALTH_INTERVAL", 0.5, 3600)
-        if (v := get("BOTMAKER_STATS_INTERVAL")) is not None:
-            kwargs["stats_interval"] = parse_float(v, "BOTMAKER_STATS_INTERVAL", 0.5, 3600)
-        if (v := get("BOTMAKER_RECONCILE_INTERVAL")) is not None:
-            kwargs["reconcile_interval"] = parse_float(v, "BOTMAKER_RECONCILE_INTERVAL", 0.5, 86400)
-        if (v := get("BOTMAKER_UPGRADE_TIMEOUT")) is not None:
-            kwargs["upgrade_timeout"] = parse_float(v, "BOTMAKER_UPGRADE_TIMEOUT", 5, 3600)
-        if (v := get("BOTMAKER_SMTP_PASSWORD_FILE")) is not None:
-            kwargs["smtp_password_file"] = _readable_file(v, "BOTMAKER_SMTP_PASSWORD_FILE")
-        kwargs.update(_keyring(get))
-        kwargs.update(_runtime(get))
-        kwargs["limits"] = _limits(get)
-        return cls(**kwargs)  # type: ignore[arg-type]
+        return _check(build(cls(), read(SETTINGS, env)))
 
 
-def _keyring(get: Callable[[str], str | None]) -> dict[str, object]:
-    values: dict[str, object] = {}
-    mode = get("BOTMAKER_KEYRING")
-    if mode is not None:
-        if mode not in {"auto", "external", "off"}:
-            raise ConfigError(
-                "BOTMAKER_KEYRING: use auto, external or off", field="BOTMAKER_KEYRING"
-            )
-        values["keyring"] = mode
-    for name, key in (
-        ("BOTMAKER_KEYRING_URL", "keyring_url"),
-        ("BOTMAKER_KEYRING_PROXY_URL", "keyring_proxy_url"),
-    ):
-        if (v := get(name)) is not None:
-            if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", v):
-                raise ConfigError(f"{name}: not an http(s) URL: {v!r}", field=name)
-            values[key] = v.rstrip("/")
-    if values.get("keyring") == "external" and not (
-        values.get("keyring_url") and values.get("keyring_proxy_url")
-    ):
-        raise ConfigError(
-            "BOTMAKER_KEYRING=external needs BOTMAKER_KEYRING_URL and BOTMAKER_KEYRING_PROXY_URL",
-            field="BOTMAKER_KEYRING_URL",
-        )
-    if (v := get("BOTMAKER_KEYRING_ADMIN_TOKEN_FILE")) is not None:
-        values["keyring_token_path"] = Path(v)
-    if (v := get("BOTMAKER_KEYRING_DIR")) is not None:
-        values["keyring_dir_path"] = Path(v)
-    if (v := get("BOTMAKER_KEYRING_PORT")) is not None:
-        values["keyring_port"] = parse_int(v, "BOTMAKER_KEYRING_PORT", 0, 65535)
-    if (v := get("BOTMAKER_KEYRING_ADMIN_PORT")) is not None:
-        values["keyring_admin_port"] = parse_int(v, "BOTMAKER_KEYRING_ADMIN_PORT", 0, 65535)
-    return values
+# --- The table and its reader -------------------------------------------------------
+
+#: Reads one variable's text (never empty); raises a ConfigError naming the variable.
+Parser = Callable[[str, str], object]
+_D = TypeVar("_D", bound="DataclassInstance")
+
+
+@dataclass(frozen=True)
+class Var:
+    """One environment variable: the field it sets, how it is checked, its README row."""
+
+    name: str
+    #: attribute of the settings it sets; ``limits.cpus`` sets a field of a nested one
+    field: str
+    #: the parser, with its bounds (``integer(1, 65535)``)
+    parse: Parser
+    #: the default as the README shows it (None: unset); a test parses it back
+    default: str | None
+    doc: str
+
+
+def read(table: Iterable[Var], env: Mapping[str, str]) -> dict[str, object]:
+    """The parsed value of each variable of ``table`` set in ``env``, by field.
+
+    An empty value counts as unset. Two variables for one field (a password or the
+    file holding it) cannot both be set: which one wins would be a guess.
+    """
+    chosen: dict[str, Var] = {}
+    for var in table:
+        if not env.get(var.name):
+            continue
+        if (other := chosen.get(var.field)) is not None:
+            raise ConfigError(f"set {other.name} or {var.name}, not both", field=other.name)
+        chosen[var.field] = var
+    return {key: var.parse(env[var.name], var.name) for key, var in chosen.items()}
+
+
+def build(base: _D, values: Mapping[str, object]) -> _D:
+    """``base`` with ``values`` set (a dotted key sets a field of a nested dataclass)."""
+    flat: dict[str, object] = {}
+    nested: dict[str, dict[str, object]] = {}
+    for key, value in values.items():
+        head, dot, rest = key.partition(".")
+        if dot:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            flat[key] = value
+    for head, inner in nested.items():
+        flat[head] = build(getattr(base, head), inner)
+    return dataclasses.replace(base, **flat)
+
+
+# --- Parsers --------------------------------------------------------------------------
+
+
+def string(text: str, name: str) -> str:
+    """Free-form text: Docker or the OS judges it."""
+    return text
+
+
+def path(text: str, name: str) -> Path:
+    return Path(text)
+
+
+def boolean(text: str, name: str) -> bool:
+    value = text.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {text!r}", field=name)
+
+
+def integer(low: int, high: int) -> Parser:
+    return lambda text, name: parse_int(text, name, low, high)
+
+
+def number(low: float, high: float) -> Parser:
+    return lambda text, name: parse_float(text, name, low, high)
+
+
+def size(at_least: str) -> Parser:
+    """A size in bytes (``512m``), refused below ``at_least`` (itself a size)."""
+    low = parse_size(at_least, "at_least")
+
+    def parse(text: str, name: str) -> int:
+        value = parse_size(text, name)
+        if value < low:
+            raise ConfigError(f"{name}: at least {at_least}", field=name)
+        return value
+
+    return parse
+
+
+def choice(*options: str, echo: bool = False) -> Parser:
+    """One of ``options``; ``echo`` repeats the refused value in the error."""
+    listed = f"{', '.join(options[:-1])} or {options[-1]}"
+
+    def parse(text: str, name: str) -> str:
+        if text not in options:
+            shown = f", not {text!r}" if echo else ""
+            raise ConfigError(f"{name}: use {listed}{shown}", field=name)
+        return text
+
+    return parse
+
+
+def _size_text(text: str, name: str) -> str:
+    """A size kept as written (Docker's log options take ``10m`` as text)."""
+    parse_size(text, name)
+    return text
+
+
+def _instance(text: str, name: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,62}", text):
+        raise ConfigError(f"{name}: use lowercase letters, digits, - _ .", field=name)
+    return text
+
+
+def _url(text: str, name: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", text):
+        raise ConfigError(f"{name}: not an http(s) URL: {text!r}", field=name)
+    return text.rstrip("/")
 
 
 def _ports(text: str, name: str) -> tuple[int, ...]:
@@ -322,85 +344,401 @@ def _subnet(text: str, name: str) -> str:
 _CONSTRAINT = re.compile(r"^[A-Za-z0-9_.\-]+ *(==|!=) *[^\s,]+$")
 
 
-def _runtime(get: Callable[[str], str | None]) -> dict[str, object]:
-    values: dict[str, object] = {}
-    if (v := get("BOTMAKER_RUNTIME")) is not None:
-        if v not in {"docker", "swarm"}:
+def _constraints(text: str, name: str) -> tuple[str, ...]:
+    constraints = tuple(c.strip() for c in text.split(",") if c.strip())
+    for constraint in constraints:
+        if not _CONSTRAINT.fullmatch(constraint):
             raise ConfigError(
-                f"BOTMAKER_RUNTIME: use docker or swarm, not {v!r}", field="BOTMAKER_RUNTIME"
+                f"{name}: not a placement constraint: {constraint!r} "
+                "(use e.g. node.labels.bots==true)",
+                field=name,
             )
-        values["runtime"] = v
-    if (v := get("BOTMAKER_SWARM_CONSTRAINTS")) is not None:
-        constraints = tuple(c.strip() for c in v.split(",") if c.strip())
-        for constraint in constraints:
-            if not _CONSTRAINT.fullmatch(constraint):
-                raise ConfigError(
-                    f"BOTMAKER_SWARM_CONSTRAINTS: not a placement constraint: {constraint!r} "
-                    "(use e.g. node.labels.bots==true)",
-                    field="BOTMAKER_SWARM_CONSTRAINTS",
-                )
-        values["swarm_constraints"] = constraints
-    if (v := get("BOTMAKER_SWARM_ENCRYPT_NETWORK")) is not None:
-        values["swarm_encrypt_network"] = _bool(v, "BOTMAKER_SWARM_ENCRYPT_NETWORK")
-    if (v := get("BOTMAKER_SWARM_ALLOW_NEW_PRIVILEGES")) is not None:
-        values["swarm_allow_new_privileges"] = _bool(v, "BOTMAKER_SWARM_ALLOW_NEW_PRIVILEGES")
-    return values
+    return constraints
 
 
-def _limits(get: Callable[[str], str | None]) -> BotLimits:
-    values: dict[str, object] = {}
-    if (v := get("BOTMAKER_BOT_MEMORY")) is not None:
-        memory = parse_size(v, "BOTMAKER_BOT_MEMORY")
-        if memory < 6 * 1024**2:
-            raise ConfigError("BOTMAKER_BOT_MEMORY: at least 6m", field="BOTMAKER_BOT_MEMORY")
-        values["memory_bytes"] = memory
-    if (v := get("BOTMAKER_BOT_CPUS")) is not None:
-        values["cpus"] = parse_float(v, "BOTMAKER_BOT_CPUS", 0.01, 1024)
-    if (v := get("BOTMAKER_BOT_PIDS")) is not None:
-        values["pids"] = parse_int(v, "BOTMAKER_BOT_PIDS", 8, 1_000_000)
-    if (v := get("BOTMAKER_BOT_TMP_SIZE")) is not None:
-        tmp_bytes = parse_size(v, "BOTMAKER_BOT_TMP_SIZE")
-        if tmp_bytes < 1024**2:
-            raise ConfigError("BOTMAKER_BOT_TMP_SIZE: at least 1m", field="BOTMAKER_BOT_TMP_SIZE")
-        values["tmp_bytes"] = tmp_bytes
-    if (v := get("BOTMAKER_LOG_MAX_SIZE")) is not None:
-        parse_size(v, "BOTMAKER_LOG_MAX_SIZE")
-        values["log_max_size"] = v
-    if (v := get("BOTMAKER_LOG_MAX_FILE")) is not None:
-        values["log_max_file"] = parse_int(v, "BOTMAKER_LOG_MAX_FILE", 1, 100)
-    return BotLimits(**values)  # type: ignore[arg-type]
+def _read_file(value: str, name: str) -> str:
+    try:
+        return Path(value).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read {value}: {exc.strerror}", field=name) from None
 
 
 def _readable_file(value: str, name: str) -> Path:
     """A secret's file: checked readable now (read again each time it is needed)."""
-    path = Path(value)
+    file = Path(value)
     try:
-        with path.open("rb"):
+        with file.open("rb"):
             pass
     except OSError as exc:
         raise ConfigError(f"{name}: cannot read {value}: {exc.strerror}", field=name) from None
-    return path
+    return file
 
 
-def _admin_password(env: Mapping[str, str]) -> Secret | None:
-    direct = env.get("BOTMAKER_ADMIN_PASSWORD") or None
-    path = env.get("BOTMAKER_ADMIN_PASSWORD_FILE") or None
-    if direct and path:
-        raise ConfigError("set BOTMAKER_ADMIN_PASSWORD or BOTMAKER_ADMIN_PASSWORD_FILE, not both")
-    if path:
-        try:
-            direct = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise ConfigError(
-                f"BOTMAKER_ADMIN_PASSWORD_FILE: cannot read {path}: {exc.strerror}",
-                field="BOTMAKER_ADMIN_PASSWORD_FILE",
-            ) from None
-    if direct is None:
-        return None
-    if direct.lower() in PLACEHOLDER_PASSWORDS or len(direct) < MIN_PASSWORD_LENGTH:
+def _password(text: str, name: str) -> Secret:
+    if text.lower() in PLACEHOLDER_PASSWORDS or len(text) < MIN_PASSWORD_LENGTH:
         raise ConfigError(
             f"the admin password is a placeholder or shorter than {MIN_PASSWORD_LENGTH} "
             "characters; choose a real one (or unset it to have one generated)",
-            field="BOTMAKER_ADMIN_PASSWORD",
+            field=name,
         )
-    return Secret(direct)
+    return Secret(text)
+
+
+def _password_file(value: str, name: str) -> Secret:
+    """The file's text without its trailing newline (spaces belong to the password)."""
+    return _password(_read_file(value, name).rstrip("\r\n"), name)
+
+
+def _check(settings: Settings) -> Settings:
+    """What no single variable can check: an external keyring needs both its URLs."""
+    if settings.keyring == "external" and not (settings.keyring_url and settings.keyring_proxy_url):
+        raise ConfigError(
+            "BOTMAKER_KEYRING=external needs BOTMAKER_KEYRING_URL and BOTMAKER_KEYRING_PROXY_URL",
+            field="BOTMAKER_KEYRING_URL",
+        )
+    return settings
+
+
+#: BotMaker's variables, in the order of the README's configuration table.
+SETTINGS: tuple[Var, ...] = (
+    Var(
+        "BOTMAKER_HOST",
+        "host",
+        string,
+        "127.0.0.1",
+        "Address the API listens on. Keep it on loopback (or a private interface) — see "
+        "*Operating safely*.",
+    ),
+    Var("BOTMAKER_PORT", "port", integer(1, 65535), "7100", "Port of the API."),
+    Var(
+        "BOTMAKER_TRUSTED_PROXIES",
+        "trusted_proxies",
+        _networks,
+        None,
+        "Comma-separated IP addresses or networks (e.g. `127.0.0.1`, `10.0.0.0/8`) of the "
+        "reverse proxies in front of BotMaker. Only a request from one of them has its "
+        "`X-Forwarded-For` (the client the login limit and the audit log see) and "
+        "`X-Forwarded-Proto` (`https` makes the session cookie `Secure`) believed. Unset: "
+        "both headers are ignored and the client is the TCP peer. A proxy on the same host "
+        "(the compose deployment) connects from `127.0.0.1`: set `127.0.0.1` so each client "
+        "has its own login limit — every local process can then claim any address.",
+    ),
+    Var(
+        "BOTMAKER_DATA_DIR",
+        "data_dir",
+        path,
+        "./data",
+        "Folder (0700) of the SQLite store `botmaker.db` (0600).",
+    ),
+    Var(
+        "BOTMAKER_SECRETS_DIR",
+        "secrets_dir",
+        path,
+        "./secrets",
+        "Folder (0700) of the per-bot secret folders.",
+    ),
+    Var(
+        "BOTMAKER_ADMIN_PASSWORD",
+        "admin_password",
+        _password,
+        None,
+        "Admin password (at least 12 characters; placeholders such as `changethis` are refused).",
+    ),
+    Var(
+        "BOTMAKER_ADMIN_PASSWORD_FILE",
+        "admin_password",
+        _password_file,
+        None,
+        "File holding the admin password (preferred over the variable). If neither is set, "
+        "one is generated on first start.",
+    ),
+    Var(
+        "BOTMAKER_BOT_IMAGE",
+        "bot_image",
+        string,
+        DEFAULT_BOT_IMAGE,
+        "Image for new bots, pinned to a release. Pulled if missing.",
+    ),
+    Var(
+        "DOCKER_HOST",
+        "docker_host",
+        string,
+        "unix:///var/run/docker.sock",
+        "The Docker engine, as Docker itself reads it.",
+    ),
+    Var(
+        "BOTMAKER_DOCKER_API_VERSION",
+        "docker_api_version",
+        string,
+        "1.41",
+        "Docker API version to speak (1.41 = engine 20.10; newer engines accept it).",
+    ),
+    Var(
+        "BOTMAKER_DOCKER_TIMEOUT",
+        "docker_timeout",
+        number(0.5, 300),
+        "5",
+        "Seconds to wait for the engine before answering 503.",
+    ),
+    Var(
+        "BOTMAKER_PULL_TIMEOUT",
+        "pull_timeout",
+        number(1, 86400),
+        "600",
+        "Seconds of silence tolerated while pulling an image.",
+    ),
+    Var(
+        "BOTMAKER_INSTANCE",
+        "instance",
+        _instance,
+        "default",
+        "Name of this BotMaker installation; its containers carry `botmaker.instance=<name>`,"
+        " so several installations can share an engine.",
+    ),
+    Var(
+        "BOTMAKER_NETWORK",
+        "network",
+        string,
+        "botmaker-bots",
+        "Docker network of the bots (bridge, inter-container traffic disabled).",
+    ),
+    Var(
+        "BOTMAKER_NETWORK_INTERNAL",
+        "network_internal",
+        boolean,
+        "false",
+        "Make that network `internal` (bots reach nothing outside the host; the test suite "
+        "uses this).",
+    ),
+    Var(
+        "BOTMAKER_NETWORK_SUBNET",
+        "network_subnet",
+        _subnet,
+        None,
+        "IPv4 subnet (e.g. `172.31.250.0/24`) BotMaker gives the bots' network when it "
+        "creates it; its first address is the gateway. A network that exists with another "
+        "gateway is refused. The compose deployment fixes it so the keyring can listen on the"
+        " gateway.",
+    ),
+    Var(
+        "BOTMAKER_BOT_HOST_PORTS",
+        "bot_host_ports",
+        _ports,
+        None,
+        "Comma-separated TCP ports of the host that bots may connect to on the bots' network "
+        "gateway, besides the keyring's data plane (e.g. `11434` for an Ollama server on the "
+        "host with `BOTMAKER_KEYRING=off`). Every other host port is closed to bots by the "
+        "host guard (see *Operating safely*).",
+    ),
+    Var(
+        "BOTMAKER_BOT_UID_BASE",
+        "bot_uid_base",
+        integer(1000, 2**31 - 2**20),
+        "200000",
+        "Bot *n* runs as uid/gid `base + n` (when BotMaker runs as root).",
+    ),
+    Var(
+        "BOTMAKER_STOP_TIMEOUT",
+        "stop_timeout",
+        integer(0, 600),
+        "10",
+        "Seconds a graceful stop/restart waits before SIGKILL. Delete never waits.",
+    ),
+    Var(
+        "BOTMAKER_BOT_MEMORY",
+        "limits.memory_bytes",
+        size(at_least="6m"),
+        "1536m",
+        "Memory limit per bot (no swap on top).",
+    ),
+    Var("BOTMAKER_BOT_CPUS", "limits.cpus", number(0.01, 1024), "1.0", "CPU limit per bot."),
+    Var(
+        "BOTMAKER_BOT_PIDS",
+        "limits.pids",
+        integer(8, 1_000_000),
+        "512",
+        "Process/thread limit per bot.",
+    ),
+    Var(
+        "BOTMAKER_BOT_TMP_SIZE",
+        "limits.tmp_bytes",
+        size(at_least="1m"),
+        "64m",
+        "Size of each bot's tmpfs mounts (`/tmp`, `$HOME`).",
+    ),
+    Var(
+        "BOTMAKER_LOG_MAX_SIZE",
+        "limits.log_max_size",
+        _size_text,
+        "10m",
+        "Container log rotation: size of one file.",
+    ),
+    Var(
+        "BOTMAKER_LOG_MAX_FILE",
+        "limits.log_max_file",
+        integer(1, 100),
+        "3",
+        "Container log rotation: files kept.",
+    ),
+    Var(
+        "BOTMAKER_TOKEN_TTL",
+        "token_ttl_seconds",
+        integer(60, 30 * 86400),
+        "43200",
+        "Seconds an API token / session lives.",
+    ),
+    Var(
+        "BOTMAKER_MAX_BODY",
+        "max_body_bytes",
+        size(at_least="1k"),
+        "256k",
+        "Largest request body accepted (413 above).",
+    ),
+    Var(
+        "BOTMAKER_SSE_PING",
+        "sse_ping_seconds",
+        number(0.1, 3600),
+        "15",
+        "Seconds between keep-alive comments on event streams.",
+    ),
+    Var(
+        "BOTMAKER_VALIDATE_CONFIG",
+        "validate_config",
+        choice("auto", "always", "never"),
+        "auto",
+        "Run OpenClaw's own `openclaw config validate` in the bot image before a bot starts: "
+        "`auto` (when the image has `openclaw`), `always`, `never`.",
+    ),
+    Var(
+        "BOTMAKER_HEALTH_INTERVAL",
+        "health_interval",
+        number(0.5, 3600),
+        "10",
+        "Seconds between BotMaker's probes of each OpenClaw gateway's `/healthz` and `/readyz`.",
+    ),
+    Var(
+        "BOTMAKER_RECONCILE_INTERVAL",
+        "reconcile_interval",
+        number(0.5, 86400),
+        "30",
+        "Seconds between reconciliation passes of the API server (one also runs at start-up)."
+        " A pass undoes creates and finishes deletes cut short by a crash, recreates and "
+        "starts the missing container of a bot, and removes this instance's labelled "
+        "containers and bot folders that have no bot (after two intervals). Unlabelled "
+        "containers are never touched.",
+    ),
+    Var(
+        "BOTMAKER_STATS_INTERVAL",
+        "stats_interval",
+        number(0.5, 3600),
+        "10",
+        "Seconds between samples of the running bots' CPU, memory and network (one-shot "
+        "Docker stats; the last hour is kept in memory).",
+    ),
+    Var(
+        "BOTMAKER_UPGRADE_TIMEOUT",
+        "upgrade_timeout",
+        number(5, 3600),
+        "120",
+        "Seconds an upgraded bot (`POST /api/bots/{bot}/image`, `POST /api/image/upgrade`) "
+        "has to become healthy before it is rolled back to its previous image.",
+    ),
+    Var(
+        "BOTMAKER_KEYRING",
+        "keyring",
+        choice("auto", "external", "off"),
+        "auto",
+        "`auto`: BotMaker runs the keyring proxy (`botmaker keyring serve`) as a child "
+        "process and bots get only a token for it. `external`: use a keyring running "
+        "elsewhere (compose). `off`: bots hold their provider key themselves (not "
+        "recommended).",
+    ),
+    Var(
+        "BOTMAKER_KEYRING_URL",
+        "keyring_url",
+        _url,
+        None,
+        "`external` only: the keyring's admin API, e.g. `http://keyring:7181`.",
+    ),
+    Var(
+        "BOTMAKER_KEYRING_PROXY_URL",
+        "keyring_proxy_url",
+        _url,
+        None,
+        "`external` only: the keyring's data plane as bots reach it, e.g. "
+        "`http://keyring:7180` (a name: list it in the keyring's `BOTMAKER_KEYRING_HOSTS`).",
+    ),
+    Var(
+        "BOTMAKER_KEYRING_PORT",
+        "keyring_port",
+        integer(0, 65535),
+        "7180",
+        "`auto`: port of the data plane, bound to the bots' network gateway address only.",
+    ),
+    Var(
+        "BOTMAKER_KEYRING_ADMIN_PORT",
+        "keyring_admin_port",
+        integer(0, 65535),
+        "7181",
+        "`auto`: port of the keyring's admin API, bound to 127.0.0.1.",
+    ),
+    Var(
+        "BOTMAKER_RUNTIME",
+        "runtime",
+        choice("docker", "swarm", echo=True),
+        "docker",
+        "Where bots run: `docker` (one container per bot on this engine) or `swarm` (one "
+        "Swarm service per bot; the engine must be a swarm manager — see *Docker Swarm*).",
+    ),
+    Var(
+        "BOTMAKER_SWARM_CONSTRAINTS",
+        "swarm_constraints",
+        _constraints,
+        None,
+        "`swarm` only: extra placement constraints for every bot service, comma-separated, "
+        "e.g. `node.labels.bots==true,node.role!=manager`. Bots are always also pinned to the"
+        " node BotMaker runs on (`node.id==<this node>`), where their state folder is.",
+    ),
+    Var(
+        "BOTMAKER_SWARM_ENCRYPT_NETWORK",
+        "swarm_encrypt_network",
+        boolean,
+        "true",
+        "`swarm` only: create each bot's overlay network with `encrypted` (IPsec between "
+        "nodes). Set `false` where the kernel has no IPsec (ESP) support.",
+    ),
+    Var(
+        "BOTMAKER_SWARM_ALLOW_NEW_PRIVILEGES",
+        "swarm_allow_new_privileges",
+        boolean,
+        "false",
+        "`swarm` only: a Swarm service cannot ask for `no-new-privileges` (API 1.41), so "
+        "swarm mode refuses to start unless the engine sets it for every container (`dockerd "
+        '--no-new-privileges`, or `"no-new-privileges": true` in `daemon.json`). `true` runs '
+        "bots without it — all capabilities stay dropped.",
+    ),
+    Var(
+        "BOTMAKER_KEYRING_ADMIN_TOKEN_FILE",
+        "keyring_token_path",
+        path,
+        "$BOTMAKER_DATA_DIR/keyring/admin.token",
+        "The keyring admin token (0600), created on first start and read by both processes.",
+    ),
+    Var(
+        "BOTMAKER_KEYRING_DIR",
+        "keyring_dir_path",
+        path,
+        "$BOTMAKER_DATA_DIR/keyring",
+        "The keyring's folder (`keyring.db`): BotMaker passes it to the keyring it starts, "
+        "and `botmaker backup` and `restore` find the keyring there.",
+    ),
+    Var(
+        "BOTMAKER_SMTP_PASSWORD_FILE",
+        "smtp_password_file",
+        _readable_file,
+        None,
+        "File (keep it 0600) holding the SMTP password for email alerts when a username is "
+        "set. Checked at start, read again at every send (rotate it without a restart); never"
+        " stored in the database, never shown by the API or logged.",
+    ),
+)

@@ -2,7 +2,8 @@
 
 ``botmaker keyring serve`` reads them from its own environment; BotMaker, when it
 starts the keyring itself, builds that environment (see
-``botmaker.services.keyring``).
+``botmaker.services.keyring``). The variables are one declarative table
+(:data:`KEYRING`) read by the same reader as BotMaker's own settings.
 """
 
 from __future__ import annotations
@@ -13,7 +14,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from botmaker.config import ConfigError, parse_float, parse_int, parse_size
+from botmaker.config import (
+    SETTINGS,
+    ConfigError,
+    Settings,
+    Var,
+    build,
+    number,
+    parse_int,
+    path,
+    read,
+    size,
+)
 
 
 def _listen(text: str, name: str) -> tuple[str, int]:
@@ -57,44 +69,119 @@ class KeyringSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> KeyringSettings:
         env = os.environ if environ is None else environ
-
-        def get(name: str) -> str | None:
-            value = env.get(name)
-            return value if value not in (None, "") else None
-
-        data_dir = Path(get("BOTMAKER_DATA_DIR") or "data")
-        secrets_dir = Path(get("BOTMAKER_SECRETS_DIR") or "secrets")
-        folder = Path(get("BOTMAKER_KEYRING_DIR") or data_dir / "keyring")
-        kwargs: dict[str, object] = {
-            "dir": folder,
-            "master_key_file": Path(
-                get("BOTMAKER_KEYRING_MASTER_KEY_FILE") or secrets_dir / ".keyring" / "master.key"
-            ),
-            "admin_token_file": Path(
-                get("BOTMAKER_KEYRING_ADMIN_TOKEN_FILE") or folder / "admin.token"
-            ),
+        # The folders follow BotMaker's, read by BotMaker's own rows (and only those:
+        # a BotMaker variable the keyring does not use cannot stop it).
+        folders = build(Settings(), read(_FOLDERS, env))
+        defaults: dict[str, object] = {
+            "dir": folders.keyring_dir,
+            "master_key_file": folders.secrets_dir / ".keyring" / "master.key",
+            "admin_token_file": folders.keyring_admin_token_file,
         }
-        if (v := get("BOTMAKER_KEYRING_PASSPHRASE_FILE")) is not None:
-            kwargs["passphrase_file"] = Path(v)
-        if (v := get("BOTMAKER_KEYRING_LISTEN")) is not None:
-            kwargs["data_listen"] = _listen(v, "BOTMAKER_KEYRING_LISTEN")
-        if (v := get("BOTMAKER_KEYRING_ADMIN_LISTEN")) is not None:
-            kwargs["admin_listen"] = _listen(v, "BOTMAKER_KEYRING_ADMIN_LISTEN")
-        if (v := get("BOTMAKER_KEYRING_MAX_BODY")) is not None:
-            size = parse_size(v, "BOTMAKER_KEYRING_MAX_BODY")
-            if size < 1024:
-                raise ConfigError(
-                    "BOTMAKER_KEYRING_MAX_BODY: at least 1k", field="BOTMAKER_KEYRING_MAX_BODY"
-                )
-            kwargs["max_body_bytes"] = size
-        if (v := get("BOTMAKER_KEYRING_CONNECT_TIMEOUT")) is not None:
-            kwargs["connect_timeout"] = parse_float(v, "BOTMAKER_KEYRING_CONNECT_TIMEOUT", 0.1, 300)
-        if (v := get("BOTMAKER_KEYRING_READ_TIMEOUT")) is not None:
-            kwargs["read_timeout"] = parse_float(v, "BOTMAKER_KEYRING_READ_TIMEOUT", 1, 86400)
-        if (v := get("BOTMAKER_KEYRING_FLUSH")) is not None:
-            kwargs["flush_seconds"] = parse_float(v, "BOTMAKER_KEYRING_FLUSH", 0.05, 3600)
-        if (v := get("BOTMAKER_KEYRING_LISTEN_WAIT")) is not None:
-            kwargs["listen_wait"] = parse_float(v, "BOTMAKER_KEYRING_LISTEN_WAIT", 0, 3600)
-        if (v := get("BOTMAKER_KEYRING_HOSTS")) is not None:
-            kwargs["data_hosts"] = _hostnames(v, "BOTMAKER_KEYRING_HOSTS")
-        return cls(**kwargs)  # type: ignore[arg-type]
+        return build(cls(), defaults | read(KEYRING, env))
+
+
+#: BotMaker's rows the keyring's default paths derive from.
+_FOLDERS = tuple(
+    var
+    for var in SETTINGS
+    if var.name
+    in {
+        "BOTMAKER_DATA_DIR",
+        "BOTMAKER_SECRETS_DIR",
+        "BOTMAKER_KEYRING_DIR",
+        "BOTMAKER_KEYRING_ADMIN_TOKEN_FILE",
+    }
+)
+
+#: The keyring's variables, in the order of the README's keyring table.
+KEYRING: tuple[Var, ...] = (
+    Var(
+        "BOTMAKER_KEYRING_DIR",
+        "dir",
+        path,
+        "$BOTMAKER_DATA_DIR/keyring",
+        "Folder of `keyring.db` (BotMaker reads it too: `botmaker backup` and `restore` find "
+        "the keyring there).",
+    ),
+    Var(
+        "BOTMAKER_KEYRING_MASTER_KEY_FILE",
+        "master_key_file",
+        path,
+        "$BOTMAKER_SECRETS_DIR/.keyring/master.key",
+        "The master key (base64 of 32 bytes, must be 0600). Created on first start if the "
+        "keyring is new.",
+    ),
+    Var(
+        "BOTMAKER_KEYRING_PASSPHRASE_FILE",
+        "passphrase_file",
+        path,
+        None,
+        "Use a passphrase (argon2id) instead of a master key file.",
+    ),
+    Var(
+        "BOTMAKER_KEYRING_ADMIN_TOKEN_FILE",
+        "admin_token_file",
+        path,
+        "$BOTMAKER_KEYRING_DIR/admin.token",
+        "The admin API token, created on first start.",
+    ),
+    Var(
+        "BOTMAKER_KEYRING_LISTEN",
+        "data_listen",
+        _listen,
+        "127.0.0.1:7180",
+        "Data plane address (BotMaker sets the bots' gateway).",
+    ),
+    Var(
+        "BOTMAKER_KEYRING_ADMIN_LISTEN",
+        "admin_listen",
+        _listen,
+        "127.0.0.1:7181",
+        "Admin API address.",
+    ),
+    Var(
+        "BOTMAKER_KEYRING_MAX_BODY",
+        "max_body_bytes",
+        size(at_least="1k"),
+        "32m",
+        "Largest request body forwarded; larger gets 413.",
+    ),
+    Var(
+        "BOTMAKER_KEYRING_CONNECT_TIMEOUT",
+        "connect_timeout",
+        number(0.1, 300),
+        "10",
+        "Seconds to connect to a provider (then the next key is tried).",
+    ),
+    Var(
+        "BOTMAKER_KEYRING_READ_TIMEOUT",
+        "read_timeout",
+        number(1, 86400),
+        "600",
+        "Seconds a provider may stay silent mid-response.",
+    ),
+    Var(
+        "BOTMAKER_KEYRING_FLUSH",
+        "flush_seconds",
+        number(0.05, 3600),
+        "1",
+        "Seconds between writes of usage counters to SQLite.",
+    ),
+    Var(
+        "BOTMAKER_KEYRING_HOSTS",
+        "data_hosts",
+        _hostnames,
+        None,
+        "Comma-separated DNS names bots reach the data plane by (an external keyring given to"
+        " bots as `http://keyring:7180` needs `keyring`). The data plane refuses a request "
+        "whose `Host` is neither its own address nor one of these names.",
+    ),
+    Var(
+        "BOTMAKER_KEYRING_LISTEN_WAIT",
+        "listen_wait",
+        number(0, 3600),
+        "0",
+        "Seconds to wait for a listen address to exist on this host before binding (compose: "
+        "the bots' gateway appears once BotMaker has created the network).",
+    ),
+)
