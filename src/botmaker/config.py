@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from botmaker.errors import BotMakerError
+
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
-
-from botmaker.errors import BotMakerError
 
 #: The official OpenClaw image, pinned to a release (never ``latest``).
 DEFAULT_BOT_IMAGE = "ghcr.io/openclaw/openclaw:2026.9.6"
