@@ -74,24 +74,27 @@ def parse_size(text: str, name: str) -> int:
     return number * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
 
 
-def parse_int(text: str, name: str, low: int, high: int) -> int:
+_N = TypeVar("_N", int, float)
+
+
+def _bounded(
+    text: str, name: str, convert: Callable[[str], _N], what: str, low: _N, high: _N
+) -> _N:
     try:
-        value = int(text)
+        value = convert(text)
     except ValueError:
-        raise ConfigError(f"{name}: not an integer: {text!r}", field=name) from None
+        raise ConfigError(f"{name}: not {what}: {text!r}", field=name) from None
     if not low <= value <= high:
         raise ConfigError(f"{name}: must be between {low} and {high}", field=name)
     return value
+
+
+def parse_int(text: str, name: str, low: int, high: int) -> int:
+    return _bounded(text, name, int, "an integer", low, high)
 
 
 def parse_float(text: str, name: str, low: float, high: float) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"{name}: not a number: {text!r}", field=name) from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name}: must be between {low} and {high}", field=name)
-    return value
+    return _bounded(text, name, float, "a number", low, high)
 
 
 @dataclass(frozen=True)
