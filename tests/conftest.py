@@ -28,6 +28,7 @@ from botmaker.runtime.policy import LABEL_INSTANCE
 from botmaker.services import Services, build_services
 from tests.support.attacks import TRIED, table
 from tests.support.browser import chromium
+from tests.support.checks import logged_in
 from tests.support.images import STANDIN_TAG, STUBBORN_TAG, build_standin
 from tests.support.server import ServerThread
 
@@ -203,11 +204,7 @@ def anon(server: str) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def client(server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server, timeout=30) as c:
-        response = c.post("/api/login", json={"password": ADMIN_PASSWORD})
-        assert response.status_code == 200, response.text
-        c.headers["Authorization"] = f"Bearer {response.json()['token']}"
-        c.cookies.clear()
+    with logged_in(server, ADMIN_PASSWORD) as c:
         yield c
 
 

@@ -13,6 +13,7 @@ from botmaker.services import Services
 from botmaker.services.schemas import BotCreate
 from tests.conftest import bot_body
 from tests.support.bots import resolve_container
+from tests.support.checks import logged_in
 from tests.support.waiting import wait_for
 
 
@@ -104,10 +105,8 @@ def test_delete_does_not_wait_for_a_bot_ignoring_sigterm(
     svc = make_services(settings, bot_image=stubborn_image, stop_timeout=10)
     with (
         ServerThread(create_app(svc.settings, svc)) as url,
-        httpx.Client(base_url=url, timeout=30) as c,
+        logged_in(url, ADMIN_PASSWORD) as c,
     ):
-        token = c.post("/api/login", json={"password": ADMIN_PASSWORD}).json()["token"]
-        c.headers["Authorization"] = f"Bearer {token}"
         bot = c.post("/api/bots", json=bot_body("stubborn")).json()
         assert bot["status"]["state"] == "running"
         started = time.monotonic()

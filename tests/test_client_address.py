@@ -10,11 +10,9 @@ The servers are real uvicorn servers built by the same ``uvicorn_config`` as
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from botmaker.api import create_app
 from botmaker.config import Settings
@@ -88,18 +86,3 @@ def test_a_trusted_proxy_names_the_client(settings: Settings, make_services: Any
         ) as c:
             c.post("/api/login", json={"password": WRONG}, headers={"X-Forwarded-For": SPOOFED})
         assert audited_clients(svc, "login.failed")[0] == "127.0.0.3"
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("127.0.0.1", ("127.0.0.1/32",)),
-        (" 10.0.0.0/8 , ::1 ", ("10.0.0.0/8", "::1/128")),
-        ("172.31.250.1/24", ("172.31.250.0/24",)),
-    ],
-)
-def test_trusted_proxies_are_read_as_addresses_and_networks(  # refused ones: test_config.py
-    value: str, expected: tuple[str, ...], tmp_path: Path
-) -> None:
-    env = {"BOTMAKER_DATA_DIR": str(tmp_path), "BOTMAKER_TRUSTED_PROXIES": value}
-    assert Settings.from_env(env).trusted_proxies == expected

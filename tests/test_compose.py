@@ -32,6 +32,7 @@ import httpx
 import pytest
 
 from tests.support.bots import blocked_probe
+from tests.support.checks import log_in
 from tests.support.images import TEST_IMAGE_LABEL
 from tests.support.waiting import wait_for
 
@@ -229,9 +230,7 @@ def stack(
 def login(stack: Stack) -> httpx.Client:
     password = (stack.config / "admin_password").read_text().strip()
     client = httpx.Client(base_url=stack.url, timeout=30)
-    response = client.post("/api/login", json={"password": password})
-    assert response.status_code == 200, response.text
-    client.headers["Authorization"] = f"Bearer {response.json()['token']}"
+    log_in(client, password)
     return client
 
 

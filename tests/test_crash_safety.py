@@ -32,6 +32,7 @@ from botmaker.fsutil import is_bot_id
 from botmaker.keyring.client import KeyringClient
 from botmaker.runtime.policy import LABEL_BOT_ID, LABEL_INSTANCE, container_name
 from tests.conftest import ADMIN_PASSWORD, bot_body, cleanup_instance
+from tests.support.checks import logged_in
 from tests.support.cli import botmaker_env
 from tests.support.waiting import wait_for
 
@@ -105,11 +106,7 @@ class Server:
 
     @contextlib.contextmanager
     def client(self) -> Iterator[httpx.Client]:
-        with httpx.Client(base_url=self.url, timeout=60) as client:
-            login = client.post("/api/login", json={"password": ADMIN_PASSWORD})
-            assert login.status_code == 200, login.text
-            client.headers["Authorization"] = f"Bearer {login.json()['token']}"
-            client.cookies.clear()
+        with logged_in(self.url, ADMIN_PASSWORD, timeout=60) as client:
             yield client
 
 

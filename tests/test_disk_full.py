@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import docker
-import httpx
 import pytest
 
 from botmaker.api import create_app
 from botmaker.config import Settings
 from botmaker.fsutil import is_bot_id, running_as_root
 from tests.conftest import ADMIN_PASSWORD, bot_body
-from tests.support.checks import instance_containers
+from tests.support.checks import instance_containers, logged_in
 from tests.support.server import ServerThread
 
 
@@ -55,10 +54,8 @@ def test_a_full_disk_refuses_creates_cleanly_and_reads_keep_working(
     )
     with (
         ServerThread(create_app(svc.settings, svc)) as url,
-        httpx.Client(base_url=url, timeout=30) as client,
+        logged_in(url, ADMIN_PASSWORD) as client,
     ):
-        token = client.post("/api/login", json={"password": ADMIN_PASSWORD}).json()["token"]
-        client.headers["Authorization"] = f"Bearer {token}"
         first = client.post("/api/bots", json=bot_body("before"))
         assert first.status_code == 201, first.text
         _fill(small_disk)

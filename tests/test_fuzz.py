@@ -24,6 +24,7 @@ from botmaker.api import create_app
 from botmaker.config import BotLimits, Secret, Settings
 from botmaker.services import build_services
 from tests.conftest import ADMIN_PASSWORD, cleanup_instance
+from tests.support.checks import log_in
 from tests.support.images import STANDIN_TAG
 from tests.support.server import ServerThread
 
@@ -57,10 +58,11 @@ def fuzz_target(
     )
     svc = build_services(config)
     try:
-        with ServerThread(create_app(config, svc)) as url:
-            login = httpx.post(f"{url}/api/login", json={"password": ADMIN_PASSWORD}, timeout=30)
-            assert login.status_code == 200, login.text
-            yield {"url": url, "token": login.json()["token"]}
+        with (
+            ServerThread(create_app(config, svc)) as url,
+            httpx.Client(base_url=url, timeout=30) as client,
+        ):
+            yield {"url": url, "token": log_in(client, ADMIN_PASSWORD)}
     finally:
         cleanup_instance(docker_api, config)
         svc.close()
@@ -106,3 +108,4 @@ def test_no_input_makes_the_api_fail(fuzz_target: dict[str, Any]) -> None:
     assert any(code < 300 for code in statuses), statuses
     assert statuses.get(422, 0) > 20, statuses
     print(f"\n[fuzz] {len(found)} operations, responses by status: {sorted(statuses.items())}")
+

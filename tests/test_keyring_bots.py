@@ -31,6 +31,7 @@ from tests.support.bots import (
     http_probe,
     wait_serving,
 )
+from tests.support.checks import logged_in
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.server import ServerThread
 from tests.support.waiting import wait_for
@@ -59,10 +60,8 @@ def keyed(settings: Settings, make_services: Any, upstream: FakeUpstream) -> Ser
 def api(keyed: Services) -> Iterator[tuple[httpx.Client, str]]:
     with (
         ServerThread(create_app(keyed.settings, keyed)) as url,
-        httpx.Client(base_url=url, timeout=60) as client,
+        logged_in(url, ADMIN_PASSWORD, timeout=60) as client,
     ):
-        token = client.post("/api/login", json={"password": ADMIN_PASSWORD}).json()["token"]
-        client.headers["Authorization"] = f"Bearer {token}"
         yield client, url
 
 
@@ -277,7 +276,7 @@ def test_a_failed_create_removes_the_grant_and_the_key(
     body = bot_body("doomed", secrets={"api_key": REAL_KEY, "channel_token": "1:a"})
     # An image that cannot be had (a registry on a closed loopback port): the create fails
     # after the keyring registered the bot.
-    keyed.bots.settings = replace(keyed.bots.settings, bot_image="127.0.0.1:9/missing:nope")
+    keyed.deploy.settings = replace(keyed.deploy.settings, bot_image="127.0.0.1:9/missing:nope")
     response = client.post("/api/bots", json=body)
     assert response.status_code >= 400, response.text
     assert keyed.store.list_bots() == []
@@ -301,10 +300,8 @@ def test_keyring_unreachable_refuses_create_cleanly(
     )
     with (
         ServerThread(create_app(svc.settings, svc)) as url,
-        httpx.Client(base_url=url, timeout=30) as client,
+        logged_in(url, ADMIN_PASSWORD) as client,
     ):
-        login = client.post("/api/login", json={"password": ADMIN_PASSWORD}).json()
-        client.headers["Authorization"] = f"Bearer {login['token']}"
         body = bot_body("cut-off", secrets={"api_key": REAL_KEY, "channel_token": "1:a"})
         response = client.post("/api/bots", json=body)
         assert response.status_code == 503, response.text

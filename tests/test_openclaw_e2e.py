@@ -24,6 +24,7 @@ from botmaker.api import create_app
 from botmaker.config import BotLimits, Settings
 from tests.conftest import ADMIN_PASSWORD
 from tests.support.bots import exec_in
+from tests.support.checks import log_in
 from tests.support.fake_openai import REPLY, FakeOpenAI
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.openclaw_image import openclaw_image
@@ -71,8 +72,7 @@ def openclaw(
         # Stand-ins for services on the internet: let the bots past the host guard.
         svc.runtime.allow_host_port(upstream.port)
         svc.runtime.allow_host_port(telegram.port)
-        token = client.post("/api/login", json={"password": ADMIN_PASSWORD}).json()["token"]
-        client.headers["Authorization"] = f"Bearer {token}"
+        log_in(client, ADMIN_PASSWORD)
         yield {"svc": svc, "client": client, "upstream": upstream, "telegram": telegram}
 
 
@@ -255,8 +255,7 @@ def test_real_openclaw_bot_calls_the_model_through_the_keyring(
         httpx.Client(base_url=url, timeout=180) as client,
     ):
         svc.runtime.allow_host_port(telegram.port)  # a stand-in for the internet's Telegram
-        token = client.post("/api/login", json={"password": ADMIN_PASSWORD}).json()["token"]
-        client.headers["Authorization"] = f"Bearer {token}"
+        log_in(client, ADMIN_PASSWORD)
         response = client.post(
             "/api/bots",
             json={

@@ -15,7 +15,6 @@ from dataclasses import replace
 from typing import Any
 
 import docker
-import httpx
 import pytest
 
 from botmaker.api import create_app
@@ -27,6 +26,7 @@ from botmaker.runtime.swarm import bot_network
 from botmaker.services import Services, build_services
 from tests.conftest import ADMIN_PASSWORD
 from tests.support.bots import RunningBot, create_bot, exec_in, resolve_container, wait_serving
+from tests.support.checks import logged_in
 from tests.support.server import ServerThread
 from tests.support.waiting import wait_for
 
@@ -137,10 +137,8 @@ def test_rotation_makes_a_new_version_and_removes_the_old(
     service_id = sw(docker_api).inspect_service(bot.container)["ID"]
     with (
         ServerThread(create_app(swarm.settings, swarm)) as url,
-        httpx.Client(base_url=url, timeout=60) as client,
+        logged_in(url, ADMIN_PASSWORD, timeout=60) as client,
     ):
-        token = client.post("/api/login", json={"password": ADMIN_PASSWORD}).json()["token"]
-        client.headers["Authorization"] = f"Bearer {token}"
         response = client.patch(
             f"/api/bots/{bot.id}", json={"secrets": {"channel_token": "tg-rotated-value"}}
         )
@@ -255,10 +253,8 @@ def test_get_api_nodes_and_each_bots_node(swarm: Services) -> None:
     bot = create_bot(swarm, "alpha")
     with (
         ServerThread(create_app(swarm.settings, swarm)) as url,
-        httpx.Client(base_url=url, timeout=30) as client,
+        logged_in(url, ADMIN_PASSWORD) as client,
     ):
-        token = client.post("/api/login", json={"password": ADMIN_PASSWORD}).json()["token"]
-        client.headers["Authorization"] = f"Bearer {token}"
         answer = client.get("/api/nodes").json()
         listed = {b["id"]: b for b in client.get("/api/bots").json()["bots"]}
     assert answer["runtime"] == "swarm"

@@ -27,6 +27,7 @@ from tests.conftest import ADMIN_PASSWORD
 from tests.support.attacks import defended
 from tests.support.bots import RunningBot, create_bot, exec_in, http_probe, wait_serving
 from tests.support.cgroups import Cgroup
+from tests.support.checks import logged_in
 from tests.support.latency import Sampler
 from tests.support.server import ServerThread
 from tests.support.waiting import wait_for
@@ -256,10 +257,8 @@ def stubborn(
     svc: Services = make_services(settings, bot_image=stubborn_image)
     with (
         ServerThread(create_app(svc.settings, svc)) as url,
-        httpx.Client(base_url=url, timeout=60) as client,
+        logged_in(url, ADMIN_PASSWORD, timeout=60) as client,
     ):
-        token = client.post("/api/login", json={"password": ADMIN_PASSWORD}).json()["token"]
-        client.headers["Authorization"] = f"Bearer {token}"
         yield svc, client
 
 

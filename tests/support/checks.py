@@ -76,14 +76,23 @@ def assert_nothing_left(services: Services, api: docker.APIClient) -> None:
         assert services.keyring.client.status()["bots"] == 0
 
 
+def log_in(client: httpx.Client, password: str) -> str:
+    """Log ``client`` in as the admin: it then sends the Bearer token and no cookie, so a
+    test proves the token path. Returns the token. The one place tests log in (tests of
+    the login itself and of the cookie session post to /api/login on their own)."""
+    response = client.post("/api/login", json={"password": password})
+    assert response.status_code == 200, response.text
+    token = str(response.json()["token"])
+    client.headers["Authorization"] = f"Bearer {token}"
+    client.cookies.clear()
+    return token
+
+
 @contextmanager
 def logged_in(url: str, password: str, timeout: float = 30) -> Iterator[httpx.Client]:
-    """An API client holding a Bearer token (no cookie)."""
+    """An API client holding a Bearer token (no cookie), closed on leaving."""
     with httpx.Client(base_url=url, timeout=timeout) as client:
-        response = client.post("/api/login", json={"password": password})
-        assert response.status_code == 200, response.text
-        client.headers["Authorization"] = f"Bearer {response.json()['token']}"
-        client.cookies.clear()
+        log_in(client, password)
         yield client
 
 
