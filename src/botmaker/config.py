@@ -178,8 +178,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        return _check(build(cls(), read(SETTINGS, env)))
+        return _check(build(cls(), read(SETTINGS, environ)))
 
 
 # --- The table and its reader -------------------------------------------------------
@@ -203,12 +202,14 @@ class Var:
     doc: str
 
 
-def read(table: Iterable[Var], env: Mapping[str, str]) -> dict[str, object]:
-    """The parsed value of each variable of ``table`` set in ``env``, by field.
+def read(table: Iterable[Var], environ: Mapping[str, str] | None = None) -> dict[str, object]:
+    """The parsed value of each variable of ``table`` set in ``environ``, by field.
 
-    An empty value counts as unset. Two variables for one field (a password or the
-    file holding it) cannot both be set: which one wins would be a guess.
+    ``environ`` defaults to the process environment. An empty value counts as unset.
+    Two variables for one field (a password or the file holding it) cannot both be
+    set: which one wins would be a guess.
     """
+    env = os.environ if environ is None else environ
     chosen: dict[str, Var] = {}
     for var in table:
         if not env.get(var.name):

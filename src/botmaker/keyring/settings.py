@@ -8,7 +8,6 @@ starts the keyring itself, builds that environment (see
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -68,16 +67,15 @@ class KeyringSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> KeyringSettings:
-        env = os.environ if environ is None else environ
         # The folders follow BotMaker's, read by BotMaker's own rows (and only those:
         # a BotMaker variable the keyring does not use cannot stop it).
-        folders = build(Settings(), read(_FOLDERS, env))
+        folders = build(Settings(), read(_FOLDERS, environ))
         defaults: dict[str, object] = {
             "dir": folders.keyring_dir,
             "master_key_file": folders.secrets_dir / ".keyring" / "master.key",
             "admin_token_file": folders.keyring_admin_token_file,
         }
-        return build(cls(), defaults | read(KEYRING, env))
+        return build(cls(), defaults | read(KEYRING, environ))
 
 
 #: BotMaker's rows the keyring's default paths derive from.
