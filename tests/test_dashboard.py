@@ -287,7 +287,9 @@ def test_the_alerts_form_sets_email_with_errors_next_to_the_field_and_test_sends
         )
         assert services.alerts.settings().email is None  # nothing saved
 
-        host.fill(smtp.host)
+        host.fill(smtp.host)  # typing in the field clears its error at once
+        expect(page.locator('.field-error[data-for="email.host"]')).to_have_count(0)
+        expect(host).not_to_have_attribute("aria-invalid", "true")
         page.get_by_role("button", name="Save").click()
         expect(page.locator(".toast-ok")).to_contain_text("Alert settings saved.")
         expect(host).not_to_have_attribute("aria-invalid", "true")

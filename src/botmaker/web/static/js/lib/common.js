@@ -1,7 +1,6 @@
-// Shared by every page: the theme toggle, toasts, the aria-live announcer and the
-// engine banner (engine.js).
+// Imported by every page for its side effects: the theme toggle and the engine banner
+// (engine.js). Toasts and the screen-reader announcer are in notify.js.
 
-import { h } from "./dom.js";
 import "./engine.js";
 
 const THEME_KEY = "botmaker-theme";
@@ -33,25 +32,6 @@ export function initTheme() {
     syncToggle(button);
     document.dispatchEvent(new CustomEvent("themechange", { detail: next }));
   });
-}
-
-/** Say something to screen-reader users (polite). */
-export function announce(message) {
-  const region = document.getElementById("announcer");
-  if (!region) return;
-  region.textContent = "";
-  window.setTimeout(() => {
-    region.textContent = message;
-  }, 30);
-}
-
-/** A short message in the corner (kind: "ok", "error" or ""). */
-export function toast(message, kind = "") {
-  const box = document.getElementById("toasts");
-  if (!box) return;
-  const node = h("div", { class: `toast${kind ? ` toast-${kind}` : ""}`, role: kind === "error" ? "alert" : "status" }, message);
-  box.append(node);
-  window.setTimeout(() => node.remove(), kind === "error" ? 8000 : 4000);
 }
 
 initTheme();

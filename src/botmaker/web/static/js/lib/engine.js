@@ -3,7 +3,7 @@
 // few seconds (no engine call behind it), and at once when a page's event stream or an
 // API answer (503 engine_unavailable) tells. Listeners get an "enginechange" event.
 
-import { announce } from "./common.js";
+import { announce } from "./notify.js";
 
 const POLL_MS = 3000;
 const banner = document.getElementById("engine-banner");

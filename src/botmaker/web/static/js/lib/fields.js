@@ -1,4 +1,5 @@
-// Showing the API's 422 errors next to the field they name (error.field).
+// Showing the API's 422 errors next to the field they name (error.field), until the
+// user types there again.
 
 import { h } from "./dom.js";
 
@@ -18,19 +19,27 @@ export function inputFor(root, field) {
   return null;
 }
 
-export function clearErrors(root) {
-  for (const node of root.querySelectorAll(".field-error[data-for]")) node.remove();
-  for (const node of root.querySelectorAll('[aria-invalid="true"]')) {
-    node.removeAttribute("aria-invalid");
-    const ids = (node.getAttribute("aria-describedby") || "")
-      .split(" ")
-      .filter((id) => id && !id.endsWith("-error"));
-    if (ids.length) node.setAttribute("aria-describedby", ids.join(" "));
-    else node.removeAttribute("aria-describedby");
-  }
+/** The input is no longer in error: drop aria-invalid and its "-error" description. */
+function unmark(input) {
+  input.removeAttribute("aria-invalid");
+  const ids = (input.getAttribute("aria-describedby") || "")
+    .split(" ")
+    .filter((id) => id && !id.endsWith("-error"));
+  if (ids.length) input.setAttribute("aria-describedby", ids.join(" "));
+  else input.removeAttribute("aria-describedby");
 }
 
-/** Put the message under the field's input; returns the input, or null if none matches. */
+/** Remove every field error under ``root``, and hide the message ``boxes`` given. */
+export function clearErrors(root, ...boxes) {
+  for (const node of root.querySelectorAll(".field-error[data-for]")) node.remove();
+  for (const node of root.querySelectorAll('[aria-invalid="true"]')) unmark(node);
+  for (const box of boxes) box.hidden = true;
+}
+
+/**
+ * Put the message under the field's input; returns the input, or null if none matches.
+ * Typing in the input clears it again (the user is fixing it).
+ */
 export function showFieldError(root, field, message) {
   const input = inputFor(root, field);
   if (!input) return null;
@@ -45,7 +54,30 @@ export function showFieldError(root, field, message) {
   const described = (input.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
   if (!described.includes(id)) described.push(id);
   input.setAttribute("aria-describedby", described.join(" "));
+  input.addEventListener(
+    "input",
+    () => {
+      error.remove();
+      unmark(input);
+    },
+    { once: true },
+  );
   return input;
+}
+
+/**
+ * Show an API error (``{error: {code, message, field}}``): under the field it names,
+ * which gets the focus, else as the text of ``box``. Returns the input, or null.
+ */
+export function showApiError(root, err, box) {
+  const input = err.field ? showFieldError(root, err.field, err.message) : null;
+  if (input) {
+    input.focus();
+    return input;
+  }
+  box.textContent = err.message;
+  box.hidden = false;
+  return null;
 }
 
 /** Comma- or newline-separated text as a list of trimmed, non-empty entries. */

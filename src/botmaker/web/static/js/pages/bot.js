@@ -1,13 +1,16 @@
 // One bot: status and actions, live logs, resources, configuration, usage, events, token.
 
-import { announce, toast } from "../lib/common.js";
+import "../lib/common.js";
+import { announce, toast } from "../lib/notify.js";
+import { runAction } from "../lib/action.js";
 import { api, ApiError, optional } from "../lib/api.js";
 import { lineChart } from "../lib/chart.js";
 import { $, dl, h } from "../lib/dom.js";
 import { confirmDelete } from "../lib/dialog.js";
-import { clearErrors, listOf, showFieldError } from "../lib/fields.js";
+import { clearErrors, listOf, showApiError } from "../lib/fields.js";
 import * as fmt from "../lib/format.js";
 import { every, watchFleet } from "../lib/live.js";
+import { askKeyring } from "../lib/keyring.js";
 import { LogViewer } from "../lib/logviewer.js";
 import * as st from "../lib/status.js";
 
@@ -110,25 +113,23 @@ async function reload() {
 
 // -- actions ------------------------------------------------------------------------------------
 
+const DONE = { start: "started", stop: "stopped", restart: "restarted" };
+
 async function act(action, button) {
   if (action === "delete") {
     const done = await confirmDelete(bot.name, () => api(base, { method: "DELETE" }));
     if (done) window.location.assign(`/?deleted=${encodeURIComponent(bot.name)}`);
     return;
   }
-  button.disabled = true;
-  button.setAttribute("aria-busy", "true");
-  try {
-    const updated = await api(`${base}/${action}`, { method: "POST" });
-    bot = { ...bot, ...updated };
-    setStatus(updated.status, { started_at: updated.started_at });
-    toast(`${bot.name}: ${action === "stop" ? "stopped" : action === "start" ? "started" : "restarted"}.`, "ok");
-  } catch (err) {
-    toast(`${bot.name}: ${err.message}`, "error");
-  } finally {
-    button.removeAttribute("aria-busy");
-    renderHead();
-  }
+  await runAction(button, () => api(`${base}/${action}`, { method: "POST" }), {
+    subject: bot.name,
+    done: (updated) => {
+      bot = { ...bot, ...updated };
+      setStatus(updated.status, { started_at: updated.started_at });
+    },
+    ok: `${DONE[action]}.`,
+    refresh: renderHead,
+  });
 }
 
 $("#bot-actions").addEventListener("click", (event) => {
@@ -218,9 +219,7 @@ function buildPatch() {
 
 configForm.addEventListener("submit", async (event) => {
   event.preventDefault();
-  clearErrors(configForm);
-  $("#config-error").hidden = true;
-  $("#config-ok").hidden = true;
+  clearErrors(configForm, $("#config-error"), $("#config-ok"));
   if (!configForm.reportValidity()) return;
   const patch = buildPatch();
   if (Object.keys(patch).length === 0) {
@@ -228,41 +227,31 @@ configForm.addEventListener("submit", async (event) => {
     $("#config-ok").hidden = false;
     return;
   }
-  const button = $("#config-apply");
-  button.disabled = true;
-  button.setAttribute("aria-busy", "true");
-  button.textContent = "Applying…";
-  try {
-    bot = await api(base, { method: "PATCH", body: patch });
-    fillConfig();
-    renderHead();
-    $("#config-ok").textContent = "Applied: the bot restarted with the new configuration.";
-    $("#config-ok").hidden = false;
-    announce(`${bot.name}: configuration applied`);
-    if (viewer && bot.status.container_id !== logsContainer) {
-      viewer.disconnect(); // the old container is gone: follow the new one from its start
-      viewer.ended = true;
-      ensureLogs();
-    }
-  } catch (err) {
-    const input = err.field ? showFieldError(configForm, err.field, err.message) : null;
-    if (input) input.focus();
-    else {
-      $("#config-error").textContent = err.message;
-      $("#config-error").hidden = false;
-    }
-  } finally {
-    button.disabled = false;
-    button.removeAttribute("aria-busy");
-    button.textContent = "Apply";
-  }
+  await runAction($("#config-apply"), () => api(base, { method: "PATCH", body: patch }), {
+    busyText: "Applying…",
+    done: applied,
+    fail: (err) => showApiError(configForm, err, $("#config-error")),
+  });
 });
+
+/** The bot as the edit left it: the form, the header, and the logs of a new container. */
+function applied(updated) {
+  bot = updated;
+  fillConfig();
+  renderHead();
+  $("#config-ok").textContent = "Applied: the bot restarted with the new configuration.";
+  $("#config-ok").hidden = false;
+  announce(`${bot.name}: configuration applied`);
+  if (viewer && bot.status.container_id !== logsContainer) {
+    viewer.disconnect(); // the old container is gone: follow the new one from its start
+    viewer.ended = true;
+    ensureLogs();
+  }
+}
 
 configForm.addEventListener("reset", (event) => {
   event.preventDefault();
-  clearErrors(configForm);
-  $("#config-error").hidden = true;
-  $("#config-ok").hidden = true;
+  clearErrors(configForm, $("#config-error"), $("#config-ok"));
   fillConfig();
 });
 
@@ -340,13 +329,8 @@ function meter(used, limit) {
 
 async function loadUsage() {
   const body = $("#usage-body");
-  let keyring;
-  try {
-    keyring = await api("/api/keyring");
-  } catch (err) {
-    body.replaceChildren(h("p", { class: "muted" }, `Could not ask the keyring: ${err.message}`));
-    return;
-  }
+  const keyring = await askKeyring((text) => body.replaceChildren(h("p", { class: "muted" }, text)));
+  if (!keyring) return;
   if (!keyring.enabled) {
     body.replaceChildren(h("p", { class: "muted" }, "The keyring is off (BOTMAKER_KEYRING=off): this bot holds its provider key itself, and nothing meters what it spends."));
     return;

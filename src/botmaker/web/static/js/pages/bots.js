@@ -1,7 +1,9 @@
 // The bot list: one card per bot, live status over SSE, CPU and memory every 10 s.
 
-import { announce, toast } from "../lib/common.js";
-import { api, ApiError, optional } from "../lib/api.js";
+import "../lib/common.js";
+import { announce, toast } from "../lib/notify.js";
+import { api, optional } from "../lib/api.js";
+import { runAction } from "../lib/action.js";
 import { $, h } from "../lib/dom.js";
 import { engineError, showEngine } from "../lib/engine.js";
 import { confirmDelete } from "../lib/dialog.js";
@@ -226,17 +228,11 @@ async function act(id, action, button) {
     }
     return;
   }
-  button.disabled = true;
-  button.setAttribute("aria-busy", "true");
-  try {
-    const updated = await api(`/api/bots/${encodeURIComponent(id)}/${action}`, { method: "POST" });
-    setStatus(id, updated.status, updated.name, { started_at: updated.started_at });
-  } catch (err) {
-    toast(`${bot.name}: ${err instanceof ApiError ? err.message : "failed"}`, "error");
-  } finally {
-    button.removeAttribute("aria-busy");
-    render();
-  }
+  await runAction(button, () => api(`/api/bots/${encodeURIComponent(id)}/${action}`, { method: "POST" }), {
+    subject: bot.name,
+    done: (updated) => setStatus(id, updated.status, updated.name, { started_at: updated.started_at }),
+    refresh: render,
+  });
 }
 
 // -- start ------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
 // Diagnostics: the engine, the fleet, the keyring, orphans with a clean-up, and alerts.
 
-import { announce, toast } from "../lib/common.js";
+import "../lib/common.js";
+import { announce, toast } from "../lib/notify.js";
+import { runAction } from "../lib/action.js";
 import { api, optional } from "../lib/api.js";
 import { $, dl, h } from "../lib/dom.js";
 import { confirmDialog } from "../lib/dialog.js";
 import { engineError } from "../lib/engine.js";
-import { clearErrors, listOf, showFieldError } from "../lib/fields.js";
+import { clearErrors, listOf, showApiError } from "../lib/fields.js";
 import * as fmt from "../lib/format.js";
 
 const MISSING = "Not available on this server yet.";
@@ -226,11 +228,7 @@ function fillAlerts(settings) {
 }
 
 function alertsFailed(err) {
-  const input = err.field ? showFieldError(alertsForm, err.field, err.message) : null;
-  if (!input) {
-    $("#alerts-error").textContent = err.message;
-    $("#alerts-error").hidden = false;
-  }
+  showApiError(alertsForm, err, $("#alerts-error"));
 }
 
 /** The email settings of the form; null when every email field is empty (no email). */
@@ -270,36 +268,37 @@ async function loadAlerts() {
 alertsForm.addEventListener("submit", async (event) => {
   event.preventDefault();
   if (alertsForm.dataset.state !== "ready") return; // the saved settings are still loading
-  clearErrors(alertsForm);
-  $("#alerts-error").hidden = true;
+  clearErrors(alertsForm, $("#alerts-error"));
   const body = {
     webhook_url: alertsForm.elements.webhook_url.value.trim() || null,
     email: emailBody(),
     events: [...alertsForm.querySelectorAll('input[name="events"]:checked')].map((box) => box.value),
     min_interval_seconds: Number(alertsForm.elements.min_interval_seconds.value || 0),
   };
-  try {
-    fillAlerts(await api("/api/alerts", { method: "PUT", body }));
-    toast("Alert settings saved.", "ok");
-  } catch (err) {
-    alertsFailed(err);
-  }
+  await runAction($('button[type="submit"]', alertsForm), () => api("/api/alerts", { method: "PUT", body }), {
+    done: fillAlerts,
+    ok: "Alert settings saved.",
+    fail: alertsFailed,
+  });
 });
 
-$("#alerts-test").addEventListener("click", async () => {
+/** What the test alert did, channel by channel, in the form and a toast. */
+function showTestResult(result) {
+  const channels = Object.entries(result.channels || {});
+  const text = channels.length ? channels.map(([name, r]) => channelText(name, r)).join("; ") : result.error;
+  const box = $("#alerts-test-result");
+  box.textContent = `Test alert — ${text}.`;
+  box.className = `notice ${result.delivered ? "notice-ok" : "notice-error"}`;
+  box.hidden = false;
+  toast(result.delivered ? "Test alert delivered." : "Test alert not delivered everywhere.", result.delivered ? "ok" : "error");
+}
+
+$("#alerts-test").addEventListener("click", async (event) => {
   $("#alerts-error").hidden = true;
-  try {
-    const result = await api("/api/alerts/test", { method: "POST" });
-    const channels = Object.entries(result.channels || {});
-    const text = channels.length ? channels.map(([name, r]) => channelText(name, r)).join("; ") : result.error;
-    const box = $("#alerts-test-result");
-    box.textContent = `Test alert — ${text}.`;
-    box.className = `notice ${result.delivered ? "notice-ok" : "notice-error"}`;
-    box.hidden = false;
-    toast(result.delivered ? "Test alert delivered." : "Test alert not delivered everywhere.", result.delivered ? "ok" : "error");
-  } catch (err) {
-    alertsFailed(err);
-  }
+  await runAction(event.currentTarget, () => api("/api/alerts/test", { method: "POST" }), {
+    done: showTestResult,
+    fail: alertsFailed,
+  });
 });
 
 load();

@@ -1,11 +1,14 @@
 // Provider keys in the keyring: list (last 4 only) with usage, add, delete.
 
-import { announce, toast } from "../lib/common.js";
+import "../lib/common.js";
+import { announce, toast } from "../lib/notify.js";
+import { runAction } from "../lib/action.js";
 import { api } from "../lib/api.js";
 import { $, h } from "../lib/dom.js";
 import { confirmDialog } from "../lib/dialog.js";
-import { clearErrors, listOf, showFieldError } from "../lib/fields.js";
+import { clearErrors, listOf, showApiError } from "../lib/fields.js";
 import * as fmt from "../lib/format.js";
+import { askKeyring } from "../lib/keyring.js";
 
 const form = $("#key-form");
 let providers = [];
@@ -75,14 +78,11 @@ function render(keys, usage) {
 
 async function load() {
   const state = $("#keyring-state");
-  let keyring;
-  try {
-    keyring = await api("/api/keyring");
-  } catch (err) {
+  const keyring = await askKeyring((text) => {
     state.className = "notice notice-error";
-    state.textContent = `Could not ask the keyring: ${err.message}`;
-    return;
-  }
+    state.textContent = text;
+  });
+  if (!keyring) return;
   if (!keyring.enabled) {
     state.className = "notice notice-warn";
     state.textContent = "The keyring is off (BOTMAKER_KEYRING=off): each bot holds its own provider key, given when it is created. Turn the keyring on to share keys, meter usage and set budgets.";
@@ -110,34 +110,22 @@ async function load() {
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
-  clearErrors(form);
-  $("#key-error").hidden = true;
+  clearErrors(form, $("#key-error"));
   if (!form.reportValidity()) return;
   const body = { provider: $("#key-provider").value, key: $("#key-key").value };
   const label = $("#key-label").value.trim();
   if (label) body.label = label;
   const tags = listOf($("#key-tags").value);
   if (tags.length) body.tags = tags;
-  const button = $('button[type="submit"]', form);
-  button.disabled = true;
-  button.setAttribute("aria-busy", "true");
-  try {
-    const { key } = await api("/api/keys", { method: "POST", body });
-    form.reset();
-    toast(`Added the ${providerLabel(key.provider)} key …${key.last4}.`, "ok");
-    announce("Key added");
-    load();
-  } catch (err) {
-    const input = err.field ? showFieldError(form, err.field, err.message) : null;
-    if (input) input.focus();
-    else {
-      $("#key-error").textContent = err.message;
-      $("#key-error").hidden = false;
-    }
-  } finally {
-    button.disabled = false;
-    button.removeAttribute("aria-busy");
-  }
+  await runAction($('button[type="submit"]', form), () => api("/api/keys", { method: "POST", body }), {
+    done: ({ key }) => {
+      form.reset();
+      toast(`Added the ${providerLabel(key.provider)} key …${key.last4}.`, "ok");
+      announce("Key added");
+      load();
+    },
+    fail: (err) => showApiError(form, err, $("#key-error")),
+  });
 });
 
 async function start() {

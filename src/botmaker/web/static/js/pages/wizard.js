@@ -2,10 +2,12 @@
 // image pull and the bot's first logs. Every rule beyond `required` is the API's: its 422
 // error names the field, and the message is shown next to that field.
 
-import { announce } from "../lib/common.js";
+import "../lib/common.js";
+import { announce } from "../lib/notify.js";
+import { runAction } from "../lib/action.js";
 import { api, ApiError } from "../lib/api.js";
 import { $, $$, h } from "../lib/dom.js";
-import { clearErrors, inputFor, listOf, showFieldError } from "../lib/fields.js";
+import { clearErrors, inputFor, listOf, showApiError, showFieldError } from "../lib/fields.js";
 import * as fmt from "../lib/format.js";
 import { LogViewer } from "../lib/logviewer.js";
 import { renderMarkdown } from "../lib/markdown.js";
@@ -220,31 +222,27 @@ $("#k-add").addEventListener("click", async () => {
   const p = provider();
   const key = $("#k-key");
   const error = $("#k-error");
-  error.hidden = true;
+  clearErrors($("#keyring-add"), error);
   if (!key.value) {
     key.setCustomValidity("Enter the key");
     key.reportValidity();
     key.setCustomValidity("");
     return;
   }
-  const button = $("#k-add");
-  button.disabled = true;
-  button.setAttribute("aria-busy", "true");
-  try {
-    const body = { provider: p.id, key: key.value };
-    if ($("#k-label").value.trim()) body.label = $("#k-label").value.trim();
+  const body = { provider: p.id, key: key.value };
+  if ($("#k-label").value.trim()) body.label = $("#k-label").value.trim();
+  const add = async () => {
     await api("/api/keys", { method: "POST", body });
     key.value = "";
     data.keys = (await api("/api/keys")).keys;
-    updateKeyField();
-    announce(`Shared ${p.label} key added`);
-  } catch (err) {
-    error.textContent = err.message;
-    error.hidden = false;
-  } finally {
-    button.disabled = false;
-    button.removeAttribute("aria-busy");
-  }
+  };
+  await runAction($("#k-add"), add, {
+    done: () => {
+      updateKeyField();
+      announce(`Shared ${p.label} key added`);
+    },
+    fail: (err) => showApiError($("#keyring-add"), err, error),
+  });
 });
 
 // -- channel ------------------------------------------------------------------------------------
@@ -371,7 +369,7 @@ function renderReview() {
   $("#review").replaceChildren(...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }
 
-function showApiError(err) {
+function showCreateError(err) {
   const input = err.field ? showFieldError(form, err.field, err.message) : null;
   if (input) {
     const section = input.closest("section.step");
@@ -456,7 +454,7 @@ async function create() {
   } catch (err) {
     if (err instanceof ApiError && err.field && inputFor(form, err.field)) {
       toForm();
-      showApiError(err);
+      showCreateError(err);
       return;
     }
     setItem("create", "failed", "");
