@@ -38,7 +38,7 @@ GOOD: dict[str, tuple[str, Callable[[Settings], Any], Any]] = {
     "BOTMAKER_SECRETS_DIR": ("/srv/bm/secrets", lambda s: s.secrets_dir, Path("/srv/bm/secrets")),
     "BOTMAKER_ADMIN_PASSWORD": (
         "a real password!",
-        lambda s: s.admin_password.reveal(),
+        lambda s: s.admin_password and s.admin_password.reveal(),
         "a real password!",
     ),
     "BOTMAKER_BOT_IMAGE": ("example.org/bot:1.2.3", lambda s: s.bot_image, "example.org/bot:1.2.3"),
