@@ -29,6 +29,7 @@ from botmaker.services import Services, build_services
 from tests.support.attacks import TRIED, table
 from tests.support.browser import chromium
 from tests.support.checks import logged_in
+from tests.support.fixtures import MakeServices
 from tests.support.images import STANDIN_TAG, STUBBORN_TAG, build_standin
 from tests.support.server import ServerThread
 
@@ -168,7 +169,7 @@ def cleanup_instance(api: docker.APIClient, settings: Settings) -> None:
 
 
 @pytest.fixture
-def make_services(docker_api: docker.APIClient) -> Iterator[Any]:
+def make_services(docker_api: docker.APIClient) -> Iterator[MakeServices]:
     """Build services for given settings; everything they made is removed after."""
     made: list[tuple[Services, Settings]] = []
 
@@ -185,9 +186,8 @@ def make_services(docker_api: docker.APIClient) -> Iterator[Any]:
 
 
 @pytest.fixture
-def services(settings: Settings, make_services: Any) -> Services:
-    svc: Services = make_services(settings)
-    return svc
+def services(settings: Settings, make_services: MakeServices) -> Services:
+    return make_services(settings)
 
 
 @pytest.fixture

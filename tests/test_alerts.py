@@ -25,6 +25,7 @@ from tests.conftest import ADMIN_PASSWORD, bot_body
 from tests.support.bots import RunningBot, wait_serving
 from tests.support.checks import assert_error, logged_in
 from tests.support.fake_upstream import FakeUpstream
+from tests.support.fixtures import MakeServices
 from tests.support.server import ServerThread
 from tests.support.smtp import SmtpReceiver
 from tests.support.waiting import wait_for
@@ -48,7 +49,7 @@ def _fast(svc: Services) -> Services:
 
 
 @pytest.fixture
-def app(settings: Settings, make_services: Any) -> Iterator[tuple[httpx.Client, Services]]:
+def app(settings: Settings, make_services: MakeServices) -> Iterator[tuple[httpx.Client, Services]]:
     svc = _fast(make_services(settings))
     with ServerThread(create_app(svc.settings, svc)) as url, logged_in(url, ADMIN_PASSWORD) as c:
         yield c, svc
@@ -206,7 +207,7 @@ def upstream() -> Iterator[FakeUpstream]:
 
 def test_budget_exceeded_in_the_keyring_is_forwarded(
     settings: Settings,
-    make_services: Any,
+    make_services: MakeServices,
     upstream: FakeUpstream,
     receiver: WebhookReceiver,
     docker_api: docker.APIClient,
@@ -263,7 +264,7 @@ def password_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def mail_app(
-    settings: Settings, make_services: Any, password_file: Path
+    settings: Settings, make_services: MakeServices, password_file: Path
 ) -> Iterator[tuple[httpx.Client, Services]]:
     svc = _fast(make_services(settings, smtp_password_file=password_file))
     with ServerThread(create_app(svc.settings, svc)) as url, logged_in(url, ADMIN_PASSWORD) as c:

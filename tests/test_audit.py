@@ -20,6 +20,7 @@ from botmaker.config import Settings
 from botmaker.services import Services
 from tests.conftest import ADMIN_PASSWORD, bot_body, cleanup_instance
 from tests.support.checks import logged_in
+from tests.support.fixtures import MakeServices
 from tests.support.server import ServerThread
 
 API_KEY = "sk-canary-audit-api-key-0123456789"
@@ -62,7 +63,7 @@ def _entries(client: httpx.Client, **params: Any) -> list[dict[str, Any]]:
 
 
 def test_api_actions_are_audited_without_secrets(
-    settings: Settings, make_services: Any, docker_api: docker.APIClient
+    settings: Settings, make_services: MakeServices, docker_api: docker.APIClient
 ) -> None:
     svc: Services = make_services(settings)
     with ServerThread(create_app(svc.settings, svc)) as url:
@@ -144,7 +145,7 @@ def test_api_actions_are_audited_without_secrets(
 
 
 def test_key_changes_are_audited_with_provider_and_last4_only(
-    settings: Settings, make_services: Any
+    settings: Settings, make_services: MakeServices
 ) -> None:
     svc: Services = make_services(
         replace(settings, keyring="auto", keyring_port=0, keyring_admin_port=0)

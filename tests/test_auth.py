@@ -26,6 +26,7 @@ from botmaker.config import Settings
 from botmaker.services import Services
 from botmaker.services.auth import PASSWORD_HASH_KEY
 from tests.conftest import ADMIN_PASSWORD
+from tests.support.fixtures import MakeServices
 from tests.support.server import ServerThread
 
 #: /api/* paths served without a token. Anything else under /api must ask for one.
@@ -258,7 +259,7 @@ def _db_files(db_path: Path) -> list[Path]:
 
 
 def test_tokens_expire_when_their_stored_expiry_passes(
-    settings: Settings, make_services: Any, run_server: Any
+    settings: Settings, make_services: MakeServices, run_server: Any
 ) -> None:
     svc: Services = make_services(settings, token_ttl_seconds=60)
     url = run_server(svc)
@@ -287,7 +288,7 @@ def test_tokens_expire_when_their_stored_expiry_passes(
 
 
 def test_tokens_expire_after_a_short_ttl_in_real_time(
-    settings: Settings, make_services: Any, run_server: Any
+    settings: Settings, make_services: MakeServices, run_server: Any
 ) -> None:
     svc: Services = make_services(settings, token_ttl_seconds=2)
     url = run_server(svc)
@@ -390,7 +391,7 @@ GENERATED = re.compile(r"generated an admin password.*?\n\s+(\S+)\n", re.DOTALL)
 
 def test_a_generated_password_is_shown_once_stored_hashed_and_works(
     settings: Settings,
-    make_services: Any,
+    make_services: MakeServices,
     run_server: Any,
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
@@ -432,7 +433,10 @@ def test_a_generated_password_is_shown_once_stored_hashed_and_works(
 
 
 def test_a_configured_password_is_never_stored(
-    settings: Settings, make_services: Any, run_server: Any, capfd: pytest.CaptureFixture[str]
+    settings: Settings,
+    make_services: MakeServices,
+    run_server: Any,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     svc: Services = make_services(settings)
     url = run_server(svc)

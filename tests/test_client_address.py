@@ -10,7 +10,6 @@ The servers are real uvicorn servers built by the same ``uvicorn_config`` as
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 import httpx
 
@@ -18,6 +17,7 @@ from botmaker.api import create_app
 from botmaker.config import Settings
 from botmaker.services import Services
 from tests.conftest import ADMIN_PASSWORD
+from tests.support.fixtures import MakeServices
 from tests.support.server import ServerThread
 
 SPOOFED = "203.0.113.9"
@@ -61,7 +61,7 @@ def test_forwarded_for_is_ignored_without_trusted_proxies(server: str, services:
     assert audited_clients(services, "login") == ["127.0.0.2"]
 
 
-def test_a_trusted_proxy_names_the_client(settings: Settings, make_services: Any) -> None:
+def test_a_trusted_proxy_names_the_client(settings: Settings, make_services: MakeServices) -> None:
     svc: Services = make_services(replace(settings, trusted_proxies=("127.0.0.1/32",)))
     limit = svc.settings.login_max_failures
     with ServerThread(create_app(svc.settings, svc)) as url:

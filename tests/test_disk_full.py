@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import docker
 import pytest
@@ -24,6 +23,7 @@ from botmaker.config import Settings
 from botmaker.fsutil import is_bot_id, running_as_root
 from tests.conftest import ADMIN_PASSWORD, bot_body
 from tests.support.checks import instance_containers, logged_in
+from tests.support.fixtures import MakeServices
 from tests.support.server import ServerThread
 
 
@@ -47,7 +47,7 @@ def _fill(folder: Path) -> None:
 
 
 def test_a_full_disk_refuses_creates_cleanly_and_reads_keep_working(
-    small_disk: Path, settings: Settings, make_services: Any, docker_api: docker.APIClient
+    small_disk: Path, settings: Settings, make_services: MakeServices, docker_api: docker.APIClient
 ) -> None:
     svc = make_services(
         replace(settings, data_dir=small_disk / "data", secrets_dir=small_disk / "secrets")

@@ -31,6 +31,7 @@ from tests.support.checks import (
     timed,
 )
 from tests.support.dockerproxy import DockerRelay
+from tests.support.fixtures import MakeServices
 from tests.support.server import ServerThread
 from tests.support.sockets import IGNORE_UNCONNECTED, collect_unconnected_sockets
 
@@ -59,7 +60,7 @@ def relay() -> Iterator[DockerRelay]:
 
 @pytest.fixture
 def app(
-    relay: DockerRelay, make_services: Any, settings: Settings
+    relay: DockerRelay, make_services: MakeServices, settings: Settings
 ) -> Iterator[tuple[httpx.Client, Services]]:
     """BotMaker pointed at the relay, started while the engine is down."""
     relay.down()

@@ -22,7 +22,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
 
 import httpx
 import pytest
@@ -36,6 +35,7 @@ from botmaker.services import Services
 from tests.conftest import ADMIN_PASSWORD, bot_body
 from tests.support.checks import assert_error, logged_in, timed
 from tests.support.dockerd import PrivateDockerd
+from tests.support.fixtures import MakeServices
 from tests.support.images import STANDIN_TAG, build_standin
 from tests.support.server import ServerThread
 from tests.support.sockets import IGNORE_UNCONNECTED, collect_unconnected_sockets
@@ -68,7 +68,7 @@ def engine() -> Iterator[PrivateDockerd]:
 
 @pytest.fixture
 def app(
-    engine: PrivateDockerd, make_services: Any, settings: Settings
+    engine: PrivateDockerd, make_services: MakeServices, settings: Settings
 ) -> Iterator[tuple[str, Services]]:
     private = replace(
         settings,

@@ -36,6 +36,7 @@ from tests.support.bots import (
     resolve_container,
     wait_serving,
 )
+from tests.support.fixtures import MakeServices
 from tests.support.waiting import wait_for
 
 ZERO_CAPS = "0000000000000000"
@@ -554,7 +555,7 @@ def test_restart_policy_unless_stopped_brings_a_bot_back(
 
 
 def test_limits_are_configurable(
-    make_services: Any, settings: Settings, docker_api: docker.APIClient
+    make_services: MakeServices, settings: Settings, docker_api: docker.APIClient
 ) -> None:
     limits = Settings.from_env(
         {

@@ -25,6 +25,7 @@ from botmaker.services import Services
 from tests.conftest import ADMIN_PASSWORD, bot_body
 from tests.support.checks import assert_error, assert_nothing_left, logged_in
 from tests.support.fakeimages import image_exists, remove_image, unique_standin
+from tests.support.fixtures import MakeServices
 from tests.support.registry import LocalRegistry
 from tests.support.server import ServerThread
 
@@ -69,7 +70,7 @@ def pushed(
 
 
 @pytest.fixture
-def serve(make_services: Any, settings: Settings) -> Iterator[Callable[[str], Any]]:
+def serve(make_services: MakeServices, settings: Settings) -> Iterator[Callable[[str], Any]]:
     """``serve(image)`` → (logged-in client, services) for a server using that bot image."""
     with contextlib.ExitStack() as stack:
 

@@ -33,6 +33,7 @@ from tests.support.bots import (
     resolve_container,
     wait_serving,
 )
+from tests.support.fixtures import MakeServices
 from tests.support.reach import HostHTTPListener
 from tests.support.server import ServerThread
 
@@ -153,7 +154,7 @@ def test_a_bot_cannot_read_another_bots_secrets(
 
 
 def test_a_bot_cannot_reach_another_bot_over_the_network(
-    internal: bool, settings: Any, make_services: Any, docker_api: docker.APIClient
+    internal: bool, settings: Any, make_services: MakeServices, docker_api: docker.APIClient
 ) -> None:
     svc: Services = make_services(settings, network_internal=internal)
     alpha, bravo = bot_pair(svc, docker_api)
@@ -191,7 +192,7 @@ def test_a_bot_cannot_reach_another_bot_over_the_network(
 
 
 def test_bots_cannot_reach_botmaker(
-    internal: bool, settings: Any, make_services: Any, docker_api: docker.APIClient
+    internal: bool, settings: Any, make_services: MakeServices, docker_api: docker.APIClient
 ) -> None:
     # Positive control below: a host service on a port the operator opened to bots
     # (BOTMAKER_BOT_HOST_PORTS), seen by the very same probe.

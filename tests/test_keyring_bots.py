@@ -33,6 +33,7 @@ from tests.support.bots import (
 )
 from tests.support.checks import logged_in
 from tests.support.fake_upstream import FakeUpstream
+from tests.support.fixtures import MakeServices
 from tests.support.server import ServerThread
 from tests.support.waiting import wait_for
 
@@ -47,7 +48,7 @@ def upstream() -> Iterator[FakeUpstream]:
 
 
 @pytest.fixture
-def keyed(settings: Settings, make_services: Any, upstream: FakeUpstream) -> Services:
+def keyed(settings: Settings, make_services: MakeServices, upstream: FakeUpstream) -> Services:
     """BotMaker with BOTMAKER_KEYRING=auto (free ports); OpenAI's upstream is the fake."""
     svc: Services = make_services(
         replace(settings, keyring="auto", keyring_port=0, keyring_admin_port=0)
@@ -285,7 +286,7 @@ def test_a_failed_create_removes_the_grant_and_the_key(
 
 
 def test_keyring_unreachable_refuses_create_cleanly(
-    settings: Settings, make_services: Any, tmp_path: Path
+    settings: Settings, make_services: MakeServices, tmp_path: Path
 ) -> None:
     token = tmp_path / "admin.token"
     token.write_text("whatever\n")

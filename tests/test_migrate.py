@@ -19,10 +19,13 @@ from botmaker.runtime.policy import STATE_TARGET, container_name
 from botmaker.services import Services, build_services
 from botmaker.services.migrate import migrate_runtime
 from tests.support.bots import RunningBot, create_bot, exec_in
+from tests.support.fixtures import MakeServices
 
 
 @pytest.fixture
-def both(settings: Settings, make_services: Any, swarm_manager: str) -> tuple[Settings, Settings]:
+def both(
+    settings: Settings, make_services: MakeServices, swarm_manager: str
+) -> tuple[Settings, Settings]:
     """One install's settings on each runtime; the fixture removes what either made."""
     docker_settings = replace(settings, runtime="docker", swarm_allow_new_privileges=True)
     swarm_settings = replace(docker_settings, runtime="swarm")
@@ -47,7 +50,7 @@ def is_service(api: docker.APIClient, bot_id: str) -> bool:
 
 
 def test_bots_move_to_swarm_and_back_with_their_state(
-    both: tuple[Settings, Settings], make_services: Any, docker_api: docker.APIClient
+    both: tuple[Settings, Settings], make_services: MakeServices, docker_api: docker.APIClient
 ) -> None:
     docker_settings, swarm_settings = both
     svc: Services = make_services(docker_settings)

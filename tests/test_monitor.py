@@ -31,6 +31,7 @@ from botmaker.services.schemas import BotCreate
 from tests.conftest import ADMIN_PASSWORD, bot_body
 from tests.support.checks import logged_in
 from tests.support.dockerproxy import DockerRelay
+from tests.support.fixtures import MakeServices
 from tests.support.server import ServerThread
 from tests.support.sockets import IGNORE_UNCONNECTED, collect_unconnected_sockets
 from tests.support.sse import Event, parse_sse
@@ -116,7 +117,9 @@ def next_message(subscription: Subscription, predicate: Callable[[Message], bool
 
 
 @pytest.fixture
-def app(settings: Settings, make_services: Any) -> Iterator[tuple[str, httpx.Client, Services]]:
+def app(
+    settings: Settings, make_services: MakeServices
+) -> Iterator[tuple[str, httpx.Client, Services]]:
     svc: Services = make_services(settings, stats_interval=STATS_INTERVAL)
     with ServerThread(create_app(svc.settings, svc)) as url, logged_in(url, ADMIN_PASSWORD) as c:
         yield url, c, svc
@@ -402,7 +405,10 @@ def relay() -> Iterator[DockerRelay]:
 
 @pytest.mark.filterwarnings(IGNORE_UNCONNECTED)
 def test_the_event_thread_reconnects_when_the_engine_comes_back(
-    relay: DockerRelay, make_services: Any, settings: Settings, docker_api: docker.APIClient
+    relay: DockerRelay,
+    make_services: MakeServices,
+    settings: Settings,
+    docker_api: docker.APIClient,
 ) -> None:
     relay.up()
     services: Services = make_services(settings, docker_host=relay.url, docker_timeout=2.0)
@@ -442,7 +448,7 @@ def test_the_event_thread_reconnects_when_the_engine_comes_back(
 
 
 def test_health_verdict_changes_are_events_and_status_updates(
-    settings: Settings, make_services: Any, docker_api: docker.APIClient
+    settings: Settings, make_services: MakeServices, docker_api: docker.APIClient
 ) -> None:
     """The stand-in's busybox httpd (port 8080) serves files: write the gateway's answers."""
     services: Services = make_services(settings, health_interval=0.5, stats_interval=60)

@@ -27,6 +27,7 @@ from tests.support.bots import exec_in
 from tests.support.checks import log_in
 from tests.support.fake_openai import REPLY, FakeOpenAI
 from tests.support.fake_telegram import FakeTelegram
+from tests.support.fixtures import MakeServices
 from tests.support.openclaw_image import openclaw_image
 from tests.support.server import ServerThread
 
@@ -51,7 +52,7 @@ def _container_ip(api: docker.APIClient, name: str, network: str) -> str:
 
 @pytest.fixture
 def openclaw(
-    settings: Settings, make_services: Any, real_image: str, docker_api: docker.APIClient
+    settings: Settings, make_services: MakeServices, real_image: str, docker_api: docker.APIClient
 ) -> Iterator[dict[str, Any]]:
     svc = make_services(
         settings,
@@ -231,7 +232,7 @@ def test_a_channel_whose_plugin_the_image_lacks_is_refused_at_create(
 
 
 def test_real_openclaw_bot_calls_the_model_through_the_keyring(
-    settings: Settings, make_services: Any, real_image: str, docker_api: docker.APIClient
+    settings: Settings, make_services: MakeServices, real_image: str, docker_api: docker.APIClient
 ) -> None:
     """bot → keyring proxy → fake upstream: the upstream sees the real key, the bot only
     its token, and the keyring records the turn's usage."""

@@ -24,13 +24,14 @@ from botmaker.services import Services
 from tests.conftest import ADMIN_PASSWORD, bot_body
 from tests.support.checks import assert_error, assert_nothing_left, logged_in
 from tests.support.fakeimages import image_exists, import_image, remove_image, tar_of
+from tests.support.fixtures import MakeServices
 from tests.support.server import ServerThread
 
 UNPULLABLE = "127.0.0.1:1/nope/missing:1"  # a registry address nothing listens on
 
 
 @pytest.fixture
-def serve(make_services: Any, settings: Settings) -> Iterator[Any]:
+def serve(make_services: MakeServices, settings: Settings) -> Iterator[Any]:
     """``serve(**setting_changes)`` → (logged-in client, services) on a fresh server."""
     with contextlib.ExitStack() as stack:
 

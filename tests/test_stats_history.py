@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +14,7 @@ from botmaker.services import Services
 from botmaker.services.schemas import BotCreate
 from tests.conftest import ADMIN_PASSWORD, bot_body
 from tests.support.checks import logged_in
+from tests.support.fixtures import MakeServices
 from tests.support.server import ServerThread
 from tests.support.waiting import wait_for
 
@@ -22,7 +22,7 @@ HISTORY_INTERVAL = 1.0  # a "minute" of one second, set through the settings
 
 
 @pytest.fixture
-def app(settings: Settings, make_services: Any) -> Iterator[tuple[httpx.Client, Services]]:
+def app(settings: Settings, make_services: MakeServices) -> Iterator[tuple[httpx.Client, Services]]:
     svc: Services = make_services(
         settings, stats_interval=60.0, stats_history_interval=HISTORY_INTERVAL
     )

@@ -27,6 +27,7 @@ from botmaker.services import Services, build_services
 from tests.conftest import ADMIN_PASSWORD
 from tests.support.bots import RunningBot, create_bot, exec_in, resolve_container, wait_serving
 from tests.support.checks import logged_in
+from tests.support.fixtures import MakeServices
 from tests.support.server import ServerThread
 from tests.support.waiting import wait_for
 
@@ -50,7 +51,7 @@ def swarm_settings(settings: Settings, swarm_manager: str) -> Settings:
 
 
 @pytest.fixture
-def swarm(swarm_settings: Settings, make_services: Any) -> Services:
+def swarm(swarm_settings: Settings, make_services: MakeServices) -> Services:
     svc: Services = make_services(swarm_settings)
     return svc
 
@@ -169,7 +170,7 @@ def test_rotation_makes_a_new_version_and_removes_the_old(
 
 
 def test_delete_leaves_no_service_secret_network_or_volume(
-    swarm: Services, docker_api: docker.APIClient, stubborn_image: str, make_services: Any
+    swarm: Services, docker_api: docker.APIClient, stubborn_image: str, make_services: MakeServices
 ) -> None:
     bots = [create_bot(swarm, "alpha"), create_bot(swarm, "bravo")]
     for bot in bots:
@@ -191,7 +192,10 @@ def test_delete_leaves_no_service_secret_network_or_volume(
 
 
 def test_bots_are_pinned_to_this_node_plus_the_configured_constraints(
-    swarm_settings: Settings, make_services: Any, docker_api: docker.APIClient, swarm_manager: str
+    swarm_settings: Settings,
+    make_services: MakeServices,
+    docker_api: docker.APIClient,
+    swarm_manager: str,
 ) -> None:
     svc: Services = make_services(swarm_settings, swarm_constraints=("node.role==manager",))
     bot = create_bot(svc, "alpha")

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import docker
 import httpx
@@ -40,6 +40,7 @@ from tests.support.canary import (
     make_canary,
     special_entries,
 )
+from tests.support.fixtures import MakeServices
 
 T = TypeVar("T")
 PASSPHRASE = "a passphrase for the hostile-bot backup"
@@ -229,7 +230,9 @@ def _fresh_install(settings: Settings, root: Path) -> Settings:
 
 
 @pytest.fixture
-def keyed(settings: Settings, make_services: Any, swarm_manager: str) -> tuple[Settings, Services]:
+def keyed(
+    settings: Settings, make_services: MakeServices, swarm_manager: str
+) -> tuple[Settings, Services]:
     """Docker, with the keyring on (a move re-renders a keyring bot's configuration)."""
     make_services(replace(settings, runtime="swarm")).close()  # registered for clean-up only
     keyed_settings = replace(settings, keyring="auto", keyring_port=0, keyring_admin_port=0)

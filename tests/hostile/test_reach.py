@@ -14,7 +14,6 @@ import subprocess
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
 from urllib.parse import urlsplit
 
 import docker
@@ -34,6 +33,7 @@ from tests.support.bots import (
     resolve_container,
     wait_serving,
 )
+from tests.support.fixtures import MakeServices
 from tests.support.reach import HostHTTPListener, Reach, Target, connect_probes, host_addresses
 from tests.support.server import ServerThread
 
@@ -62,7 +62,9 @@ def _ip_of(api: docker.APIClient, bot: RunningBot) -> tuple[str, str]:
 
 
 @pytest.fixture
-def scene(settings: Settings, make_services: Any, docker_api: docker.APIClient) -> Iterator[Scene]:
+def scene(
+    settings: Settings, make_services: MakeServices, docker_api: docker.APIClient
+) -> Iterator[Scene]:
     svc: Services = make_services(
         replace(settings, keyring="auto", keyring_port=0, keyring_admin_port=0)
     )

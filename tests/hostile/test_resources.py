@@ -28,6 +28,7 @@ from tests.support.attacks import defended
 from tests.support.bots import RunningBot, create_bot, exec_in, http_probe, wait_serving
 from tests.support.cgroups import Cgroup
 from tests.support.checks import logged_in
+from tests.support.fixtures import MakeServices
 from tests.support.latency import Sampler
 from tests.support.server import ServerThread
 from tests.support.waiting import wait_for
@@ -252,7 +253,7 @@ def test_a_log_flood_is_rotated_away_and_the_api_keeps_answering(
 
 @pytest.fixture
 def stubborn(
-    settings: Settings, make_services: Any, stubborn_image: str
+    settings: Settings, make_services: MakeServices, stubborn_image: str
 ) -> Iterator[tuple[Services, httpx.Client]]:
     svc: Services = make_services(settings, bot_image=stubborn_image)
     with (
