@@ -173,9 +173,9 @@ def make_services(docker_api: docker.APIClient) -> Iterator[MakeServices]:
     """Build services for given settings; everything they made is removed after."""
     made: list[tuple[Services, Settings]] = []
 
-    def make(settings: Settings, **changes: Any) -> Services:
+    def make(settings: Settings, *, steps: Any = None, **changes: Any) -> Services:
         settings = replace(settings, **changes) if changes else settings
-        svc = build_services(settings)
+        svc = build_services(settings, steps=steps)
         made.append((svc, settings))
         return svc
 

@@ -82,7 +82,7 @@ def test_real_openclaw_rejection_is_reported_on_the_field(
     settings: Any, make_services: Any, docker_api: docker.APIClient
 ) -> None:
     """A config OpenClaw rejects stops the create, with the message on a field."""
-    from botmaker.services.bots import field_for_config_path
+    from botmaker.openclaw.check import field_for_config_path
 
     assert field_for_config_path("models.providers.openai.api") == "provider"
     assert field_for_config_path("channels.telegram.dmPolicy") == "dm_policy"

@@ -120,7 +120,7 @@ def test_a_row_stuck_creating_is_undone(services: Services, docker_api: docker.A
     # Later than start-up, a young creating row may be a create in another process.
     assert services.reconciler.run_once() == []
     # While something of this process works on the bot, the reconciler keeps away.
-    with services.bots.busy(bot_id):
+    with services.deploy.locks.hold(bot_id):
         assert services.reconciler.run_once(startup=True) == []
     assert services.store.get_bot(bot_id).state == "creating"
     # Seen at start-up, the row is stale for good: the next pass undoes it.

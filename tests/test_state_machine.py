@@ -79,7 +79,8 @@ def test_lifecycle_state_machine_keeps_rows_containers_and_secrets_in_step(
         @rule(name=st.sampled_from(NAMES), stubborn=st.booleans())
         def create(self, name: str, stubborn: bool) -> None:
             if stubborn:  # a bot that ignores SIGTERM: stop and delete must still be quick
-                self.svc.bots.settings = replace(self.settings, bot_image=machine_env["images"][1])
+                second = machine_env["images"][1]
+                self.svc.deploy.settings = replace(self.settings, bot_image=second)
             try:
                 body = {
                     "name": name,
@@ -94,7 +95,7 @@ def test_lifecycle_state_machine_keeps_rows_containers_and_secrets_in_step(
                 else:
                     self.bots[name] = self.svc.bots.create(BotCreate.model_validate(body)).record.id
             finally:
-                self.svc.bots.settings = self.settings
+                self.svc.deploy.settings = self.settings
 
         @precondition(lambda self: bool(self.bots))
         @rule(data=st.data())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from botmaker.api import create_app
 from botmaker.config import Settings
+from botmaker.runtime.policy import container_name
 from botmaker.services import Services
 from botmaker.services.schemas import BotCreate
 from tests.conftest import ADMIN_PASSWORD, bot_body
@@ -138,3 +140,43 @@ def test_bad_requests_change_nothing(app: tuple[httpx.Client, Services]) -> None
     )
     assert missing.status_code >= 400, missing.text
     assert client.get("/api/bots/alpha").json()["image"] == svc.settings.bot_image
+
+
+class _ReconcileMidRecreate:
+    """At the step before a bot's container is recreated, do what the Docker runtime's
+    recreate does first (remove the old container) and run a reconciler pass from its
+    own thread, as the background reconciler could at that moment."""
+
+    def __init__(self) -> None:
+        self.svc: Services | None = None
+        self.actions: list[dict[str, Any]] | None = None
+
+    def step(self, name: str, bot_id: str) -> None:
+        if name != "recreate" or self.svc is None or self.actions is not None:
+            return
+        svc = self.svc
+        svc.runtime.remove(container_name(bot_id))
+        found: list[dict[str, Any]] = []
+        thread = threading.Thread(target=lambda: found.extend(svc.reconciler.run_once()))
+        thread.start()
+        thread.join(timeout=60)
+        self.actions = found
+
+
+def test_the_reconciler_leaves_a_bot_alone_while_it_is_upgraded(
+    settings: Settings,
+    make_services: Any,
+    upgrade_images: dict[str, str],
+    docker_api: docker.APIClient,
+) -> None:
+    observer = _ReconcileMidRecreate()
+    svc: Services = make_services(settings, steps=observer, upgrade_timeout=UPGRADE_TIMEOUT)
+    svc.upgrades.settle = 1.0
+    bot = svc.bots.create(BotCreate.model_validate(bot_body("alpha"))).record
+    observer.svc = svc
+
+    result = svc.upgrades.upgrade(bot.id, upgrade_images["next"])
+
+    assert observer.actions == [], "the reconciler acted on a bot being upgraded"
+    assert result["status"] == "upgraded", result
+    assert _running_image(docker_api, bot.id) == ("running", upgrade_images["next"])

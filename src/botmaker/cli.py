@@ -44,9 +44,7 @@ def _settings() -> Settings:
 
 def _services() -> Services:
     try:
-        svc = build_services(_settings())
-        svc.audit.actor = "cli"  # the audit log tells the command line from the API
-        return svc
+        return build_services(_settings(), actor="cli")  # the audit log tells CLI from API
     except BotMakerError as exc:
         _fail(exc.message)
 

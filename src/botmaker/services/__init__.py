@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,8 @@ from botmaker.services.audit import (
 )
 from botmaker.services.auth import AuthService
 from botmaker.services.bots import BotService
+from botmaker.services.deploy import BotLocks, Deployer
+from botmaker.services.deploy.steps import StepObserver, steps_from_env
 from botmaker.services.health import HealthMonitor
 from botmaker.services.images import ImageService
 from botmaker.services.keyring import KeyringService
@@ -31,6 +34,7 @@ from botmaker.services.monitor import Monitor
 from botmaker.services.orphans import OrphanService
 from botmaker.services.reconcile import Reconciler
 from botmaker.services.stats import StatsSampler
+from botmaker.services.statuses import StatusCache
 from botmaker.services.upgrades import UpgradeService
 from botmaker.state import StateStore
 from botmaker.store import Database, Store
@@ -42,6 +46,7 @@ log = logging.getLogger(__name__)
 class Services:
     settings: Settings
     store: Store
+    deploy: Deployer
     bots: BotService
     images: ImageService
     auth: AuthService
@@ -126,9 +131,78 @@ class Services:
         self.store.db.close()
 
 
-def build_services(settings: Settings, *, check_runtime: bool = True) -> Services:
-    """Every service of one install. ``check_runtime``: refuse a ``BOTMAKER_RUNTIME``
-    other than the one the bots run on (``botmaker migrate-runtime`` moves them)."""
+def build_services(
+    settings: Settings,
+    *,
+    check_runtime: bool = True,
+    steps: StepObserver | None = None,
+    actor: str = "admin",
+) -> Services:
+    """Every service of one install, each given what it uses when it is built.
+
+    ``check_runtime``: refuse a ``BOTMAKER_RUNTIME`` other than the one the bots run on
+    (``botmaker migrate-runtime`` moves them). ``steps``: the observer of the use
+    cases' steps (a test's; else ``BOTMAKER_TEST_PAUSE_AT``'s when set, else none).
+    ``actor``: who the audit log names (``admin`` for the API, ``cli``).
+    """
+    store = _open_store(settings, check_runtime)
+    secrets = SecretStore(settings.secrets_dir)
+    secrets.ensure_root()
+    runtime = make_backend(settings)
+    images = ImageService(runtime)
+    audit = AuditLog(store.db, actor)
+    keyring = AuditedKeyringService(settings, runtime, audit=audit)
+    state = StateStore(settings.data_dir / "bots")
+    statuses = StatusCache(runtime)  # fed by the monitor's event stream
+    health = HealthMonitor(
+        runtime,
+        interval=settings.health_interval,
+        source=statuses.current,  # the event-fed statuses, not a list per probe
+        watched=[r.id for r in store.list_bots() if r.spec.get("gateway")],
+    )
+    deploy = Deployer(
+        settings,
+        store,
+        secrets,
+        state,
+        runtime,
+        images,
+        keyring,
+        health,
+        locks=BotLocks(on_release=statuses.mark),
+        steps=steps if steps is not None else steps_from_env(os.environ),
+    )
+    bots = AuditedBotService(deploy, statuses, audit=audit)
+    orphans = AuditedOrphanService(store, runtime, secrets, state, keyring, audit=audit)
+    monitor = Monitor(settings, runtime, store, bots)
+    return Services(
+        settings=settings,
+        store=store,
+        deploy=deploy,
+        bots=bots,
+        images=images,
+        auth=AuditedAuthService(settings, store, audit=audit),
+        runtime=runtime,
+        keyring=keyring,
+        monitor=monitor,
+        stats=StatsSampler(
+            runtime,
+            interval=settings.stats_interval,
+            store=store,
+            history_interval=settings.stats_history_interval,
+            source=statuses.current,
+        ),
+        orphans=orphans,
+        reconciler=Reconciler(store, runtime, bots, orphans, interval=settings.reconcile_interval),
+        audit=audit,
+        alerts=AlertService(
+            store, monitor, keyring, audit=audit, smtp_password_file=settings.smtp_password_file
+        ),
+        upgrades=UpgradeService(deploy),
+    )
+
+
+def _open_store(settings: Settings, check_runtime: bool) -> Store:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.data_dir.chmod(0o700)
     store = Store(Database(settings.db_path))
@@ -138,47 +212,7 @@ def build_services(settings: Settings, *, check_runtime: bool = True) -> Service
         except BotMakerError:
             store.db.close()
             raise
-    secrets = SecretStore(settings.secrets_dir)
-    secrets.ensure_root()
-    runtime = make_backend(settings)
-    images = ImageService(runtime)
-    health = HealthMonitor(runtime, interval=settings.health_interval)
-    audit = AuditLog(store.db)
-    keyring = AuditedKeyringService(settings, runtime)
-    keyring.audit = audit
-    state = StateStore(settings.data_dir / "bots")
-    bots = AuditedBotService(settings, store, secrets, runtime, images, state, health, keyring)
-    bots.audit = audit
-    auth = AuditedAuthService(settings, store)
-    auth.audit = audit
-    orphans = AuditedOrphanService(store, runtime, secrets, state, keyring)
-    orphans.audit = audit
-    monitor = Monitor(settings, runtime, store, bots)
-    health.source = bots.statuses.current  # the event-fed statuses, not a list per probe
-    return Services(
-        settings=settings,
-        store=store,
-        bots=bots,
-        images=images,
-        auth=auth,
-        runtime=runtime,
-        keyring=keyring,
-        monitor=monitor,
-        stats=StatsSampler(
-            runtime,
-            interval=settings.stats_interval,
-            store=store,
-            history_interval=settings.stats_history_interval,
-            source=bots.statuses.current,
-        ),
-        orphans=orphans,
-        reconciler=Reconciler(store, runtime, bots, orphans, interval=settings.reconcile_interval),
-        audit=audit,
-        alerts=AlertService(
-            store, monitor, keyring, audit=audit, smtp_password_file=settings.smtp_password_file
-        ),
-        upgrades=UpgradeService(settings, store, bots, images, runtime),
-    )
+    return store
 
 
 def make_backend(settings: Settings) -> Backend:

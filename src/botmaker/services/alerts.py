@@ -36,6 +36,7 @@ from botmaker.errors import BotMakerError, InvalidInput, NotFound
 from botmaker.services import mail
 from botmaker.services.audit import AuditLog
 from botmaker.services.keyring import KeyringService
+from botmaker.services.loop import BackgroundLoop
 from botmaker.services.mail import EmailSettings, MailError
 from botmaker.services.monitor import Message, Monitor
 from botmaker.store import Store
@@ -115,8 +116,15 @@ class AlertService:
         self.failed = 0
         self.dropped = 0
         self._queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=queue_size)
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self.sender = BackgroundLoop(
+            "alerts-send", self._send_next, lambda: 0.0, join_timeout=timeout + 2
+        )
+        self.keyring_poller = BackgroundLoop(
+            "alerts-keyring",
+            self._poll_keyring,
+            lambda: self.keyring_poll,
+            join_timeout=timeout + 2,
+        )
         self._last: dict[tuple[str, str], float] = {}  # (bot, kind) -> monotonic send time
         self._exits: dict[str, deque[float]] = {}  # bot -> monotonic times of non-zero exits
         self._lock = threading.Lock()
@@ -345,7 +353,7 @@ class AlertService:
                 self.tries,
                 problem,
             )
-            if attempt < self.tries and self._stop.wait(delay):
+            if attempt < self.tries and self.sender.wait(delay):
                 return False
             delay *= 2
         return False
@@ -353,51 +361,42 @@ class AlertService:
     # -- threads -------------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._threads:
+        if self.sender.started:
             return
-        self._stop.clear()
         self.monitor.broadcaster.add_listener(self._on_message)
-        targets = [self._send_loop]
+        self.sender.start()
         if self.keyring.enabled:
-            targets.append(self._keyring_loop)
-        for target in targets:
-            thread = threading.Thread(target=target, name=f"alerts{target.__name__}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+            self.keyring_poller.start()
 
     def stop(self) -> None:
         self.monitor.broadcaster.remove_listener(self._on_message)
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=self.timeout + 2)
-        self._threads = []
+        self.sender.request_stop()
+        self.keyring_poller.request_stop()
+        self.sender.join()
+        self.keyring_poller.join()
 
-    def _send_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                payload = self._queue.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            try:
-                if self._deliver(payload):
-                    self.sent += 1
-                else:
-                    self.failed += 1
-            except Exception:  # never end the sender
+    def _send_next(self) -> None:
+        """The sender's step: deliver one queued alert (waiting briefly for one)."""
+        try:
+            payload = self._queue.get(timeout=0.2)
+        except queue.Empty:
+            return
+        try:
+            if self._deliver(payload):
+                self.sent += 1
+            else:
                 self.failed += 1
-                log.exception("alert delivery failed")
+        except Exception:  # never end the sender
+            self.failed += 1
+            log.exception("alert delivery failed")
 
     def _on_message(self, message: Message) -> None:
         """The Monitor's broadcaster published (on its thread): only queue, never block."""
         if message.event == "event":
             self.on_bot_event(message.data)
 
-    def _keyring_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.poll_keyring()
-            except BotMakerError as exc:
-                log.info("keyring events not read: %s", exc.message)
-            except Exception:
-                log.exception("keyring events not read")
-            self._stop.wait(self.keyring_poll)
+    def _poll_keyring(self) -> None:
+        try:
+            self.poll_keyring()
+        except BotMakerError as exc:
+            log.info("keyring events not read: %s", exc.message)

@@ -7,7 +7,8 @@ characters, a client address), never a value that could be a secret.
 
 The services record their own actions: the audited subclasses below wrap the use
 cases of the bot, keyring, orphan and auth services, so every caller (API, pages,
-CLI) is audited the same way.
+CLI) is audited the same way. Each is given the log it writes to when it is built
+(``services.build_services``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from botmaker.services.bots import BotService, BotView
 from botmaker.services.keyring import KeyringService
 from botmaker.services.orphans import OrphanService
 from botmaker.services.schemas import BotCreate, BotUpdate, KeyCreate
-from botmaker.store import Database
+from botmaker.store import BotRecord, Database
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,15 @@ class AuditLog:
         return [{**dict(row), "detail": json.loads(row["detail"])} for row in rows]
 
 
+class Audits:
+    """Mixed in before a service: built with the service's own arguments plus the
+    ``audit`` log its overrides record to."""
+
+    def __init__(self, *args: Any, audit: AuditLog, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.audit = audit
+
+
 def _fields(patch: BotUpdate) -> list[str]:
     """The names of the fields an edit sets (secrets by name only)."""
     names = set(patch.model_fields_set) - {"secrets"}
@@ -68,10 +78,8 @@ def _fields(patch: BotUpdate) -> list[str]:
     return sorted(names)
 
 
-class AuditedBotService(BotService):
+class AuditedBotService(Audits, BotService):
     """``BotService`` that records each change it makes."""
-
-    audit: AuditLog
 
     def create(self, request: BotCreate) -> BotView:
         view = super().create(request)
@@ -105,15 +113,13 @@ class AuditedBotService(BotService):
         self.audit.record("bot.restart", view.record.name, id=view.record.id)
         return view
 
-    def delete(self, ref: str) -> None:
-        record = self.record(ref)
-        super().delete(ref)
+    def delete(self, ref: str) -> BotRecord:
+        record = super().delete(ref)
         self.audit.record("bot.delete", record.name, id=record.id)
+        return record
 
 
-class AuditedKeyringService(KeyringService):
-    audit: AuditLog
-
+class AuditedKeyringService(Audits, KeyringService):
     def add_key(self, request: KeyCreate) -> dict[str, Any]:
         info = super().add_key(request)
         self.audit.record(
@@ -131,9 +137,7 @@ class AuditedKeyringService(KeyringService):
         self.audit.record("key.delete", key_id, **detail)
 
 
-class AuditedOrphanService(OrphanService):
-    audit: AuditLog
-
+class AuditedOrphanService(Audits, OrphanService):
     def cleanup(self) -> dict[str, list[dict[str, Any]]]:
         removed = super().cleanup()
         self.audit.record(
@@ -148,9 +152,7 @@ class AuditedOrphanService(OrphanService):
         return removed
 
 
-class AuditedAuthService(AuthService):
-    audit: AuditLog
-
+class AuditedAuthService(Audits, AuthService):
     def login(self, password: str, client: str) -> str:
         try:
             token = super().login(password, client)

@@ -46,6 +46,7 @@ from botmaker.store.repository import utcnow
 
 if TYPE_CHECKING:
     from botmaker.services import Services
+    from botmaker.services.deploy import Deployer
 
 log = logging.getLogger(__name__)
 
@@ -200,8 +201,8 @@ def _clean_store_copy(data: bytes) -> bytes:
 
 def _bot_secrets(svc: Services, bot_id: str) -> dict[str, str]:
     values: dict[str, str] = {}
-    for name in svc.bots.secrets.names(bot_id):
-        value = svc.bots.secrets.read(bot_id, name)
+    for name in svc.deploy.secrets.names(bot_id):
+        value = svc.deploy.secrets.read(bot_id, name)
         if value is not None:
             values[name] = value
     return values
@@ -284,7 +285,7 @@ def export_bot(
 def _add_bot(writer: _ArchiveWriter, svc: Services, record: BotRecord, key: RootKey | None) -> None:
     """A bot's state folder (its regular files only: never a link, FIFO, device or hard
     link, see StateStore.files) and, with a passphrase's key, its sealed secrets."""
-    for relative, data in sorted(svc.bots.state.files(record.id).items()):
+    for relative, data in sorted(svc.deploy.state.files(record.id).items()):
         writer.add(f"{_STATE_PREFIX}{record.id}/state/{relative}", data)
     if key is not None:
         blob = _seal_secrets(key, record.id, _bot_secrets(svc, record.id))
@@ -471,9 +472,9 @@ def _restore_files(
     uid = record.uid if running_as_root() else os.getuid()
     # Even with no files (a bot can leave none that a backup takes): the folder must
     # exist, the bot's own, before its bind mount (Swarm refuses a missing source).
-    svc.bots.state.write(record.id, state, uid=uid)
+    svc.deploy.state.write(record.id, state, uid=uid)
     values = (secrets or {}).get(record.id) or {}
-    svc.bots.secrets.write_all(record.id, values, uid=uid, gid=uid)
+    svc.deploy.secrets.write_all(record.id, values, uid=uid, gid=uid)
 
 
 # -- import ------------------------------------------------------------------------------
@@ -501,17 +502,14 @@ def import_bot(
     definition = dict(source.get("definition") or {})
     definition.pop("key_id", None)  # a bot's own keyring key does not travel
     keyed = bool(definition.get("keyring"))
-    bots_svc = svc.bots
-    if keyed and not bots_svc.keyring.enabled:
+    deploy = svc.deploy
+    if keyed and not deploy.keyring.enabled:
         raise InvalidInput(
             "this bot used the keyring, which is off here (BOTMAKER_KEYRING)", field="file"
         )
     values.pop("keyring_token", None)  # a fresh token comes from this keyring
-    have_secrets = bool(values)
     if keyed:  # the bot's own key stays in the old keyring: a shared key must serve it
-        bots_svc._require_shared_key(
-            str(source["provider"]), list(definition.get("key_tags") or [])
-        )
+        deploy.require_shared_key(str(source["provider"]), list(definition.get("key_tags") or []))
     settings: Settings = svc.settings
     bot_id = str(uuid.uuid4())
     record = svc.store.insert_bot(
@@ -525,32 +523,38 @@ def import_bot(
         fixed_uid=None if running_as_root() else os.getuid(),
         definition=json.dumps(definition),
     )
+    with deploy.locks.hold(bot_id):
+        return _deploy_imported(deploy, record, values, archive.state_of(source["id"]))
+
+
+def _deploy_imported(
+    deploy: Deployer, record: BotRecord, values: dict[str, str], state: dict[str, bytes] | None
+) -> tuple[BotRecord, bool]:
+    """An imported row's grant, secrets, state, config and container; all undone on failure."""
+    bot_id, keyed, have_secrets = record.id, bool(record.spec.get("keyring")), bool(values)
     started = container_attempted = registered = False
     try:
         if keyed:
             registered = True
-            record, values["keyring_token"] = bots_svc._register(record, None)
+            record, values["keyring_token"] = deploy.register(record, None)
             values.pop("api_key", None)
-        bots_svc.secrets.write_all(bot_id, values, uid=record.uid, gid=record.uid)
-        state = archive.state_of(source["id"])
+        deploy.secrets.write_all(bot_id, values, uid=record.uid, gid=record.uid)
         if state:
-            bots_svc.state.write(bot_id, state, uid=record.uid)
-        bots_svc._render(record)
+            deploy.state.write(bot_id, state, uid=record.uid)
+        deploy.render(record)
         if have_secrets:  # as create does: OpenClaw validates the config before it starts
-            bots_svc.images.ensure(record.image)
-            if bots_svc._validate(record) and not definition.get("gateway"):
-                definition["gateway"] = True
-                record = svc.store.update_bot(bot_id, definition=json.dumps(definition))
-        if definition.get("gateway"):
-            bots_svc.health.watch(bot_id)
+            deploy.images.ensure(record.image)
+            record = deploy.validated(record)
+        elif record.spec.get("gateway"):
+            deploy.health.watch(bot_id)
         if have_secrets:
             container_attempted = True
-            record = bots_svc._create_container(record)
-            bots_svc.runtime.start(container_name(bot_id))
+            record = deploy.create_container(record)
+            deploy.runtime.start(container_name(bot_id))
             started = True
         desired = "running" if started else "stopped"  # no secrets: nothing to run with yet
-        record = svc.store.update_bot(bot_id, state="ready", desired=desired)
+        record = deploy.store.update_bot(bot_id, state="ready", desired=desired)
     except BaseException:
-        bots_svc._undo_create(bot_id, remove_container=container_attempted, keyring=registered)
+        deploy.undo_create(bot_id, remove_container=container_attempted, keyring=registered)
         raise
     return record, started

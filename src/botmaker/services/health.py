@@ -9,9 +9,8 @@ running bot per interval over the bots' network, and checks the JSON bodies
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -20,6 +19,7 @@ import httpx
 from botmaker.errors import BotMakerError
 from botmaker.openclaw.render import GATEWAY_PORT
 from botmaker.runtime.base import Backend, RuntimeStatus
+from botmaker.services.loop import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -68,23 +68,28 @@ class HealthMonitor:
         grace: float = 180.0,
         workers: int = 16,
         port: int = GATEWAY_PORT,
+        source: Callable[[], dict[str, RuntimeStatus]] | None = None,
+        watched: Iterable[str] = (),
     ) -> None:
+        """``source``: where the running bots come from (the event-fed status cache when
+        services are built; else one list call per round). ``watched``: the bot ids with
+        an OpenClaw gateway to probe."""
         self.port = port
         self.runtime = runtime
-        #: Where the running bots come from: the event-fed status cache once services are built.
-        self.source: Callable[[], dict[str, RuntimeStatus]] = runtime.list
+        self.source = source or runtime.list
         self.interval = interval
         self.timeout = timeout
         self.grace = grace
         self.workers = workers
         self._results: dict[str, Health] = {}
         self._first_seen: dict[str, float] = {}  # container id -> when first seen running
-        self._watched: set[str] = set()  # bot ids with an OpenClaw gateway
+        self._watched: set[str] = set(watched)  # bot ids with an OpenClaw gateway
         self._healthy_once: set[str] = set()  # container ids that have been healthy
         self._verdicts: dict[str, str] = {}  # bot id -> last verdict told to listeners
         self._listeners: list[HealthListener] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.loop = BackgroundLoop(
+            "health", self.probe_all, lambda: self.interval, join_timeout=timeout * 2 + 1
+        )
 
     def add_listener(self, listener: HealthListener) -> None:
         """Be told when a bot's verdict (starting/healthy/unhealthy) changes."""
@@ -173,21 +178,10 @@ class HealthMonitor:
                     log.exception("health listener failed")
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="health", daemon=True)
-            self._thread.start()
+        self.loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.timeout * 2 + 1)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.probe_all()
-            self._stop.wait(self.interval)
+        self.loop.stop()
 
 
 def _with_health(status: RuntimeStatus, health: str, detail: str) -> RuntimeStatus:

@@ -98,19 +98,26 @@ def migrate_runtime(
 def _move(
     svc: Services, old: Backend, record: BotRecord, source: str, target: str, timeout: float
 ) -> dict[str, Any]:
+    with svc.deploy.locks.hold(record.id):
+        return _move_held(svc, old, record, source, target, timeout)
+
+
+def _move_held(
+    svc: Services, old: Backend, record: BotRecord, source: str, target: str, timeout: float
+) -> dict[str, Any]:
     name = container_name(record.id)
-    bots = svc.bots
+    deploy = svc.deploy
     base = {"id": record.id, "name": record.name, "from": source, "to": target}
     run = record.desired == "running"
     if old.status(name).state != "missing":
-        old.stop(name, bots.settings.stop_timeout)
+        old.stop(name, deploy.settings.stop_timeout)
         old.remove(name)
     rendered = False
     try:
         if record.spec.get("keyring"):
-            bots._render(record)  # the proxy's address as bots on ``target`` reach it
+            deploy.render(record)  # the proxy's address as bots on ``target`` reach it
             rendered = True
-        bots.restore_container(record)  # created on ``target``, started if it should run
+        deploy.restore_container(record)  # created on ``target``, started if it should run
         if run:
             _wait_running(svc.runtime, name, timeout)
     except BotMakerError as exc:
@@ -137,12 +144,12 @@ def _wait_running(runtime: Backend, name: str, timeout: float) -> None:
 def _back(svc: Services, old: Backend, record: BotRecord, rendered: bool, run: bool) -> None:
     """Put a bot whose move failed back on the old runtime, as it was."""
     name = container_name(record.id)
-    bots = svc.bots
+    deploy = svc.deploy
     with contextlib.suppress(BotMakerError):  # nothing may have been created there
         svc.runtime.remove(name)
     if rendered:
-        bots.state.restore_previous(record.id, uid=record.uid)
+        deploy.state.restore_previous(record.id, uid=record.uid)
     old.ensure_network()
-    old.create(bots._spec(record))
+    old.create(deploy.container_spec(record))
     if run:
         old.start(name)

@@ -34,6 +34,7 @@ from botmaker.config import Settings
 from botmaker.errors import BotMakerError, NotFound
 from botmaker.runtime.base import MISSING, Backend, EventStream, RuntimeEvent, RuntimeStatus
 from botmaker.services.bots import BotService, uptime
+from botmaker.services.loop import BackgroundLoop
 from botmaker.store import Store
 
 log = logging.getLogger(__name__)
@@ -213,8 +214,15 @@ class Monitor:
         self.connects = 0  # successful (re)connections to the event stream
         self._engine: dict[str, Any] = {"state": "connecting", "since": time.time()}
         self._engine_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.loop = BackgroundLoop(
+            "monitor",
+            self._follow_once,
+            lambda: self._wait,
+            join_timeout=settings.docker_timeout + 2,
+        )
+        self._delay = min_backoff  # the next wait after the stream ends or cannot open
+        self._wait = min_backoff
+        self._since: float | None = None  # where the next stream starts (None: now)
         self._stream: EventStream | None = None
         self._stream_lock = threading.Lock()
         self._last_ns = 0  # the latest event handled (replays after a reconnect are skipped)
@@ -251,74 +259,76 @@ class Monitor:
     # -- thread -----------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._thread is not None:
+        if self.loop.started:
             return
-        self._stop.clear()
         self.bots.health.add_listener(self._on_health)
-        self._thread = threading.Thread(target=self._run, name="monitor", daemon=True)
-        self._thread.start()
+        self.loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        self.loop.request_stop()
         self.bots.health.remove_listener(self._on_health)
         with self._stream_lock:
             stream = self._stream
         if stream is not None:
-            stream.close()
-        if self._thread is not None:
-            self._thread.join(timeout=self.settings.docker_timeout + 2)
-            self._thread = None
+            stream.close()  # ends the step following it
+        self.loop.join()
         self.broadcaster.close_all()
 
-    def _run(self) -> None:
-        delay = self.min_backoff
-        since: float | None = None
-        while not self._stop.is_set():
-            connected_at = time.time()
-            try:
-                stream = self.runtime.events(since)
-            except Exception as exc:  # noqa: BLE001 - the engine is away (or worse): retry
-                reason = exc.message if isinstance(exc, BotMakerError) else repr(exc)
-                self._set_engine("down", reason)
-                log.info("event stream unavailable (%s); retrying in %.1f s", reason, delay)
-                self._stop.wait(delay)
-                delay = min(delay * 2, self.max_backoff)
-                continue
-            with self._stream_lock:
-                if self._stop.is_set():
-                    stream.close()
-                    return
-                self._stream = stream
-            self.connected = True
-            self.connects += 1
-            self._set_engine("up")
-            delay = self.min_backoff
-            self.broadcaster.publish(
-                "resync", {"reason": "connected" if self.connects == 1 else "reconnected"}
-            )
-            ended = "the event stream ended"
-            try:
-                self._fill_statuses()
-                for event in stream:
-                    self._handle_safely(event)
-            except BotMakerError as exc:
-                ended = exc.message
-                log.info("event stream ended: %s", exc.message)
-            except Exception:  # reconnect rather than end monitoring
-                log.exception("event stream failed")
-            finally:
+    def _backoff(self) -> None:
+        """Wait the current delay before the next connection, and double it."""
+        self._wait = self._delay
+        self._delay = min(self._delay * 2, self.max_backoff)
+
+    def _follow_once(self) -> None:
+        """The loop's step: connect to the event stream and follow it until it ends."""
+        connected_at = time.time()
+        try:
+            stream = self.runtime.events(self._since)
+        except Exception as exc:  # noqa: BLE001 - the engine is away (or worse): retry
+            reason = exc.message if isinstance(exc, BotMakerError) else repr(exc)
+            self._set_engine("down", reason)
+            log.info("event stream unavailable (%s); retrying in %.1f s", reason, self._delay)
+            self._backoff()
+            return
+        with self._stream_lock:
+            if self.loop.stopping():
                 stream.close()
-                with self._stream_lock:
-                    self._stream = None
-                self.connected = False
-                self.bots.statuses.invalidate()
-            if self._stop.is_set():
                 return
+            self._stream = stream
+        self.connected = True
+        self.connects += 1
+        self._set_engine("up")
+        self._delay = self.min_backoff
+        self._follow(stream)
+        if self.loop.stopping():
+            return
+        # Ask for what happened while disconnected (already-seen events are skipped).
+        self._since = self._last_at if self._last_at is not None else connected_at
+        self._backoff()
+
+    def _follow(self, stream: EventStream) -> None:
+        """Handle the stream's events until it ends; then see whether the engine is up."""
+        self.broadcaster.publish(
+            "resync", {"reason": "connected" if self.connects == 1 else "reconnected"}
+        )
+        ended = "the event stream ended"
+        try:
+            self._fill_statuses()
+            for event in stream:
+                self._handle_safely(event)
+        except BotMakerError as exc:
+            ended = exc.message
+            log.info("event stream ended: %s", exc.message)
+        except Exception:  # reconnect rather than end monitoring
+            log.exception("event stream failed")
+        finally:
+            stream.close()
+            with self._stream_lock:
+                self._stream = None
+            self.connected = False
+            self.bots.statuses.invalidate()
+        if not self.loop.stopping():
             self._check_engine(ended)
-            # Ask for what happened while disconnected (already-seen events are skipped).
-            since = self._last_at if self._last_at is not None else connected_at
-            self._stop.wait(delay)
-            delay = min(delay * 2, self.max_backoff)
 
     def _fill_statuses(self) -> None:
         """One list call after (re)connecting; the events that follow keep it current."""

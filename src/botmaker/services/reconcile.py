@@ -29,6 +29,7 @@ from botmaker.errors import BotMakerError, NotFound
 from botmaker.runtime.base import Backend
 from botmaker.runtime.policy import container_name
 from botmaker.services.bots import BotService
+from botmaker.services.loop import BackgroundLoop
 from botmaker.services.orphans import OrphanService
 from botmaker.store import BotRecord, Store
 
@@ -57,10 +58,10 @@ class Reconciler:
         self.grace = 2 * interval if grace is None else grace
         self.creating_grace = max(self.grace, MIN_CREATING_GRACE) if grace is None else grace
         self._lock = threading.Lock()  # one pass at a time
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.passes = 0
         self._stale: set[str] = set()  # creating rows found at start-up: stale for good
+        self._startup = True  # the background loop's first pass is the start-up one
+        self.loop = BackgroundLoop("reconciler", self._background_pass, lambda: self.interval)
 
     # -- one pass ---------------------------------------------------------------------
 
@@ -94,7 +95,7 @@ class Reconciler:
                 self._stale.add(record.id)
             elif record.id not in self._stale and _age(record.created_at) < self.creating_grace:
                 return None
-        with self.bots.claim(record.id) as free:
+        with self.bots.deploy.locks.claim(record.id) as free:
             if not free:
                 return None  # an operation of this process works on it now
             try:
@@ -104,13 +105,13 @@ class Reconciler:
             base = {"bot_id": record.id, "name": record.name}
             try:
                 if record.state == "creating":
-                    self.bots.undo_create(record.id)
+                    self.bots.creator.undo(record.id)
                     return {**base, "action": "undid_create"}
                 if record.state == "deleting":
-                    self.bots.finish_delete(record)
+                    self.bots.deleter.finish(record)
                     return {**base, "action": "finished_delete"}
                 if self.runtime.status(container_name(record.id)).state == "missing":
-                    self.bots.restore_container(record)
+                    self.bots.deploy.restore_container(record)
                     return {**base, "action": "recreated_container"}
             except BotMakerError as exc:
                 log.error("reconcile of bot %s failed: %s", record.id, exc.message)
@@ -141,27 +142,14 @@ class Reconciler:
     # -- the background thread --------------------------------------------------------
 
     def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="reconciler", daemon=True)
-        self._thread.start()
+        self.loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+        self.loop.stop()
 
-    def _run(self) -> None:
-        startup = True
-        while not self._stop.is_set():
-            try:
-                self.run_once(startup=startup)
-                startup = False
-            except Exception:  # the thread must survive any one pass
-                log.exception("reconcile pass failed")
-            self._stop.wait(self.interval)
+    def _background_pass(self) -> None:
+        self.run_once(startup=self._startup)
+        self._startup = False
 
 
 def _age(stamp: str) -> float:

@@ -25,6 +25,7 @@ from typing import Any
 
 from botmaker.errors import BotMakerError
 from botmaker.runtime.base import Backend, RuntimeStatus, StatsSample
+from botmaker.services.loop import BackgroundLoop
 from botmaker.store import Store
 
 log = logging.getLogger(__name__)
@@ -97,8 +98,9 @@ class StatsSampler:
         self._running = 0
         self._at: float | None = None
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.loop = BackgroundLoop(
+            "stats", self.sample_once, lambda: self.interval, join_timeout=15, paced=True
+        )
         self.rounds = 0
 
     @property
@@ -269,22 +271,7 @@ class StatsSampler:
     # -- thread -----------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="stats", daemon=True)
-            self._thread.start()
+        self.loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=15)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            started = time.monotonic()
-            try:
-                self.sample_once()
-            except Exception:  # the sampler outlives one bad round
-                log.exception("stats round failed")
-            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+        self.loop.stop()

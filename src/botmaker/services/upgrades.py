@@ -2,10 +2,11 @@
 
 An upgrade of one bot: pull the image once (``ImageService``), ask the new
 image to validate the bot's OpenClaw config (as a create does), point the row
-at the new image and recreate the container through ``BotService``'s recreate
-path, then wait for it to become healthy — the gateway's ``/healthz`` and
-``/readyz`` for OpenClaw images; for images without a gateway, running and not
-restarting for ``settle`` seconds. If it does not within
+at the new image and recreate the container through the deployment core
+(``services/deploy``), holding the bot's lock throughout, then wait for it to
+become healthy — the gateway's ``/healthz`` and ``/readyz`` for OpenClaw
+images; for images without a gateway, running and not restarting for ``settle``
+seconds. If it does not within
 ``BOTMAKER_UPGRADE_TIMEOUT`` seconds, the previous image is put back and the
 bot recreated on it. The digest of the image a bot runs is stored on its row.
 """
@@ -14,17 +15,14 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from typing import Any
 
-from botmaker.config import Settings
 from botmaker.errors import BotMakerError, Conflict
 from botmaker.runtime.base import Backend
 from botmaker.runtime.policy import container_name
-from botmaker.services.bots import BotService
+from botmaker.services.deploy import Deployer
 from botmaker.services.health import probe
-from botmaker.services.images import ImageService
 from botmaker.store import BotRecord, Store
 
 log = logging.getLogger(__name__)
@@ -34,27 +32,14 @@ CRASH_LOOP_RESTARTS = 3
 
 
 class UpgradeService:
-    def __init__(
-        self,
-        settings: Settings,
-        store: Store,
-        bots: BotService,
-        images: ImageService,
-        runtime: Backend,
-        *,
-        settle: float = 5.0,
-        poll: float = 0.5,
-    ) -> None:
-        self.settings = settings
-        self.store = store
-        self.bots = bots
-        self.images = images
-        self.runtime = runtime
-        self.timeout = settings.upgrade_timeout
+    def __init__(self, deploy: Deployer, *, settle: float = 5.0, poll: float = 0.5) -> None:
+        self.deploy = deploy
+        self.store: Store = deploy.store
+        self.images = deploy.images
+        self.runtime: Backend = deploy.runtime
+        self.timeout = deploy.settings.upgrade_timeout
         self.settle = settle
         self.poll = poll
-        self._lock = threading.Lock()
-        self._busy: set[str] = set()
 
     # -- use cases --------------------------------------------------------------------
 
@@ -85,15 +70,8 @@ class UpgradeService:
         return record
 
     def _upgrade(self, old: BotRecord, image: str) -> dict[str, Any]:
-        with self._lock:
-            if old.id in self._busy:
-                raise Conflict(f"bot {old.name} is already being upgraded", field="id")
-            self._busy.add(old.id)
-        try:
-            return self._run(self.store.get_bot(old.id), image)
-        finally:
-            with self._lock:
-                self._busy.discard(old.id)
+        with self.deploy.locks.hold(old.id):  # the reconciler keeps away meanwhile
+            return self._run(self._ready(old.id), image)
 
     def _run(self, old: BotRecord, image: str) -> dict[str, Any]:
         result: dict[str, Any] = {
@@ -107,17 +85,14 @@ class UpgradeService:
         spec = {**old.spec, "previous_image": old.image}
         record = self.store.update_bot(old.id, image=image, definition=json.dumps(spec))
         try:
-            gateway = self.bots._validate(record)  # the new OpenClaw must accept the config
+            record = self.deploy.validated(record)  # the new OpenClaw must accept the config
         except BotMakerError as exc:
             self.store.update_bot(old.id, image=old.image, definition=old.definition)
             detail = f"{image} refuses the bot's configuration: {exc.message}"
             self._event(old.id, "upgrade_failed", detail)
             return {**result, "status": "failed", "digest": old.image_digest, "detail": detail}
-        if gateway and not spec.get("gateway"):
-            record = self.store.update_bot(old.id, definition=json.dumps({**spec, "gateway": True}))
-            self.bots.health.watch(old.id)
         try:
-            self.bots._recreate(record)
+            self.deploy.recreate(record)
             healthy, detail = self._wait_healthy(record)
         except BotMakerError as exc:
             healthy, detail = False, exc.message
@@ -139,7 +114,7 @@ class UpgradeService:
             f"not healthy on {image} within {self.timeout:g} s ({why}); rolled back to {old.image}"
         )
         try:
-            self.bots._recreate(record)
+            self.deploy.recreate(record)
             digest = old.image_digest or self._digest(old.image)
             self.store.update_bot(old.id, image_digest=digest)
         except BotMakerError as exc:
@@ -161,7 +136,7 @@ class UpgradeService:
         """Wait for the recreated container: gateway ready, or up and steady."""
         name = container_name(record.id)
         gateway = bool(self.store.get_bot(record.id).spec.get("gateway"))
-        health = self.bots.health
+        health = self.deploy.health
         deadline = time.monotonic() + self.timeout
         first_restarts: int | None = None
         steady: tuple[object, ...] | None = None

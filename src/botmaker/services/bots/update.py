@@ -1,0 +1,108 @@
+"""Editing a bot: re-render, validate, recreate and start its container.
+
+Any failure puts back the previous definition, secrets and rendering, the previous
+keyring grant and key, and the previous container. The old container is untouched
+until OpenClaw accepted the new configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+
+from botmaker.errors import BotMakerError, NotFound
+from botmaker.openclaw.render import API_KEY_FILE
+from botmaker.services.bots.merge import merged, secret_files_of
+from botmaker.services.definitions import check_and_build
+from botmaker.services.deploy import Deployer, run_all
+from botmaker.services.schemas import BotUpdate
+from botmaker.store import BotRecord
+
+log = logging.getLogger(__name__)
+
+
+class UpdateBot:
+    def __init__(self, deploy: Deployer) -> None:
+        self.deploy = deploy
+
+    def update(self, ref: str, patch: BotUpdate) -> BotRecord:
+        with self.deploy.locks.hold(self.deploy.store.find_bot(ref).id):
+            return self._update(ref, patch)
+
+    def _update(self, ref: str, patch: BotUpdate) -> BotRecord:
+        deploy = self.deploy
+        old = deploy.ready(ref)
+        keyed = bool(old.spec.get("keyring"))
+        request = merged(old, patch, set(deploy.secrets.names(old.id)))
+        definition = check_and_build(request, keyring=keyed)
+        for kept in ("gateway", "key_id"):
+            if old.spec.get(kept):
+                definition[kept] = old.spec[kept]
+        new_files = secret_files_of(patch)
+        new_key = new_files.pop(API_KEY_FILE, None) if keyed else None
+        old_values = {name: deploy.secrets.read(old.id, name) for name in new_files}
+        recreating = False  # the old container is untouched until validation passed
+        added: str | None = None
+        try:
+            if new_files:
+                deploy.secrets.write_all(old.id, new_files, uid=old.uid, gid=old.uid)
+            record = deploy.store.update_bot(
+                old.id, model=request.model, definition=json.dumps(definition)
+            )
+            if keyed:
+                if new_key is not None:
+                    added = deploy.keyring.client.add_key(
+                        old.provider, new_key, label=f"{old.name} (bot's own key)", bot_id=old.id
+                    ).id
+                    definition["key_id"] = added
+                    record = deploy.store.update_bot(old.id, definition=json.dumps(definition))
+                deploy.keyring.client.put_bot(old.id, **deploy.grant(record))
+            deploy.render(record)
+            deploy.validate(record)
+            recreating = True
+            deploy.recreate(record)
+        except BaseException:
+            self._undo(old, old_values, recreate=recreating, added_key=added)
+            raise
+        if added is not None and old.spec.get("key_id"):
+            self._forget_key(str(old.spec["key_id"]))
+        log.info("updated bot %s (%s)", record.name, record.id)
+        return record
+
+    def _forget_key(self, key_id: str) -> None:
+        try:
+            self.deploy.keyring.client.delete_key(key_id)
+        except NotFound:
+            pass
+        except BotMakerError as exc:
+            log.error("the replaced key %s stays in the keyring: %s", key_id, exc.message)
+
+    def _undo(
+        self,
+        old: BotRecord,
+        old_values: dict[str, str | None],
+        *,
+        recreate: bool,
+        added_key: str | None,
+    ) -> None:
+        deploy = self.deploy
+        steps: list[Callable[[], object]] = [
+            lambda: deploy.store.update_bot(old.id, model=old.model, definition=old.definition),
+            lambda: self._restore_secrets(old, old_values),
+            lambda: deploy.render(old),
+        ]
+        if old.spec.get("keyring"):
+            steps.insert(1, lambda: deploy.keyring.client.put_bot(old.id, **deploy.grant(old)))
+        if added_key is not None:
+            steps.insert(1, lambda: self._forget_key(added_key))
+        if recreate:
+            steps.append(lambda: deploy.recreate(old))
+        run_all(steps, f"rollback of bot {old.id} update")
+
+    def _restore_secrets(self, old: BotRecord, values: dict[str, str | None]) -> None:
+        for name, value in values.items():
+            if value is None:
+                self.deploy.secrets.remove_one(old.id, name)
+            else:
+                self.deploy.secrets.write_all(old.id, {name: value}, uid=old.uid, gid=old.uid)

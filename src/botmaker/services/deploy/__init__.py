@@ -1,0 +1,234 @@
+"""The deployment core every bot use case shares.
+
+From a stored row to a running container: render the OpenClaw config, ask OpenClaw
+to validate it, build the hardened container spec, create, recreate or restore the
+container, and the keyring grant the row implies. Plus the ONE per-bot lock
+(``locks``) every operation holds while it works, and the step observer
+(``steps``) the use cases report their steps to.
+
+The use cases (``services/bots/*``, ``upgrades``, ``migrate``, ``reconcile``, the
+import in ``backup``) decide the order and the rollback; they call only what is
+public here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from botmaker.config import Settings
+from botmaker.errors import BotMakerError, Conflict, InvalidInput, StorageFull
+from botmaker.keyring.model import Budget
+from botmaker.openclaw.render import render_files
+from botmaker.runtime.base import Backend, ContainerSpec
+from botmaker.runtime.policy import BotIdentity, bot_container_spec, container_name
+from botmaker.secrets import SecretStore
+from botmaker.services.definitions import bot_config
+from botmaker.services.deploy.check import ConfigCheck
+from botmaker.services.deploy.locks import BotLocks
+from botmaker.services.deploy.steps import NO_STEPS, StepObserver
+from botmaker.services.health import HealthMonitor
+from botmaker.services.images import ImageService
+from botmaker.services.keyring import KeyringService
+from botmaker.state import StateStore
+from botmaker.store import BotRecord, Store
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BotLocks", "Deployer", "StepObserver", "channel_types"]
+
+
+def channel_types(record: BotRecord) -> list[str]:
+    """The types of the bot's channels (rows from before multi-channel name one)."""
+    return [c["type"] for c in record.spec.get("channels") or [{"type": record.channel}]]
+
+
+class Deployer:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        secrets: SecretStore,
+        state: StateStore,
+        runtime: Backend,
+        images: ImageService,
+        keyring: KeyringService,
+        health: HealthMonitor,
+        *,
+        locks: BotLocks,
+        steps: StepObserver = NO_STEPS,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.secrets = secrets
+        self.state = state
+        self.runtime = runtime
+        self.images = images
+        self.keyring = keyring
+        self.health = health
+        self.locks = locks
+        self.steps = steps
+        self.check = ConfigCheck(settings, runtime)
+
+    # -- rows -------------------------------------------------------------------------
+
+    def ready(self, ref: str) -> BotRecord:
+        """The bot's row, unless a create or delete of it is unfinished."""
+        record = self.store.find_bot(ref)
+        if record.state == "creating":
+            raise Conflict(f"bot {record.name} is still being created", field="id")
+        if record.state == "deleting":
+            raise Conflict(f"bot {record.name} is being deleted", field="id")
+        return record
+
+    def want(self, record: BotRecord, desired: str) -> BotRecord:
+        """Remember whether the bot should run. A full disk must not stop an operator
+        from stopping or starting a bot: then the flag stays as it was (logged)."""
+        if record.desired == desired:
+            return record
+        try:
+            return self.store.update_bot(record.id, desired=desired)
+        except StorageFull as exc:
+            log.warning(
+                "bot %s: could not record that it should be %s: %s",
+                record.name,
+                desired,
+                exc.message,
+            )
+            return record
+
+    # -- configuration ----------------------------------------------------------------
+
+    def render(self, record: BotRecord) -> None:
+        """Write the bot's OpenClaw state folder from its row and secret names."""
+        proxy_base = (
+            self.keyring.proxy_base(record.provider) if record.spec.get("keyring") else None
+        )
+        config = bot_config(record, frozenset(self.secrets.names(record.id)), proxy_base=proxy_base)
+        self.state.write(record.id, render_files(config), uid=record.uid)
+
+    def validate(self, record: BotRecord) -> bool:
+        """Ask OpenClaw (in the bot's image) whether it accepts the rendered config.
+
+        True when OpenClaw validated it, False when the image cannot (not OpenClaw).
+        """
+        return self.check.validate(self.container_spec(record), record.id, channel_types(record))
+
+    def validated(self, record: BotRecord) -> BotRecord:
+        """``validate``, and an OpenClaw image's gateway gets recorded and probed."""
+        if self.validate(record) and not record.spec.get("gateway"):
+            record = self.store.update_bot(
+                record.id, definition=json.dumps({**record.spec, "gateway": True})
+            )
+        if record.spec.get("gateway"):
+            self.health.watch(record.id)
+        return record
+
+    # -- containers -------------------------------------------------------------------
+
+    def container_spec(self, record: BotRecord) -> ContainerSpec:
+        identity = BotIdentity(
+            id=record.id,
+            name=record.name,
+            image=record.image,
+            uid=record.uid,
+            facts={"provider": record.provider, "model": record.model, "channel": record.channel},
+            state_folder=self.state.folder(record.id),
+        )
+        return bot_container_spec(identity, self.settings, self.secrets.folder(record.id))
+
+    def create_container(self, record: BotRecord) -> BotRecord:
+        self.runtime.ensure_network()
+        container_id = self.runtime.create(self.container_spec(record))
+        return self.store.update_bot(record.id, container_id=container_id)
+
+    def restore_container(self, record: BotRecord) -> None:
+        """Recreate the missing container of a ready bot from its configuration, and start
+        it unless the bot was last stopped on purpose."""
+        self.images.ensure(record.image)
+        record = self.create_container(record)
+        if record.desired == "running":
+            self.runtime.start(container_name(record.id))
+
+    def recreate(self, record: BotRecord) -> None:
+        """Replace the bot's container with one of its current configuration, and start
+        it: an edit or upgrade proves the new configuration by running it."""
+        self.runtime.ensure_network()
+        self.steps.step("recreate", record.id)
+        container_id = self.runtime.recreate(self.container_spec(record))  # Swarm: in place
+        record = self.store.update_bot(record.id, container_id=container_id)
+        record = self.want(record, "running")
+        self.runtime.start(container_name(record.id))
+        status = self.runtime.status(container_name(record.id))
+        if status.state not in ("running", "restarting"):
+            raise InvalidInput(
+                f"the bot did not start with the new configuration ({status.state})",
+                field="config",
+            )
+
+    # -- keyring ----------------------------------------------------------------------
+
+    def grant(self, record: BotRecord) -> dict[str, Any]:
+        """What the keyring lets the bot use: its provider, base URL, key tags, budget."""
+        spec = record.spec
+        return {
+            "providers": [record.provider],
+            "base_urls": {record.provider: spec["base_url"]} if spec.get("base_url") else {},
+            "allow_private": bool(spec.get("base_url_private")),
+            "tags": list(spec.get("key_tags") or []),
+            "budget": Budget.from_dict(spec.get("budget")),
+        }
+
+    def register(self, record: BotRecord, api_key: str | None) -> tuple[BotRecord, str]:
+        """Give the bot a keyring grant (and its own key, if it brought one) and a token."""
+        client = self.keyring.client
+        token = client.put_bot(record.id, **self.grant(record))
+        if token is None:  # a grant was left from an interrupted create: a fresh token
+            token = client.rotate_token(record.id)
+        if api_key is not None:
+            info = client.add_key(
+                record.provider, api_key, label=f"{record.name} (bot's own key)", bot_id=record.id
+            )
+            record = self.store.update_bot(
+                record.id, definition=json.dumps({**record.spec, "key_id": info.id})
+            )
+        return record, token
+
+    def require_shared_key(self, provider: str, tags: list[str]) -> None:
+        """A keyed bot without its own key needs a shared key it may use."""
+        keys = [k for k in self.keyring.client.list_keys(provider=provider) if k.bot_id is None]
+        if not [k for k in keys if not k.tags or set(k.tags) & set(tags)]:
+            raise InvalidInput(
+                f"the keyring has no key for provider {provider}: add one (POST /api/keys, "
+                "botmaker keys add) or give secrets.api_key",
+                field="secrets.api_key",
+            )
+
+    # -- taking back ------------------------------------------------------------------
+
+    def undo_create(self, bot_id: str, *, remove_container: bool, keyring: bool) -> None:
+        """Take back the steps a failed create (or import) took; log what stays."""
+        # No container step taken, no engine call: a down or hung engine would only
+        # make the failed request wait another timeout.
+        steps: list[Callable[[], object]] = [
+            lambda: self.secrets.remove(bot_id),
+            lambda: self.state.remove(bot_id),
+            lambda: self.store.delete_bot(bot_id),
+        ]
+        if keyring:
+            steps.insert(0, lambda: self.keyring.client.delete_bot(bot_id))
+        if remove_container:
+            steps.insert(0, lambda: self.runtime.remove(container_name(bot_id)))
+        self.health.watch(bot_id, enabled=False)
+        run_all(steps, f"rollback of bot {bot_id}")
+
+
+def run_all(steps: list[Callable[[], object]], what: str) -> None:
+    """Run every step of a rollback; one failing is logged and does not stop the rest."""
+    for step in steps:
+        try:
+            step()
+        except BotMakerError as exc:
+            log.error("%s incomplete: %s", what, exc.message)
