@@ -1,4 +1,10 @@
-"""The backend interface and the plain data it speaks."""
+"""The backend interface and the plain data it speaks.
+
+``Backend`` is all the services may ask of a runtime (Docker containers or Swarm
+services, see the package docstring); a bot's container is named by
+``policy.container_name`` whatever the runtime, and the data here (``ContainerSpec``,
+``RuntimeStatus``, ``RuntimeEvent``…) is the same for both.
+"""
 
 from __future__ import annotations
 
@@ -196,7 +202,12 @@ class ManagedContainer:
 
 
 class Backend(Protocol):
-    """The operations BotMaker needs from a container runtime."""
+    """The operations BotMaker needs from a container runtime.
+
+    ``container`` arguments are a bot's container name (``botmaker-<id>``); the
+    monitor and the orphans' clean-up also pass a plain container's id (a task's or a
+    config check's), which every backend handles as a plain container.
+    """
 
     #: Whether one inspect after each container event keeps a bot's status exact.
     status_follows_events: bool
@@ -214,7 +225,8 @@ class Backend(Protocol):
         ...
 
     def allow_host_port(self, port: int) -> None:
-        """Let bots connect to this TCP port of the host; every other one stays closed."""
+        """Let bots connect to this TCP port of the host; every other one stays closed
+        where the backend guards the host (the Docker backend's bridge, not Swarm's)."""
         ...
 
     def image_present(self, image: str) -> bool: ...

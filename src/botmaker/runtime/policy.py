@@ -32,6 +32,12 @@ def managed_labels(settings: Settings) -> dict[str, str]:
     return {LABEL_MANAGED: "true", LABEL_INSTANCE: settings.instance}
 
 
+def managed_filters(settings: Settings) -> dict[str, list[str]]:
+    """The engine filter for what this instance made (containers, services, tasks, events):
+    ``{"label": ["botmaker.managed=true", "botmaker.instance=<instance>"]}``."""
+    return {"label": [f"{key}={value}" for key, value in managed_labels(settings).items()]}
+
+
 @dataclass(frozen=True)
 class BotIdentity:
     """What the policy needs to know about a bot (no secrets, ever)."""

@@ -2,8 +2,11 @@
 
 A bot ``botmaker-<id>`` is a service of that name (scaled to 0 while stopped), with
 its own overlay network and its secret files as Swarm secrets. Everything else is
-the Docker backend's: images, events (task containers carry the bot's labels),
-config checks (one-off plain containers on this node), engine errors.
+this node's engine's (``engine.Engine``, shared with the Docker backend): images,
+events (task containers carry the bot's labels), config checks (one-off plain
+containers on this node), engine errors. A name that is not a bot service's (a task's
+or a check's container id, from the monitor or the orphans' clean-up) is a plain
+container: see ``SwarmBackend._plain``.
 
 What a service cannot express (API 1.41) is refused or documented, never dropped
 silently: see ``service_spec`` and README's "Docker Swarm" section.
@@ -38,8 +41,9 @@ from botmaker.runtime.base import (
     RuntimeStatus,
     StatsSample,
 )
-from botmaker.runtime.docker import DockerBackend, DockerLogStream, _engine_errors, _explain
-from botmaker.runtime.policy import LABEL_BOT_ID, SECRETS_TARGET, managed_labels
+from botmaker.runtime.engine import Engine, EngineBackend, engine_errors, explain, ipv4_gateway
+from botmaker.runtime.policy import LABEL_BOT_ID, SECRETS_TARGET, managed_filters, managed_labels
+from botmaker.runtime.streams import DockerLogStream
 from botmaker.secrets import valid_secret_name
 
 log = logging.getLogger(__name__)
@@ -274,15 +278,16 @@ def _stamp(status: Mapping[str, Any]) -> str | None:
     return str(status.get("Timestamp") or "") or None
 
 
-class SwarmBackend(DockerBackend):
+class SwarmBackend(EngineBackend):
     """Bots as one-replica services of the Swarm this engine manages."""
 
     #: A bot's status is its service's tasks, which the managers update after the task
     #: container's events (and a scale to 0 is a service event): every read lists.
     status_follows_events = False
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+        super().__init__(settings, engine)
+        self.api = self.engine.api
         self._node_id: str | None = None
         self._node_names: dict[str, str] = {}
         self._secret_key: bytes | None = None
@@ -292,9 +297,15 @@ class SwarmBackend(DockerBackend):
         """The client, for docker-py's swarm calls (untyped in its stubs)."""
         return self.api
 
+    @staticmethod
+    def _plain(container: str) -> bool:
+        """Not a bot service's name: a plain container's (a task's or a check's) name or id,
+        which the engine handles as the Docker backend does."""
+        return _SERVICE_NAME.match(container) is None
+
     # -- the swarm ----------------------------------------------------------------------
 
-    @_engine_errors("swarm")
+    @engine_errors("swarm")
     def check_swarm(self) -> str:
         """This engine's node id; ``ConfigError`` unless it is a swarm manager that can
         run bots with every hardening the policy asks for."""
@@ -326,7 +337,12 @@ class SwarmBackend(DockerBackend):
         """Swarm mode: each bot gets its own network at create; here, check the swarm."""
         self.check_swarm()
 
-    @_engine_errors("bot network")
+    def allow_host_port(self, port: int) -> None:
+        """Nothing to open: the host guard covers the Docker backend's bridge only; bots
+        on a non-internal overlay reach the host through ``docker_gwbridge``, unguarded
+        (README, "Operating safely")."""
+
+    @engine_errors("bot network")
     def network_gateway(self) -> str:
         """The host's address on ``docker_gwbridge``, which every task container on a
         non-internal overlay network is attached to (ICC off): where bots reach host
@@ -346,15 +362,10 @@ class SwarmBackend(DockerBackend):
                     },
                 )
             info = self.api.inspect_network(GWBRIDGE)
-        for config in (info.get("IPAM") or {}).get("Config") or []:
-            gateway = config.get("Gateway")
-            if gateway and ":" not in gateway:
-                return str(gateway)
-            subnet = str(config.get("Subnet") or "")
-            if subnet and ":" not in subnet:  # Docker leaves the gateway implicit: .1
-                base = subnet.split("/", 1)[0].rsplit(".", 1)[0]
-                return f"{base}.1"
-        raise RuntimeFailure(f"{GWBRIDGE} has no IPv4 gateway")
+        gateway = ipv4_gateway(info, implied=True)
+        if gateway is None:
+            raise RuntimeFailure(f"{GWBRIDGE} has no IPv4 gateway")
+        return gateway
 
     def _ensure_bot_network(self, bot_id: str) -> str:
         name = bot_network(self.settings, bot_id)
@@ -460,7 +471,7 @@ class SwarmBackend(DockerBackend):
                 except docker.errors.APIError as exc:  # still in use by a going service
                     if attempt == 19:
                         raise
-                    log.debug("secret %s not removed yet: %s", secret["ID"], _explain(exc))
+                    log.debug("secret %s not removed yet: %s", secret["ID"], explain(exc))
                     time.sleep(0.25)
 
     # -- services ---------------------------------------------------------------------
@@ -510,15 +521,7 @@ class SwarmBackend(DockerBackend):
         """Pinned to this node (the state folder is a bind mount here), plus the setting's."""
         return [f"node.id=={self.check_swarm()}", *self.settings.swarm_constraints]
 
-    def _image(self, reference: str) -> str:
-        """The local image id: a task started from an id is never pulled (no registry)."""
-        try:
-            info = self.api.inspect_image(reference)  # type: ignore[no-untyped-call]
-        except docker.errors.ImageNotFound:
-            return reference
-        return str(info.get("Id") or reference)
-
-    @_engine_errors("create service")
+    @engine_errors("create service")
     def create(self, spec: ContainerSpec) -> str:
         """The bot's service, scaled to 0 (``start`` scales it to 1).
 
@@ -528,13 +531,13 @@ class SwarmBackend(DockerBackend):
         """
         bot_id = spec.labels.get(LABEL_BOT_ID)
         if not bot_id:
-            return self._create_container(spec)  # not a bot: a plain container
+            return self.engine.create_container(spec)  # not a bot: a plain container
         network = self._ensure_bot_network(bot_id)
         refs = self._ensure_secrets(spec, bot_id, spec.user.split(":", 1)[0])
         current = self._service(spec.name)
         body = service_spec(
             spec,
-            image=self._image(spec.image),
+            image=self.engine.image_id(spec.image),  # an id is never pulled (no registry)
             network=network,
             secret_refs=refs,
             constraints=self._constraints(),
@@ -596,7 +599,7 @@ class SwarmBackend(DockerBackend):
                 update(service)
                 return
             except docker.errors.APIError as exc:
-                if "out of sequence" not in _explain(exc) or attempt == 9:
+                if "out of sequence" not in explain(exc) or attempt == 9:
                     raise
                 time.sleep(0.05 * (attempt + 1))
 
@@ -642,10 +645,10 @@ class SwarmBackend(DockerBackend):
     def _start_timeout(self) -> float:
         return max(30.0, self.settings.docker_timeout * 6)
 
-    @_engine_errors("start service")
+    @engine_errors("start service")
     def start(self, container: str) -> None:
-        if not _SERVICE_NAME.match(container):
-            super().start(container)
+        if self._plain(container):
+            self.engine.start(container)
             return
         service = self._service(container)
         if service is None:
@@ -656,11 +659,11 @@ class SwarmBackend(DockerBackend):
         before = self._change(container, replicas=1)
         self._wait_started(container, before, self._start_timeout())
 
-    @_engine_errors("stop service")
+    @engine_errors("stop service")
     def stop(self, container: str, timeout: int) -> None:
         """Scale to 0 and wait (bounded) until no task of it is left running."""
-        if not _SERVICE_NAME.match(container):
-            super().stop(container, timeout)
+        if self._plain(container):
+            self.engine.stop(container, timeout)
             return
         self._change(container, replicas=0)
         deadline = time.monotonic() + timeout + 15
@@ -674,11 +677,11 @@ class SwarmBackend(DockerBackend):
             time.sleep(0.1)
         raise RuntimeFailure(f"stop {container}: a task still runs after {timeout + 15} s")
 
-    @_engine_errors("restart service")
+    @engine_errors("restart service")
     def restart(self, container: str, timeout: int) -> None:
         """A forced update: a new task replaces the running one."""
-        if not _SERVICE_NAME.match(container):
-            super().restart(container, timeout)
+        if self._plain(container):
+            self.engine.restart(container, timeout)
             return
         service = self._service(container)
         if service is None:
@@ -686,7 +689,7 @@ class SwarmBackend(DockerBackend):
         before = self._change(container, replicas=max(1, _replicas(service)), force=True)
         self._wait_started(container, before, self._start_timeout() + timeout)
 
-    @_engine_errors("remove service")
+    @engine_errors("remove service")
     def remove(self, container: str) -> None:
         """Remove the service at once (its task container killed, not stopped), then the
         bot's network and secrets. Idempotent."""
@@ -701,7 +704,7 @@ class SwarmBackend(DockerBackend):
         else:
             match = _SERVICE_NAME.match(container)
             if match is None:
-                super().remove(container)  # a plain container (a config check's)
+                self.engine.remove(container)  # a plain container (a config check's)
                 return
             bot_id, name = match.group(1), container
         self._kill_tasks(name)
@@ -722,7 +725,7 @@ class SwarmBackend(DockerBackend):
         filters = {"label": [f"{SERVICE_LABEL}={service_name}"]}
         for item in self.api.containers(all=True, filters=filters):
             with contextlib.suppress(docker.errors.NotFound, Conflict):
-                super().remove(str(item["Id"]))
+                self.engine.remove(str(item["Id"]))
 
     def _remove_network(self, name: str) -> None:
         deadline = time.monotonic() + 15
@@ -735,15 +738,15 @@ class SwarmBackend(DockerBackend):
             except docker.errors.APIError as exc:  # endpoints still being released
                 if time.monotonic() > deadline:
                     raise
-                log.debug("network %s not removed yet: %s", name, _explain(exc))
+                log.debug("network %s not removed yet: %s", name, explain(exc))
                 time.sleep(0.2)
 
     # -- status -------------------------------------------------------------------------
 
-    @_engine_errors("inspect service")
+    @engine_errors("inspect service")
     def status(self, container: str) -> RuntimeStatus:
-        if not _SERVICE_NAME.match(container):
-            return super().status(container)  # a task's (or check's) container, by id
+        if self._plain(container):
+            return self.engine.status(container)  # a task's (or check's) container, by id
         service = self._service(container)
         if service is None:
             return MISSING
@@ -767,18 +770,18 @@ class SwarmBackend(DockerBackend):
                 )
         return result
 
-    @_engine_errors("list services")
+    @engine_errors("list services")
     def list(self) -> dict[str, RuntimeStatus]:
         """Every bot service of this instance, by bot id: services, tasks, and (bots on
         non-internal networks) docker_gwbridge; the nodes' names are cached."""
-        filters = {"label": [f"{k}={v}" for k, v in managed_labels(self.settings).items()]}
+        filters = managed_filters(self.settings)
         services = [
             s for s in self._sw.services(filters=filters) if s["Spec"]["Labels"].get(LABEL_BOT_ID)
         ]
         if not services:
             return {}
         by_service: dict[str, builtins.list[dict[str, Any]]] = {s["ID"]: [] for s in services}
-        tasks = self._sw.tasks(filters={"label": filters["label"]})
+        tasks = self._sw.tasks(filters=filters)
         for task in tasks:
             if task.get("ServiceID") in by_service:
                 by_service[task["ServiceID"]].append(task)
@@ -796,11 +799,11 @@ class SwarmBackend(DockerBackend):
             )
         return result
 
-    @_engine_errors("list services")
+    @engine_errors("list services")
     def managed_containers(self) -> builtins.list[ManagedContainer]:
         """The instance's bot services (as their bots' "containers") and its plain
         containers (config checks); task containers belong to their services."""
-        filters = {"label": [f"{k}={v}" for k, v in managed_labels(self.settings).items()]}
+        filters = managed_filters(self.settings)
         found = [
             ManagedContainer(
                 id=str(s["ID"]),
@@ -811,36 +814,35 @@ class SwarmBackend(DockerBackend):
             )
             for s in self._sw.services(filters=filters)
         ]
-        plain = super().managed_containers()
+        plain = self.engine.managed_containers()
         task_filter = {"label": [*filters["label"], TASK_LABEL]}
         tasks = {str(c["Id"]) for c in self.api.containers(all=True, filters=task_filter)}
         return found + [c for c in plain if c.id not in tasks]
 
     # -- logs and stats -------------------------------------------------------------------
 
-    @_engine_errors("logs")
+    @engine_errors("logs")
     def logs(self, container: str, *, tail: int, follow: bool) -> DockerLogStream:
         """The service's logs (every task's, TTY off), demultiplexed like a container's."""
-        if not _SERVICE_NAME.match(container):
-            return super().logs(container, tail=tail, follow=follow)
-        return self._log_stream(f"services/{container}", tail=tail, follow=follow)
+        kind = "containers" if self._plain(container) else "services"
+        return self.engine.logs(f"{kind}/{container}", tail=tail, follow=follow)
 
-    @_engine_errors("stats")
+    @engine_errors("stats")
     def stats(self, container: str) -> StatsSample | None:
         """One reading of the running task's container (on this node)."""
-        if _SERVICE_NAME.match(container):
+        if not self._plain(container):
             current = self.status(container)
             if not current.running or not current.container_id:
                 return None
             container = current.container_id
-        return super().stats(container)
+        return self.engine.stats(container)
 
-    @_engine_errors("nodes")
+    @engine_errors("nodes")
     def nodes(self) -> builtins.list[dict[str, Any]]:
         """The swarm's nodes, with how many of this instance's bots run on each."""
-        filters = {"label": [f"{k}={v}" for k, v in managed_labels(self.settings).items()]}
         running: dict[str, int] = {}
-        for task in self._sw.tasks(filters={"label": filters["label"], "desired-state": "running"}):
+        filters = {**managed_filters(self.settings), "desired-state": ["running"]}
+        for task in self._sw.tasks(filters=filters):
             if _task_state(task) == "running":
                 node_id = str(task.get("NodeID") or "")
                 running[node_id] = running.get(node_id, 0) + 1
