@@ -11,3 +11,13 @@ export async function askKeyring(tell) {
     return null;
   }
 }
+
+/**
+ * Why the keyring cannot serve now, or "" when it can. ``lockedText``: the page's own
+ * words for a locked keyring (what it means there).
+ */
+export function keyringTrouble(keyring, lockedText) {
+  if (keyring.locked) return lockedText;
+  if (keyring.ok === false) return `The keyring does not answer: ${keyring.message || "unknown error"}.`;
+  return "";
+}

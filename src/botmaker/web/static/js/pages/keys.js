@@ -8,7 +8,7 @@ import { $, h } from "../lib/dom.js";
 import { confirmDialog } from "../lib/dialog.js";
 import { clearErrors, listOf, showApiError } from "../lib/fields.js";
 import * as fmt from "../lib/format.js";
-import { askKeyring } from "../lib/keyring.js";
+import { askKeyring, keyringTrouble } from "../lib/keyring.js";
 
 const form = $("#key-form");
 let providers = [];
@@ -89,11 +89,10 @@ async function load() {
     $("#keys-layout").hidden = true;
     return;
   }
-  if (keyring.ok === false || keyring.locked) {
+  const trouble = keyringTrouble(keyring, "The keyring is locked: its master key (or passphrase) is missing or wrong. Keys cannot be used or added until it is back.");
+  if (trouble) {
     state.className = "notice notice-error";
-    state.textContent = keyring.locked
-      ? "The keyring is locked: its master key (or passphrase) is missing or wrong. Keys cannot be used or added until it is back."
-      : `The keyring does not answer: ${keyring.message || "unknown error"}.`;
+    state.textContent = trouble;
     $("#keys-layout").hidden = true;
     return;
   }

@@ -9,6 +9,7 @@ import { api, ApiError } from "../lib/api.js";
 import { $, $$, h } from "../lib/dom.js";
 import { clearErrors, inputFor, listOf, showApiError, showFieldError } from "../lib/fields.js";
 import * as fmt from "../lib/format.js";
+import { keyringTrouble } from "../lib/keyring.js";
 import { LogViewer } from "../lib/logviewer.js";
 import { renderMarkdown } from "../lib/markdown.js";
 import * as st from "../lib/status.js";
@@ -195,11 +196,10 @@ function updateKeyField() {
   notice.className = "notice";
   if (keyring.enabled) {
     help = "Goes into the keyring as this bot's own key; the bot itself gets only a keyring token.";
-    if (keyring.ok === false || keyring.locked) {
+    const trouble = keyringTrouble(keyring, "The keyring is locked (its master key is missing); bots cannot reach their providers until it is back.");
+    if (trouble) {
       notice.className = "notice notice-error";
-      notice.textContent = keyring.locked
-        ? "The keyring is locked (its master key is missing); bots cannot reach their providers until it is back."
-        : `The keyring does not answer: ${keyring.message || "unknown error"}.`;
+      notice.textContent = trouble;
       notice.hidden = false;
     } else if (shared.length) {
       required = false;
