@@ -13,18 +13,20 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import docker
 import httpx
 from tests.conftest import cleanup_instance
+from tests.support.checks import logged_in
 from tests.support.images import STANDIN_TAG, STUBBORN_TAG, build_standin
 from tests.support.server import ServerThread
 
 from bench.common import PASSWORD, bench_settings
 from botmaker.api import create_app
 from botmaker.config import BotLimits, Settings
-from botmaker.runtime.docker import DockerBackend
+from botmaker.runtime.base import Backend
 from botmaker.runtime.policy import BotIdentity, bot_container_spec
 from botmaker.services import build_services
 
@@ -80,10 +82,8 @@ def main() -> None:
         try:
             with (
                 ServerThread(create_app(settings, svc)) as url,
-                httpx.Client(base_url=url, timeout=120) as client,
+                logged_in(url, PASSWORD, timeout=120) as client,
             ):
-                token = client.post("/api/login", json={"password": PASSWORD}).json()["token"]
-                client.headers["Authorization"] = f"Bearer {token}"
                 run(api, svc.runtime, settings, client, images, args.creates, counts)
         finally:
             cleanup_instance(api, settings)
@@ -92,7 +92,7 @@ def main() -> None:
 
 def run(
     api: docker.APIClient,
-    backend: DockerBackend,
+    backend: Backend,
     settings: Settings,
     client: httpx.Client,
     images: dict[str, str],
@@ -119,10 +119,11 @@ def run(
             "Labels"
         ].get("botmaker.bot-name", "").startswith("raw-"):
             api.remove_container(container["Id"], force=True)
-    ours = [
-        timed(lambda i=i: client.post("/api/bots", json=body(f"bench-{i}")).raise_for_status())
-        for i in range(creates)
-    ]
+
+    def create(n: int) -> None:
+        client.post("/api/bots", json=body(f"bench-{n}")).raise_for_status()
+
+    ours = [timed(partial(create, i)) for i in range(creates)]
     print("create + start")
     base = report("raw Docker create+start (same spec)", raw)
     report("BotMaker POST /api/bots (secrets, row, start)", ours, base)
@@ -164,7 +165,7 @@ def run(
         identity = BotIdentity(bot["id"], bot["name"], images[STUBBORN_TAG], 200_000, {})
         api.start(backend.create(bot_container_spec(identity, settings, secrets_dir)))
         time.sleep(0.5)
-        stubborn.append(timed(lambda b=bot: client.delete(f"/api/bots/{b['id']}")))
+        stubborn.append(timed(partial(client.delete, f"/api/bots/{bot['id']}")))
     report("BotMaker DELETE /api/bots/{bot}", stubborn)
 
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import json
 import os
 import platform
@@ -242,8 +243,8 @@ def machine() -> str:
         pass
     return (
         f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, "
-        f"aiohttp {aiohttp.__version__}, uvloop {uvloop.__version__}, {platform.system()} "
-        f"{platform.release()}"
+        f"aiohttp {aiohttp.__version__}, uvloop {importlib.metadata.version('uvloop')}, "
+        f"{platform.system()} {platform.release()}"
     )
 
 

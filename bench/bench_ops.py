@@ -47,6 +47,7 @@ import docker
 import docker.errors
 import httpx
 from tests.conftest import cleanup_instance
+from tests.support.checks import log_in
 from tests.support.images import (
     STANDIN_REPO,
     STANDIN_TAG,
@@ -198,7 +199,7 @@ def build_chatty(api: docker.APIClient) -> str:
 
 
 def exec_in(api: docker.APIClient, container: str, command: list[str]) -> None:
-    exec_id = api.exec_create(container, command)
+    exec_id = api.exec_create(container, command)["Id"]
     api.exec_start(exec_id)
 
 
@@ -259,8 +260,8 @@ class Server:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"botmaker serve did not start; see {log_path}")
             time.sleep(0.2)
-        token = httpx.post(f"{self.url}/api/login", json={"password": PASSWORD}).json()["token"]
-        self.headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=self.url, timeout=30) as client:
+            self.headers = {"Authorization": f"Bearer {log_in(client, PASSWORD)}"}
 
     @property
     def pid(self) -> int:
@@ -419,7 +420,7 @@ def count_docker_logs(
 
 
 def count_sse(
-    server: Server, bot_id: str, params: dict[str, object], stop: threading.Event, out: list[int]
+    server: Server, bot_id: str, params: dict[str, str | int], stop: threading.Event, out: list[int]
 ) -> None:
     """Count log lines in the raw SSE bytes (cheap, so the client is not the bottleneck)."""
     pattern, end = b"data: chatty ", b"event: end"

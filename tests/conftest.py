@@ -26,6 +26,7 @@ from botmaker.config import BotLimits, Secret, Settings
 from botmaker.runtime.hostguard import prune as prune_host_guards
 from botmaker.runtime.policy import LABEL_INSTANCE
 from botmaker.services import Services, build_services
+from botmaker.services.deploy.steps import StepObserver
 from tests.support.attacks import TRIED, table
 from tests.support.browser import chromium
 from tests.support.checks import logged_in
@@ -97,7 +98,7 @@ def swarm_manager(docker_api: docker.APIClient) -> str:
     swarm = docker_api.info().get("Swarm") or {}
     if swarm.get("LocalNodeState") != "active":
         try:
-            docker_api.init_swarm(advertise_addr="127.0.0.1")  # type: ignore[no-untyped-call]
+            docker_api.init_swarm(advertise_addr="127.0.0.1")
             SWARM_MARKER.parent.mkdir(parents=True, exist_ok=True)
             SWARM_MARKER.write_text("the test suite made this engine a swarm\n")
         except docker.errors.APIError as exc:  # another test run made it one meanwhile
@@ -173,7 +174,9 @@ def make_services(docker_api: docker.APIClient) -> Iterator[MakeServices]:
     """Build services for given settings; everything they made is removed after."""
     made: list[tuple[Services, Settings]] = []
 
-    def make(settings: Settings, *, steps: Any = None, **changes: Any) -> Services:
+    def make(
+        settings: Settings, /, *, steps: StepObserver | None = None, **changes: Any
+    ) -> Services:
         settings = replace(settings, **changes) if changes else settings
         svc = build_services(settings, steps=steps)
         made.append((svc, settings))

@@ -10,6 +10,7 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,7 @@ def _crash_loop(client: httpx.Client, docker_api: docker.APIClient, bot: dict[st
     name = bot["container_name"]
     for kill in range(3):
         _crash(docker_api, name)
-        wait_for(lambda k=kill: _kinds(client, bot["id"]).count("died") == k + 1, timeout=15)
+        wait_for(partial(_died_times, client, bot["id"], kill + 1), timeout=15)
         wait_for(lambda: _pid(docker_api, name), timeout=15)
 
 
@@ -94,6 +95,10 @@ def _pid(docker_api: docker.APIClient, name: str) -> int:
 
 def _kinds(client: httpx.Client, bot_id: str) -> list[str]:
     return [e["kind"] for e in client.get(f"/api/bots/{bot_id}/events").json()["events"]]
+
+
+def _died_times(client: httpx.Client, bot_id: str, times: int) -> bool:
+    return _kinds(client, bot_id).count("died") == times
 
 
 def test_settings_are_validated_and_the_test_send_arrives(

@@ -9,11 +9,13 @@ from typing import Any
 import docker
 import httpx
 
+from botmaker.config import Settings
 from botmaker.services import Services
 from botmaker.services.schemas import BotCreate
 from tests.conftest import bot_body
 from tests.support.bots import resolve_container
 from tests.support.checks import logged_in
+from tests.support.fixtures import MakeServices
 from tests.support.waiting import wait_for
 
 
@@ -94,9 +96,7 @@ def test_delete_removes_container_secrets_and_row(
 
 
 def test_delete_does_not_wait_for_a_bot_ignoring_sigterm(
-    make_services,
-    settings,
-    stubborn_image: str,  # type: ignore[no-untyped-def]
+    make_services: MakeServices, settings: Settings, stubborn_image: str
 ) -> None:
     from botmaker.api import create_app
     from tests.conftest import ADMIN_PASSWORD
@@ -151,7 +151,8 @@ def test_an_image_without_openclaw_is_checked_once_not_on_every_create(
     start no check container for that same image."""
 
     def checks_between(since: float, until: float) -> int:
-        events = docker_api.events(
+        engine: Any = docker_api  # fractional times; docker-py's stubs say int
+        events = engine.events(
             since=since,
             until=until,
             filters={

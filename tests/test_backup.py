@@ -70,7 +70,7 @@ def _create(cli: Cli, name: str, provider: str, model: str) -> str:
         str(token),
     )
     assert result.returncode == 0, result.stderr
-    return _bots(cli)[name]["id"]
+    return str(_bots(cli)[name]["id"])
 
 
 def _bots(cli: Cli) -> dict[str, dict[str, object]]:

@@ -15,7 +15,7 @@ from typing import Any
 import docker
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from botmaker.api.deps import SESSION_COOKIE, csrf_token_for
 from botmaker.config import Settings
@@ -27,9 +27,9 @@ from tests.support.smtp import SmtpReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / ".ci" / "work" / "screenshots"
-DESKTOP = {"width": 1280, "height": 800}
+DESKTOP = ViewportSize(width=1280, height=800)
 PAGES = ("bots", "wizard", "bot", "keys", "diagnostics")
-PHONE = {"width": 390, "height": 844}
+PHONE = ViewportSize(width=390, height=844)
 
 expect.set_options(timeout=15_000)
 
@@ -43,7 +43,7 @@ def settings(settings: Settings) -> Settings:
 class Session:
     """A browser context on the server, recording script errors and CSP violations."""
 
-    def __init__(self, browser: Browser, server: str, viewport: dict[str, int]) -> None:
+    def __init__(self, browser: Browser, server: str, viewport: ViewportSize) -> None:
         self.context: BrowserContext = browser.new_context(
             base_url=server, viewport=viewport, color_scheme="dark"
         )
@@ -180,7 +180,7 @@ def test_login_create_watch_stop_edit_delete(
     bot_page.get_by_role("button", name="Apply").click()
     expect(bot_page.locator("#config-ok")).to_contain_text("Applied")
     expect(bot_page.locator("#bot-persona")).to_have_text("Alfred")
-    assert services.bots.get(bot_id).record.spec["persona"]["name"] == "Alfred"
+    assert services.bots.get(bot_id).record.definition.persona.name == "Alfred"
     expect(bot_page.locator("#bot-badge")).to_have_text(re.compile(r"^(running|healthy)$"))
     bot_page.reload()
     expect(bot_page.get_by_label("Persona name")).to_have_value("Alfred")

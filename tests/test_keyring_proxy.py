@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +59,7 @@ PREFIX = {
     "ollama": "",
 }
 CHAT = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
-KNOBS = {
+KNOBS: dict[str, Callable[[], object]] = {
     "accept_keys": set,
     "fail_with": dict,
     "chunks": lambda: 3,

@@ -209,7 +209,7 @@ def test_an_out_of_memory_kill_is_recorded_as_oom(
     bot = create(client, "hungry")
     wait_for(lambda: "standin: tick 1" in logs_of(docker_api, bot["container_name"]), timeout=20)
     # tail keeps the "last line" of /dev/zero, which never ends: it grows past the limit.
-    exec_id = docker_api.exec_create(bot["container_name"], ["sh", "-c", "tail /dev/zero"])
+    exec_id = docker_api.exec_create(bot["container_name"], ["sh", "-c", "tail /dev/zero"])["Id"]
     docker_api.exec_start(exec_id)
 
     def oom() -> dict[str, Any] | None:
@@ -458,7 +458,7 @@ def test_health_verdict_changes_are_events_and_status_updates(
     container = f"botmaker-{bot.id}"
 
     def shell(script: str) -> None:
-        exec_id = docker_api.exec_create(container, ["sh", "-c", script])
+        exec_id = docker_api.exec_create(container, ["sh", "-c", script])["Id"]
         docker_api.exec_start(exec_id)
 
     health.watch(bot.id)

@@ -70,7 +70,8 @@ def container_events(
 
     The short-lived config-check containers (labelled botmaker.check-for) are left out.
     """
-    events = api.events(
+    engine: Any = api  # the engine takes fractional times; docker-py's stubs say int
+    events = engine.events(
         since=since,
         until=until,
         filters={"type": "container", "label": f"{LABEL_INSTANCE}={services.settings.instance}"},

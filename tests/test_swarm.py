@@ -300,8 +300,10 @@ def effective(api: docker.APIClient, bot: RunningBot) -> dict[str, Any]:
     host, config = info["HostConfig"], info["Config"]
     tmpfs = dict(host.get("Tmpfs") or {})
     for mount in host.get("Mounts") or ():
-        options = ((mount.get("VolumeOptions") or {}).get("DriverConfig") or {}).get("Options")
-        if mount["Type"] == "volume" and (options or {}).get("type") == "tmpfs":
+        options = ((mount.get("VolumeOptions") or {}).get("DriverConfig") or {}).get(
+            "Options"
+        ) or {}
+        if mount["Type"] == "volume" and options.get("type") == "tmpfs":
             tmpfs[mount["Target"]] = options["o"]
     binds = sorted(m["Destination"] for m in info["Mounts"] if m["Type"] == "bind")
     return {

@@ -17,7 +17,7 @@ from botmaker.services import Services
 from botmaker.services.schemas import BotCreate
 from tests.conftest import ADMIN_PASSWORD, bot_body
 from tests.support.checks import logged_in
-from tests.support.images import STANDIN_REPO, TEST_IMAGE_LABEL, rootfs_tar
+from tests.support.images import STANDIN_REPO, TEST_IMAGE_LABEL, inspect_image, rootfs_tar
 from tests.support.server import ServerThread
 
 UPGRADE_TIMEOUT = 6.0
@@ -77,7 +77,7 @@ def test_upgrade_to_another_image_records_its_digest(
     assert result["rolled_back"] is False
     assert result["previous_image"] == standin_image
     assert result["image"] == target
-    expected = docker_api.inspect_image(target)["Id"]
+    expected = inspect_image(docker_api, target)["Id"]
     assert result["digest"] == expected
 
     assert _running_image(docker_api, bot.id) == ("running", target)
@@ -115,7 +115,7 @@ def test_an_image_that_does_not_come_up_is_rolled_back(
     assert result["status"] == "rolled_back", result
     assert result["rolled_back"] is True
     assert "rolled back to " + standin_image in result["detail"]
-    assert result["digest"] == docker_api.inspect_image(standin_image)["Id"]
+    assert result["digest"] == inspect_image(docker_api, standin_image)["Id"]
 
     assert _running_image(docker_api, bot.id) == ("running", standin_image)
     shown = client.get("/api/bots/alpha").json()

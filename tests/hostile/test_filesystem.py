@@ -205,14 +205,14 @@ def test_plants_then_every_admin_operation(scene: Scene, tmp_path: Path) -> None
     try:
         report, took = scene.timed(lambda: restore_backup(restored_settings, backup, PASSPHRASE))
         bots = restored_settings.data_dir / "bots"
-        odd, leaked = special_entries(bots), holds_canary(bots)
+        made, holding = special_entries(bots), holds_canary(bots)
         scene.check(
             "links, hard link, FIFOs in a backup, then restore",
             f"restored {report.started} (failed: {report.failed or 'none'}), "
-            f"links or FIFOs made: {odd or 'none'}",
+            f"links or FIFOs made: {made or 'none'}",
             took,
             SLOW,
-            sorted(report.started) == ["alpha", "gamma"] and not odd and not leaked,
+            sorted(report.started) == ["alpha", "gamma"] and not made and not holding,
         )
     finally:
         cleanup_instance(api, restored_settings)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 import docker
 import docker.errors
 
-from tests.support.images import TEST_IMAGE_LABEL, rootfs_tar
+from tests.support.images import TEST_IMAGE_LABEL, inspect_image, rootfs_tar
 
 
 def tar_of(files: Iterable[tuple[str, bytes]], base: bytes | None = None) -> bytes:
@@ -57,7 +57,7 @@ def remove_image(api: docker.APIClient, reference: str) -> None:
 
 def image_exists(api: docker.APIClient, reference: str) -> bool:
     try:
-        api.inspect_image(reference)
+        inspect_image(api, reference)
     except docker.errors.ImageNotFound:
         return False
     return True

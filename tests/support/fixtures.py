@@ -7,10 +7,14 @@ from typing import Any, Protocol
 
 from botmaker.config import Settings
 from botmaker.services import Services
+from botmaker.services.deploy.steps import StepObserver
 
 
 class MakeServices(Protocol):
     """The ``make_services`` fixture: services built for ``settings`` (with ``changes``
-    applied to them), everything they make removed after the test."""
+    applied to them, and ``steps`` observing a deployment's steps), everything they make
+    removed after the test."""
 
-    def __call__(self, settings: Settings, /, **changes: Any) -> Services: ...
+    def __call__(
+        self, settings: Settings, /, *, steps: StepObserver | None = None, **changes: Any
+    ) -> Services: ...

@@ -40,7 +40,7 @@ def build_flood(api: docker.APIClient) -> str:
 
 def trigger(api: docker.APIClient, container: str) -> None:
     """Start the flood (the bot's own user creates /tmp/go in its private tmpfs)."""
-    exec_id = api.exec_create(container, ["touch", "/tmp/go"])
+    exec_id = api.exec_create(container, ["touch", "/tmp/go"])["Id"]
     api.exec_start(exec_id)
     result = api.exec_inspect(exec_id)
     if result["ExitCode"] != 0:

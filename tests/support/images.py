@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
@@ -81,9 +82,15 @@ def rootfs_tar() -> bytes:
     return buffer.getvalue()
 
 
+def inspect_image(api: docker.APIClient, reference: str) -> dict[str, Any]:
+    """``docker image inspect`` (typed: docker-py's stubs leave this call untyped)."""
+    info: dict[str, Any] = api.inspect_image(reference)  # type: ignore[no-untyped-call]
+    return info
+
+
 def _labels(api: docker.APIClient, reference: str) -> dict[str, str]:
     try:
-        info = api.inspect_image(reference)
+        info = inspect_image(api, reference)
     except docker.errors.ImageNotFound:
         return {}
     return dict((info.get("Config") or {}).get("Labels") or {})

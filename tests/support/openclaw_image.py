@@ -10,6 +10,7 @@ import docker
 import docker.errors
 
 from botmaker.config import DEFAULT_BOT_IMAGE
+from tests.support.images import inspect_image
 
 ROOT = Path(__file__).resolve().parents[2]
 VERSION = DEFAULT_BOT_IMAGE.rsplit(":", 1)[1]
@@ -19,7 +20,7 @@ REFERENCE = f"botmaker-openclaw:{VERSION}"
 def openclaw_image(api: docker.APIClient) -> str:
     """The image reference, building it (cached by version) if the engine lacks it."""
     try:
-        api.inspect_image(REFERENCE)
+        inspect_image(api, REFERENCE)
         return REFERENCE
     except docker.errors.ImageNotFound:
         pass

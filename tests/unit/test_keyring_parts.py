@@ -578,7 +578,11 @@ def test_meter_skips_null_usage_events_and_reads_the_real_ones() -> None:
         assert _meter(SSE, [body]) == (19, 10)
         assert _meter(SSE, _random_chunks(body, 7, 100_000)) == (19, 10)
     # "usage": null next to a real usage in the same event (Groq's x_groq)
-    both = {"choices": [], "usage": None, "x_groq": {"usage": {"prompt_tokens": 3}}}
+    both: dict[str, object] = {
+        "choices": [],
+        "usage": None,
+        "x_groq": {"usage": {"prompt_tokens": 3}},
+    }
     assert _meter(SSE, [nulls + _sse([(None, both)]) + nulls]) == (3, 0)
     # the Responses API: null usage while in progress, real usage when completed
     assert _meter(SSE, [nulls + OPENAI_RESPONSES_STREAM]) == (36, 87)
@@ -648,7 +652,11 @@ def test_meter_finishes_a_large_json_answer_quickly() -> None:
     # an embeddings answer of 6 MB: parsed whole, it held the event loop ~130 ms
     vector = [0.0123456789] * 1536
     vectors = [{"object": "embedding", "index": i, "embedding": vector} for i in range(300)]
-    answer = {"object": "list", "data": vectors, "model": "text-embedding-3-small"}
+    answer: dict[str, object] = {
+        "object": "list",
+        "data": vectors,
+        "model": "text-embedding-3-small",
+    }
     answer["usage"] = {"prompt_tokens": 1234, "total_tokens": 1234}
     body = json.dumps(answer).encode()
     assert len(body) > 6_000_000
