@@ -18,6 +18,7 @@ from botmaker.config import Settings
 from botmaker.services import Services
 from tests.conftest import ADMIN_PASSWORD, bot_body
 from tests.support.bots import resolve_container
+from tests.support.checks import logged_in
 from tests.support.flood import FLOOD_LINES, FLOOD_PAD, build_flood, trigger
 from tests.support.server import ServerThread
 from tests.support.sse import Comment, Event, parse_sse
@@ -181,11 +182,8 @@ def flood_client(
     )
     with (
         ServerThread(create_app(svc.settings, svc)) as url,
-        httpx.Client(base_url=url, timeout=30) as c,
+        logged_in(url, ADMIN_PASSWORD) as c,
     ):
-        token = c.post("/api/login", json={"password": ADMIN_PASSWORD}).json()["token"]
-        c.headers["Authorization"] = f"Bearer {token}"
-        c.cookies.clear()
         yield c, svc
 
 
@@ -233,31 +231,3 @@ def test_slow_client_gets_back_pressure_not_an_unbounded_buffer(
         assert expected == FLOOD_LINES + 1
         assert svc.bots.open_log_streams == 1
     wait_for(lambda: svc.bots.open_log_streams == 0, timeout=5)
-
-
-def test_log_frames_split_anywhere_come_out_whole_and_in_order() -> None:
-    """The engine's frames arrive cut at any byte; runs of one stream are joined."""
-    import struct
-
-    from botmaker.runtime.docker import _frames
-
-    def frame(kind: int, data: bytes) -> bytes:
-        return struct.pack(">BxxxL", kind, len(data)) + data
-
-    wire = (
-        frame(1, b"a\n") + frame(1, b"b\n") + frame(2, b"oops\n") + frame(1, b"") + frame(1, b"c")
-    )
-    for cut in range(1, len(wire)):
-        buffer = bytearray()
-        chunks = []
-        for piece in (wire[:cut], wire[cut:]):
-            buffer += piece
-            chunks.extend(_frames(buffer))
-        assert not buffer
-        merged: list[tuple[str, bytes]] = []
-        for chunk in chunks:
-            if merged and merged[-1][0] == chunk.stream:
-                merged[-1] = (chunk.stream, merged[-1][1] + chunk.data)
-            else:
-                merged.append((chunk.stream, chunk.data))
-        assert merged == [("stdout", b"a\nb\n"), ("stderr", b"oops\n"), ("stdout", b"c")], cut
