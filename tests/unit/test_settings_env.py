@@ -1,5 +1,5 @@
 """Settings read from the environment: the admin password and the trusted proxies.
-(The table of every variable and its refusals is tests/test_config.py.)
+(The table of every variable and its refusals is tests/unit/test_config.py.)
 """
 
 from __future__ import annotations
