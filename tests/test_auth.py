@@ -8,7 +8,7 @@ import re
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,8 @@ from tests.support.server import ServerThread
 #: /api/* paths served without a token. Anything else under /api must ask for one.
 #: /api/docs is a dashboard page: without a session it redirects to the login form
 #: (tests/test_api_docs.py); the OpenAPI document needs a token like the rest.
+#: The ``run_server`` fixture: serve these services, answer the URL (stopped after the test).
+RunServer = Callable[[Services], str]
 PUBLIC_API_PATHS = frozenset({"/api/login", "/api/docs"})
 
 
@@ -53,7 +55,7 @@ def login(client: httpx.Client, password: str = ADMIN_PASSWORD) -> httpx.Respons
 
 
 @pytest.fixture
-def run_server() -> Iterator[Any]:
+def run_server() -> Iterator[RunServer]:
     """Start a real server for given services; all are stopped after the test."""
     with_servers: list[ServerThread] = []
 
@@ -392,7 +394,7 @@ GENERATED = re.compile(r"generated an admin password.*?\n\s+(\S+)\n", re.DOTALL)
 def test_a_generated_password_is_shown_once_stored_hashed_and_works(
     settings: Settings,
     make_services: MakeServices,
-    run_server: Any,
+    run_server: RunServer,
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -435,7 +437,7 @@ def test_a_generated_password_is_shown_once_stored_hashed_and_works(
 def test_a_configured_password_is_never_stored(
     settings: Settings,
     make_services: MakeServices,
-    run_server: Any,
+    run_server: RunServer,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     svc: Services = make_services(settings)

@@ -15,9 +15,11 @@ from typing import Any
 
 import docker
 
+from botmaker.config import Settings
 from botmaker.openclaw.catalog import PROVIDERS
 from botmaker.openclaw.render import render_config
 from tests.support.botconfigs import CANARY, CREDENTIAL_CHANNELS, bot
+from tests.support.fixtures import MakeServices
 from tests.support.openclaw_image import openclaw_image
 
 
@@ -79,7 +81,7 @@ def test_real_openclaw_accepts_every_provider_and_channel(
 
 
 def test_real_openclaw_rejection_is_reported_on_the_field(
-    settings: Any, make_services: Any, docker_api: docker.APIClient
+    settings: Settings, make_services: MakeServices, docker_api: docker.APIClient
 ) -> None:
     """A config OpenClaw rejects stops the create, with the message on a field."""
     from botmaker.openclaw.check import field_for_config_path

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import docker
@@ -27,11 +27,13 @@ from tests.support.fakeimages import image_exists, import_image, remove_image, t
 from tests.support.fixtures import MakeServices
 from tests.support.server import ServerThread
 
+#: The ``serve`` fixture: ``serve(**setting_changes)`` → (logged-in client, services).
+Serve = Callable[..., tuple[httpx.Client, Services]]
 UNPULLABLE = "127.0.0.1:1/nope/missing:1"  # a registry address nothing listens on
 
 
 @pytest.fixture
-def serve(make_services: MakeServices, settings: Settings) -> Iterator[Any]:
+def serve(make_services: MakeServices, settings: Settings) -> Iterator[Serve]:
     """``serve(**setting_changes)`` → (logged-in client, services) on a fresh server."""
     with contextlib.ExitStack() as stack:
 
@@ -85,7 +87,7 @@ def container_events(
 
 
 def test_missing_unpullable_image_is_502_and_rolls_back(
-    serve: Any, docker_api: docker.APIClient
+    serve: Serve, docker_api: docker.APIClient
 ) -> None:
     assert not image_exists(docker_api, UNPULLABLE)
     client, services = serve(bot_image=UNPULLABLE)
@@ -111,7 +113,7 @@ def test_missing_unpullable_image_is_502_and_rolls_back(
 
 
 def test_start_failure_after_the_container_exists_rolls_back(
-    serve: Any,
+    serve: Serve,
     docker_api: docker.APIClient,
     broken_image: str,
     standin_image: str,
@@ -150,7 +152,7 @@ def test_start_failure_after_the_container_exists_rolls_back(
 
 
 def test_network_failure_before_the_container_rolls_back(
-    serve: Any, settings: Settings, docker_api: docker.APIClient
+    serve: Serve, settings: Settings, docker_api: docker.APIClient
 ) -> None:
     """The bots' network exists but lets containers talk to each other: refused, undone."""
     docker_api.create_network(settings.network, driver="bridge")  # ICC on: not acceptable

@@ -17,6 +17,7 @@ from botmaker.services import Services
 from botmaker.services.schemas import BotCreate
 from tests.conftest import ADMIN_PASSWORD, bot_body
 from tests.support.checks import logged_in
+from tests.support.fixtures import MakeServices
 from tests.support.images import STANDIN_REPO, TEST_IMAGE_LABEL, inspect_image, rootfs_tar
 from tests.support.server import ServerThread
 
@@ -165,7 +166,7 @@ class _ReconcileMidRecreate:
 
 def test_the_reconciler_leaves_a_bot_alone_while_it_is_upgraded(
     settings: Settings,
-    make_services: Any,
+    make_services: MakeServices,
     upgrade_images: dict[str, str],
     docker_api: docker.APIClient,
 ) -> None:
