@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import stat
 import threading
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from botmaker.definition import BotState
 from botmaker.errors import Conflict, NotFound, StoreUnavailable
 from botmaker.store import Database, Store
 from botmaker.store.migrations import MIGRATIONS
@@ -236,3 +238,75 @@ def test_the_bot_list_is_read_again_after_any_write_even_by_another_process(
     assert [r.name for r in server.list_bots()] == ["alpha"]
     server.db.close()
     cli.db.close()
+
+
+def _legacy_row(db: Database, name: str, channel: str, definition: str) -> None:
+    with db.write() as conn:
+        conn.execute(
+            "INSERT INTO bots (id, name, provider, model, channel, image, uid, state,"
+            " created_at, updated_at, definition) VALUES (?, ?, 'openai', 'gpt-5.1', ?,"
+            " 'img:1', 1000, 'ready', 'now', 'now', ?)",
+            (f"id-{name}", name, channel, definition),
+        )
+
+
+def test_migration_7_makes_every_definition_versioned_json(tmp_path: Path) -> None:
+    # Rows as versions before 7 left them: a bot from before persona and channels
+    # existed, and a keyring bot with an empty budget and an unknown key.
+    path = tmp_path / "botmaker.db"
+    old = Database(path, migrations=[m for m in MIGRATIONS if m[0] < 7])
+    _legacy_row(old, "plain", "telegram", "{}")
+    keyed = (
+        '{"persona": {"name": "Alfred", "emoji": "x", "soul": "s", "user_notes": ""},'
+        ' "template": null, "fallbacks": ["gpt-4o"], "base_url": null, "heartbeat": true,'
+        ' "channels": [{"type": "slack", "dm_policy": "open", "allow_from": ["*"],'
+        ' "settings": {}}], "keyring": true, "budget": {}, "key_tags": ["team"],'
+        ' "gateway": true, "retired": 1}'
+    )
+    _legacy_row(old, "keyed", "slack", keyed)
+    old.close()
+
+    store = Store(Database(path))
+    plain = store.get_bot("id-plain").definition
+    assert plain.persona.name == "plain"
+    assert [c.type for c in plain.channels] == ["telegram"]
+    assert (plain.provider, plain.model, plain.image) == ("openai", "gpt-5.1", "img:1")
+    bot = store.get_bot("id-keyed").definition
+    assert bot.keyring
+    assert bot.gateway
+    assert bot.heartbeat
+    assert bot.key_tags == ("team",)
+    assert bot.fallbacks == ("gpt-4o",)
+    assert bot.channels[0].dm_policy == "open"
+    assert bot.channels[0].allow_from == ("*",)
+    rows = store.db.query("SELECT name, definition FROM bots ORDER BY name")
+    stored = {row["name"]: json.loads(row["definition"]) for row in rows}
+    assert stored["plain"] == {
+        "version": 1,
+        "persona": {"name": "plain", "emoji": "", "soul": "", "user_notes": ""},
+        "channels": [{"type": "telegram"}],
+    }
+    assert stored["keyed"]["version"] == 1
+    assert "retired" not in stored["keyed"]
+
+
+def test_a_definition_round_trips_through_the_store(tmp_path: Path) -> None:
+    store = Store(Database(tmp_path / "botmaker.db"))
+    bot_id = insert(store, "roundtrip")
+    before = store.get_bot(bot_id).definition
+    changed = before.model_copy(update={"model": "gpt-4o", "heartbeat": True, "key_id": "k"})
+    after = store.update_bot(bot_id, definition=changed)
+    assert after.definition == changed
+    assert after.model == "gpt-4o"  # the column follows the definition
+    assert after.state == "creating"
+    assert after.state is BotState.CREATING
+
+
+def test_an_unreadable_definition_stops_the_migration_with_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "botmaker.db"
+    old = Database(path, migrations=[m for m in MIGRATIONS if m[0] < 7])
+    _legacy_row(old, "broken", "telegram", '{"version": 9}')
+    old.close()
+    with pytest.raises(StoreUnavailable, match="bot broken"):
+        Database(path)
+    assert Database(path, migrations=[m for m in MIGRATIONS if m[0] < 7]).schema_version() == 6

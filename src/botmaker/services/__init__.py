@@ -158,7 +158,7 @@ def build_services(
         runtime,
         interval=settings.health_interval,
         source=statuses.current,  # the event-fed statuses, not a list per probe
-        watched=[r.id for r in store.list_bots() if r.spec.get("gateway")],
+        watched=[r.id for r in store.list_bots() if r.definition.gateway],
     )
     deploy = Deployer(
         settings,

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from botmaker import __version__
 from botmaker.config import Settings
+from botmaker.definition import BotDefinition
 from botmaker.errors import BotMakerError, Conflict, InvalidInput
 from botmaker.fsutil import fsync_dir, is_bot_id, running_as_root
 from botmaker.keyring.crypto import KdfParams, RootKey, open_sealed, seal
@@ -268,7 +269,7 @@ def export_bot(
     key, crypto = _new_key(passphrase) if passphrase else (None, None)
     manifest = _manifest(
         "bot",
-        [{**_bot_summary(record), "image": record.image, "definition": record.spec}],
+        [{**_bot_summary(record), "image": record.image, "definition": record.definition.stored()}],
         secrets=crypto,
     )
     writer = _ArchiveWriter(dest)
@@ -499,9 +500,9 @@ def import_bot(
         raise InvalidInput(f"invalid bot name {name!r}", field="name")
     secrets_by_bot = _decrypt_all(archive, passphrase)
     values = dict((secrets_by_bot or {}).get(source["id"]) or {})
-    definition = dict(source.get("definition") or {})
-    definition.pop("key_id", None)  # a bot's own keyring key does not travel
-    keyed = bool(definition.get("keyring"))
+    settings: Settings = svc.settings
+    definition = _imported_definition(source, name, image=settings.bot_image)
+    keyed = definition.keyring
     deploy = svc.deploy
     if keyed and not deploy.keyring.enabled:
         raise InvalidInput(
@@ -509,29 +510,41 @@ def import_bot(
         )
     values.pop("keyring_token", None)  # a fresh token comes from this keyring
     if keyed:  # the bot's own key stays in the old keyring: a shared key must serve it
-        deploy.require_shared_key(str(source["provider"]), list(definition.get("key_tags") or []))
-    settings: Settings = svc.settings
+        deploy.require_shared_key(definition.provider, list(definition.key_tags))
     bot_id = str(uuid.uuid4())
     record = svc.store.insert_bot(
         bot_id=bot_id,
         name=name,
-        provider=str(source["provider"]),
-        model=str(source["model"]),
-        channel=str(source["channel"]),
-        image=settings.bot_image,
+        provider=definition.provider,
+        model=definition.model,
+        channel=definition.channel,
+        image=definition.image,
         uid_base=settings.bot_uid_base,
         fixed_uid=None if running_as_root() else os.getuid(),
-        definition=json.dumps(definition),
+        definition=definition,
     )
     with deploy.locks.hold(bot_id):
         return _deploy_imported(deploy, record, values, archive.state_of(source["id"]))
+
+
+def _imported_definition(source: Mapping[str, Any], name: str, *, image: str) -> BotDefinition:
+    """The archived bot's definition (of any version) on this install's image; a bot's
+    own keyring key does not travel."""
+    columns = {key: str(source.get(key)) for key in ("provider", "model", "channel")}
+    try:
+        definition = BotDefinition.load(
+            source.get("definition") or {}, name=name, columns=columns | {"image": image}
+        )
+    except ValueError as exc:
+        raise BackupError(f"the archived bot's definition cannot be read: {exc}") from None
+    return definition.model_copy(update={"key_id": None})
 
 
 def _deploy_imported(
     deploy: Deployer, record: BotRecord, values: dict[str, str], state: dict[str, bytes] | None
 ) -> tuple[BotRecord, bool]:
     """An imported row's grant, secrets, state, config and container; all undone on failure."""
-    bot_id, keyed, have_secrets = record.id, bool(record.spec.get("keyring")), bool(values)
+    bot_id, keyed, have_secrets = record.id, record.definition.keyring, bool(values)
     started = container_attempted = registered = False
     try:
         if keyed:
@@ -545,7 +558,7 @@ def _deploy_imported(
         if have_secrets:  # as create does: OpenClaw validates the config before it starts
             deploy.images.ensure(record.image)
             record = deploy.validated(record)
-        elif record.spec.get("gateway"):
+        elif record.definition.gateway:
             deploy.health.watch(bot_id)
         if have_secrets:
             container_attempted = True

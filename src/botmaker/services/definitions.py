@@ -9,20 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from botmaker.definition import BotDefinition, BudgetSpec, ChannelSpec, Persona
 from botmaker.errors import InvalidInput
 from botmaker.keyring.netpolicy import check_base_url
 from botmaker.openclaw.catalog import CHANNELS, PROVIDERS, Channel
 from botmaker.openclaw.render import (
+    API_KEY_FILE,
     BotConfig,
     ChannelConfig,
-    Persona,
     primary_credential,
     secret_file_for,
 )
+from botmaker.openclaw.render import Persona as RenderPersona
 from botmaker.openclaw.templates import TEMPLATES
-from botmaker.services.schemas import BotCreate
+from botmaker.services.schemas import BotCreate, BotSecretsUpdate, BotUpdate
 from botmaker.store import BotRecord
 
 DEFAULT_TEMPLATE = "assistant"
@@ -72,32 +73,53 @@ def channel_requests(request: BotCreate) -> list[ChannelRequest]:
         return result
     if request.channel is None:
         raise InvalidInput("choose a channel (or give channels)", field="channel")
-    channel = CHANNELS[request.channel]
+    return [
+        _single_channel(
+            CHANNELS[request.channel],
+            list(request.secrets.channel_credentials),
+            token=request.secrets.channel_token is not None,
+            settings=dict(request.channel_settings),
+            dm_policy=request.dm_policy,
+            allow_from=list(request.allow_from),
+        )
+    ]
+
+
+def _single_channel(
+    channel: Channel,
+    credentials: list[str],
+    *,
+    token: bool,
+    settings: dict[str, str],
+    dm_policy: str | None,
+    allow_from: list[str],
+) -> ChannelRequest:
+    """The one channel of a bot given in the flat form (``channel``, ``secrets.channel_token``,
+    ``secrets.channel_credentials``, ``channel_settings``): ``credentials`` are the names
+    given besides the token."""
     primary = primary_credential(channel)
-    given = dict.fromkeys(request.secrets.channel_credentials, True)
+    given = dict.fromkeys(credentials, True)
     for name in given:
         if name == primary:
             raise InvalidInput(
                 f"send {name} as secrets.channel_token",
                 field=f"secrets.channel_credentials.{name}",
             )
-    if primary is not None and request.secrets.channel_token is not None:
+    if primary is not None and token:
         given[primary] = True
 
     def secret_field(name: str) -> str:
         return "secrets.channel_token" if name == primary else f"secrets.channel_credentials.{name}"
 
-    return [
-        ChannelRequest(
-            type=channel.id,
-            secrets=given,
-            settings=dict(request.channel_settings),
-            dm_policy=request.dm_policy,
-            allow_from=list(request.allow_from),
-            secret_field=secret_field,
-            field=lambda f: "channel_settings" if f == "settings" else f,
-        )
-    ]
+    return ChannelRequest(
+        type=channel.id,
+        secrets=given,
+        settings=settings,
+        dm_policy=dm_policy,
+        allow_from=allow_from,
+        secret_field=secret_field,
+        field=lambda f: "channel_settings" if f == "settings" else f,
+    )
 
 
 def _prefixed(prefix: str) -> Callable[[str], str]:
@@ -107,7 +129,7 @@ def _prefixed(prefix: str) -> Callable[[str], str]:
     return field
 
 
-def check_channel(item: ChannelRequest) -> dict[str, Any]:
+def check_channel(item: ChannelRequest) -> ChannelSpec:
     channel = CHANNELS[item.type]
     known = {c.name for c in channel.credentials if c.secret}
     for name in item.secrets:
@@ -158,46 +180,158 @@ def check_channel(item: ChannelRequest) -> dict[str, Any]:
         raise InvalidInput(
             "an allowlist policy needs allow_from entries", field=item.field("allow_from")
         )
-    return {
-        "type": channel.id,
-        "dm_policy": dm_policy,
-        "allow_from": item.allow_from,
-        "settings": item.settings,
-    }
+    return ChannelSpec(
+        type=channel.id,
+        dm_policy=dm_policy,
+        allow_from=tuple(item.allow_from),
+        settings=item.settings,
+    )
 
 
-def check_and_build(request: BotCreate, *, keyring: bool = False) -> dict[str, Any]:
-    """Validate what pydantic cannot see alone; return the definition to store.
+def build_definition(request: BotCreate, *, keyring: bool, image: str) -> BotDefinition:
+    """Validate what pydantic cannot see alone; return the definition of the bot to create.
 
     ``keyring``: provider keys live in the keyring proxy, so a provider that needs a
     key may do without ``secrets.api_key`` (a shared keyring key is used).
     """
-    provider = PROVIDERS[request.provider]
-    if provider.key_required and request.secrets.api_key is None and not keyring:
-        raise InvalidInput(f"provider {provider.id} needs an API key", field="secrets.api_key")
-    if provider.base_url_required and not request.base_url:
-        raise InvalidInput(f"provider {provider.id} needs a base URL", field="base_url")
-    if request.base_url and keyring:  # the keyring connects there: no private ranges unasked
-        check_base_url(request.base_url, allow_private=request.base_url_private)
+    _check_provider(
+        request.provider,
+        api_key=request.secrets.api_key is not None,
+        base_url=request.base_url,
+        base_url_private=request.base_url_private,
+        keyring=keyring,
+    )
     if not keyring and (request.budget is not None or request.key_tags):
         field = "budget" if request.budget is not None else "key_tags"
         raise InvalidInput("budgets and key tags need the keyring proxy", field=field)
     channels = [check_channel(item) for item in channel_requests(request)]
-    definition: dict[str, Any] = {
-        "persona": _persona(request),
-        "template": request.template,
-        "fallbacks": list(request.fallbacks),
-        "base_url": request.base_url,
-        "heartbeat": request.heartbeat,
-        "channels": channels,
+    return BotDefinition(
+        provider=request.provider,
+        model=request.model,
+        image=image,
+        persona=Persona(**_persona(request)),
+        channels=tuple(channels),
+        template=request.template,
+        fallbacks=tuple(request.fallbacks),
+        base_url=request.base_url,
+        base_url_private=request.base_url_private,
+        heartbeat=request.heartbeat,
+        keyring=keyring,
+        budget=BudgetSpec(**request.budget.model_dump())
+        if keyring and request.budget
+        else BudgetSpec(),
+        key_tags=tuple(request.key_tags) if keyring else (),
+    )
+
+
+def _check_provider(
+    provider_id: str, *, api_key: bool, base_url: str | None, base_url_private: bool, keyring: bool
+) -> None:
+    provider = PROVIDERS[provider_id]
+    if provider.key_required and not api_key and not keyring:
+        raise InvalidInput(f"provider {provider.id} needs an API key", field="secrets.api_key")
+    if provider.base_url_required and not base_url:
+        raise InvalidInput(f"provider {provider.id} needs a base URL", field="base_url")
+    if base_url and keyring:  # the keyring connects there: no private ranges unasked
+        check_base_url(base_url, allow_private=base_url_private)
+
+
+def apply_update(
+    record: BotRecord, patch: BotUpdate, present: frozenset[str] | set[str]
+) -> BotDefinition:
+    """The bot's definition with an edit applied, checked as a create is.
+
+    Only the fields the patch sets change (``exclude_unset``; a null keeps the stored
+    value, as it always did). Secrets are judged by ``present`` (the bot's secret
+    files) and the ones the patch gives: no secret value is needed to check an edit.
+    """
+    old = record.definition
+    given = {name for name in patch.model_fields_set if getattr(patch, name) is not None}
+    secrets = patch.secrets or BotSecretsUpdate()
+    _check_provider(
+        old.provider,
+        api_key=secrets.api_key is not None or API_KEY_FILE in present,
+        base_url=patch.base_url if "base_url" in given else old.base_url,
+        base_url_private=old.base_url_private,
+        keyring=old.keyring,
+    )
+    if "budget" in given and not old.keyring:
+        raise InvalidInput("budgets and key tags need the keyring proxy", field="budget")
+    persona, template = old.persona, None  # an edit forgets the template, as it always did
+    if patch.persona is not None:
+        persona = Persona(**patch.persona.model_dump())
+    elif patch.template is not None:
+        template = patch.template
+        persona = Persona(**_template_persona(patch.template, record.name))
+    budget = old.budget
+    if patch.budget is not None:
+        budget = BudgetSpec(**patch.budget.model_dump())
+    changes = {
+        "model": patch.model or old.model,
+        "persona": persona,
+        "template": template,
+        "fallbacks": tuple(patch.fallbacks) if patch.fallbacks is not None else old.fallbacks,
+        "base_url": patch.base_url if "base_url" in given else old.base_url,
+        "heartbeat": patch.heartbeat if patch.heartbeat is not None else old.heartbeat,
+        "budget": budget,
+        "channels": tuple(check_channel(item) for item in _edited_channels(old, patch, present)),
     }
-    if request.base_url_private:
-        definition["base_url_private"] = True
-    if keyring:
-        definition["keyring"] = True
-        definition["budget"] = request.budget.model_dump() if request.budget else {}
-        definition["key_tags"] = list(request.key_tags)
-    return definition
+    return old.model_copy(update=changes)
+
+
+def _edited_channels(
+    old: BotDefinition, patch: BotUpdate, present: frozenset[str] | set[str]
+) -> list[ChannelRequest]:
+    """The bot's channels with the edit applied; several channels cannot be edited."""
+    secrets = patch.secrets or BotSecretsUpdate()
+    if len(old.channels) > 1:
+        fields = ("dm_policy", "allow_from", "channel_settings")
+        touched = [f for f in fields if getattr(patch, f) is not None]
+        if secrets.channel_token or secrets.channel_credentials:
+            touched.append("secrets.channel_token")
+        if touched:
+            raise InvalidInput(
+                "this bot has several channels; change them by creating the bot anew",
+                field=touched[0],
+            )
+        return [_stored_channel(entry, index, present) for index, entry in enumerate(old.channels)]
+    (entry,) = old.channels
+    stored = {
+        name.removeprefix("channel_")
+        for name in present
+        if name.startswith("channel_") and name not in ("channel_token", "channel_config")
+    }
+    return [
+        _single_channel(
+            CHANNELS[entry.type],
+            sorted(stored | set(secrets.channel_credentials)),
+            token=secrets.channel_token is not None or "channel_token" in present,
+            settings=dict(
+                entry.settings if patch.channel_settings is None else patch.channel_settings
+            ),
+            dm_policy=patch.dm_policy or entry.dm_policy,
+            allow_from=list(entry.allow_from if patch.allow_from is None else patch.allow_from),
+        )
+    ]
+
+
+def _stored_channel(
+    entry: ChannelSpec, index: int, present: frozenset[str] | set[str]
+) -> ChannelRequest:
+    channel = CHANNELS[entry.type]
+    return ChannelRequest(
+        type=entry.type,
+        secrets={
+            c.name: True
+            for c in channel.credentials
+            if c.secret and secret_file_for(channel, c.name, index) in present
+        },
+        settings=dict(entry.settings),
+        dm_policy=entry.dm_policy,
+        allow_from=list(entry.allow_from),
+        secret_field=_prefixed(f"channels.{index}.credentials."),
+        field=_prefixed(f"channels.{index}."),
+    )
 
 
 def secret_files(request: BotCreate) -> dict[str, str]:
@@ -210,6 +344,23 @@ def secret_files(request: BotCreate) -> dict[str, str]:
     return files
 
 
+def patch_secret_files(patch: BotUpdate) -> dict[str, str]:
+    """Every secret file an edit replaces, by file name."""
+    if patch.secrets is None:
+        return {}
+    files = {
+        name: value.get_secret_value()
+        for name, value in (
+            ("api_key", patch.secrets.api_key),
+            ("channel_token", patch.secrets.channel_token),
+        )
+        if value is not None
+    }
+    for name, value in patch.secrets.channel_credentials.items():
+        files[f"channel_{name}"] = value.get_secret_value()
+    return files
+
+
 def _default_policy(channel: Channel) -> str:
     if "pairing" in channel.dm_policies:
         return "pairing"
@@ -219,8 +370,13 @@ def _default_policy(channel: Channel) -> str:
 def _persona(request: BotCreate) -> dict[str, str]:
     if request.persona is not None:
         return request.persona.model_dump()
-    template = TEMPLATES[request.template or DEFAULT_TEMPLATE]
-    name = request.name if request.template is None else template.persona_name
+    return _template_persona(request.template, request.name)
+
+
+def _template_persona(template_id: str | None, bot_name: str) -> dict[str, str]:
+    """A template's persona; without a template, the default one named after the bot."""
+    template = TEMPLATES[template_id or DEFAULT_TEMPLATE]
+    name = bot_name if template_id is None else template.persona_name
     return {"name": name, "emoji": template.emoji, "soul": template.soul, "user_notes": ""}
 
 
@@ -228,17 +384,16 @@ def bot_config(
     record: BotRecord, secret_files: frozenset[str], *, proxy_base: str | None = None
 ) -> BotConfig:
     """The renderer's view of a stored bot (``proxy_base``: its keyring proxy URL)."""
-    spec = record.spec
-    persona = Persona(**spec.get("persona", {"name": record.name}))
+    definition = record.definition
     channels = []
-    for index, entry in enumerate(spec.get("channels") or [{"type": record.channel}]):
-        settings = dict(entry.get("settings") or {})
+    for index, entry in enumerate(definition.channels):
+        settings = dict(entry.settings)
         api_root = settings.pop("api_root", None)
         channels.append(
             ChannelConfig(
-                type=entry["type"],
-                dm_policy=entry.get("dm_policy") or _default_policy(CHANNELS[entry["type"]]),
-                allow_from=tuple(entry.get("allow_from") or ()),
+                type=entry.type,
+                dm_policy=entry.dm_policy or _default_policy(CHANNELS[entry.type]),
+                allow_from=entry.allow_from,
                 settings=settings,
                 api_root=api_root,
                 index=index,
@@ -247,12 +402,12 @@ def bot_config(
     return BotConfig(
         id=record.id,
         name=record.name,
-        provider=record.provider,
-        model=record.model,
-        persona=persona,
-        fallbacks=tuple(spec.get("fallbacks") or ()),
-        base_url=spec.get("base_url"),
-        heartbeat=bool(spec.get("heartbeat")),
+        provider=definition.provider,
+        model=definition.model,
+        persona=RenderPersona(**definition.persona.model_dump()),
+        fallbacks=definition.fallbacks,
+        base_url=definition.base_url,
+        heartbeat=definition.heartbeat,
         channels=tuple(channels),
         secret_files=secret_files,
         proxy_base=proxy_base,

@@ -114,7 +114,7 @@ def _move_held(
         old.remove(name)
     rendered = False
     try:
-        if record.spec.get("keyring"):
+        if record.definition.keyring:
             deploy.render(record)  # the proxy's address as bots on ``target`` reach it
             rendered = True
         deploy.restore_container(record)  # created on ``target``, started if it should run

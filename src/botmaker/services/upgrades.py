@@ -13,7 +13,6 @@ bot recreated on it. The digest of the image a bot runs is stored on its row.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -82,12 +81,12 @@ class UpgradeService:
             "previous_digest": old.image_digest,
             "rolled_back": False,
         }
-        spec = {**old.spec, "previous_image": old.image}
-        record = self.store.update_bot(old.id, image=image, definition=json.dumps(spec))
+        moved = old.definition.model_copy(update={"image": image, "previous_image": old.image})
+        record = self.store.update_bot(old.id, definition=moved)
         try:
             record = self.deploy.validated(record)  # the new OpenClaw must accept the config
         except BotMakerError as exc:
-            self.store.update_bot(old.id, image=old.image, definition=old.definition)
+            self.store.update_bot(old.id, definition=old.definition)
             detail = f"{image} refuses the bot's configuration: {exc.message}"
             self._event(old.id, "upgrade_failed", detail)
             return {**result, "status": "failed", "digest": old.image_digest, "detail": detail}
@@ -108,8 +107,8 @@ class UpgradeService:
     def _roll_back(
         self, old: BotRecord, image: str, why: str, result: dict[str, Any]
     ) -> dict[str, Any]:
-        spec = {**old.spec, "previous_image": image}
-        record = self.store.update_bot(old.id, image=old.image, definition=json.dumps(spec))
+        back = old.definition.model_copy(update={"previous_image": image})
+        record = self.store.update_bot(old.id, definition=back)
         detail = (
             f"not healthy on {image} within {self.timeout:g} s ({why}); rolled back to {old.image}"
         )
@@ -135,7 +134,7 @@ class UpgradeService:
     def _wait_healthy(self, record: BotRecord) -> tuple[bool, str]:
         """Wait for the recreated container: gateway ready, or up and steady."""
         name = container_name(record.id)
-        gateway = bool(self.store.get_bot(record.id).spec.get("gateway"))
+        gateway = self.store.get_bot(record.id).definition.gateway
         health = self.deploy.health
         deadline = time.monotonic() + self.timeout
         first_restarts: int | None = None

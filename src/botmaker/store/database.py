@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from botmaker.errors import StorageFull, StoreUnavailable
-from botmaker.store.migrations import MIGRATIONS
+from botmaker.store.migrations import MIGRATIONS, Migration
 
 
 class Database:
@@ -27,7 +27,7 @@ class Database:
         path: Path,
         *,
         busy_timeout_ms: int = 5000,
-        migrations: Sequence[tuple[int, str, str]] = MIGRATIONS,
+        migrations: Sequence[Migration] = MIGRATIONS,
     ) -> None:
         self.path = path
         self._migrations = migrations
@@ -51,6 +51,9 @@ class Database:
         except sqlite3.Error as exc:
             self._conn.close()
             raise StoreUnavailable(f"cannot migrate the store at {path}: {exc}") from exc
+        except StoreUnavailable:
+            self._conn.close()
+            raise
 
     def close(self) -> None:
         with self._lock:
@@ -120,11 +123,14 @@ class Database:
                 " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
             )
             applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-            for version, name, sql in self._migrations:
+            for version, name, step in self._migrations:
                 if version in applied:
                     continue
-                for statement in _statements(sql):
-                    conn.execute(statement)
+                if callable(step):
+                    step(conn)
+                else:
+                    for statement in _statements(step):
+                        conn.execute(statement)
                 conn.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                     (version, name, time.time()),

@@ -1,11 +1,39 @@
 """Versioned schema migrations, applied in order and recorded in ``schema_migrations``.
 
-Append new migrations; never edit one that has shipped.
+Append new migrations; never edit one that has shipped. A migration is SQL, or a
+function given the open transaction's connection when rows must be rewritten by
+Python (a bot's definition JSON).
 """
 
 from __future__ import annotations
 
-MIGRATIONS: list[tuple[int, str, str]] = [
+import sqlite3
+from collections.abc import Callable
+
+from pydantic import ValidationError
+
+from botmaker.definition import BotDefinition
+from botmaker.errors import StoreUnavailable
+
+Migration = tuple[int, str, str | Callable[[sqlite3.Connection], None]]
+
+
+def _versioned_definitions(conn: sqlite3.Connection) -> None:
+    """Rewrite every bot's definition JSON as version 1: persona and channels always
+    present (before, readers filled them in from the name and ``channel`` columns)."""
+    rows = conn.execute(
+        "SELECT id, name, provider, model, image, channel, definition FROM bots"
+    ).fetchall()
+    for bot_id, name, provider, model, image, channel, stored in rows:
+        columns = {"provider": provider, "model": model, "image": image, "channel": channel}
+        try:
+            definition = BotDefinition.load(stored, name=name, columns=columns)
+        except (ValidationError, ValueError) as exc:
+            raise StoreUnavailable(f"the definition of bot {name} cannot be read: {exc}") from None
+        conn.execute("UPDATE bots SET definition = ? WHERE id = ?", (definition.to_json(), bot_id))
+
+
+MIGRATIONS: list[Migration] = [
     (
         1,
         "bots, admin settings and sessions",
@@ -100,5 +128,10 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE bots ADD COLUMN desired TEXT NOT NULL DEFAULT 'running'
             CHECK (desired IN ('running', 'stopped'));
         """,
+    ),
+    (
+        7,
+        "bot definitions as versioned JSON (version 1: persona and channels always given)",
+        _versioned_definitions,
     ),
 ]

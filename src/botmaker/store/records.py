@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+
+from botmaker.definition import BotDefinition, BotState, Desired
 
 
 @dataclass(frozen=True)
@@ -20,21 +20,28 @@ class BotRecord:
     image: str
     uid: int
     container_id: str | None
-    state: str
+    state: BotState
     created_at: str
     updated_at: str
-    definition: str = "{}"  # JSON: persona, fallbacks, base_url, heartbeat, channel settings
+    stored: str = "{}"  # the ``definition`` column: JSON, read as ``definition``
     image_digest: str | None = None  # the image the container runs: RepoDigests[0] or its Id
-    desired: str = "running"  # running|stopped: what the admin asked for last
+    desired: Desired = Desired.RUNNING  # what the admin asked for last
 
     @cached_property
-    def spec(self) -> dict[str, Any]:
-        value = json.loads(self.definition or "{}")
-        return value if isinstance(value, dict) else {}
+    def definition(self) -> BotDefinition:
+        """Everything the bot is (typed), from its columns and its JSON."""
+        columns = {"provider": self.provider, "model": self.model, "image": self.image}
+        return BotDefinition.load(
+            self.stored, name=self.name, columns=columns | {"channel": self.channel}
+        )
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> BotRecord:
-        return cls(**{key: row[key] for key in row.keys()})  # noqa: SIM118
+        values = {key: row[key] for key in row.keys()}  # noqa: SIM118
+        values["stored"] = values.pop("definition")
+        values["state"] = BotState(values["state"])
+        values["desired"] = Desired(values["desired"])
+        return cls(**values)
 
 
 @dataclass(frozen=True)

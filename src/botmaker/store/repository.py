@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from botmaker.definition import BotDefinition
 from botmaker.errors import Conflict, NotFound
 from botmaker.store.database import Database
 from botmaker.store.records import BotRecord, SessionRecord
@@ -14,6 +15,13 @@ from botmaker.store.records import BotRecord, SessionRecord
 
 def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _canonical(definition: BotDefinition | str, *, name: str, columns: dict[str, str]) -> str:
+    """The JSON to store: always the current version (JSON of an older one is upgraded)."""
+    if isinstance(definition, str):
+        definition = BotDefinition.load(definition, name=name, columns=columns)
+    return definition.to_json()
 
 
 class Store:
@@ -34,10 +42,12 @@ class Store:
         image: str,
         uid_base: int,
         fixed_uid: int | None,
-        definition: str = "{}",
+        definition: BotDefinition | str = "{}",
     ) -> BotRecord:
         """Insert a bot in state ``creating``; a taken name is a 409 naming ``name``."""
         now = utcnow()
+        columns = {"provider": provider, "model": model, "image": image, "channel": channel}
+        definition = _canonical(definition, name=name, columns=columns)
         try:
             with self.db.write() as conn:
                 cursor = conn.execute(
@@ -78,7 +88,20 @@ class Store:
         self._bots = (version, records)
         return list(records)
 
-    def update_bot(self, bot_id: str, **fields: str | None) -> BotRecord:
+    def update_bot(self, bot_id: str, **fields: str | BotDefinition | None) -> BotRecord:
+        """Change columns of a bot's row. A :class:`BotDefinition` as ``definition`` also
+        sets the provider, model, image and channel columns (unless given here too)."""
+        definition = fields.get("definition")
+        if isinstance(definition, BotDefinition):
+            for column in ("provider", "model", "image", "channel"):
+                fields.setdefault(column, getattr(definition, column))
+        if definition is not None:
+            current = self.get_bot(bot_id)
+            columns = {
+                column: str(fields.get(column) or getattr(current, column))
+                for column in ("provider", "model", "image", "channel")
+            }
+            fields["definition"] = _canonical(definition, name=current.name, columns=columns)
         allowed = {
             "container_id",
             "state",

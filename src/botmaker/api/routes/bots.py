@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
@@ -9,6 +8,7 @@ from fastapi.responses import JSONResponse, Response
 from sse_starlette import EventSourceResponse
 
 from botmaker.api.deps import require_auth, services
+from botmaker.api.responses import SSE, BotDetail, BotList, answers
 from botmaker.api.sse import log_events
 from botmaker.services.schemas import BotCreate, BotUpdate
 
@@ -19,6 +19,7 @@ router = APIRouter(prefix="/api/bots", tags=["bots"], dependencies=[Depends(requ
     "",
     summary="All bots with live status (kept by the engine's event stream)",
     response_class=JSONResponse,
+    response_model=BotList,
 )
 def list_bots(request: Request) -> Response:
     # Plain dicts of str/int/bool: json.dumps directly (FastAPI's generic encoder
@@ -30,19 +31,32 @@ def list_bots(request: Request) -> Response:
     )
 
 
-@router.post("", status_code=201, summary="Create a bot: secrets, row, container; start it")
-def create_bot(body: BotCreate, request: Request) -> dict[str, Any]:
-    return services(request).bots.create(body).to_dict()
+@answers(
+    router,
+    "POST",
+    "",
+    BotDetail,
+    "Create a bot: secrets, row, container; start it",
+    status_code=201,
+)
+def create_bot(body: BotCreate, request: Request) -> BotDetail:
+    return BotDetail.model_validate(services(request).bots.create(body).to_dict())
 
 
-@router.get("/{bot}", summary="One bot by id or name")
-def get_bot(bot: str, request: Request) -> dict[str, Any]:
-    return services(request).bots.get(bot).to_dict()
+@answers(router, "GET", "/{bot}", BotDetail, "One bot by id or name")
+def get_bot(bot: str, request: Request) -> BotDetail:
+    return BotDetail.model_validate(services(request).bots.get(bot).to_dict())
 
 
-@router.patch("/{bot}", summary="Edit a bot: re-render, validate, restart; rolled back on failure")
-def update_bot(bot: str, body: BotUpdate, request: Request) -> dict[str, Any]:
-    return services(request).bots.update(bot, body).to_dict()
+@answers(
+    router,
+    "PATCH",
+    "/{bot}",
+    BotDetail,
+    "Edit a bot: re-render, validate, restart; rolled back on failure",
+)
+def update_bot(bot: str, body: BotUpdate, request: Request) -> BotDetail:
+    return BotDetail.model_validate(services(request).bots.update(bot, body).to_dict())
 
 
 @router.delete("/{bot}", status_code=204, summary="Kill and remove container, secrets and row")
@@ -50,25 +64,28 @@ def delete_bot(bot: str, request: Request) -> None:
     services(request).bots.delete(bot)
 
 
-@router.post("/{bot}/start", summary="Start the bot (recreating a missing container)")
-def start_bot(bot: str, request: Request) -> dict[str, Any]:
-    return services(request).bots.start(bot).to_dict()
+@answers(
+    router, "POST", "/{bot}/start", BotDetail, "Start the bot (recreating a missing container)"
+)
+def start_bot(bot: str, request: Request) -> BotDetail:
+    return BotDetail.model_validate(services(request).bots.start(bot).to_dict())
 
 
-@router.post("/{bot}/stop", summary="Stop the bot gracefully")
-def stop_bot(bot: str, request: Request) -> dict[str, Any]:
-    return services(request).bots.stop(bot).to_dict()
+@answers(router, "POST", "/{bot}/stop", BotDetail, "Stop the bot gracefully")
+def stop_bot(bot: str, request: Request) -> BotDetail:
+    return BotDetail.model_validate(services(request).bots.stop(bot).to_dict())
 
 
-@router.post("/{bot}/restart", summary="Restart the bot")
-def restart_bot(bot: str, request: Request) -> dict[str, Any]:
-    return services(request).bots.restart(bot).to_dict()
+@answers(router, "POST", "/{bot}/restart", BotDetail, "Restart the bot")
+def restart_bot(bot: str, request: Request) -> BotDetail:
+    return BotDetail.model_validate(services(request).bots.restart(bot).to_dict())
 
 
 @router.get(
     "/{bot}/logs",
     summary="The container's stdout/stderr as Server-Sent Events (events: stdout, stderr, end)",
     response_class=EventSourceResponse,
+    responses=SSE,
 )
 async def bot_logs(
     bot: str,

@@ -1,38 +1,53 @@
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Request
 
 from botmaker.api.deps import require_auth, services
+from botmaker.api.responses import (
+    Channels,
+    ImageStatus,
+    Providers,
+    PullProgress,
+    Templates,
+    answers,
+)
 from botmaker.openclaw.catalog import CHANNELS, PROVIDERS
 from botmaker.openclaw.templates import TEMPLATES
 
 router = APIRouter(prefix="/api", tags=["catalog"], dependencies=[Depends(require_auth)])
 
 
-@router.get("/providers", summary="Model providers a bot can use")
-def providers() -> dict[str, Any]:
-    return {"providers": [p.to_dict() for p in PROVIDERS.values()]}
+@router.get("/providers", summary="Model providers a bot can use", response_model=Providers)
+def providers() -> Providers:
+    return Providers.model_validate({"providers": [p.to_dict() for p in PROVIDERS.values()]})
 
 
-@router.get("/channels", summary="Chat channels a bot can join")
-def channels() -> dict[str, Any]:
-    return {"channels": [c.to_dict() for c in CHANNELS.values()]}
+@router.get("/channels", summary="Chat channels a bot can join", response_model=Channels)
+def channels() -> Channels:
+    return Channels.model_validate({"channels": [c.to_dict() for c in CHANNELS.values()]})
 
 
-@router.get("/templates", summary="Persona templates (name, emoji, SOUL.md) for new bots")
-def templates() -> dict[str, Any]:
-    return {"templates": [t.to_dict() for t in TEMPLATES.values()]}
+@answers(
+    router, "GET", "/templates", Templates, "Persona templates (name, emoji, SOUL.md) for new bots"
+)
+def templates() -> Templates:
+    return Templates.model_validate({"templates": [t.to_dict() for t in TEMPLATES.values()]})
 
 
-@router.get("/image", summary="The bot image: present locally, and pull progress")
-def image_status(request: Request) -> dict[str, Any]:
+@answers(router, "GET", "/image", ImageStatus, "The bot image: present locally, and pull progress")
+def image_status(request: Request) -> ImageStatus:
     svc = services(request)
-    return svc.images.status(svc.settings.bot_image)
+    return ImageStatus.model_validate(svc.images.status(svc.settings.bot_image))
 
 
-@router.post("/image/pull", status_code=202, summary="Pull the bot image in the background")
-def pull_image(request: Request) -> dict[str, Any]:
+@answers(
+    router,
+    "POST",
+    "/image/pull",
+    PullProgress,
+    "Pull the bot image in the background",
+    status_code=202,
+)
+def pull_image(request: Request) -> PullProgress:
     svc = services(request)
-    return svc.images.start_pull(svc.settings.bot_image).to_dict()
+    return PullProgress.model_validate(svc.images.start_pull(svc.settings.bot_image).to_dict())

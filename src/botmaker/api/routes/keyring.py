@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from botmaker.api.deps import require_auth, services
+from botmaker.api.responses import KeyAdded, KeyringStatus, Keys, Usage, answers
 from botmaker.services.schemas import KeyCreate
 
 router = APIRouter(prefix="/api", tags=["keyring"], dependencies=[Depends(require_auth)])
@@ -16,19 +15,19 @@ def _names(request: Request) -> dict[str, str]:
     return services(request).bots.names()
 
 
-@router.get("/keyring", summary="Whether the keyring proxy runs and is unlocked")
-def keyring_status(request: Request) -> dict[str, Any]:
-    return services(request).keyring.status()
+@answers(router, "GET", "/keyring", KeyringStatus, "Whether the keyring proxy runs and is unlocked")
+def keyring_status(request: Request) -> KeyringStatus:
+    return KeyringStatus.model_validate(services(request).keyring.status())
 
 
-@router.get("/keys", summary="Provider keys in the keyring (last 4 characters only)")
-def list_keys(request: Request) -> dict[str, Any]:
-    return {"keys": services(request).keyring.list_keys(_names(request))}
+@answers(router, "GET", "/keys", Keys, "Provider keys in the keyring (last 4 characters only)")
+def list_keys(request: Request) -> Keys:
+    return Keys.model_validate({"keys": services(request).keyring.list_keys(_names(request))})
 
 
-@router.post("/keys", status_code=201, summary="Add a provider key to the keyring")
-def add_key(body: KeyCreate, request: Request) -> dict[str, Any]:
-    return {"key": services(request).keyring.add_key(body)}
+@answers(router, "POST", "/keys", KeyAdded, "Add a provider key to the keyring", status_code=201)
+def add_key(body: KeyCreate, request: Request) -> KeyAdded:
+    return KeyAdded.model_validate({"key": services(request).keyring.add_key(body)})
 
 
 @router.delete("/keys/{key_id}", status_code=204, summary="Delete a shared provider key")
@@ -38,6 +37,6 @@ def delete_key(
     services(request).keyring.delete_key(key_id)
 
 
-@router.get("/usage", summary="Requests, tokens, errors and budgets per bot and per key")
-def usage(request: Request, days: int = Query(default=31, ge=1, le=366)) -> dict[str, Any]:
-    return services(request).keyring.usage(_names(request), days=days)
+@answers(router, "GET", "/usage", Usage, "Requests, tokens, errors and budgets per bot and per key")
+def usage(request: Request, days: int = Query(default=31, ge=1, le=366)) -> Usage:
+    return Usage.model_validate(services(request).keyring.usage(_names(request), days=days))

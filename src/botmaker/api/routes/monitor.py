@@ -5,12 +5,25 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sse_starlette import EventSourceResponse
 
 from botmaker.api.deps import require_auth, services
+from botmaker.api.responses import (
+    SSE,
+    BotEvents,
+    BotStats,
+    Cleanup,
+    Diagnostics,
+    EngineState,
+    FleetStats,
+    GatewayToken,
+    Nodes,
+    OrphanReport,
+    Reconciled,
+    answers,
+)
 from botmaker.services.monitor import Monitor
 
 router = APIRouter(prefix="/api", tags=["monitoring"], dependencies=[Depends(require_auth)])
@@ -20,6 +33,7 @@ router = APIRouter(prefix="/api", tags=["monitoring"], dependencies=[Depends(req
     "/events/stream",
     summary="Live bot status as Server-Sent Events (events: status, event, resync, engine)",
     response_class=EventSourceResponse,
+    responses=SSE,
 )
 async def event_stream(request: Request) -> EventSourceResponse:
     svc = services(request)
@@ -47,84 +61,113 @@ async def _messages(monitor: Monitor) -> AsyncIterator[dict[str, str]]:
         subscription.close()
 
 
-@router.get("/bots/{bot}/events", summary="A bot's recorded events, newest first")
+@answers(router, "GET", "/bots/{bot}/events", BotEvents, "A bot's recorded events, newest first")
 def bot_events(
     bot: str,
     request: Request,
     limit: int = Query(100, ge=1, le=1000),
     before: int | None = Query(None, ge=1, description="only events older than this event id"),
-) -> dict[str, Any]:
-    return {"events": services(request).bots.events(bot, limit=limit, before=before)}
+) -> BotEvents:
+    events = services(request).bots.events(bot, limit=limit, before=before)
+    return BotEvents.model_validate({"events": events})
 
 
 _HOURS = Query(None, gt=0, le=24, description="also the stored per-minute rows of these hours")
 
 
-@router.get("/stats", summary="Each running bot's latest resource sample, and fleet totals")
-def fleet_stats(request: Request, hours: float | None = _HOURS) -> dict[str, Any]:
+@answers(
+    router,
+    "GET",
+    "/stats",
+    FleetStats,
+    "Each running bot's latest resource sample, and fleet totals",
+)
+def fleet_stats(request: Request, hours: float | None = _HOURS) -> FleetStats:
     stats = services(request).stats
     body = stats.latest()
     if hours is not None:
         body["history_interval"] = stats.history_interval
         body["history"] = stats.fleet_history(hours)
-    return body
+    return FleetStats.model_validate(body)
 
 
-@router.get("/bots/{bot}/stats", summary="A bot's resource samples of the last hour")
-def bot_stats(bot: str, request: Request, hours: float | None = _HOURS) -> dict[str, Any]:
+@answers(router, "GET", "/bots/{bot}/stats", BotStats, "A bot's resource samples of the last hour")
+def bot_stats(bot: str, request: Request, hours: float | None = _HOURS) -> BotStats:
     svc = services(request)
     record = svc.bots.record(bot)
-    body = {"id": record.id, "interval": svc.stats.interval, "points": svc.stats.points(record.id)}
+    body = BotStats.model_validate(
+        {"id": record.id, "interval": svc.stats.interval, "points": svc.stats.points(record.id)}
+    )
     if hours is not None:
-        body["history_interval"] = svc.stats.history_interval
-        body["history"] = svc.stats.history(record.id, hours)
+        body.history_interval = svc.stats.history_interval
+        body.history = list(svc.stats.history(record.id, hours))
     return body
 
 
-@router.get(
+@answers(
+    router,
+    "GET",
     "/engine",
-    summary="Whether the Docker engine answers, as the event monitor last saw it (no engine call)",
+    EngineState,
+    "Whether the Docker engine answers, as the event monitor last saw it (no engine call)",
 )
-def engine(request: Request) -> dict[str, Any]:
-    return services(request).monitor.engine_state()
+def engine(request: Request) -> EngineState:
+    return EngineState.model_validate(services(request).monitor.engine_state())
 
 
-@router.get(
+@answers(
+    router,
+    "GET",
     "/nodes",
-    summary="The engines bots run on: state, availability, resources, bots running there",
+    Nodes,
+    "The engines bots run on: state, availability, resources, bots running there",
 )
-def nodes(request: Request) -> dict[str, Any]:
+def nodes(request: Request) -> Nodes:
     svc = services(request)
-    return {"runtime": svc.settings.runtime, "nodes": svc.runtime.nodes()}
+    return Nodes.model_validate({"runtime": svc.settings.runtime, "nodes": svc.runtime.nodes()})
 
 
-@router.get("/diagnostics", summary="Engine, fleet and keyring at a glance")
-def diagnostics(request: Request) -> dict[str, Any]:
-    return services(request).diagnostics()
+@answers(router, "GET", "/diagnostics", Diagnostics, "Engine, fleet and keyring at a glance")
+def diagnostics(request: Request) -> Diagnostics:
+    return Diagnostics.model_validate(services(request).diagnostics())
 
 
-@router.get(
+@answers(
+    router,
+    "GET",
     "/bots/{bot}/gateway-token",
-    summary="The bot's OpenClaw gateway token (to reveal or copy; never cached)",
+    GatewayToken,
+    "The bot's OpenClaw gateway token (to reveal or copy; never cached)",
 )
-def gateway_token(bot: str, request: Request, response: Response) -> dict[str, str]:
+def gateway_token(bot: str, request: Request, response: Response) -> GatewayToken:
     response.headers["Cache-Control"] = "no-store"
-    return {"token": services(request).bots.gateway_token(bot)}
+    return GatewayToken(token=services(request).bots.gateway_token(bot))
 
 
-@router.get(
+@answers(
+    router,
+    "GET",
     "/admin/orphans",
-    summary="Dry run: this instance's containers and bot folders with no bot row",
+    OrphanReport,
+    "Dry run: this instance's containers and bot folders with no bot row",
 )
-def orphans(request: Request) -> dict[str, Any]:
-    return services(request).orphans.report()
+def orphans(request: Request) -> OrphanReport:
+    return OrphanReport.model_validate(services(request).orphans.report())
 
 
-@router.post("/admin/reconcile", summary="Run one reconciliation pass now; returns its actions")
-def reconcile(request: Request) -> dict[str, Any]:
-    return {"actions": services(request).reconciler.run_once()}
+@answers(
+    router,
+    "POST",
+    "/admin/reconcile",
+    Reconciled,
+    "Run one reconciliation pass now; returns its actions",
+)
+def reconcile(request: Request) -> Reconciled:
+    return Reconciled.model_validate({"actions": services(request).reconciler.run_once()})
 
 
-@router.post("/admin/cleanup", summary="Remove exactly what GET /api/admin/orphans reports")
-def cleanup(request: Request) -> dict[str, Any]:
-    return services(request).orphans.cleanup()
+@answers(
+    router, "POST", "/admin/cleanup", Cleanup, "Remove exactly what GET /api/admin/orphans reports"
+)
+def cleanup(request: Request) -> Cleanup:
+    return Cleanup.model_validate(services(request).orphans.cleanup())

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from botmaker.api.deps import require_auth, services
+from botmaker.api.responses import FleetUpgradeResult, UpgradeResult, answers
 
 router = APIRouter(prefix="/api", tags=["upgrades"], dependencies=[Depends(require_auth)])
 
@@ -33,17 +32,24 @@ class FleetUpgrade(BaseModel):
     bots: list[str] | None = Field(default=None, max_length=1000)
 
 
-@router.post(
+@answers(
+    router,
+    "POST",
     "/bots/{bot}/image",
-    summary="Move a bot to another image; rolled back if it does not become healthy",
+    UpgradeResult,
+    "Move a bot to another image; rolled back if it does not become healthy",
 )
-def upgrade_bot(bot: str, body: ImageChange, request: Request) -> dict[str, Any]:
-    return services(request).upgrades.upgrade(bot, body.image)
+def upgrade_bot(bot: str, body: ImageChange, request: Request) -> UpgradeResult:
+    return UpgradeResult.model_validate(services(request).upgrades.upgrade(bot, body.image))
 
 
-@router.post(
+@answers(
+    router,
+    "POST",
     "/image/upgrade",
-    summary="Move some bots (or all) to another image, one at a time, each with rollback",
+    FleetUpgradeResult,
+    "Move some bots (or all) to another image, one at a time, each with rollback",
 )
-def upgrade_fleet(body: FleetUpgrade, request: Request) -> dict[str, Any]:
-    return services(request).upgrades.upgrade_many(body.image, body.bots)
+def upgrade_fleet(body: FleetUpgrade, request: Request) -> FleetUpgradeResult:
+    result = services(request).upgrades.upgrade_many(body.image, body.bots)
+    return FleetUpgradeResult.model_validate(result)

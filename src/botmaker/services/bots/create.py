@@ -9,18 +9,17 @@ the step observer (``after_row``, ``after_secrets``, ``after_container``,
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import secrets
 import uuid
-from typing import Any
 
+from botmaker.definition import BotDefinition
 from botmaker.fsutil import running_as_root
 from botmaker.openclaw.catalog import PROVIDERS
 from botmaker.openclaw.render import API_KEY_FILE, GATEWAY_TOKEN_FILE, KEYRING_TOKEN_FILE
 from botmaker.runtime.policy import container_name
-from botmaker.services.definitions import check_and_build, secret_files
+from botmaker.services.definitions import build_definition, secret_files
 from botmaker.services.deploy import Deployer
 from botmaker.services.schemas import BotCreate
 from botmaker.store import BotRecord
@@ -34,7 +33,7 @@ class CreateBot:
 
     def create(self, request: BotCreate) -> BotRecord:
         keyed = self.uses_keyring(request)
-        definition = check_and_build(request, keyring=keyed)
+        definition = build_definition(request, keyring=keyed, image=self.deploy.settings.bot_image)
         if keyed and request.secrets.api_key is None:
             self.deploy.require_shared_key(request.provider, request.key_tags)
         bot_id = str(uuid.uuid4())
@@ -50,18 +49,17 @@ class CreateBot:
             return False
         return request.secrets.api_key is not None or PROVIDERS[request.provider].key_required
 
-    def _insert(self, request: BotCreate, bot_id: str, definition: dict[str, Any]) -> BotRecord:
-        settings = self.deploy.settings
+    def _insert(self, request: BotCreate, bot_id: str, definition: BotDefinition) -> BotRecord:
         return self.deploy.store.insert_bot(
             bot_id=bot_id,
             name=request.name,
-            provider=request.provider,
-            model=request.model,
-            channel=definition["channels"][0]["type"],
-            image=settings.bot_image,
-            uid_base=settings.bot_uid_base,
+            provider=definition.provider,
+            model=definition.model,
+            channel=definition.channel,
+            image=definition.image,
+            uid_base=self.deploy.settings.bot_uid_base,
             fixed_uid=None if running_as_root() else os.getuid(),
-            definition=json.dumps(definition),
+            definition=definition,
         )
 
     def _deploy(self, request: BotCreate, record: BotRecord, keyed: bool) -> BotRecord:
@@ -98,7 +96,7 @@ class CreateBot:
         """
         deploy = self.deploy
         record = deploy.store.get_bot(bot_id)
-        if record.spec.get("keyring") or deploy.keyring.enabled:
+        if record.definition.keyring or deploy.keyring.enabled:
             deploy.keyring.client.delete_bot(bot_id)  # idempotent; raises when down
         deploy.runtime.remove(container_name(bot_id))
         deploy.secrets.remove(bot_id)

@@ -39,7 +39,7 @@ class DeleteBot:
             if previous != "deleting":
                 record = deploy.store.update_bot(record.id, state="deleting")
             deploy.steps.step("delete_after_mark", record.id)
-            keyed = bool(record.spec.get("keyring"))
+            keyed = record.definition.keyring
             try:
                 self._revoke(record)
             except BotMakerError:
@@ -66,7 +66,7 @@ class DeleteBot:
                 self.deploy.store.update_bot(record.id, state="ready")
 
     def _revoke(self, record: BotRecord) -> None:
-        if record.spec.get("keyring"):
+        if record.definition.keyring:
             self.deploy.keyring.client.delete_bot(record.id)  # down: 503 and nothing deleted
 
     def _remove_rest(self, record: BotRecord) -> None:

@@ -7,14 +7,12 @@ until OpenClaw accepted the new configuration.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 
 from botmaker.errors import BotMakerError, NotFound
 from botmaker.openclaw.render import API_KEY_FILE
-from botmaker.services.bots.merge import merged, secret_files_of
-from botmaker.services.definitions import check_and_build
+from botmaker.services.definitions import apply_update, patch_secret_files
 from botmaker.services.deploy import Deployer, run_all
 from botmaker.services.schemas import BotUpdate
 from botmaker.store import BotRecord
@@ -33,13 +31,9 @@ class UpdateBot:
     def _update(self, ref: str, patch: BotUpdate) -> BotRecord:
         deploy = self.deploy
         old = deploy.ready(ref)
-        keyed = bool(old.spec.get("keyring"))
-        request = merged(old, patch, set(deploy.secrets.names(old.id)))
-        definition = check_and_build(request, keyring=keyed)
-        for kept in ("gateway", "key_id"):
-            if old.spec.get(kept):
-                definition[kept] = old.spec[kept]
-        new_files = secret_files_of(patch)
+        keyed = old.definition.keyring
+        definition = apply_update(old, patch, set(deploy.secrets.names(old.id)))
+        new_files = patch_secret_files(patch)
         new_key = new_files.pop(API_KEY_FILE, None) if keyed else None
         old_values = {name: deploy.secrets.read(old.id, name) for name in new_files}
         recreating = False  # the old container is untouched until validation passed
@@ -47,16 +41,14 @@ class UpdateBot:
         try:
             if new_files:
                 deploy.secrets.write_all(old.id, new_files, uid=old.uid, gid=old.uid)
-            record = deploy.store.update_bot(
-                old.id, model=request.model, definition=json.dumps(definition)
-            )
+            record = deploy.store.update_bot(old.id, definition=definition)
             if keyed:
                 if new_key is not None:
                     added = deploy.keyring.client.add_key(
                         old.provider, new_key, label=f"{old.name} (bot's own key)", bot_id=old.id
                     ).id
-                    definition["key_id"] = added
-                    record = deploy.store.update_bot(old.id, definition=json.dumps(definition))
+                    definition = definition.model_copy(update={"key_id": added})
+                    record = deploy.store.update_bot(old.id, definition=definition)
                 deploy.keyring.client.put_bot(old.id, **deploy.grant(record))
             deploy.render(record)
             deploy.validate(record)
@@ -65,8 +57,8 @@ class UpdateBot:
         except BaseException:
             self._undo(old, old_values, recreate=recreating, added_key=added)
             raise
-        if added is not None and old.spec.get("key_id"):
-            self._forget_key(str(old.spec["key_id"]))
+        if added is not None and old.definition.key_id:
+            self._forget_key(old.definition.key_id)
         log.info("updated bot %s (%s)", record.name, record.id)
         return record
 
@@ -92,7 +84,7 @@ class UpdateBot:
             lambda: self._restore_secrets(old, old_values),
             lambda: deploy.render(old),
         ]
-        if old.spec.get("keyring"):
+        if old.definition.keyring:
             steps.insert(1, lambda: deploy.keyring.client.put_bot(old.id, **deploy.grant(old)))
         if added_key is not None:
             steps.insert(1, lambda: self._forget_key(added_key))

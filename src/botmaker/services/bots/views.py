@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from botmaker.keyring.model import Budget
 from botmaker.runtime.base import RuntimeStatus
 from botmaker.runtime.policy import container_name
 from botmaker.store import BotRecord
@@ -22,17 +21,16 @@ class BotView:
     secret_names: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        r = self.record
-        persona = r.spec.get("persona") or {}
-        channels = r.spec.get("channels") or [{"type": r.channel}]
+        r, definition = self.record, self.record.definition
+        persona = definition.persona
         body: dict[str, Any] = {
             "id": r.id,
             "name": r.name,
-            "persona": {"name": persona.get("name", r.name), "emoji": persona.get("emoji", "")},
+            "persona": {"name": persona.name, "emoji": persona.emoji},
             "provider": r.provider,
             "model": r.model,
             "channel": r.channel,
-            "channels": [c["type"] for c in channels],
+            "channels": [c.type for c in definition.channels],
             "image": r.image,
             "image_digest": r.image_digest,
             "container_name": container_name(r.id),
@@ -41,29 +39,29 @@ class BotView:
             "desired": r.desired,
             "status": self.status.to_dict(),
             **uptime(self.status),
-            "keyring": bool(r.spec.get("keyring")),
+            "keyring": definition.keyring,
             "created_at": r.created_at,
             "updated_at": r.updated_at,
         }
-        if r.spec.get("keyring"):
-            body["budget"] = Budget.from_dict(r.spec.get("budget")).to_dict()
-            body["key_tags"] = list(r.spec.get("key_tags") or [])
+        if definition.keyring:
+            body["budget"] = definition.budget.model_dump()
+            body["key_tags"] = list(definition.key_tags)
         if self.secret_names is not None:  # the detailed view: also the editable configuration
             body["secrets"] = self.secret_names
             body["config"] = {
-                "persona": {"name": r.name, "emoji": "", "soul": "", "user_notes": "", **persona},
-                "template": r.spec.get("template"),
-                "fallbacks": list(r.spec.get("fallbacks") or []),
-                "base_url": r.spec.get("base_url"),
-                "heartbeat": bool(r.spec.get("heartbeat")),
+                "persona": persona.model_dump(),
+                "template": definition.template,
+                "fallbacks": list(definition.fallbacks),
+                "base_url": definition.base_url,
+                "heartbeat": definition.heartbeat,
                 "channels": [
                     {
-                        "type": c["type"],
-                        "dm_policy": c.get("dm_policy"),
-                        "allow_from": list(c.get("allow_from") or []),
-                        "settings": dict(c.get("settings") or {}),
+                        "type": c.type,
+                        "dm_policy": c.dm_policy,
+                        "allow_from": list(c.allow_from),
+                        "settings": dict(c.settings),
                     }
-                    for c in channels
+                    for c in definition.channels
                 ],
             }
         return body

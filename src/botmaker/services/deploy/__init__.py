@@ -13,7 +13,6 @@ public here.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -41,8 +40,8 @@ __all__ = ["BotLocks", "Deployer", "StepObserver", "channel_types"]
 
 
 def channel_types(record: BotRecord) -> list[str]:
-    """The types of the bot's channels (rows from before multi-channel name one)."""
-    return [c["type"] for c in record.spec.get("channels") or [{"type": record.channel}]]
+    """The types of the bot's channels."""
+    return [c.type for c in record.definition.channels]
 
 
 class Deployer:
@@ -103,9 +102,8 @@ class Deployer:
 
     def render(self, record: BotRecord) -> None:
         """Write the bot's OpenClaw state folder from its row and secret names."""
-        proxy_base = (
-            self.keyring.proxy_base(record.provider) if record.spec.get("keyring") else None
-        )
+        keyed = record.definition.keyring
+        proxy_base = self.keyring.proxy_base(record.provider) if keyed else None
         config = bot_config(record, frozenset(self.secrets.names(record.id)), proxy_base=proxy_base)
         self.state.write(record.id, render_files(config), uid=record.uid)
 
@@ -118,11 +116,10 @@ class Deployer:
 
     def validated(self, record: BotRecord) -> BotRecord:
         """``validate``, and an OpenClaw image's gateway gets recorded and probed."""
-        if self.validate(record) and not record.spec.get("gateway"):
-            record = self.store.update_bot(
-                record.id, definition=json.dumps({**record.spec, "gateway": True})
-            )
-        if record.spec.get("gateway"):
+        if self.validate(record) and not record.definition.gateway:
+            gateway = record.definition.model_copy(update={"gateway": True})
+            record = self.store.update_bot(record.id, definition=gateway)
+        if record.definition.gateway:
             self.health.watch(record.id)
         return record
 
@@ -172,13 +169,14 @@ class Deployer:
 
     def grant(self, record: BotRecord) -> dict[str, Any]:
         """What the keyring lets the bot use: its provider, base URL, key tags, budget."""
-        spec = record.spec
+        definition = record.definition
+        base_url = definition.base_url
         return {
             "providers": [record.provider],
-            "base_urls": {record.provider: spec["base_url"]} if spec.get("base_url") else {},
-            "allow_private": bool(spec.get("base_url_private")),
-            "tags": list(spec.get("key_tags") or []),
-            "budget": Budget.from_dict(spec.get("budget")),
+            "base_urls": {record.provider: base_url} if base_url else {},
+            "allow_private": definition.base_url_private,
+            "tags": list(definition.key_tags),
+            "budget": Budget(**definition.budget.model_dump()),
         }
 
     def register(self, record: BotRecord, api_key: str | None) -> tuple[BotRecord, str]:
@@ -191,9 +189,8 @@ class Deployer:
             info = client.add_key(
                 record.provider, api_key, label=f"{record.name} (bot's own key)", bot_id=record.id
             )
-            record = self.store.update_bot(
-                record.id, definition=json.dumps({**record.spec, "key_id": info.id})
-            )
+            own_key = record.definition.model_copy(update={"key_id": info.id})
+            record = self.store.update_bot(record.id, definition=own_key)
         return record, token
 
     def require_shared_key(self, provider: str, tags: list[str]) -> None:

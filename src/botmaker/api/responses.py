@@ -1,0 +1,358 @@
+"""What the API answers, as typed models: the OpenAPI document describes every answer.
+
+The bot views are exact (every key the dashboard and CLI read; ``budget`` and
+``key_tags`` only for keyring bots, so their routes drop unset fields). The
+other answers name the fields clients rely on and keep any further ones (``Open``),
+so a service adding a field never loses it on the way out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from botmaker.definition import BotState, Desired
+
+Route = TypeVar("Route", bound=Callable[..., Any])
+
+
+def answers(
+    router: APIRouter, method: str, path: str, model: type[BaseModel], summary: str, **more: Any
+) -> Callable[[Route], Route]:
+    """Declare a route that answers with ``model``: keys the service left out stay out."""
+    return router.api_route(
+        path,
+        methods=[method],
+        summary=summary,
+        response_model=model,
+        response_model_exclude_unset=True,
+        **more,
+    )
+
+
+#: How a Server-Sent Events route declares its answer (a stream, not a JSON body).
+SSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-Sent Events",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+
+
+class Exact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Open(BaseModel):
+    """An answer whose further fields pass through as they are."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# -- bots ---------------------------------------------------------------------------------
+
+
+class ContainerStatus(Exact):
+    state: str = Field(description="created|running|restarting|paused|exited|dead|missing|…")
+    summary: str = Field(description="created|starting|healthy|unhealthy|running|stopped|…")
+    running: bool
+    container_id: str | None
+    exit_code: int | None
+    health: str | None
+    started_at: str | None
+    finished_at: str | None
+    oom_killed: bool | None
+    detail: str | None
+    node: str | None
+
+
+class PersonaSummary(Exact):
+    name: str
+    emoji: str
+
+
+class Budget(Exact):
+    daily_tokens: int | None
+    monthly_tokens: int | None
+    daily_requests: int | None
+    monthly_requests: int | None
+    requests_per_minute: int | None
+
+
+class BotPublic(Exact):
+    """A bot as lists show it: stored configuration plus live status. No secrets."""
+
+    id: str
+    name: str
+    persona: PersonaSummary
+    provider: str
+    model: str
+    channel: str
+    channels: list[str]
+    image: str
+    image_digest: str | None
+    container_name: str
+    container_id: str | None
+    state: BotState
+    desired: Desired
+    status: ContainerStatus
+    started_at: str | None
+    uptime_seconds: int | None
+    keyring: bool
+    created_at: str
+    updated_at: str
+    budget: Budget | None = Field(default=None, description="keyring bots only")
+    key_tags: list[str] | None = Field(default=None, description="keyring bots only")
+
+
+class PersonaOut(Exact):
+    name: str
+    emoji: str
+    soul: str
+    user_notes: str
+
+
+class ChannelOut(Exact):
+    type: str
+    dm_policy: str | None
+    allow_from: list[str]
+    settings: dict[str, str]
+
+
+class BotConfigOut(Exact):
+    persona: PersonaOut
+    template: str | None
+    fallbacks: list[str]
+    base_url: str | None
+    heartbeat: bool
+    channels: list[ChannelOut]
+
+
+class BotDetail(BotPublic):
+    """One bot: also its secrets' names and its editable configuration."""
+
+    secrets: list[str]
+    config: BotConfigOut
+
+
+class BotList(Exact):
+    bots: list[BotPublic]
+
+
+class BotEvent(Exact):
+    id: int
+    bot_id: str
+    at: float
+    kind: str
+    detail: str
+    exit_code: int | None
+    logs: str | None
+
+
+class BotEvents(Exact):
+    events: list[BotEvent]
+
+
+class GatewayToken(Exact):
+    token: str
+
+
+# -- catalog and image --------------------------------------------------------------------
+
+
+class ProviderOut(Open):
+    id: str
+    label: str
+    default_model: str | None = None
+    models: list[str] = []
+
+
+class ChannelTypeOut(Open):
+    id: str
+    label: str
+    credentials: list[dict[str, JsonValue]] = []
+    dm_policies: list[str] = []
+
+
+class TemplateOut(Open):
+    id: str
+    label: str
+    persona_name: str
+    emoji: str
+    soul: str
+
+
+class Providers(Exact):
+    providers: list[ProviderOut]
+
+
+class Channels(Exact):
+    channels: list[ChannelTypeOut]
+
+
+class Templates(Exact):
+    templates: list[TemplateOut]
+
+
+class PullProgress(Open):
+    image: str
+    status: str = Field(description="pending|pulling|done|failed")
+    message: str | None
+    layers: int
+    current_bytes: int
+    total_bytes: int
+    error: str | None
+
+
+class ImageStatus(Open):
+    image: str
+    present: bool
+    pull: PullProgress | None
+
+
+# -- keyring ------------------------------------------------------------------------------
+
+
+class KeyringStatus(Open):
+    enabled: bool
+
+
+class KeyOut(Open):
+    """A provider key without its secret: only its last 4 characters."""
+
+    id: str
+    provider: str
+    label: str
+    tags: list[str]
+    last4: str
+    bot_id: str | None = Field(description="set: the key belongs to that bot only")
+    created_at: float
+
+
+class KeyListed(KeyOut):
+    bot_name: str | None
+
+
+class Keys(Exact):
+    keys: list[KeyListed]
+
+
+class KeyAdded(Exact):
+    key: KeyOut
+
+
+class Usage(Open):
+    bots: dict[str, JsonValue] = {}
+    events: list[JsonValue] = []
+
+
+# -- monitoring ---------------------------------------------------------------------------
+
+
+class EngineState(Open):
+    state: Literal["connecting", "up", "down"]
+    since: float
+    message: str | None = None
+
+
+class FleetStats(Open):
+    at: float | None
+    interval: float
+    bots: dict[str, JsonValue]
+    totals: dict[str, JsonValue]
+    history_interval: float | None = None
+    history: list[JsonValue] | None = None
+
+
+class BotStats(Open):
+    id: str
+    interval: float
+    points: list[JsonValue]
+    history_interval: float | None = None
+    history: list[JsonValue] | None = None
+
+
+class Nodes(Exact):
+    runtime: str
+    nodes: list[dict[str, JsonValue]]
+
+
+class Diagnostics(Open):
+    engine: dict[str, JsonValue]
+    fleet: dict[str, JsonValue]
+    monitor: dict[str, JsonValue]
+    keyring: dict[str, JsonValue]
+
+
+class OrphanReport(Open):
+    containers: list[dict[str, JsonValue]] = []
+    secrets: list[dict[str, JsonValue]] = []
+    state: list[dict[str, JsonValue]] = []
+    grants: list[dict[str, JsonValue]] = []
+
+
+class Cleanup(Open):
+    failed: list[dict[str, JsonValue]] = []
+
+
+class ReconcileAction(Open):
+    action: str
+    message: str | None = None
+
+
+class Reconciled(Exact):
+    actions: list[ReconcileAction]
+
+
+class HealthCheck(Open):
+    ok: bool
+    message: str | None = None
+
+
+class Health(Open):
+    status: Literal["ok", "degraded"]
+    store: HealthCheck
+    docker: HealthCheck
+
+
+# -- operations ---------------------------------------------------------------------------
+
+
+class AuditEntry(Open):
+    id: int
+    at: float
+    actor: str
+    action: str
+    target: str
+    detail: JsonValue
+
+
+class AuditLog(Exact):
+    entries: list[AuditEntry]
+
+
+class AlertTest(Open):
+    delivered: bool
+    channels: dict[str, JsonValue]
+    error: str | None = None
+
+
+class UpgradeResult(Open):
+    id: str
+    name: str
+    image: str
+    previous_image: str
+    previous_digest: str | None
+    rolled_back: bool
+    status: Literal["upgraded", "rolled_back", "failed"]
+    digest: str | None
+    detail: str
+
+
+class FleetUpgradeResult(Open):
+    image: str
+    summary: dict[str, JsonValue]
+    results: list[JsonValue]
