@@ -7,7 +7,6 @@ Secret values are read from files or hidden prompts, never from argv (where
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import sys
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from botmaker.config import Settings
 from botmaker.errors import BotMakerError
 from botmaker.keyring.settings import KeyringSettings
+from botmaker.netaddr import is_loopback
 from botmaker.services import Services, build_services
 from botmaker.services.schemas import BotCreate, KeyCreate
 
@@ -79,7 +79,7 @@ def serve() -> None:
 
     settings = _settings()
     _log_to_console()
-    if not _is_loopback(settings.host):
+    if not is_loopback(settings.host):
         logging.getLogger("botmaker").warning(
             "BOTMAKER_HOST=%s is not a loopback address: bots can reach BotMaker through "
             "their network gateway unless a firewall drops their traffic (see README)",
@@ -91,15 +91,6 @@ def serve() -> None:
         _fail(exc.message)
     if not run_server(uvicorn_config(application, settings)):
         raise typer.Exit(3)  # uvicorn's own exit code for a server that did not start
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @bots_app.command("list")
@@ -175,28 +166,21 @@ def create(
     typer.echo(f"created {view.record.name} ({view.record.id}): {view.status.state}")
 
 
-@bots_app.command("start")
-def start(bot: Annotated[str, typer.Argument(help="Bot name or id")]) -> None:
-    """Start a bot."""
-    with _run() as svc:
-        view = svc.bots.start(bot)
-    typer.echo(f"{view.record.name}: {view.status.state}")
+def _lifecycle(action: Literal["start", "stop", "restart"], doc: str) -> None:
+    """Register ``bots <action> BOT``: one lifecycle call, then the bot's state."""
+
+    def command(bot: Annotated[str, typer.Argument(help="Bot name or id")]) -> None:
+        with _run() as svc:
+            view = getattr(svc.bots, action)(bot)
+        typer.echo(f"{view.record.name}: {view.status.state}")
+
+    command.__doc__ = doc
+    bots_app.command(action)(command)
 
 
-@bots_app.command("stop")
-def stop(bot: Annotated[str, typer.Argument(help="Bot name or id")]) -> None:
-    """Stop a bot."""
-    with _run() as svc:
-        view = svc.bots.stop(bot)
-    typer.echo(f"{view.record.name}: {view.status.state}")
-
-
-@bots_app.command("restart")
-def restart(bot: Annotated[str, typer.Argument(help="Bot name or id")]) -> None:
-    """Restart a bot."""
-    with _run() as svc:
-        view = svc.bots.restart(bot)
-    typer.echo(f"{view.record.name}: {view.status.state}")
+_lifecycle("start", "Start a bot.")
+_lifecycle("stop", "Stop a bot.")
+_lifecycle("restart", "Restart a bot.")
 
 
 @bots_app.command("delete")

@@ -14,7 +14,6 @@ starts with the base URL's path, or it is refused too.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from urllib.parse import unquote
 from yarl import URL
 
 from botmaker.errors import BadRequest
+from botmaker.netaddr import is_ip, is_loopback
 
 #: Characters of a path segment as RFC 3986 allows them (pchar), ``%`` checked apart.
 _PATH_CHARS = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*")
@@ -167,23 +167,6 @@ def split_host(value: str) -> tuple[str, int | None] | None:
     return host.lower(), port
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 @dataclass
 class DataAddress:
     """The addresses the data plane is reached by, for checking the ``Host`` header.
@@ -204,7 +187,7 @@ class DataAddress:
         hosts = {h.strip("[]").lower() for h in (listen_host, bound_host)}
         self.any_ip = bool(hosts & _WILDCARDS)
         self.names = (hosts - _WILDCARDS) | {name.lower() for name in names}
-        if self.any_ip or any(_is_loopback(h) for h in self.names):
+        if self.any_ip or any(is_loopback(h) for h in self.names):
             self.names.add("localhost")
         self.port = port
 
@@ -217,4 +200,4 @@ class DataAddress:
         host, port = parsed
         if port is not None and port != self.port:
             return False
-        return host in self.names or (self.any_ip and _is_ip(host))
+        return host in self.names or (self.any_ip and is_ip(host))

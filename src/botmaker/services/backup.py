@@ -132,7 +132,11 @@ def _open_secrets(key: RootKey, bot_id: str, blob: bytes) -> dict[str, str]:
 
 
 class _ArchiveWriter:
-    """A tar.gz built in a temp file beside ``dest`` (0600), renamed into place on close."""
+    """A tar.gz built in a temp file beside ``dest`` (0600), renamed into place on close.
+
+    Used as a context manager: the archive is committed when the block ends normally
+    and the temp file removed when it raises, so ``dest`` is whole or untouched.
+    """
 
     def __init__(self, dest: Path) -> None:
         self.dest = dest
@@ -151,6 +155,15 @@ class _ArchiveWriter:
         info.mode = 0o600
         info.mtime = int(self.now)
         self.tar.addfile(info, io.BytesIO(data))
+
+    def __enter__(self) -> _ArchiveWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.abort()
 
     def commit(self) -> None:
         self.tar.close()
@@ -244,18 +257,13 @@ def create_backup(svc: Services, dest: Path, passphrase: str | None = None) -> d
         secrets=crypto,
         keyring=keyring_db.is_file(),
     )
-    writer = _ArchiveWriter(dest)
-    try:
+    with _ArchiveWriter(dest) as writer:
         writer.add(MANIFEST, json.dumps(manifest, indent=2).encode("utf-8"))
         writer.add(STORE_MEMBER, store_copy)
         if keyring_db.is_file():
             writer.add(KEYRING_MEMBER, _sqlite_copy(keyring_db))
         for record in records:
             _add_bot(writer, svc, record, key)
-        writer.commit()
-    except BaseException:
-        writer.abort()
-        raise
     return manifest
 
 
@@ -272,14 +280,9 @@ def export_bot(
         [{**_bot_summary(record), "image": record.image, "definition": record.definition.stored()}],
         secrets=crypto,
     )
-    writer = _ArchiveWriter(dest)
-    try:
+    with _ArchiveWriter(dest) as writer:
         writer.add(MANIFEST, json.dumps(manifest, indent=2).encode("utf-8"))
         _add_bot(writer, svc, record, key)
-        writer.commit()
-    except BaseException:
-        writer.abort()
-        raise
     return manifest
 
 
@@ -512,17 +515,7 @@ def import_bot(
     if keyed:  # the bot's own key stays in the old keyring: a shared key must serve it
         deploy.require_shared_key(definition.provider, list(definition.key_tags))
     bot_id = str(uuid.uuid4())
-    record = svc.store.insert_bot(
-        bot_id=bot_id,
-        name=name,
-        provider=definition.provider,
-        model=definition.model,
-        channel=definition.channel,
-        image=definition.image,
-        uid_base=settings.bot_uid_base,
-        fixed_uid=None if running_as_root() else os.getuid(),
-        definition=definition,
-    )
+    record = deploy.insert(bot_id, name, definition)
     with deploy.locks.hold(bot_id):
         return _deploy_imported(deploy, record, values, archive.state_of(source["id"]))
 

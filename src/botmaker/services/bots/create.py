@@ -10,12 +10,9 @@ the step observer (``after_row``, ``after_secrets``, ``after_container``,
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import uuid
 
-from botmaker.definition import BotDefinition
-from botmaker.fsutil import running_as_root
 from botmaker.openclaw.catalog import PROVIDERS
 from botmaker.openclaw.render import API_KEY_FILE, GATEWAY_TOKEN_FILE, KEYRING_TOKEN_FILE
 from botmaker.runtime.policy import container_name
@@ -38,7 +35,7 @@ class CreateBot:
             self.deploy.require_shared_key(request.provider, request.key_tags)
         bot_id = str(uuid.uuid4())
         with self.deploy.locks.hold(bot_id):
-            record = self._insert(request, bot_id, definition)
+            record = self.deploy.insert(bot_id, request.name, definition)
             record = self._deploy(request, record, keyed)
         log.info("created bot %s (%s)", record.name, record.id)
         return record
@@ -48,19 +45,6 @@ class CreateBot:
         if not self.deploy.keyring.enabled:
             return False
         return request.secrets.api_key is not None or PROVIDERS[request.provider].key_required
-
-    def _insert(self, request: BotCreate, bot_id: str, definition: BotDefinition) -> BotRecord:
-        return self.deploy.store.insert_bot(
-            bot_id=bot_id,
-            name=request.name,
-            provider=definition.provider,
-            model=definition.model,
-            channel=definition.channel,
-            image=definition.image,
-            uid_base=self.deploy.settings.bot_uid_base,
-            fixed_uid=None if running_as_root() else os.getuid(),
-            definition=definition,
-        )
 
     def _deploy(self, request: BotCreate, record: BotRecord, keyed: bool) -> BotRecord:
         deploy, bot_id = self.deploy, record.id

@@ -14,11 +14,14 @@ public here.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
 from botmaker.config import Settings
+from botmaker.definition import BotDefinition
 from botmaker.errors import BotMakerError, Conflict, InvalidInput, StorageFull
+from botmaker.fsutil import running_as_root
 from botmaker.keyring.model import Budget
 from botmaker.openclaw.render import render_files
 from botmaker.runtime.base import Backend, ContainerSpec
@@ -72,6 +75,21 @@ class Deployer:
         self.check = ConfigCheck(settings, runtime)
 
     # -- rows -------------------------------------------------------------------------
+
+    def insert(self, bot_id: str, name: str, definition: BotDefinition) -> BotRecord:
+        """The new bot's row (state ``creating``), its uid allocated: as root each bot
+        gets its own uid from ``BOTMAKER_BOT_UID_BASE``; otherwise all run as ours."""
+        return self.store.insert_bot(
+            bot_id=bot_id,
+            name=name,
+            provider=definition.provider,
+            model=definition.model,
+            channel=definition.channel,
+            image=definition.image,
+            uid_base=self.settings.bot_uid_base,
+            fixed_uid=None if running_as_root() else os.getuid(),
+            definition=definition,
+        )
 
     def ready(self, ref: str) -> BotRecord:
         """The bot's row, unless a create or delete of it is unfinished."""
