@@ -1,9 +1,9 @@
 """Reading OpenClaw's verdict on a rendered configuration.
 
-A check container (in the bot's own image) runs ``CHECK_SCRIPT``: ``openclaw config
-validate --json``, a marker line with its exit code, then ``openclaw plugins list
---json``. The functions here are pure: from that output to "no OpenClaw in this
-image", "accepted" or an ``InvalidInput`` naming the API field a user would fix.
+A check container (in the bot's own image) runs ``CHECK_COMMANDS`` with the image's
+OpenClaw CLI (found by ``openclaw/cli.py``): ``config validate --json``, a marker line
+with its exit code, then ``plugins list --json``. The functions here are pure: from
+that output to "accepted" or an ``InvalidInput`` naming the API field a user would fix.
 """
 
 from __future__ import annotations
@@ -16,18 +16,12 @@ from typing import Any
 from botmaker.errors import InvalidInput
 from botmaker.openclaw.catalog import CHANNELS
 
-#: Validate the rendered config, then list the channel plugins the image has.
+#: With ``"$@"`` set to the image's OpenClaw CLI (``openclaw/cli.py``): validate the
+#: rendered config, then list the channel plugins the image has.
 MARKER = "@@botmaker-check"
-CHECK_SCRIPT = (
-    "openclaw config validate --json; "
-    f'echo "{MARKER} rc=$?"; '
-    "openclaw plugins list --json 2>/dev/null"
+CHECK_COMMANDS = (
+    f'"$@" config validate --json; echo "{MARKER} rc=$?"; "$@" plugins list --json 2>/dev/null'
 )
-
-
-def has_openclaw(output: str) -> bool:
-    """Whether the check script ran an ``openclaw`` command at all."""
-    return MARKER in output and f"{MARKER} rc=127" not in output
 
 
 def judge(output: str, image: str, channels: Sequence[str]) -> None:

@@ -191,6 +191,17 @@ class StatsSample:
 
 
 @dataclass(frozen=True)
+class ImageConfig:
+    """What an image says about how it runs (``docker image inspect``'s ``Config``)."""
+
+    id: str
+    entrypoint: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ()
+    workdir: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ManagedContainer:
     """A container carrying this instance's labels (a bot's, or a config check's)."""
 
@@ -235,6 +246,10 @@ class Backend(Protocol):
 
     def image_digest(self, image: str) -> str | None:
         """The image's registry digest (``RepoDigests[0]``), else its local Id."""
+        ...
+
+    def image_config(self, image: str) -> ImageConfig | None:
+        """The local image's id, entrypoint, command and working directory; None if absent."""
         ...
 
     def create(self, spec: ContainerSpec) -> str: ...

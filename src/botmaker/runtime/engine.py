@@ -40,6 +40,7 @@ from botmaker.errors import (
 from botmaker.runtime.base import (
     MISSING,
     ContainerSpec,
+    ImageConfig,
     ManagedContainer,
     ProgressCallback,
     RuntimeStatus,
@@ -196,6 +197,20 @@ class Engine:
             return None
         digests = info.get("RepoDigests") or []
         return str(digests[0]) if digests else str(info.get("Id") or "") or None
+
+    @engine_errors("image inspect")
+    def image_config(self, image: str) -> ImageConfig | None:
+        info = self._inspect_image(image)
+        if info is None:
+            return None
+        config = info.get("Config") or {}
+        return ImageConfig(
+            id=str(info.get("Id") or image),
+            entrypoint=tuple(str(a) for a in config.get("Entrypoint") or ()),
+            cmd=tuple(str(a) for a in config.get("Cmd") or ()),
+            workdir=str(config.get("WorkingDir") or ""),
+            labels={str(k): str(v) for k, v in (config.get("Labels") or {}).items()},
+        )
 
     def image_id(self, reference: str) -> str:
         """The local image id (``reference`` itself when absent)."""
@@ -446,6 +461,9 @@ class EngineBackend:
 
     def image_digest(self, image: str) -> str | None:
         return self.engine.image_digest(image)
+
+    def image_config(self, image: str) -> ImageConfig | None:
+        return self.engine.image_config(image)
 
     def pull(self, image: str, progress: ProgressCallback) -> None:
         self.engine.pull(image, progress)

@@ -1,4 +1,5 @@
-"""Bot health: BotMaker probes each OpenClaw gateway's ``/healthz`` and ``/readyz``.
+"""Bot health: BotMaker probes each OpenClaw gateway's ``/healthz`` and ``/readyz``
+(and ``/startupz`` while it is not ready).
 
 No Docker HEALTHCHECK: an exec'd ``curl`` per bot every few seconds costs a core
 at a hundred bots. Instead one background loop sends two small HTTP requests per
@@ -13,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import Any
 
 import httpx
 
@@ -39,7 +41,11 @@ def probe(
 ) -> tuple[bool, str]:
     """One probe of a gateway: live and ready, judged by the JSON bodies.
 
-    Pass ``client`` to share one connection pool across many probes.
+    A gateway that is not ready is asked ``/startupz`` too, where its version has it
+    (``{"status": "starting", ...}`` while its start-up work runs): the detail then
+    says it is still starting. Older gateways answer that path with the Control UI's
+    HTML, which is not read as an answer. Pass ``client`` to share one connection
+    pool across many probes.
     """
     if client is None:
         with httpx.Client(timeout=timeout) as own:
@@ -48,14 +54,41 @@ def probe(
     try:
         live = client.get(f"{base}/healthz", timeout=timeout)
         ready = client.get(f"{base}/readyz", timeout=timeout)
-        live_ok = live.status_code == 200 and live.json().get("ok") is True
-        ready_body = ready.json()
+        live_ok = live.status_code == 200 and _body(live).get("ok") is True
+        ready_body = _body(ready)
         if live_ok and ready.status_code == 200 and ready_body.get("ready") is True:
             return True, "ready"
+        starting = _startup(client, base, timeout)
+        if starting:
+            return False, starting
+        if not live_ok:
+            return False, f"not live: {live.status_code}"
         failing = ready_body.get("failing") or []
         return False, f"not ready: {', '.join(map(str, failing)) or ready.status_code}"
-    except (httpx.HTTPError, ValueError, AttributeError) as exc:
+    except httpx.HTTPError as exc:
         return False, f"no answer: {type(exc).__name__}"
+
+
+def _startup(client: httpx.Client, base: str, timeout: float) -> str | None:
+    """``starting: <reason>`` while the gateway says its start-up is pending; else None."""
+    try:
+        body = _body(client.get(f"{base}/startupz", timeout=timeout))
+    except httpx.HTTPError:
+        return None
+    if body.get("status") != "starting":
+        return None
+    reason = str(body.get("pendingReason") or "")[:80]
+    return f"starting: {reason}" if reason else "starting"
+
+
+def _body(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object a probe answered; ``{}`` for anything else (the Control UI's
+    HTML, a proxy's error page, a JSON value that is not an object)."""
+    try:
+        value = response.json()
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 class HealthMonitor:

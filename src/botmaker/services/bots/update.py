@@ -51,7 +51,7 @@ class UpdateBot:
                     record = deploy.store.update_bot(old.id, definition=definition)
                 deploy.keyring.client.put_bot(old.id, **deploy.grant(record))
             deploy.render(record)
-            deploy.validate(record)
+            record = deploy.validated(record)
             recreating = True
             deploy.recreate(record)
         except BaseException:

@@ -28,7 +28,7 @@ from botmaker.runtime.base import Backend, ContainerSpec
 from botmaker.runtime.policy import BotIdentity, bot_container_spec, container_name
 from botmaker.secrets import SecretStore
 from botmaker.services.definitions import bot_config
-from botmaker.services.deploy.check import ConfigCheck
+from botmaker.services.deploy.check import CheckResult, ConfigCheck
 from botmaker.services.deploy.locks import BotLocks
 from botmaker.services.deploy.steps import NO_STEPS, StepObserver
 from botmaker.services.health import HealthMonitor
@@ -125,20 +125,20 @@ class Deployer:
         config = bot_config(record, frozenset(self.secrets.names(record.id)), proxy_base=proxy_base)
         self.state.write(record.id, render_files(config), uid=record.uid)
 
-    def validate(self, record: BotRecord) -> bool:
-        """Ask OpenClaw (in the bot's image) whether it accepts the rendered config.
-
-        True when OpenClaw validated it, False when the image cannot (not OpenClaw).
-        """
-        return self.check.validate(self.container_spec(record), record.id, channel_types(record))
+    def validate(self, record: BotRecord) -> CheckResult:
+        """Find the bot image's OpenClaw CLI and ask OpenClaw whether it accepts the
+        rendered config (``InvalidInput`` with OpenClaw's message when it does not)."""
+        return self.check.check(self.container_spec(record), record.id, channel_types(record))
 
     def validated(self, record: BotRecord) -> BotRecord:
-        """``validate``, and an OpenClaw image's gateway gets recorded and probed."""
-        if self.validate(record) and not record.definition.gateway:
-            gateway = record.definition.model_copy(update={"gateway": True})
-            record = self.store.update_bot(record.id, definition=gateway)
-        if record.definition.gateway:
-            self.health.watch(record.id)
+        """``validate``; whether the bot is an OpenClaw gateway (probed for health)
+        follows from its image carrying OpenClaw, validated or not."""
+        gateway = self.validate(record).cli is not None
+        if record.definition.gateway != gateway:
+            record = self.store.update_bot(
+                record.id, definition=record.definition.model_copy(update={"gateway": gateway})
+            )
+        self.health.watch(record.id, enabled=gateway)
         return record
 
     # -- containers -------------------------------------------------------------------
