@@ -610,15 +610,18 @@ SETTINGS: tuple[Var, ...] = (
         "validate_config",
         choice("auto", "always", "never"),
         "auto",
-        "Run OpenClaw's own `openclaw config validate` in the bot image before a bot starts: "
-        "`auto` (when the image has `openclaw`), `always`, `never`.",
+        "Run OpenClaw's own `config validate` in the bot image before a bot starts: `auto` "
+        "(when the image carries OpenClaw: its CLI is found on PATH, from the image's "
+        "CMD/ENTRYPOINT and WorkingDir, or as `node <WorkingDir>/openclaw.mjs`), `always` "
+        "(refuse images without OpenClaw), `never`. Gateways are probed either way.",
     ),
     Var(
         "BOTMAKER_HEALTH_INTERVAL",
         "health_interval",
         number(0.5, 3600),
         "10",
-        "Seconds between BotMaker's probes of each OpenClaw gateway's `/healthz` and `/readyz`.",
+        "Seconds between BotMaker's probes of each OpenClaw gateway's `/healthz` and `/readyz` "
+        "(and `/startupz` while it is not ready).",
     ),
     Var(
         "BOTMAKER_RECONCILE_INTERVAL",
