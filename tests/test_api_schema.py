@@ -84,6 +84,6 @@ def test_the_typed_answers_are_the_views_json(
                 k: v for k, v in view.items() if k not in live
             }
             assert detail["status"].keys() == view["status"].keys()
-            assert set(row) == set(view) - {"secrets", "config"}
+            assert set(row) == set(view) - {"secrets", "config", "openclaw"}
             assert ("budget" in detail) is (index == 0)  # keyring bots only
             assert ("key_tags" in row) is (index == 0)

@@ -93,6 +93,8 @@ class BotDefinition(_Frozen):
     key_tags: tuple[str, ...] = ()
     key_id: str | None = None  # the bot's own key in the keyring, if it brought one
     gateway: bool = False  # the image runs an OpenClaw gateway (probed for health)
+    openclaw_version: str | None = None  # the image's OpenClaw (``--version``), if any
+    openclaw_cli: tuple[str, ...] = ()  # how to run OpenClaw's CLI in the image
     previous_image: str | None = None  # the image before the last upgrade or rollback
 
     @property

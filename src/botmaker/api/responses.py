@@ -131,11 +131,22 @@ class BotConfigOut(Exact):
     channels: list[ChannelOut]
 
 
+class OpenClawOut(Exact):
+    """The OpenClaw in the bot's image, and how to run its CLI in the bot's container."""
+
+    version: str | None
+    cli: str = Field(description="e.g. `openclaw` or `node /app/openclaw.mjs`")
+    exec: str = Field(description="the CLI in the running bot: `docker exec -it botmaker-<id> …`")
+
+
 class BotDetail(BotPublic):
     """One bot: also its secrets' names and its editable configuration."""
 
     secrets: list[str]
     config: BotConfigOut
+    openclaw: OpenClawOut | None = Field(
+        description="None when the image carries no OpenClaw (or was not asked yet)"
+    )
 
 
 class BotList(Exact):

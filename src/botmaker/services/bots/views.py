@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,6 +49,7 @@ class BotView:
             body["key_tags"] = list(definition.key_tags)
         if self.secret_names is not None:  # the detailed view: also the editable configuration
             body["secrets"] = self.secret_names
+            body["openclaw"] = openclaw(r)
             body["config"] = {
                 "persona": persona.model_dump(),
                 "template": definition.template,
@@ -65,6 +67,21 @@ class BotView:
                 ],
             }
         return body
+
+
+def openclaw(record: BotRecord) -> dict[str, Any] | None:
+    """The OpenClaw the bot's image carries: its version and the command lines that
+    run its CLI in the bot's container (for interactive channel logins); None when
+    the image carries no OpenClaw or was not asked yet."""
+    definition = record.definition
+    if not definition.openclaw_cli:
+        return None
+    cli = shlex.join(definition.openclaw_cli)
+    return {
+        "version": definition.openclaw_version,
+        "cli": cli,
+        "exec": f"docker exec -it {container_name(record.id)} {cli}",
+    }
 
 
 def uptime(status: RuntimeStatus, now: float | None = None) -> dict[str, Any]:

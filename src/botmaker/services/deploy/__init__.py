@@ -133,12 +133,17 @@ class Deployer:
     def validated(self, record: BotRecord) -> BotRecord:
         """``validate``; whether the bot is an OpenClaw gateway (probed for health)
         follows from its image carrying OpenClaw, validated or not."""
-        gateway = self.validate(record).cli is not None
-        if record.definition.gateway != gateway:
-            record = self.store.update_bot(
-                record.id, definition=record.definition.model_copy(update={"gateway": gateway})
-            )
-        self.health.watch(record.id, enabled=gateway)
+        cli = self.validate(record).cli
+        facts = {
+            "gateway": cli is not None,
+            "openclaw_version": cli.version if cli else None,
+            "openclaw_cli": cli.argv if cli else (),
+        }
+        definition = record.definition
+        if any(getattr(definition, key) != value for key, value in facts.items()):
+            definition = definition.model_copy(update=facts)
+            record = self.store.update_bot(record.id, definition=definition)
+        self.health.watch(record.id, enabled=definition.gateway)
         return record
 
     # -- containers -------------------------------------------------------------------

@@ -79,10 +79,20 @@ function renderDetails() {
     ["Keyring", bot.keyring ? "yes (the bot holds only a keyring token)" : "no"],
     ["Secrets", (bot.secrets || []).join(", ") || "—"],
   ];
+  if (bot.openclaw) pairs.push(["OpenClaw", `${bot.openclaw.version || "?"} · ${bot.openclaw.cli}`], ...logins());
   if (bot.status && bot.status.node) pairs.push(["Node", bot.status.node]);
   if (bot.desired) pairs.push(["Wanted", bot.desired]);
   if (bot.status && bot.status.detail) pairs.push(["Detail", bot.status.detail]);
   $("#details").replaceWith(Object.assign(dl(pairs, "details"), { id: "details" }));
+}
+
+// A channel that needs an interactive login (a QR code): the command for this bot's
+// container, with the CLI its image has (the official image has no `openclaw` on PATH).
+function logins() {
+  return (bot.channels || [])
+    .map((id) => catalog.channels.find((ch) => ch.id === id))
+    .filter((ch) => ch && ch.interactive_login && ch.login_hint)
+    .map((ch) => [`Log in ${ch.label || ch.id}`, `${bot.openclaw.exec} ${ch.login_hint.replace(/^openclaw /, "")}`]);
 }
 
 function setStatus(status, extra = {}) {

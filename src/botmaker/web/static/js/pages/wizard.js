@@ -286,7 +286,7 @@ function onChannel() {
   const notes = [];
   if (c.plugin) notes.push(`Needs the OpenClaw plugin ${c.plugin} in the bot image.`);
   if (c.needs_public_url) notes.push("Needs a public webhook URL, which BotMaker does not set up.");
-  if (c.interactive_login) notes.push(`Log in afterwards inside the container: ${c.login_hint}`);
+  if (c.interactive_login) notes.push(`Log in afterwards: ${c.login_hint} in the bot's container (its page shows the exact command)`);
   $("#channel-help").textContent = notes.join(" ");
   f.dmPolicy.replaceChildren(...c.dm_policies.map((p) => h("option", { value: p }, p)));
   if (c.dm_policies.includes("pairing")) f.dmPolicy.value = "pairing";
