@@ -33,6 +33,7 @@ from tests.support.checks import logged_in
 from tests.support.fixtures import MakeServices
 from tests.support.images import STANDIN_TAG, STUBBORN_TAG, build_standin
 from tests.support.server import ServerThread
+from tests.support.webhook import WebhookReceiver
 
 ADMIN_PASSWORD = "correct-horse-battery-staple"
 #: Written when the suite turned the engine into a swarm (scripts/test undoes it).
@@ -74,6 +75,7 @@ def stubborn_image(standin_images: dict[str, str]) -> str:
 BOTH_RUNTIMES = frozenset(
     {
         "tests.test_api_bots",
+        "tests.test_crashloop",
         "tests.test_isolation",
         "tests.test_logs",
         "tests.test_hardening",
@@ -209,6 +211,13 @@ def anon(server: str) -> Iterator[httpx.Client]:
 def client(server: str) -> Iterator[httpx.Client]:
     with logged_in(server, ADMIN_PASSWORD) as c:
         yield c
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    """A webhook receiver on loopback (alerts are POSTed to ``receiver.url``)."""
+    with WebhookReceiver() as hook:
+        yield hook
 
 
 @pytest.fixture(scope="module")

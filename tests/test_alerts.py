@@ -36,12 +36,6 @@ from tests.test_keyring_bots import _call_proxy_from
 REAL_KEY = "sk-alerts-provider-key-0123456789abcdef"
 
 
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver() as hook:
-        yield hook
-
-
 def _fast(svc: Services) -> Services:
     svc.alerts.backoff = 0.05
     svc.alerts.timeout = 2.0
@@ -162,7 +156,8 @@ def test_a_crash_loop_raises_exactly_one_alert_and_died_is_rate_limited(
     (loop,) = receiver.of_kind("crash_loop")
     assert loop["bot"] == {"id": bot["id"], "name": "loopy"}
     assert loop["exit_code"] == 137
-    assert "3 times within 60 s" in loop["detail"]
+    assert loop["restarts"] == 3
+    assert loop["detail"] == "crash loop: exited 3 times within 60 s; last exit code 137"
     (died,) = receiver.of_kind("died")
     assert died["bot"] == {"id": bot["id"], "name": "loopy"}
     assert died["exit_code"] == 137
@@ -377,8 +372,9 @@ def test_email_test_send_and_one_email_per_crash_loop_with_smtp_auth(
     assert loop.get_content_type() == "text/plain"
     assert "Event:  crash loop" in body
     assert f"Bot:    loopy (id {bot['id']})" in body
-    assert "exited non-zero 3 times within 60 s" in body
+    assert "crash loop: exited 3 times within 60 s" in body
     assert "Exit code: 137" in body
+    assert "Restarts: 3" in body
     assert "Last log lines:" in body
     assert "standin" in body  # the stand-in bot's own output
     assert receiver.kinds() == ["test", "crash_loop"]

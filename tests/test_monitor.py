@@ -179,13 +179,15 @@ def test_kill_and_start_by_hand_reach_sse_and_the_bot_events(
 
     events = client.get(f"/api/bots/{bot['id']}/events").json()["events"]
     kinds = [e["kind"] for e in events]
-    assert kinds == ["started", "died", "started", "created"]  # newest first
+    # newest first; the create's rendering first of all (services/configdiff.py)
+    assert kinds == ["started", "died", "started", "created", "config_changed"]
     assert events[1]["exit_code"] == 137
     assert "standin: tick" in events[1]["logs"]
-    assert all(e["logs"] is None for i, e in enumerate(events) if i != 1)
+    assert all(e["logs"] is None for e in events[2:4] + events[:1])  # the diff in [4]
+    assert '+    "mode": "local",' in events[4]["logs"]
     # Paging back, and a stop through the API is "stopped", not "died", without logs.
     older = client.get(f"/api/bots/{bot['id']}/events", params={"before": events[1]["id"]})
-    assert [e["kind"] for e in older.json()["events"]] == ["started", "created"]
+    assert [e["kind"] for e in older.json()["events"]] == ["started", "created", "config_changed"]
     latest = client.get("/api/bots/alpha/events?limit=1").json()["events"]
     assert [e["kind"] for e in latest] == ["started"]
     assert client.post(f"/api/bots/{bot['id']}/stop").status_code == 200
@@ -441,7 +443,7 @@ def test_the_event_thread_reconnects_when_the_engine_comes_back(
         assert status.data["status"]["state"] == "running"
         wait_for(lambda: services.store.bot_events(bot.id, limit=1)[0]["kind"] == "started")
         kinds = [e["kind"] for e in services.store.bot_events(bot.id)]
-        assert kinds == ["started", "died", "started", "created"]
+        assert kinds == ["started", "died", "started", "created", "config_changed"]
     finally:
         services.monitor.stop()
     assert subscription.closed  # stopping the monitor ends its subscribers' streams

@@ -93,6 +93,15 @@ class SecretStore:
             data = folder.read(name) if folder else None
         return data.decode("utf-8") if data is not None else None
 
+    def values(self, bot_id: str) -> list[str]:
+        """Every secret value of the bot, only to redact them from text BotMaker shows
+        (log lines in alerts, config diffs); never for a response."""
+        with self._opened(bot_id) as folder:
+            if folder is None:
+                return []
+            found = (folder.read(n) for n in folder.names() if valid_secret_name(n))
+            return [data.decode("utf-8", errors="replace") for data in found if data]
+
     def remove_one(self, bot_id: str, name: str) -> None:
         if not valid_secret_name(name):
             raise SecretsError(f"unknown secret name: {name!r}")

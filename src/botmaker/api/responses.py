@@ -167,6 +167,36 @@ class BotEvents(Exact):
     events: list[BotEvent]
 
 
+class CrashLoopOut(Exact):
+    since: float = Field(description="when it was detected (seconds since the epoch)")
+    rule: Literal["restarts", "never_live"] = Field(
+        description="restarts: ended by itself 3 times within 60 s; never_live: an OpenClaw "
+        "gateway restarted and has not answered /healthz for 45 s since"
+    )
+    restarts: int
+    exit_code: int | None = Field(description="of the latest exit")
+    detail: str
+    reason: str = Field(description="the last log lines before the latest exit (cleaned)")
+
+
+class ConfigChange(Exact):
+    at: float
+    detail: str = Field(description="which writer changed it (create, edit, migrate, …)")
+    diff: str = Field(description="unified diff of openclaw.json, bounded; never a secret")
+
+
+class Diagnosis(Exact):
+    """Why a bot may be failing: its crash loop, its last config change, its log tail."""
+
+    id: str
+    name: str
+    crash_loop: CrashLoopOut | None = Field(description="None unless it crash-loops now")
+    config_change: ConfigChange | None = Field(
+        description="the last change BotMaker (or an upgrade's doctor --fix) made to openclaw.json"
+    )
+    logs: str = Field(description="the log tail: the logs route (Server-Sent Events) to GET")
+
+
 class GatewayToken(Exact):
     token: str
 

@@ -61,7 +61,7 @@ class RuntimeStatus:
     state: str  # created|running|restarting|paused|exited|dead|removing|missing
     container_id: str | None = None
     exit_code: int | None = None
-    health: str | None = None  # starting|healthy|unhealthy, when the image has a check
+    health: str | None = None  # starting|healthy|unhealthy (probes), crash_loop (monitor)
     started_at: str | None = None
     finished_at: str | None = None
     oom_killed: bool | None = None
@@ -73,7 +73,9 @@ class RuntimeStatus:
 
     @property
     def summary(self) -> str:
-        """created|starting|healthy|unhealthy|running|stopped|exited|restarting|…"""
+        """created|starting|healthy|unhealthy|crash_loop|running|stopped|exited|restarting|…"""
+        if self.health == "crash_loop":  # BotMaker's verdict, running or between restarts
+            return self.health
         if self.state == "running":
             return self.health or "running"
         if self.state == "exited":

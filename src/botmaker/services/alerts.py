@@ -2,10 +2,10 @@
 crash-loops or runs out of budget.
 
 Sources: the ``Monitor``'s bot events (a listener on its broadcaster) for
-``died``, ``oom`` and ``unhealthy``; a bot that exits non-zero ``CRASH_LOOP_EXITS``
-times within ``CRASH_LOOP_WINDOW`` seconds raises one ``crash_loop`` (also recorded
-as a bot event); the keyring's ``budget_exceeded`` events, polled every few seconds
-when the keyring is on.
+``died``, ``oom``, ``unhealthy`` and ``crash_loop`` (one per episode, see
+``services/crashloop.py``: its restarts, last exit code and the last log lines,
+cleaned; each also an audit entry); the keyring's ``budget_exceeded`` events, polled
+every few seconds when the keyring is on.
 
 Delivery: a bounded queue drained by one sender thread; per alert a JSON POST to the
 webhook and an email (``services/mail.py``: ``smtplib``, the password read from
@@ -22,7 +22,6 @@ import logging
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from botmaker.errors import BotMakerError, InvalidInput, NotFound
 from botmaker.services import mail
 from botmaker.services.audit import AuditLog
+from botmaker.services.crashloop import reason_lines
 from botmaker.services.keyring import KeyringService
 from botmaker.services.loop import BackgroundLoop
 from botmaker.services.mail import EmailSettings, MailError
@@ -45,8 +45,6 @@ log = logging.getLogger(__name__)
 
 SETTINGS_KEY = "alerts"
 KINDS = ("died", "oom", "unhealthy", "crash_loop", "budget_exceeded")
-CRASH_LOOP_EXITS = 3
-CRASH_LOOP_WINDOW = 60.0
 LOGS_TAIL_LINES = 20
 
 
@@ -126,7 +124,6 @@ class AlertService:
             join_timeout=timeout + 2,
         )
         self._last: dict[tuple[str, str], float] = {}  # (bot, kind) -> monotonic send time
-        self._exits: dict[str, deque[float]] = {}  # bot -> monotonic times of non-zero exits
         self._lock = threading.Lock()
         self._keyring_after: int | None = None
 
@@ -174,34 +171,25 @@ class AlertService:
         bot_id = str(event.get("bot_id", ""))
         if kind in ("died", "oom", "unhealthy"):
             self.alert(kind, bot_id, event)
-        if kind == "died" and event.get("exit_code"):
-            self._count_exit(bot_id, event)
+        elif kind == "crash_loop":
+            self._crash_loop(bot_id, event)
 
-    def _count_exit(self, bot_id: str, event: dict[str, Any]) -> None:
-        now = time.monotonic()
-        with self._lock:
-            exits = self._exits.setdefault(bot_id, deque())
-            exits.append(now)
-            while exits and exits[0] < now - CRASH_LOOP_WINDOW:
-                exits.popleft()
-            looping = len(exits) >= CRASH_LOOP_EXITS
-            if looping:
-                exits.clear()  # the next loop needs three more exits
-        if not looping:
-            return
-        detail = f"exited non-zero {CRASH_LOOP_EXITS} times within {int(CRASH_LOOP_WINDOW)} s"
-        recorded = self.store.add_bot_event(
-            bot_id,
-            kind="crash_loop",
-            at=time.time(),
-            detail=detail,
-            exit_code=event.get("exit_code"),
-        )
-        if recorded is not None:
-            self.monitor.broadcaster.publish("event", recorded)
-        self.alert(
-            "crash_loop", bot_id, {**event, "detail": detail, "at": recorded and recorded["at"]}
-        )
+    def _crash_loop(self, bot_id: str, event: dict[str, Any]) -> None:
+        """One alert per episode (and the minimum interval), and an audit entry."""
+        queued = self.alert("crash_loop", bot_id, event)
+        if self.audit is not None:
+            try:
+                name = self.store.get_bot(bot_id).name
+            except NotFound:
+                return
+            self.audit.record(
+                "bot.crash_loop",
+                name,
+                id=bot_id,
+                restarts=event.get("restarts"),
+                exit_code=event.get("exit_code"),
+                alerted=queued,
+            )
 
     def poll_keyring(self) -> None:
         """Forward the keyring's new ``budget_exceeded`` events (first call: skip the past)."""
@@ -253,9 +241,12 @@ class AlertService:
         }
         if event.get("exit_code") is not None:
             payload["exit_code"] = event["exit_code"]
+        if event.get("restarts") is not None:
+            payload["restarts"] = event["restarts"]
         logs = event.get("logs")
         if logs:
-            payload["logs_tail"] = "\n".join(str(logs).splitlines()[-LOGS_TAIL_LINES:])
+            # The bot's own output: hostile; cut, cleaned and redacted like a crash reason.
+            payload["logs_tail"] = reason_lines(str(logs), lines=LOGS_TAIL_LINES)
         return payload
 
     def send_test(self) -> dict[str, Any]:

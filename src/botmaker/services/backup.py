@@ -547,7 +547,7 @@ def _deploy_imported(
         deploy.secrets.write_all(bot_id, values, uid=record.uid, gid=record.uid)
         if state:
             deploy.state.write(bot_id, state, uid=record.uid)
-        deploy.render(record)
+        deploy.render(record, "import")
         if have_secrets:  # as create does: OpenClaw validates the config before it starts
             deploy.images.ensure(record.image)
             record = deploy.validated(record)

@@ -25,6 +25,8 @@ from botmaker.services.loop import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
+#: Probe details of a gateway that did not answer /healthz (``probe``'s wording).
+_SILENT = ("no answer", "not live")
 #: Called with (bot id, status with its new verdict) when a bot's verdict changes.
 HealthListener = Callable[[str, RuntimeStatus], None]
 
@@ -119,6 +121,7 @@ class HealthMonitor:
         self._watched: set[str] = set(watched)  # bot ids with an OpenClaw gateway
         self._healthy_once: set[str] = set()  # container ids that have been healthy
         self._verdicts: dict[str, str] = {}  # bot id -> last verdict told to listeners
+        self._live_at: dict[str, float] = {}  # bot id -> when /healthz last answered
         self._listeners: list[HealthListener] = []
         self.loop = BackgroundLoop(
             "health", self.probe_all, lambda: self.interval, join_timeout=timeout * 2 + 1
@@ -139,6 +142,15 @@ class HealthMonitor:
             self._watched.discard(bot_id)
             self._results.pop(bot_id, None)
             self._verdicts.pop(bot_id, None)
+
+    def watching(self, bot_id: str) -> bool:
+        """Whether the bot's gateway is probed."""
+        return bot_id in self._watched
+
+    def live_at(self, bot_id: str) -> float | None:
+        """When the bot's gateway last answered (seconds since the epoch; None: never
+        since BotMaker started): live, ready or still starting, not silent."""
+        return self._live_at.get(bot_id)
 
     def health_of(self, bot_id: str, status: RuntimeStatus) -> RuntimeStatus:
         """``status`` with its health filled in from the latest probe."""
@@ -193,6 +205,8 @@ class HealthMonitor:
             )
         for bot_id, (ok, detail) in answers.items():
             self._results[bot_id] = Health("healthy" if ok else "unhealthy", detail, now)
+            if ok or not detail.startswith(_SILENT):
+                self._live_at[bot_id] = time.time()
             if ok:
                 self._healthy_once.add(targets[bot_id].container_id or "")
         self._tell(targets)

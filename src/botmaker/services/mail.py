@@ -118,6 +118,8 @@ def build_message(config: EmailSettings, payload: dict[str, Any]) -> EmailMessag
         lines.append(f"Detail: {payload['detail']}")
     if payload.get("exit_code") is not None:
         lines.append(f"Exit code: {payload['exit_code']}")
+    if payload.get("restarts") is not None:
+        lines.append(f"Restarts: {payload['restarts']}")
     if payload.get("logs_tail"):
         lines += ["", "Last log lines:", str(payload["logs_tail"])]
     lines += ["", "-- ", "BotMaker alerts: change them on the Diagnostics page."]

@@ -115,7 +115,7 @@ def _move_held(
     rendered = False
     try:
         if record.definition.keyring:
-            deploy.render(record)  # the proxy's address as bots on ``target`` reach it
+            deploy.render(record, "migrate")  # the proxy's address as bots on ``target`` reach it
             rendered = True
         deploy.restore_container(record)  # created on ``target``, started if it should run
         if run:

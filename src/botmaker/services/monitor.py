@@ -34,6 +34,7 @@ from botmaker.config import Settings
 from botmaker.errors import BotMakerError, NotFound
 from botmaker.runtime.base import MISSING, Backend, EventStream, RuntimeEvent, RuntimeStatus
 from botmaker.services.bots import BotService, uptime
+from botmaker.services.crashloop import CrashLoopWatch, reason_lines
 from botmaker.services.loop import BackgroundLoop
 from botmaker.store import Store
 
@@ -228,6 +229,14 @@ class Monitor:
         self._last_ns = 0  # the latest event handled (replays after a reconnect are skipped)
         self._last_at: float | None = None
         self._stop_requested: dict[str, float] = {}  # container id -> when SIGTERM was sent
+        self.crashloops = CrashLoopWatch(
+            bots.crashloops,
+            store,
+            publish_event=lambda event: self.broadcaster.publish("event", event),
+            publish_status=self._publish_status,
+            live_at=bots.health.live_at,
+            gateway=bots.health.watching,
+        )
 
     # -- subscribers ------------------------------------------------------------------
 
@@ -263,9 +272,11 @@ class Monitor:
             return
         self.bots.health.add_listener(self._on_health)
         self.loop.start()
+        self.crashloops.start()
 
     def stop(self) -> None:
         self.loop.request_stop()
+        self.crashloops.stop()
         self.bots.health.remove_listener(self._on_health)
         with self._stream_lock:
             stream = self._stream
@@ -372,8 +383,12 @@ class Monitor:
         recorded: dict[str, Any] | None = None
         if action in _SIMPLE_KINDS:
             recorded = self._record(event.bot_id, _SIMPLE_KINDS[action], event.at, "")
+            if action == "start":
+                self.crashloops.loops.started(event.bot_id, event.at)
         elif action == "die":
-            recorded = self._died(event)
+            self._died(event)
+        elif action == "stop":  # only ever asked for (the restart policy never stops)
+            self.crashloops.stopped(event.bot_id, "stopped on purpose")
         elif action == "oom":
             recorded = self._record(
                 event.bot_id,
@@ -391,20 +406,33 @@ class Monitor:
         if action in _STATUS_ACTIONS or action == "health_status":
             self._publish_status(event.bot_id)
 
-    def _died(self, event: RuntimeEvent) -> dict[str, Any] | None:
-        code = event.exit_code
+    def _died(self, event: RuntimeEvent) -> None:
+        """Record (and publish) the exit; an exit nobody asked for counts towards a
+        crash loop, a stop or removal ends one."""
+        bot_id, code = event.bot_id, event.exit_code
         asked = self._stop_requested.pop(event.container_id, None)
         stopping = asked is not None and time.monotonic() - asked < self.settings.stop_timeout + 30
         container = self.runtime.status(event.container_id)
+        logs: str | None = None
         if container.state in ("removing", "missing"):
-            return self._record(event.bot_id, "stopped", event.at, "container removed", code)
-        if stopping or code in (0, 143):
-            return self._record(event.bot_id, "stopped", event.at, f"exit code {code}", code)
-        detail = f"exited with code {code}"
-        if container.oom_killed:
-            detail += " (out of memory)"
-        logs = self._last_lines(event.container_id) if code else None
-        return self._record(event.bot_id, "died", event.at, detail, code, logs=logs)
+            recorded = self._record(bot_id, "stopped", event.at, "container removed", code)
+        elif stopping or code in (0, 143):
+            recorded = self._record(bot_id, "stopped", event.at, f"exit code {code}", code)
+        else:
+            detail = f"exited with code {code}"
+            if container.oom_killed:
+                detail += " (out of memory)"
+            logs = self._last_lines(event.container_id)
+            recorded = self._record(bot_id, "died", event.at, detail, code, logs=logs)
+        if recorded is not None:
+            self.broadcaster.publish("event", recorded)
+        if stopping or container.state in ("removing", "missing"):
+            self.crashloops.stopped(bot_id, "stopped on purpose")
+            return
+        if logs is None:
+            logs = self._last_lines(event.container_id)
+        known = self.bots.secrets.values(bot_id)
+        self.crashloops.exited(bot_id, event.at, code, reason_lines(logs, known))
 
     def _record(
         self,

@@ -182,6 +182,15 @@ class Store:
         )
         return [dict(row) for row in rows]
 
+    def latest_bot_event(self, bot_id: str, kind: str) -> dict[str, Any] | None:
+        """The bot's newest event of one kind (its last ``config_changed``, say)."""
+        rows = self.db.query(
+            "SELECT id, bot_id, at, kind, detail, exit_code, logs FROM bot_events"
+            " WHERE bot_id = ? AND kind = ? ORDER BY id DESC LIMIT 1",
+            (bot_id, kind),
+        )
+        return dict(rows[0]) if rows else None
+
     # -- bot stats (one aggregated row per bot per minute, kept 24 h) -------------------
 
     def add_bot_stats(self, rows: list[dict[str, Any]], *, prune_before: float) -> int:

@@ -15,6 +15,7 @@ from botmaker.api.responses import (
     BotEvents,
     BotStats,
     Cleanup,
+    Diagnosis,
     Diagnostics,
     EngineState,
     FleetStats,
@@ -70,6 +71,17 @@ def bot_events(
 ) -> BotEvents:
     events = services(request).bots.events(bot, limit=limit, before=before)
     return BotEvents.model_validate({"events": events})
+
+
+@answers(
+    router,
+    "GET",
+    "/bots/{bot}/diagnosis",
+    Diagnosis,
+    "Why a bot may be failing: its crash loop, last openclaw.json change and log tail",
+)
+def bot_diagnosis(bot: str, request: Request) -> Diagnosis:
+    return Diagnosis.model_validate(services(request).bots.diagnosis(bot))
 
 
 _HOURS = Query(None, gt=0, le=24, description="also the stored per-minute rows of these hours")

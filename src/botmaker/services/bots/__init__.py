@@ -43,6 +43,7 @@ class BotService:
         self.deleter = DeleteBot(deploy)
         # What other parts read through the bots (the same objects, not copies).
         self.statuses = statuses
+        self.crashloops = self.queries.crashloops
         self.health = deploy.health
         self.secrets = deploy.secrets
         self.state = deploy.state
@@ -88,6 +89,9 @@ class BotService:
 
     def events(self, ref: str, *, limit: int, before: int | None) -> builtins.list[dict[str, Any]]:
         return self.queries.events(ref, limit=limit, before=before)
+
+    def diagnosis(self, ref: str) -> dict[str, Any]:
+        return self.queries.diagnosis(ref)
 
     def gateway_token(self, ref: str) -> str:
         return self.queries.gateway_token(ref)

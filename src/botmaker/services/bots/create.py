@@ -59,7 +59,7 @@ class CreateBot:
                 )
             deploy.secrets.write_all(bot_id, files, uid=record.uid, gid=record.uid)
             deploy.steps.step("after_secrets", bot_id)
-            deploy.render(record)
+            deploy.render(record, "create")
             deploy.images.ensure(record.image)
             record = deploy.validated(record)  # an OpenClaw image: its gateway gets probed
             container_attempted = True

@@ -13,9 +13,14 @@ from botmaker.openclaw.render import GATEWAY_TOKEN_FILE
 from botmaker.runtime.base import MISSING, LogChunk, LogStream, RuntimeStatus
 from botmaker.runtime.policy import container_name
 from botmaker.services.bots.views import BotView
+from botmaker.services.configdiff import CONFIG_CHANGED
+from botmaker.services.crashloop import CrashLoops
 from botmaker.services.deploy import Deployer
 from botmaker.services.statuses import StatusCache
 from botmaker.store import BotRecord
+
+#: Lines of log a diagnosis shows.
+LOG_TAIL = 50
 
 
 class BotQueries:
@@ -25,6 +30,7 @@ class BotQueries:
         self.secrets = deploy.secrets
         self.health = deploy.health
         self.statuses = statuses  # fed by the monitor's event stream
+        self.crashloops = CrashLoops()  # fed by the monitor too
         self.log_streams = StreamCount()
 
     def list(self) -> list[BotView]:
@@ -60,6 +66,24 @@ class BotQueries:
         record = self.store.find_bot(ref)
         return self.store.bot_events(record.id, limit=limit, before_id=before)
 
+    def diagnosis(self, ref: str) -> dict[str, Any]:
+        """Why a bot may be failing, without an engine call: its crash loop (if any),
+        the last change to its ``openclaw.json``, and where its log tail streams from."""
+        record = self.store.find_bot(ref)
+        episode = self.crashloops.episode(record.id)
+        change = self.store.latest_bot_event(record.id, CONFIG_CHANGED)
+        return {
+            "id": record.id,
+            "name": record.name,
+            "crash_loop": episode.to_dict() if episode is not None else None,
+            "config_change": (
+                {"at": change["at"], "detail": change["detail"], "diff": change["logs"] or ""}
+                if change is not None
+                else None
+            ),
+            "logs": f"/api/bots/{record.id}/logs?tail={LOG_TAIL}&follow=false",
+        }
+
     def gateway_token(self, ref: str) -> str:
         """The token of the bot's OpenClaw gateway, for the admin to reveal or copy."""
         record = self.store.find_bot(ref)
@@ -78,7 +102,7 @@ class BotQueries:
             if record.state == "creating":
                 return RuntimeStatus(state="creating", detail="being created")
             return MISSING
-        return self.health.health_of(record.id, status)
+        return self.crashloops.overlay(record.id, self.health.health_of(record.id, status))
 
 
 class StreamCount:

@@ -50,7 +50,7 @@ class UpdateBot:
                     definition = definition.model_copy(update={"key_id": added})
                     record = deploy.store.update_bot(old.id, definition=definition)
                 deploy.keyring.client.put_bot(old.id, **deploy.grant(record))
-            deploy.render(record)
+            deploy.render(record, "edit")
             record = deploy.validated(record)
             recreating = True
             deploy.recreate(record)
@@ -82,7 +82,7 @@ class UpdateBot:
         steps: list[Callable[[], object]] = [
             lambda: deploy.store.update_bot(old.id, model=old.model, definition=old.definition),
             lambda: self._restore_secrets(old, old_values),
-            lambda: deploy.render(old),
+            lambda: deploy.render(old, "edit rolled back"),
         ]
         if old.definition.keyring:
             steps.insert(1, lambda: deploy.keyring.client.put_bot(old.id, **deploy.grant(old)))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,7 @@ from botmaker.openclaw.render import render_files
 from botmaker.runtime.base import Backend, ContainerSpec
 from botmaker.runtime.policy import BotIdentity, bot_container_spec, container_name
 from botmaker.secrets import SecretStore
+from botmaker.services.configdiff import CONFIG_CHANGED, CONFIG_FILE, config_diff
 from botmaker.services.definitions import bot_config
 from botmaker.services.deploy.check import CheckResult, ConfigCheck
 from botmaker.services.deploy.locks import BotLocks
@@ -118,12 +120,33 @@ class Deployer:
 
     # -- configuration ----------------------------------------------------------------
 
-    def render(self, record: BotRecord) -> None:
-        """Write the bot's OpenClaw state folder from its row and secret names."""
+    def render(self, record: BotRecord, source: str = "render") -> None:
+        """Write the bot's OpenClaw state folder from its row and secret names; a change
+        to ``openclaw.json`` is kept as a ``config_changed`` event (``source``: why)."""
         keyed = record.definition.keyring
         proxy_base = self.keyring.proxy_base(record.provider) if keyed else None
         config = bot_config(record, frozenset(self.secrets.names(record.id)), proxy_base=proxy_base)
-        self.state.write(record.id, render_files(config), uid=record.uid)
+        files = render_files(config)
+        before = self.state.read(record.id, CONFIG_FILE)
+        self.state.write(record.id, files, uid=record.uid)
+        self.record_config_diff(record, before, files[CONFIG_FILE], source)
+
+    def record_config_diff(
+        self, record: BotRecord, before: bytes | None, after: bytes | None, source: str
+    ) -> dict[str, Any] | None:
+        """Keep the diff of the bot's ``openclaw.json`` from ``before`` to ``after`` as a
+        ``config_changed`` event (bounded, the bot's secret values redacted); None when
+        nothing changed. For every writer of the file: renders, ``doctor --fix``."""
+        diff = config_diff(before, after, known=self.secrets.values(record.id))
+        if diff is None:
+            return None
+        return self.store.add_bot_event(
+            record.id,
+            kind=CONFIG_CHANGED,
+            at=time.time(),
+            detail=f"{CONFIG_FILE} changed ({source}): {diff.summary}",
+            logs=diff.text,
+        )
 
     def validate(self, record: BotRecord) -> CheckResult:
         """Find the bot image's OpenClaw CLI and ask OpenClaw whether it accepts the

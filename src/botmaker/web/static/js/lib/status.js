@@ -9,6 +9,7 @@ const TONES = {
   created: "warn",
   removing: "warn",
   unhealthy: "bad",
+  crash_loop: "bad",
   exited: "bad",
   dead: "bad",
   missing: "bad",
@@ -27,6 +28,7 @@ export function label(status) {
     return `exited (${status.exit_code})`;
   }
   if (summary === "missing") return "no container";
+  if (summary === "crash_loop") return "crash loop";
   return summary;
 }
 

@@ -6,6 +6,7 @@ import { runAction } from "../lib/action.js";
 import { api, ApiError, optional } from "../lib/api.js";
 import { lineChart } from "../lib/chart.js";
 import { $, dl, h } from "../lib/dom.js";
+import { showDiagnosis } from "../lib/diagnosis.js";
 import { confirmDelete } from "../lib/dialog.js";
 import { clearErrors, listOf, showApiError } from "../lib/fields.js";
 import * as fmt from "../lib/format.js";
@@ -107,6 +108,7 @@ function setStatus(status, extra = {}) {
   const after = st.label(status);
   if (before !== after) announce(`${bot.name} is now ${after}`);
   ensureLogs();
+  if (before !== after) diagnoseIfLooping();
 }
 
 async function reload() {
@@ -120,6 +122,28 @@ async function reload() {
     else showError(`Could not load the bot: ${err.message}`);
   }
 }
+
+// -- diagnosis ----------------------------------------------------------------------------------
+
+/** Show the diagnosis (crash loop, last config diff, log tail); on demand, or by itself
+ *  when the bot starts crash-looping. */
+async function diagnose() {
+  const body = $("#diag-body");
+  try {
+    await showDiagnosis(body, base, bot.name);
+    $("#diag-hint").hidden = true;
+  } catch (err) {
+    body.replaceChildren(h("p", { class: "notice notice-error" }, `Could not diagnose the bot: ${err.message}`));
+  }
+}
+
+function diagnoseIfLooping() {
+  if (st.summaryOf(bot.status) === "crash_loop") diagnose();
+}
+
+$("#diag-load").addEventListener("click", () => {
+  if (bot) diagnose();
+});
 
 // -- actions ------------------------------------------------------------------------------------
 
@@ -471,6 +495,7 @@ async function start() {
   renderHead();
   fillConfig();
   startLogs();
+  diagnoseIfLooping();
   loadUsage();
   every(15_000, loadStats);
   every(15_000, async () => {
