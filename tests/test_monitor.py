@@ -26,9 +26,11 @@ from botmaker.api import create_app
 from botmaker.config import Settings
 from botmaker.runtime.policy import LABEL_BOT_ID, LABEL_INSTANCE, LABEL_MANAGED
 from botmaker.services import Services
+from botmaker.services.crashloop import Rules
 from botmaker.services.monitor import Message, Subscription
 from botmaker.services.schemas import BotCreate
 from tests.conftest import ADMIN_PASSWORD, bot_body
+from tests.support.bots import exec_in
 from tests.support.checks import logged_in
 from tests.support.dockerproxy import DockerRelay
 from tests.support.fixtures import MakeServices
@@ -36,6 +38,7 @@ from tests.support.server import ServerThread
 from tests.support.sockets import IGNORE_UNCONNECTED, collect_unconnected_sockets
 from tests.support.sse import Event, parse_sse
 from tests.support.waiting import wait_for
+from tests.test_alerts import _crash
 
 STATS_INTERVAL = 0.5
 LIVE = 3.0  # a change reaches SSE subscribers within this many seconds
@@ -490,3 +493,47 @@ def test_health_verdict_changes_are_events_and_status_updates(
 
 
 _VERDICTS = {"starting", "healthy", "unhealthy"}
+
+
+def test_a_restarted_gateway_that_never_answers_healthz_again_is_a_crash_loop(
+    settings: Settings, make_services: MakeServices, docker_api: docker.APIClient
+) -> None:
+    """The stand-in's httpd plays the gateway (files in its HOME, a tmpfs that each
+    start empties): live, killed once, restarted and silent on /healthz since."""
+    services: Services = make_services(settings, health_interval=0.5, stats_interval=60)
+    health = services.bots.health
+    health.port = 8080
+    watch = services.monitor.crashloops
+    watch.loops.rules = Rules(never_live=4.0, stable=3.0)  # 45 s and 60 s in use
+    watch.interval = 0.5
+    bot = services.bots.create(BotCreate.model_validate(bot_body("gw"))).record
+    container = f"botmaker-{bot.id}"
+    answers = 'echo \'{"ok": true}\' > "$HOME/healthz"; echo \'{"ready": true}\' > "$HOME/readyz"'
+    health.watch(bot.id)
+    subscription = services.monitor.subscribe()
+    health.start()
+    services.monitor.start()
+    try:
+        exec_in(docker_api, container, answers)
+        wait_for(lambda: health.live_at(bot.id), timeout=10)
+        killed = time.monotonic()
+        _crash(docker_api, container)  # one exit: too few for the restarts rule
+        found = next_message(
+            subscription, lambda m: m.event == "event" and m.data["kind"] == "crash_loop"
+        )
+        assert time.monotonic() - killed < 15
+        assert found.data["detail"] == (
+            "crash loop: restarted once, /healthz never live since; last exit code 137"
+        )
+        assert services.bots.get(bot.id).status.summary == "crash_loop"
+        # It answers again: live since its restart, and stable for 3 s, the loop ends.
+        exec_in(docker_api, container, answers)
+        next_message(
+            subscription, lambda m: m.event == "event" and m.data["kind"] == "crash_loop_ended"
+        )
+        assert services.bots.get(bot.id).status.summary != "crash_loop"
+    finally:
+        services.monitor.stop()
+        health.stop()
+    kinds = [e["kind"] for e in services.store.bot_events(bot.id)]
+    assert kinds.count("crash_loop") == 1

@@ -71,7 +71,8 @@ class Episode:
     def detail(self) -> str:
         code = "unknown" if self.exit_code is None else str(self.exit_code)
         if self.rule == "never_live":
-            what = f"restarted, /healthz never live since ({self.restarts} restarts)"
+            times = "once" if self.restarts == 1 else f"{self.restarts} times"
+            what = f"restarted {times}, /healthz never live since"
         else:
             what = f"exited {self.found} times within {self.window:g} s"
             if self.restarts > self.found:
