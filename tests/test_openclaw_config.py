@@ -1,8 +1,9 @@
 """Rendered configuration: no secrets in any file, and real OpenClaw accepts it.
 
 One ``openclaw.json`` holding every provider's block and every channel's block is
-validated by ``openclaw config validate --json`` inside the real bot image (one
-container run instead of one per combination). Each bot's own rendering is checked
+validated by ``openclaw config validate --json`` inside the real bot image, in the
+official layout (``node /app/openclaw.mjs``; one container run instead of one per
+combination). Each bot's own rendering is checked
 for secret values without an engine in ``tests/unit/test_render.py``.
 """
 
@@ -20,7 +21,7 @@ from botmaker.openclaw.catalog import PROVIDERS
 from botmaker.openclaw.render import render_config
 from tests.support.botconfigs import CANARY, CREDENTIAL_CHANNELS, bot
 from tests.support.fixtures import MakeServices
-from tests.support.openclaw_image import openclaw_image
+from tests.support.openclaw_image import build
 
 
 def combined_config() -> dict[str, Any]:
@@ -36,7 +37,7 @@ def combined_config() -> dict[str, Any]:
 def test_real_openclaw_accepts_every_provider_and_channel(
     docker_api: docker.APIClient, tmp_path: Path
 ) -> None:
-    image = openclaw_image(docker_api)
+    image = build(docker_api)
     state = tmp_path / "state"
     secrets = tmp_path / "secrets"
     state.mkdir()
@@ -52,8 +53,8 @@ def test_real_openclaw_accepts_every_provider_and_channel(
     for path in [*state.iterdir(), *secrets.iterdir()]:
         os.chown(path, 1000, 1000)
     container = docker_api.create_container(
-        image,
-        entrypoint=["openclaw"],
+        image.reference,
+        entrypoint=list(image.cli),
         command=["config", "validate", "--json"],
         user="1000:1000",
         environment={
