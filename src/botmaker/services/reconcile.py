@@ -10,6 +10,9 @@ of the API server, never of the CLI) one pass:
 - finishes a delete cut short: a row ``deleting`` (the delete steps are idempotent);
 - recreates and starts the missing container of a ``ready`` row (its configuration
   is the truth);
+- at start-up, asks the image of each ``ready`` bot that has no OpenClaw CLI on record
+  whether it carries OpenClaw (once per image id), so a gateway stored before
+  BotMaker read every image layout gets probed for health;
 - removes this instance's labelled containers and bot folders that have no row, once
   older than the grace period (``GET /api/admin/orphans`` is the dry run).
 
@@ -88,7 +91,8 @@ class Reconciler:
     def _converge(
         self, record: BotRecord, present: set[str], *, startup: bool
     ) -> dict[str, Any] | None:
-        if record.state == "ready" and record.id in present:
+        unasked = startup and record.state == "ready" and not record.definition.openclaw_cli
+        if record.state == "ready" and record.id in present and not unasked:
             return None  # the common case: no claim, no engine call
         if record.state == "creating":
             if startup:
@@ -110,9 +114,14 @@ class Reconciler:
                 if record.state == "deleting":
                     self.bots.deleter.finish(record)
                     return {**base, "action": "finished_delete"}
-                if self.runtime.status(container_name(record.id)).state == "missing":
+                if unasked and self.bots.deploy.learn_openclaw(record).definition.gateway:
+                    base["openclaw"] = "found"  # stored before any image layout was read
+                missing = record.id not in present
+                if missing and self.runtime.status(container_name(record.id)).state == "missing":
                     self.bots.deploy.restore_container(record)
                     return {**base, "action": "recreated_container"}
+                if "openclaw" in base:
+                    return {**base, "action": "found_openclaw_gateway"}
             except BotMakerError as exc:
                 log.error("reconcile of bot %s failed: %s", record.id, exc.message)
                 return {**base, "action": "failed", "state": record.state, "message": exc.message}

@@ -24,6 +24,7 @@ from botmaker.definition import BotDefinition
 from botmaker.errors import BotMakerError, Conflict, InvalidInput, StorageFull
 from botmaker.fsutil import running_as_root
 from botmaker.keyring.model import Budget
+from botmaker.openclaw.cli import OpenClawCli
 from botmaker.openclaw.render import render_files
 from botmaker.runtime.base import Backend, ContainerSpec
 from botmaker.runtime.policy import BotIdentity, bot_container_spec, container_name
@@ -156,7 +157,20 @@ class Deployer:
     def validated(self, record: BotRecord) -> BotRecord:
         """``validate``; whether the bot is an OpenClaw gateway (probed for health)
         follows from its image carrying OpenClaw, validated or not."""
-        cli = self.validate(record).cli
+        return self._carries(record, self.validate(record).cli)
+
+    def learn_openclaw(self, record: BotRecord) -> BotRecord:
+        """Ask the bot's image (once per image id) whether it carries OpenClaw, and
+        record the answer: for bots stored before BotMaker could find OpenClaw's CLI
+        in every image layout. Only ever turns probing on: a bot watched for another
+        reason stays watched when its image has no OpenClaw."""
+        cli = self.check.cli(self.container_spec(record), record.id)
+        return self._carries(record, cli, unwatch=False)
+
+    def _carries(
+        self, record: BotRecord, cli: OpenClawCli | None, *, unwatch: bool = True
+    ) -> BotRecord:
+        """Record the OpenClaw the bot's image carries; its gateway gets probed."""
         facts = {
             "gateway": cli is not None,
             "openclaw_version": cli.version if cli else None,
@@ -166,7 +180,8 @@ class Deployer:
         if any(getattr(definition, key) != value for key, value in facts.items()):
             definition = definition.model_copy(update=facts)
             record = self.store.update_bot(record.id, definition=definition)
-        self.health.watch(record.id, enabled=definition.gateway)
+        if definition.gateway or unwatch:
+            self.health.watch(record.id, enabled=definition.gateway)
         return record
 
     # -- containers -------------------------------------------------------------------
