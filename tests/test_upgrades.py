@@ -81,7 +81,8 @@ def test_upgrade_to_another_image_records_its_digest(
     expected = inspect_image(docker_api, target)["Id"]
     assert result["digest"] == expected
 
-    assert _running_image(docker_api, bot.id) == ("running", target)
+    # Created from the digest resolved after the pull; the bot keeps the reference given.
+    assert _running_image(docker_api, bot.id) == ("running", expected)
     shown = client.get("/api/bots/alpha").json()
     assert shown["image"] == target
     assert shown["image_digest"] == expected
@@ -94,7 +95,10 @@ def test_upgrade_to_another_image_records_its_digest(
     body = fleet.json()
     assert body["summary"] == {"upgraded": 1}, body
     assert body["results"][0]["previous_image"] == target
-    assert _running_image(docker_api, bot.id) == ("running", standin_image)
+    standin_id = inspect_image(docker_api, standin_image)["Id"]
+    assert body["digest"] == standin_id
+    assert _running_image(docker_api, bot.id) == ("running", standin_id)
+    assert client.get("/api/bots/alpha").json()["image"] == standin_image
 
 
 def test_an_image_that_does_not_come_up_is_rolled_back(
@@ -180,4 +184,5 @@ def test_the_reconciler_leaves_a_bot_alone_while_it_is_upgraded(
 
     assert observer.actions == [], "the reconciler acted on a bot being upgraded"
     assert result["status"] == "upgraded", result
-    assert _running_image(docker_api, bot.id) == ("running", upgrade_images["next"])
+    assert _running_image(docker_api, bot.id) == ("running", result["digest"])
+    assert svc.store.get_bot(bot.id).image == upgrade_images["next"]

@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Literal, NoReturn, TypeVar
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
@@ -253,6 +253,57 @@ def migrate_runtime_command(
     typer.echo(
         f"{len(results)} bot(s) now on {runtime}; start BotMaker with BOTMAKER_RUNTIME={runtime}"
     )
+
+
+@app.command()
+def upgrade(
+    bots: Annotated[list[str] | None, typer.Argument(help="Bot names or ids")] = None,
+    everyone: Annotated[bool, typer.Option("--all", help="Every ready bot")] = False,
+    image: Annotated[
+        str | None,
+        typer.Option("--image", help="Image reference (default: BOTMAKER_OPENCLAW_CHANNEL's)"),
+    ] = None,
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, max=50, help="Bots upgraded at once after the canary")
+    ] = 1,
+    max_failures: Annotated[
+        int,
+        typer.Option("--max-failures", min=0, max=1000, help="Failures tolerated before pausing"),
+    ] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Roll an image out: one bot first (the canary), then batches, each bot rolled back
+    if it does not become healthy; pauses once failures exceed --max-failures. Run it
+    again to resume: bots already on the image are skipped. Exits 1 when it paused or a
+    bot failed."""
+    if bool(bots) == everyone:
+        _fail("name the bots to upgrade, or pass --all", code=2)
+    _log_to_console()
+    with _run() as svc:
+        result = svc.rollouts.run(image, bots or None, batch=batch, max_failures=max_failures)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        _print_rollout(result)
+    if result["paused"] or result["failures"]:
+        raise typer.Exit(1)
+
+
+def _print_rollout(result: dict[str, Any]) -> None:
+    typer.echo(f"image {result['image']}")
+    typer.echo(f"digest {result['digest'] or '-'}")
+    for bot in result["results"]:
+        where = {None: "", 0: "canary"}.get(bot.get("batch"), f"batch {bot.get('batch')}")
+        typer.echo(
+            f"{bot['name']:<24} {bot['status']:<12} {where:<9} {bot['digest'] or '-'}  "
+            f"{bot['detail']}"
+        )
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(result["summary"].items()))
+    if result["paused"]:
+        typer.secho(f"paused: {result['paused_reason']}", fg=typer.colors.RED, err=True)
+        typer.echo(f"rollout paused ({counts}); run it again to resume")
+    else:
+        typer.echo(f"rollout finished in {result['seconds']:.1f} s ({counts or 'no bots'})")
 
 
 @app.command()

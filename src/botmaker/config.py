@@ -142,6 +142,8 @@ class Settings:
     reconcile_interval: float = 30.0  # seconds between reconciliation passes
     stats_history_interval: float = 60.0  # seconds per aggregated row kept 24 h in the store
     upgrade_timeout: float = 120.0  # seconds an upgraded bot has to become healthy
+    # pinned | latest | an OpenClaw version: the image upgrades go to when none is given
+    openclaw_channel: str = "pinned"
     keyring: str = "auto"  # auto: BotMaker runs the keyring proxy | external | off
     keyring_url: str | None = None  # external: the keyring's admin API
     keyring_proxy_url: str | None = None  # external: the data plane as bots reach it
@@ -391,6 +393,20 @@ def _password(text: str, name: str) -> Secret:
 def _password_file(value: str, name: str) -> Secret:
     """The file's text without its trailing newline (spaces belong to the password)."""
     return _password(_read_file(value, name).rstrip("\r\n"), name)
+
+
+#: An OpenClaw release as its images are tagged: ``2026.9.6``, ``2026.9.6-beta.1``.
+_VERSION = re.compile(r"\d+(?:\.\d+){1,3}(?:-[0-9A-Za-z][0-9A-Za-z.-]{0,63})?")
+
+
+def _channel(text: str, name: str) -> str:
+    """``pinned``, ``latest`` or an OpenClaw version (a tag of the bot image's repository)."""
+    if text in ("pinned", "latest") or _VERSION.fullmatch(text):
+        return text
+    raise ConfigError(
+        f"{name}: use pinned, latest or an OpenClaw version such as 2026.9.6, not {text!r}",
+        field=name,
+    )
 
 
 def _check(settings: Settings) -> Settings:
@@ -649,6 +665,17 @@ SETTINGS: tuple[Var, ...] = (
         "120",
         "Seconds an upgraded bot (`POST /api/bots/{bot}/image`, `POST /api/image/upgrade`) "
         "has to become healthy before it is rolled back to its previous image.",
+    ),
+    Var(
+        "BOTMAKER_OPENCLAW_CHANNEL",
+        "openclaw_channel",
+        _channel,
+        "pinned",
+        "The image an upgrade goes to when none is named (`POST /api/image/upgrade` without "
+        "`image`, `botmaker upgrade` without `--image`): `pinned` (`BOTMAKER_BOT_IMAGE`, by "
+        "default the release this BotMaker pins), `latest` (that image's repository with tag "
+        "`latest`, pulled again each rollout) or an OpenClaw version such as `2026.9.6` (that "
+        "repository with that tag).",
     ),
     Var(
         "BOTMAKER_KEYRING",

@@ -71,6 +71,7 @@ GOOD: dict[str, tuple[str, Callable[[Settings], Any], Any]] = {
     "BOTMAKER_STATS_INTERVAL": ("2.5", lambda s: s.stats_interval, 2.5),
     "BOTMAKER_RECONCILE_INTERVAL": ("5", lambda s: s.reconcile_interval, 5.0),
     "BOTMAKER_UPGRADE_TIMEOUT": ("30", lambda s: s.upgrade_timeout, 30.0),
+    "BOTMAKER_OPENCLAW_CHANNEL": ("2026.9.6", lambda s: s.openclaw_channel, "2026.9.6"),
     "BOTMAKER_KEYRING": ("off", lambda s: s.keyring, "off"),
     "BOTMAKER_KEYRING_URL": (
         "http://10.0.0.5:7181/",
@@ -129,6 +130,7 @@ BAD: dict[str, list[str]] = {
     "BOTMAKER_STATS_INTERVAL": ["0", "0.4", "x", "3601"],
     "BOTMAKER_RECONCILE_INTERVAL": ["0", "0.4", "x", "86401"],
     "BOTMAKER_UPGRADE_TIMEOUT": ["0", "4", "x", "3601"],
+    "BOTMAKER_OPENCLAW_CHANNEL": ["stable", "Latest", "v2026.9.6", "2026", "2026.9.6 ", "x:1"],
     "BOTMAKER_KEYRING": ["on", "yes", "embedded"],
     "BOTMAKER_KEYRING_URL": ["ftp://keyring", "keyring:7181", "http://a b"],
     "BOTMAKER_KEYRING_PROXY_URL": ["keyring:7180", "http://x/?q=1"],

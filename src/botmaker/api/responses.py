@@ -393,7 +393,41 @@ class UpgradeResult(Open):
     detail: str
 
 
+class RolloutBotResult(Open):
+    """One bot of a rollout: its upgrade's result, or why it was not moved."""
+
+    id: str
+    name: str
+    status: Literal["upgraded", "rolled_back", "refused", "failed", "current", "pending"] = Field(
+        description="current: already on that image and digest (skipped); pending: not "
+        "reached, the rollout paused; else the outcome of its upgrade"
+    )
+    image: str = Field(description="the rollout's image")
+    previous_image: str
+    previous_digest: str | None
+    digest: str | None = Field(description="the digest of the image the bot runs now")
+    detail: str
+    rolled_back: bool | None = None
+    batch: int | None = Field(
+        default=None, description="0: the canary; 1, 2, …: the batches after it"
+    )
+    started_at: float | None = None
+    finished_at: float | None = None
+
+
 class FleetUpgradeResult(Open):
     image: str
-    summary: dict[str, JsonValue]
-    results: list[JsonValue]
+    digest: str | None = Field(description="the image's digest, resolved once after the pull")
+    channel: str | None = Field(
+        description="BOTMAKER_OPENCLAW_CHANNEL when it chose the image (no image was given)"
+    )
+    canary: str | None = Field(description="id of the bot upgraded first, alone")
+    batch: int
+    max_failures: int
+    batches: list[list[str]] = Field(description="bot ids: the canary's, then each batch's")
+    summary: dict[str, int] = Field(description="bots per status")
+    failures: int = Field(description="bots failed, rolled back or refused")
+    paused: bool = Field(description="failures exceeded max_failures: the rest is pending")
+    paused_reason: str | None
+    seconds: float
+    results: list[RolloutBotResult]

@@ -21,6 +21,8 @@ from botmaker.services.audit import (
     AuditedBotService,
     AuditedKeyringService,
     AuditedOrphanService,
+    AuditedRolloutService,
+    AuditedUpgradeService,
     AuditLog,
 )
 from botmaker.services.auth import AuthService
@@ -33,6 +35,7 @@ from botmaker.services.keyring import KeyringService
 from botmaker.services.monitor import Monitor
 from botmaker.services.orphans import OrphanService
 from botmaker.services.reconcile import Reconciler
+from botmaker.services.rollout import RolloutService
 from botmaker.services.stats import StatsSampler
 from botmaker.services.statuses import StatusCache
 from botmaker.services.upgrades import UpgradeService
@@ -56,6 +59,7 @@ class Services:
     stats: StatsSampler
     orphans: OrphanService
     upgrades: UpgradeService
+    rollouts: RolloutService  # canary rollouts of an image to many bots
     reconciler: Reconciler
     audit: AuditLog
     alerts: AlertService
@@ -175,6 +179,7 @@ def build_services(
     bots = AuditedBotService(deploy, statuses, audit=audit)
     orphans = AuditedOrphanService(store, runtime, secrets, state, keyring, audit=audit)
     monitor = Monitor(settings, runtime, store, bots)
+    upgrades = AuditedUpgradeService(deploy, audit=audit)
     return Services(
         settings=settings,
         store=store,
@@ -198,7 +203,8 @@ def build_services(
         alerts=AlertService(
             store, monitor, keyring, audit=audit, smtp_password_file=settings.smtp_password_file
         ),
-        upgrades=UpgradeService(deploy),
+        upgrades=upgrades,
+        rollouts=AuditedRolloutService(upgrades, audit=audit),
     )
 
 

@@ -6,7 +6,7 @@ a small JSON object of *names* (edited fields, a key's provider and last 4
 characters, a client address), never a value that could be a secret.
 
 The services record their own actions: the audited subclasses below wrap the use
-cases of the bot, keyring, orphan and auth services, so every caller (API, pages,
+cases of the bot, keyring, orphan, auth, upgrade and rollout services, so every caller (API, pages,
 CLI) is audited the same way. Each is given the log it writes to when it is built
 (``services.build_services``).
 """
@@ -23,7 +23,9 @@ from botmaker.services.auth import AuthService
 from botmaker.services.bots import BotService, BotView
 from botmaker.services.keyring import KeyringService
 from botmaker.services.orphans import OrphanService
+from botmaker.services.rollout import RolloutService
 from botmaker.services.schemas import BotCreate, BotUpdate, KeyCreate
+from botmaker.services.upgrades import UpgradeService
 from botmaker.store import BotRecord, Database
 
 log = logging.getLogger(__name__)
@@ -150,6 +152,29 @@ class AuditedOrphanService(Audits, OrphanService):
             failed=len(removed["failed"]),
         )
         return removed
+
+
+class AuditedUpgradeService(Audits, UpgradeService):
+    def upgrade(self, ref: str, image: str) -> dict[str, Any]:
+        result = super().upgrade(ref, image)
+        self.audit.record(
+            "bot.upgrade",
+            str(result["name"]),
+            id=result["id"],
+            image=image,
+            digest=result.get("digest"),
+            previous_image=result.get("previous_image"),
+            status=result["status"],
+        )
+        return result
+
+
+class AuditedRolloutService(Audits, RolloutService):
+    """Each step of a rollout (start, every bot, every batch, paused or finished)."""
+
+    def note(self, action: str, target: str, **detail: Any) -> None:
+        super().note(action, target, **detail)
+        self.audit.record(action, target, **detail)
 
 
 class AuditedAuthService(Audits, AuthService):

@@ -46,19 +46,21 @@ class UpgradeService:
         """Upgrade one bot; a result saying ``upgraded``, ``rolled_back`` or ``failed``."""
         record = self._ready(ref)
         self.images.ensure(image)  # a bad reference fails here, before anything changed
-        return self._upgrade(record, image)
+        with self.deploy.pinned(image, self._digest(image)):  # created from that digest
+            return self._upgrade(record, image)
 
-    def upgrade_many(self, image: str, refs: list[str] | None) -> dict[str, Any]:
-        """Upgrade the given bots (all when None), one after another, pulling once."""
-        records = [self._ready(ref) for ref in refs] if refs is not None else None
-        if records is None:
-            records = [r for r in self.store.list_bots() if r.state == "ready"]
-        self.images.ensure(image)
-        results = [self._upgrade(record, image) for record in records]
-        summary: dict[str, int] = {}
-        for result in results:
-            summary[result["status"]] = summary.get(result["status"], 0) + 1
-        return {"image": image, "summary": summary, "results": results}
+    def upgrade_many(
+        self,
+        image: str | None,
+        refs: list[str] | None,
+        *,
+        batch: int = 1,
+        max_failures: int = 0,
+    ) -> dict[str, Any]:
+        """A canary rollout of the given bots (all when None): ``services.rollout``."""
+        from botmaker.services.rollout import RolloutService  # it builds on this one
+
+        return RolloutService(self).run(image, refs, batch=batch, max_failures=max_failures)
 
     # -- one bot ----------------------------------------------------------------------
 

@@ -1,12 +1,15 @@
-"""Image upgrades: one bot, or many, with automatic rollback to the previous image."""
+"""Image upgrades: one bot, or a canary rollout to many, each bot rolled back on failure."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from botmaker.api.deps import require_auth, services
 from botmaker.api.responses import FleetUpgradeResult, UpgradeResult, answers
+from botmaker.services.rollout import MAX_BATCH, MAX_FAILURES
 
 router = APIRouter(prefix="/api", tags=["upgrades"], dependencies=[Depends(require_auth)])
 
@@ -28,8 +31,16 @@ class ImageChange(BaseModel):
 
 class FleetUpgrade(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    image: str = _IMAGE
+    image: Annotated[str, _IMAGE] | None = Field(
+        default=None, description="omitted: the image BOTMAKER_OPENCLAW_CHANNEL names"
+    )
     bots: list[str] | None = Field(default=None, max_length=1000)
+    batch: int = Field(
+        default=1, ge=1, le=MAX_BATCH, description="bots upgraded at once after the canary"
+    )
+    max_failures: int = Field(
+        default=0, ge=0, le=MAX_FAILURES, description="failures tolerated before it pauses"
+    )
 
 
 @answers(
@@ -48,8 +59,11 @@ def upgrade_bot(bot: str, body: ImageChange, request: Request) -> UpgradeResult:
     "POST",
     "/image/upgrade",
     FleetUpgradeResult,
-    "Move some bots (or all) to another image, one at a time, each with rollback",
+    "Roll an image out to some bots (or all): a canary, then batches, each bot with "
+    "rollback; pauses once failures exceed max_failures",
 )
 def upgrade_fleet(body: FleetUpgrade, request: Request) -> FleetUpgradeResult:
-    result = services(request).upgrades.upgrade_many(body.image, body.bots)
+    result = services(request).rollouts.run(
+        body.image, body.bots, batch=body.batch, max_failures=body.max_failures
+    )
     return FleetUpgradeResult.model_validate(result)

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from botmaker.config import Settings
@@ -76,6 +78,8 @@ class Deployer:
         self.locks = locks
         self.steps = steps
         self.check = ConfigCheck(settings, runtime)
+        self._pins: dict[str, list[str]] = {}  # image reference -> exact images (``pinned``)
+        self._pins_lock = threading.Lock()
 
     # -- rows -------------------------------------------------------------------------
 
@@ -186,11 +190,33 @@ class Deployer:
 
     # -- containers -------------------------------------------------------------------
 
+    @contextmanager
+    def pinned(self, image: str, exact: str | None) -> Iterator[None]:
+        """While inside, containers of bots on ``image`` are made from ``exact`` (its digest
+        or id, resolved once): every bot of a rollout runs the same image, even if the tag
+        moves meanwhile. The bot's row keeps the reference it was given."""
+        if exact is None or exact == image:
+            yield
+            return
+        with self._pins_lock:
+            self._pins.setdefault(image, []).append(exact)
+        try:
+            yield
+        finally:
+            with self._pins_lock:
+                stack = self._pins[image]
+                stack.remove(exact)
+                if not stack:
+                    del self._pins[image]
+
     def container_spec(self, record: BotRecord) -> ContainerSpec:
+        with self._pins_lock:
+            pins = self._pins.get(record.image)
+            image = pins[-1] if pins else record.image
         identity = BotIdentity(
             id=record.id,
             name=record.name,
-            image=record.image,
+            image=image,
             uid=record.uid,
             facts={"provider": record.provider, "model": record.model, "channel": record.channel},
             state_folder=self.state.folder(record.id),

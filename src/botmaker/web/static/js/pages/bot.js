@@ -76,6 +76,7 @@ function renderDetails() {
     ["Id", bot.id],
     ["Container", bot.container_name],
     ["Image", bot.image],
+    ["Image digest", bot.image_digest || "— (recorded at its first upgrade)"],
     ["Created", fmt.when(bot.created_at)],
     ["Keyring", bot.keyring ? "yes (the bot holds only a keyring token)" : "no"],
     ["Secrets", (bot.secrets || []).join(", ") || "—"],
