@@ -205,6 +205,30 @@ def test_max_failures_lets_failures_pass_until_it_is_exceeded(
     assert _container(docker_api, bots[3].id) == delta
 
 
+def test_a_rollback_returns_to_the_digest_even_when_the_tag_moved(
+    settings: Settings, make_services: MakeServices, docker_api: docker.APIClient
+) -> None:
+    """``latest``'s case: the tag a bot runs moves to a broken image; the rollout to that
+    tag rolls the canary back to the digest it ran, not to the tag."""
+    moving = _import(docker_api, "rollout-moving", '["/bin/sh", "/entrypoint.sh"]')
+    svc = make_services(settings, upgrade_timeout=UPGRADE_TIMEOUT, bot_image=moving)
+    svc.upgrades.settle = 1.0
+    bot = svc.bots.create(BotCreate.model_validate(bot_body("alpha"))).record
+    first = svc.rollouts.run(moving, None)  # records the digest it runs
+    good = inspect_image(docker_api, moving)["Id"]
+    assert (first["summary"], first["digest"]) == ({"upgraded": 1}, good), first
+
+    _import(docker_api, "rollout-moving", '["/bin/sh", "-c", "exit 1"]')  # the tag moves
+    bad = inspect_image(docker_api, moving)["Id"]
+    assert bad != good
+    result = svc.rollouts.run(moving, None)
+    assert result["digest"] == bad
+    assert result["results"][0]["status"] == "rolled_back", result
+    assert _container(docker_api, bot.id)[1:] == ("running", good)
+    row = svc.store.get_bot(bot.id)
+    assert (row.image, row.image_digest) == (moving, good)
+
+
 def test_bad_rollout_requests_are_refused_and_change_nothing(
     svc: Services, client: httpx.Client, docker_api: docker.APIClient
 ) -> None:

@@ -228,7 +228,8 @@ class RolloutService:
         started = time.time()
         self.upgrades._event(record.id, "upgrade_started", f"to {image} ({digest}), {role}")
         try:
-            result = self.upgrades._upgrade(record, image)
+            with self.deploy.returns_pinned(record):  # a rollback: to the digest it ran
+                result = self.upgrades._upgrade(record, image)
         except Exception as exc:  # one bot's error is its result, not the rollout's
             message = exc.message if isinstance(exc, BotMakerError) else repr(exc)
             if not isinstance(exc, BotMakerError):

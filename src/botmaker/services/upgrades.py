@@ -46,7 +46,8 @@ class UpgradeService:
         """Upgrade one bot; a result saying ``upgraded``, ``rolled_back`` or ``failed``."""
         record = self._ready(ref)
         self.images.ensure(image)  # a bad reference fails here, before anything changed
-        with self.deploy.pinned(image, self._digest(image)):  # created from that digest
+        pinned = self.deploy.pinned(image, self._digest(image))  # created from that digest
+        with pinned, self.deploy.returns_pinned(record):  # a rollback: to the digest it ran
             return self._upgrade(record, image)
 
     def upgrade_many(

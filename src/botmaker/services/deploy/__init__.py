@@ -79,6 +79,8 @@ class Deployer:
         self.steps = steps
         self.check = ConfigCheck(settings, runtime)
         self._pins: dict[str, list[str]] = {}  # image reference -> exact images (``pinned``)
+        # bot id -> [its previous image, that image's digest, armed] (``returns_pinned``)
+        self._returns: dict[str, list[Any]] = {}
         self._pins_lock = threading.Lock()
 
     # -- rows -------------------------------------------------------------------------
@@ -209,10 +211,29 @@ class Deployer:
                 if not stack:
                     del self._pins[image]
 
+    @contextmanager
+    def returns_pinned(self, record: BotRecord) -> Iterator[None]:
+        """While inside, once the bot's container has been recreated (on a new image), a
+        container made again for its previous image (a rollback) comes from the digest
+        it ran before, not from that tag: the tag may have moved to the new image."""
+        if record.image_digest is None:
+            yield
+            return
+        with self._pins_lock:
+            self._returns[record.id] = [record.image, record.image_digest, False]
+        try:
+            yield
+        finally:
+            with self._pins_lock:
+                self._returns.pop(record.id, None)
+
     def container_spec(self, record: BotRecord) -> ContainerSpec:
         with self._pins_lock:
             pins = self._pins.get(record.image)
             image = pins[-1] if pins else record.image
+            back = self._returns.get(record.id)
+            if back is not None and back[2] and back[0] == record.image:
+                image = back[1]
         identity = BotIdentity(
             id=record.id,
             name=record.name,
@@ -242,6 +263,9 @@ class Deployer:
         self.runtime.ensure_network()
         self.steps.step("recreate", record.id)
         container_id = self.runtime.recreate(self.container_spec(record))  # Swarm: in place
+        with self._pins_lock:
+            if (back := self._returns.get(record.id)) is not None:
+                back[2] = True  # a next one is a return to the previous image
         record = self.store.update_bot(record.id, container_id=container_id)
         record = self.want(record, "running")
         self.runtime.start(container_name(record.id))
