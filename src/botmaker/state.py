@@ -4,7 +4,8 @@ Holds what BotMaker renders (``openclaw.json``, workspace persona files) and wha
 OpenClaw writes at run time. Owned by the bot's uid, 0700, mounted read-write at
 ``/state`` in that bot's container only. The previous rendering is kept in
 ``<bot id>/previous`` (BotMaker's own, never mounted) so a failed re-configuration can
-be rolled back.
+be rolled back. An upgrade's preflight works on a copy in ``<bot id>/scratch``, which
+only that preflight's throwaway container mounts.
 
 The bot controls everything inside ``state``, so every operation there goes through
 :class:`botmaker.fsutil.Folder`: a link, hard link, FIFO or device the bot planted is
@@ -112,6 +113,40 @@ class StateStore:
         links, FIFOs, devices and hard links are left out."""
         with self._errors(bot_id, "read"), self._existing(bot_id, "state") as state:
             return dict(state.files()) if state is not None else {}
+
+    def scratch(self, bot_id: str) -> Path:
+        return self.bot_folder(bot_id) / "scratch"
+
+    def copy_to_scratch(self, bot_id: str, files: Mapping[str, bytes], *, uid: int) -> Path:
+        """A fresh scratch folder (a previous one removed) holding ``files``, owned by
+        the bot's uid: a copy a throwaway container may change."""
+        paths = {relative: _parts(relative) for relative in files}
+        owner = (uid, uid)
+        self.bot_folder(bot_id)
+        with (
+            self._errors(bot_id, "copy"),
+            Folder.open(self.root, create=True) as root,
+            root.sub(bot_id, create=True) as base,
+        ):
+            base.remove("scratch")
+            with base.sub("scratch", create=True, owner=owner) as scratch:
+                for relative, data in files.items():
+                    *folders, name = paths[relative]
+                    with scratch.path(folders, create=True, owner=owner) as folder:
+                        folder.write(name, data, owner=owner)
+        return self.scratch(bot_id)
+
+    def read_scratch(self, bot_id: str, relative: str) -> bytes | None:
+        """One regular file of the scratch copy (what the throwaway container left)."""
+        *folders, name = _parts(relative)
+        with self._errors(bot_id, "read"), self._existing(bot_id, "scratch", *folders) as folder:
+            return folder.read(name) if folder is not None else None
+
+    def remove_scratch(self, bot_id: str) -> None:
+        self.bot_folder(bot_id)
+        with self._errors(bot_id, "remove"), self._existing(bot_id) as base:
+            if base is not None:
+                base.remove("scratch")
 
     def remove(self, bot_id: str) -> None:
         self.bot_folder(bot_id)

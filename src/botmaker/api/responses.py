@@ -388,7 +388,7 @@ class UpgradeResult(Open):
     previous_image: str
     previous_digest: str | None
     rolled_back: bool
-    status: Literal["upgraded", "rolled_back", "failed"]
+    status: Literal["upgraded", "rolled_back", "refused", "failed"]
     digest: str | None
     detail: str
 

@@ -1,14 +1,19 @@
-"""Image upgrades: move bots to a new image, and back if they do not come up healthy.
+"""Image upgrades: move bots to a new image, never to one that cannot run them.
 
-An upgrade of one bot: pull the image once (``ImageService``), ask the new
-image to validate the bot's OpenClaw config (as a create does), point the row
-at the new image and recreate the container through the deployment core
-(``services/deploy``), holding the bot's lock throughout, then wait for it to
-become healthy — the gateway's ``/healthz`` and ``/readyz`` for OpenClaw
-images; for images without a gateway, running and not restarting for ``settle``
-seconds. If it does not within
-``BOTMAKER_UPGRADE_TIMEOUT`` seconds, the previous image is put back and the
-bot recreated on it. The digest of the image a bot runs is stored on its row.
+An upgrade of one bot: pull the image once (``ImageService``), then a preflight
+(``services/deploy/preflight.py``): in a throwaway container of the NEW image, on a
+copy of the bot's state and without a network, OpenClaw validates the config, its
+``doctor --fix`` migrates the copy, OpenClaw validates the result and the gateway must
+start and say ready. A refusal (OpenClaw's own words) leaves the bot untouched.
+Then, holding the bot's lock throughout, the row points at the new image, the
+migrated ``openclaw.json`` is put in place (a ``config_changed`` event), the container
+is recreated through the deployment core (``services/deploy``) and must become
+healthy — the gateway's ``/healthz`` and ``/readyz`` for OpenClaw images; for images
+without a gateway, running and not restarting for ``settle`` seconds. If it does not
+within ``BOTMAKER_UPGRADE_TIMEOUT`` seconds, the previous config and image are put
+back and the bot recreated on them. The digest of the image a bot runs is stored on
+its row. ``BOTMAKER_VALIDATE_CONFIG=never`` skips the preflight. Fleets go through
+``services/rollout.py`` (a canary, then batches).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from botmaker.errors import BotMakerError, Conflict
 from botmaker.runtime.base import Backend
 from botmaker.runtime.policy import container_name
 from botmaker.services.deploy import Deployer
+from botmaker.services.deploy.preflight import Preflight, Preflighter
 from botmaker.services.health import probe
 from botmaker.store import BotRecord, Store
 
@@ -33,6 +39,7 @@ CRASH_LOOP_RESTARTS = 3
 class UpgradeService:
     def __init__(self, deploy: Deployer, *, settle: float = 5.0, poll: float = 0.5) -> None:
         self.deploy = deploy
+        self.preflight = Preflighter(deploy)
         self.store: Store = deploy.store
         self.images = deploy.images
         self.runtime: Backend = deploy.runtime
@@ -84,16 +91,30 @@ class UpgradeService:
             "previous_digest": old.image_digest,
             "rolled_back": False,
         }
+        flight: Preflight | None = None
+        if self.deploy.settings.validate_config != "never":
+            try:  # the new OpenClaw on a copy of the bot's config, its gateway started
+                flight = self.preflight.run(old, image)
+            except BotMakerError as exc:
+                detail = f"{image} refused before the bot was touched: {exc.message}"
+                self._event(old.id, "upgrade_refused", detail)
+                log.warning("bot %s: %s", old.name, detail)
+                return {**result, "status": "refused", "digest": old.image_digest, "detail": detail}
         moved = old.definition.model_copy(update={"image": image, "previous_image": old.image})
         record = self.store.update_bot(old.id, definition=moved)
         try:
-            record = self.deploy.validated(record)  # the new OpenClaw must accept the config
+            if flight is not None and flight.cli is not None:
+                record = self.deploy.carries(record, flight.cli)
+            else:  # no preflight: the new image's OpenClaw (if any) validates the config
+                record = self.deploy.validated(record)
         except BotMakerError as exc:
             self.store.update_bot(old.id, definition=old.definition)
             detail = f"{image} refuses the bot's configuration: {exc.message}"
             self._event(old.id, "upgrade_failed", detail)
             return {**result, "status": "failed", "digest": old.image_digest, "detail": detail}
         try:
+            if flight is not None:
+                self.preflight.adopt(record, flight, image)
             self.deploy.recreate(record)
             healthy, detail = self._wait_healthy(record)
         except BotMakerError as exc:
@@ -102,9 +123,13 @@ class UpgradeService:
             digest = self._digest(image)
             self.store.update_bot(old.id, image_digest=digest)
             note = f"upgraded from {old.image} to {image} ({digest})"
+            if flight is not None and flight.report is not None:
+                note = f"{note}; {flight.summary()}"
             self._event(old.id, "upgraded", note)
             log.info("bot %s: %s", old.name, note)
             return {**result, "status": "upgraded", "digest": digest, "detail": detail}
+        if flight is not None:
+            self.preflight.put_back(record, flight)
         return self._roll_back(old, image, detail, result)
 
     def _roll_back(

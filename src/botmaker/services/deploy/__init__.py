@@ -163,7 +163,7 @@ class Deployer:
     def validated(self, record: BotRecord) -> BotRecord:
         """``validate``; whether the bot is an OpenClaw gateway (probed for health)
         follows from its image carrying OpenClaw, validated or not."""
-        return self._carries(record, self.validate(record).cli)
+        return self.carries(record, self.validate(record).cli)
 
     def learn_openclaw(self, record: BotRecord) -> BotRecord:
         """Ask the bot's image (once per image id) whether it carries OpenClaw, and
@@ -171,9 +171,9 @@ class Deployer:
         in every image layout. Only ever turns probing on: a bot watched for another
         reason stays watched when its image has no OpenClaw."""
         cli = self.check.cli(self.container_spec(record), record.id)
-        return self._carries(record, cli, unwatch=False)
+        return self.carries(record, cli, unwatch=False)
 
-    def _carries(
+    def carries(
         self, record: BotRecord, cli: OpenClawCli | None, *, unwatch: bool = True
     ) -> BotRecord:
         """Record the OpenClaw the bot's image carries; its gateway gets probed."""
