@@ -22,6 +22,8 @@ from botmaker.runtime.policy import LABEL_CHECK_FOR, BotIdentity, bot_container_
 from tests.support.bots import create_bot
 from tests.support.fixtures import MakeServices
 from tests.support.openclaw_image import VERSION, openclaw_image
+from tests.support.openclaw_lab import LIMITS
+from tests.support.waiting import wait_for
 
 
 def spec_for(settings: Settings, image: str, tmp_path: Path) -> ContainerSpec:
@@ -91,13 +93,28 @@ def test_an_image_without_openclaw_is_no_gateway_and_is_asked_once(
 def test_a_gateway_stored_before_image_layouts_were_read_is_found_at_start_up(
     settings: Settings, make_services: MakeServices, docker_api: docker.APIClient
 ) -> None:
-    """A bot stored by an older BotMaker on the official image never had its gateway
-    recognised; the start-up reconciliation asks its image and starts probing it."""
+    """A bot on the official image with validation switched off is still a gateway
+    probed to healthy; one stored by an older BotMaker, which never had its gateway
+    recognised, is found by the start-up reconciliation, which starts probing it."""
     image = openclaw_image(docker_api)
-    svc = make_services(settings, bot_image=image, validate_config="never")
-    bot = create_bot(svc, "old-official")
+    svc = make_services(settings, bot_image=image, validate_config="never", limits=LIMITS)
+    # A custom provider: OpenClaw 2026.9.6 fetches @openclaw/codex from the npm registry
+    # when an ``openai`` gateway first starts, and the test network reaches no registry.
+    bot = create_bot(
+        svc, "old-official", provider="custom", model="m", base_url="http://10.255.255.1/v1"
+    )
     record = svc.store.find_bot(bot.id)
     assert record.definition.openclaw_cli == ("node", "/app/openclaw.mjs")  # found at create
+    # Validation is off, yet the gateway is probed: BotMaker sees it become healthy.
+    health = svc.bots.health
+    assert health.watching(bot.id)
+
+    def verdict() -> str | None:
+        health.probe_all()
+        status = health.health_of(bot.id, svc.runtime.status(bot.container))
+        return status.health if status.health == "healthy" else None
+
+    assert wait_for(verdict, timeout=90, interval=1.0) == "healthy"
     svc.bots.stop(bot.id)
     unknown = {"gateway": False, "openclaw_cli": (), "openclaw_version": None}
     svc.store.update_bot(bot.id, definition=record.definition.model_copy(update=unknown))

@@ -66,7 +66,8 @@ class ConfigCheck:
         self, spec: ContainerSpec, bot_id: str, script: str, timeout: float | None = None
     ) -> tuple[int, str] | None:
         """Run ``script`` with ``/bin/sh`` in a throwaway check container made from the
-        bot's ``spec`` (its image, user, mounts and limits; no network, no restarts);
+        bot's ``spec`` (its image, user, mounts and limits; no network, npm offline, no
+        restarts);
         (exit code, output), or None when the container cannot start at all."""
         labels = {k: v for k, v in spec.labels.items() if k != LABEL_BOT_ID}
         check = replace(
@@ -74,6 +75,9 @@ class ConfigCheck:
             name=f"{spec.name}-check-{secrets.token_hex(3)}",
             labels={**labels, LABEL_CHECK_FOR: bot_id},  # not listed as the bot
             network="none",
+            # No network: npm (which OpenClaw's doctor and plugin checks ask) answers
+            # from its cache at once instead of retrying the registry for minutes.
+            env={**spec.env, "npm_config_offline": "true"},
             restart_policy="no",
             init=False,
             entrypoint=("/bin/sh", "-c"),
