@@ -117,7 +117,7 @@ class RolloutService:
         target = image or channel_image(self.settings)
         records = self._bots(refs)
         self._fetch(target)  # a bad reference fails here, before anything changed
-        digest = self.upgrades._digest(target)
+        digest = self.upgrades.digest_of(target)
         current = [r for r in records if is_current(r, target, digest)]
         todo = [r for r in records if not is_current(r, target, digest)]
         plan = batches(todo, batch)
@@ -200,7 +200,7 @@ class RolloutService:
             return [r for r in self.store.list_bots() if r.state == "ready"]
         chosen: dict[str, BotRecord] = {}
         for ref in refs:
-            record = self.upgrades._ready(ref)
+            record = self.upgrades.ready(ref)
             chosen.setdefault(record.id, record)
         return list(chosen.values())
 
@@ -226,16 +226,16 @@ class RolloutService:
     def _one(self, record: BotRecord, image: str, digest: str | None, index: int) -> dict[str, Any]:
         role = "canary" if index == 0 else f"batch {index}"
         started = time.time()
-        self.upgrades._event(record.id, "upgrade_started", f"to {image} ({digest}), {role}")
+        self.upgrades.event(record.id, "upgrade_started", f"to {image} ({digest}), {role}")
         try:
             with self.deploy.returns_pinned(record):  # a rollback: to the digest it ran
-                result = self.upgrades._upgrade(record, image)
+                result = self.upgrades.upgrade_record(record, image)
         except Exception as exc:  # one bot's error is its result, not the rollout's
             message = exc.message if isinstance(exc, BotMakerError) else repr(exc)
             if not isinstance(exc, BotMakerError):
                 log.exception("bot %s: upgrade to %s failed", record.name, image)
             detail = f"not upgraded to {image}: {message}"
-            self.upgrades._event(record.id, "upgrade_failed", detail)
+            self.upgrades.event(record.id, "upgrade_failed", detail)
             result = {
                 **self._unchanged(record, image, "failed", detail),
                 "rolled_back": False,

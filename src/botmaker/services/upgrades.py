@@ -51,11 +51,11 @@ class UpgradeService:
 
     def upgrade(self, ref: str, image: str) -> dict[str, Any]:
         """Upgrade one bot; a result saying ``upgraded``, ``rolled_back`` or ``failed``."""
-        record = self._ready(ref)
+        record = self.ready(ref)
         self.images.ensure(image)  # a bad reference fails here, before anything changed
-        pinned = self.deploy.pinned(image, self._digest(image))  # created from that digest
+        pinned = self.deploy.pinned(image, self.digest_of(image))  # created from that digest
         with pinned, self.deploy.returns_pinned(record):  # a rollback: to the digest it ran
-            return self._upgrade(record, image)
+            return self.upgrade_record(record, image)
 
     def upgrade_many(
         self,
@@ -72,15 +72,15 @@ class UpgradeService:
 
     # -- one bot ----------------------------------------------------------------------
 
-    def _ready(self, ref: str) -> BotRecord:
+    def ready(self, ref: str) -> BotRecord:
         record = self.store.find_bot(ref)
         if record.state != "ready":
             raise Conflict(f"bot {record.name} is {record.state}, not ready", field="id")
         return record
 
-    def _upgrade(self, old: BotRecord, image: str) -> dict[str, Any]:
+    def upgrade_record(self, old: BotRecord, image: str) -> dict[str, Any]:
         with self.deploy.locks.hold(old.id):  # the reconciler keeps away meanwhile
-            return self._run(self._ready(old.id), image)
+            return self._run(self.ready(old.id), image)
 
     def _run(self, old: BotRecord, image: str) -> dict[str, Any]:
         result: dict[str, Any] = {
@@ -97,7 +97,7 @@ class UpgradeService:
                 flight = self.preflight.run(old, image)
             except BotMakerError as exc:
                 detail = f"{image} refused before the bot was touched: {exc.message}"
-                self._event(old.id, "upgrade_refused", detail)
+                self.event(old.id, "upgrade_refused", detail)
                 log.warning("bot %s: %s", old.name, detail)
                 return {**result, "status": "refused", "digest": old.image_digest, "detail": detail}
         moved = old.definition.model_copy(update={"image": image, "previous_image": old.image})
@@ -110,7 +110,7 @@ class UpgradeService:
         except BotMakerError as exc:
             self.store.update_bot(old.id, definition=old.definition)
             detail = f"{image} refuses the bot's configuration: {exc.message}"
-            self._event(old.id, "upgrade_failed", detail)
+            self.event(old.id, "upgrade_failed", detail)
             return {**result, "status": "failed", "digest": old.image_digest, "detail": detail}
         try:
             if flight is not None:
@@ -120,12 +120,12 @@ class UpgradeService:
         except BotMakerError as exc:
             healthy, detail = False, exc.message
         if healthy:
-            digest = self._digest(image)
+            digest = self.digest_of(image)
             self.store.update_bot(old.id, image_digest=digest)
             note = f"upgraded from {old.image} to {image} ({digest})"
             if flight is not None and flight.report is not None:
                 note = f"{note}; {flight.summary()}"
-            self._event(old.id, "upgraded", note)
+            self.event(old.id, "upgraded", note)
             log.info("bot %s: %s", old.name, note)
             return {**result, "status": "upgraded", "digest": digest, "detail": detail}
         if flight is not None:
@@ -142,14 +142,14 @@ class UpgradeService:
         )
         try:
             self.deploy.recreate(record)
-            digest = old.image_digest or self._digest(old.image)
+            digest = old.image_digest or self.digest_of(old.image)
             self.store.update_bot(old.id, image_digest=digest)
         except BotMakerError as exc:
             detail = f"{detail}, but it did not start again: {exc.message}"
-            self._event(old.id, "upgrade_failed", detail)
+            self.event(old.id, "upgrade_failed", detail)
             log.error("bot %s: %s", old.name, detail)
             return {**result, "status": "failed", "digest": old.image_digest, "detail": detail}
-        self._event(old.id, "upgrade_rolled_back", detail)
+        self.event(old.id, "upgrade_rolled_back", detail)
         log.warning("bot %s: %s", old.name, detail)
         return {
             **result,
@@ -198,13 +198,15 @@ class UpgradeService:
                 return False, detail
             time.sleep(self.poll)
 
-    def _digest(self, image: str) -> str | None:
+    def digest_of(self, image: str) -> str | None:
+        """The digest of a local image (None when the engine cannot tell)."""
         try:
             return self.runtime.image_digest(image)
         except BotMakerError:
             return None
 
-    def _event(self, bot_id: str, kind: str, detail: str) -> None:
+    def event(self, bot_id: str, kind: str, detail: str) -> None:
+        """Record a bot event; a store that cannot take it is logged, not raised."""
         try:
             self.store.add_bot_event(bot_id, kind=kind, at=time.time(), detail=detail)
         except BotMakerError as exc:
