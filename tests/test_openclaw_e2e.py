@@ -260,3 +260,61 @@ def test_real_openclaw_bot_calls_the_model_through_the_keyring(
 
         assert client.delete(f"/api/bots/{bot['id']}").status_code == 204
         assert client.get("/api/keys").json()["keys"] == []
+
+
+def test_real_openclaw_bots_of_several_providers_through_the_keyring_become_healthy(
+    settings: Settings,
+    make_services: MakeServices,
+    official: OpenClawImage,
+    docker_api: docker.APIClient,
+) -> None:
+    """OpenAI and Anthropic bots on the official layout, keyed by the keyring (shared
+    keys), are validated by OpenClaw and reach healthy on a network with no route out:
+    the OpenAI gateway's fetch of its codex plugin from npm fails at once (npm runs
+    offline there) instead of holding the gateway for minutes."""
+    svc = make_services(
+        settings,
+        bot_image=official.reference,
+        validate_config="always",
+        health_interval=1.0,
+        stop_timeout=5,
+        keyring="auto",
+        keyring_port=0,
+        keyring_admin_port=0,
+        limits=LIMITS,
+    )
+    with (
+        ServerThread(create_app(svc.settings, svc)) as url,
+        httpx.Client(base_url=url, timeout=180) as client,
+    ):
+        log_in(client, ADMIN_PASSWORD)
+        models = {"openai": "gpt-5.5", "anthropic": "claude-sonnet-5"}
+        for provider in models:
+            added = client.post("/api/keys", json={"provider": provider, "key": f"{API_KEY}-x"})
+            assert added.status_code == 201, added.text
+        bots = []
+        for provider, model in models.items():
+            response = client.post(
+                "/api/bots",
+                json={
+                    "name": f"{provider}-bot",
+                    "provider": provider,
+                    "model": model,
+                    "channel": "telegram",
+                    "secrets": {"channel_token": TG_TOKEN},
+                },
+            )
+            assert response.status_code == 201, response.text
+            assert response.json()["keyring"] is True
+            bots.append(response.json())
+        for bot in bots:
+            name = f"botmaker-{bot['id']}"
+            seconds = wait_healthy(docker_api, name, settings.network, timeout=150)
+            print(f"\n[openclaw e2e] {bot['name']} healthy in {seconds:.1f} s")
+            wait_reported_healthy(client, bot["id"])
+            secrets = exec_in(docker_api, name, "ls /run/secrets")
+            assert "keyring_token" in secrets.out
+            assert "api_key" not in secrets.out
+            detail = client.get(f"/api/bots/{bot['id']}").json()
+            assert detail["openclaw"]["cli"] == "node /app/openclaw.mjs"
+            assert client.delete(f"/api/bots/{bot['id']}").status_code == 204

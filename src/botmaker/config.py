@@ -528,7 +528,9 @@ SETTINGS: tuple[Var, ...] = (
         boolean,
         "false",
         "Make that network `internal` (bots reach nothing outside the host; the test suite "
-        "uses this).",
+        "uses this). Bots then run npm offline (`npm_config_offline=true`): an OpenClaw "
+        "gateway that would fetch a plugin (`@openclaw/codex` for `openai`) at start fails "
+        "that at once instead of waiting minutes on a registry it cannot reach.",
     ),
     Var(
         "BOTMAKER_NETWORK_SUBNET",

@@ -73,6 +73,8 @@ def bot_container_spec(bot: BotIdentity, settings: Settings, secrets_folder: Pat
             "BOTMAKER_SECRETS_DIR": SECRETS_TARGET,
             "OPENCLAW_STATE_DIR": STATE_TARGET,
             "OPENCLAW_CONFIG_PATH": f"{STATE_TARGET}/openclaw.json",
+            # No route out: npm fails at once rather than retrying for minutes.
+            **({"npm_config_offline": "true"} if settings.network_internal else {}),
         },
         user=f"{uid}:{gid}",
         network=settings.network,
