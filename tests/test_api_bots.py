@@ -52,7 +52,13 @@ def test_list_reports_live_status_from_docker(
         wait_for(stopped, timeout=30, interval=0.2)
     else:
         docker_api.stop(f"botmaker-{b['id']}", timeout=0)  # behind BotMaker's back
-    bots = {bot["name"]: bot for bot in client.get("/api/bots").json()["bots"]}
+
+    def listed() -> dict[str, dict[str, Any]] | None:
+        """The list once the engine's die event reached the status cache it reads."""
+        found = {bot["name"]: bot for bot in client.get("/api/bots").json()["bots"]}
+        return found if found["bravo"]["status"]["state"] == "exited" else None
+
+    bots = wait_for(listed, timeout=10, interval=0.1)
     assert bots["alpha"]["status"]["state"] == "running"
     assert bots["bravo"]["status"]["state"] == "exited"
     assert bots["bravo"]["status"]["exit_code"] is not None
