@@ -40,8 +40,8 @@ def _output(*, valid: bool = True, gateway: str = "verdict=ready seconds=14 exit
             *(
                 [
                     f"{PART} part=gateway",
-                    gateway,
-                    'probe={"healthz":[200,{"ok":true}]}',
+                    f"{PART} {gateway}",
+                    f'{PART} probe={{"healthz":[200,{{"ok":true}}]}}',
                     "[gw] up",
                     f"{PART} rc=0",
                 ]

@@ -32,19 +32,28 @@ _PROBE = (
     "process.exit(h[0]===200&&h[1].ok===true&&r[0]===200&&r[1].ready===true?0:1)})()"
 )
 _RC = re.compile(r"^" + re.escape(PART) + r" rc=(\d+)$", re.M)
+_FACT = re.compile(r"(verdict|seconds|exit|probe)=(\S*)")
 
 
 def preflight_commands(port: int, wait: int) -> str:
     """The script's body (after ``"$@"`` is set): validate, doctor --fix, validate and
-    list plugins, then the gateway for at most ``wait`` seconds."""
+    list plugins, then the gateway for at most ``wait`` seconds.
+
+    What OpenClaw prints runs on the bot's own state, so it is hostile: every line of
+    it that starts like a marker (``@@botmaker``) is dropped, and only the script's own
+    lines carry one, so no output can end a part early or forge a verdict."""
     return f"""
+shown() {{ sed '/^@@botmaker/d' "$1"; }}
 echo "{PART} part=before"
-"$@" config validate --json 2>&1; echo "{PART} rc=$?"
+"$@" config validate --json >/tmp/before.log 2>&1; rc=$?
+shown /tmp/before.log; echo "{PART} rc=$rc"
 echo "{PART} part=doctor"
 "$@" doctor --fix --non-interactive >/tmp/doctor.log 2>&1; rc=$?
-tail -n 40 /tmp/doctor.log; echo "{PART} rc=$rc"
+tail -n 40 /tmp/doctor.log | shown /dev/stdin; echo "{PART} rc=$rc"
 echo "{PART} part=check"
-"$@" config validate --json; rc=$?; echo "{MARKER} rc=$rc"; "$@" plugins list --json 2>/dev/null
+"$@" config validate --json >/tmp/check.log; rc=$?
+"$@" plugins list --json >/tmp/plugins.log 2>/dev/null
+shown /tmp/check.log; echo "{MARKER} rc=$rc"; shown /tmp/plugins.log
 echo "{PART} rc=0"
 [ "$rc" -eq 0 ] || exit 0
 echo "{PART} part=gateway"
@@ -57,9 +66,9 @@ while [ "$i" -lt {wait} ]; do
   sleep 1; i=$((i + 1))
 done
 kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; code=$?
-echo "verdict=$verdict seconds=$i exit=$code"
-echo "probe=$probed"
-tail -n 30 /tmp/gateway.log
+echo "{PART} verdict=$verdict seconds=$i exit=$code"
+echo "{PART} probe=$(printf '%s' "$probed" | tr -d '\n')"
+tail -n 30 /tmp/gateway.log | shown /dev/stdin
 echo "{PART} rc=0"
 """
 
@@ -100,7 +109,7 @@ def verdict(output: str, image: str, channels: Sequence[str]) -> PreflightReport
         fixed = f" (after doctor --fix, exit code {doctor[0]})" if doctor[0] >= 0 else ""
         raise InvalidInput(f"{image}: {exc.message}{fixed}", field=exc.field) from None
     code, gateway = found.get("gateway", (-1, ""))
-    facts = dict(re.findall(r"(?:^|\s)(verdict|seconds|exit|probe)=(\S*)", gateway))
+    facts = _facts(gateway)
     if code != 0 or facts.get("verdict") != "ready":
         why = {
             "exited": f"its gateway exited (exit code {facts.get('exit', '?')})",
@@ -116,6 +125,16 @@ def verdict(output: str, image: str, channels: Sequence[str]) -> PreflightReport
         doctor=_tail(found.get("doctor", (0, ""))[1], 600),
         gateway_seconds=int(facts.get("seconds", "0") or 0),
     )
+
+
+def _facts(text: str) -> dict[str, str]:
+    """The gateway part's facts, read only from the script's own marker lines."""
+    return {
+        key: value
+        for line in text.splitlines()
+        if line.startswith(PART + " ")
+        for key, value in _FACT.findall(line)
+    }
 
 
 def _tail(text: str, limit: int = 400) -> str:
