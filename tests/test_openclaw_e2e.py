@@ -23,6 +23,7 @@ import pytest
 
 from botmaker.api import create_app
 from botmaker.config import Settings
+from botmaker.services import Services
 from tests.conftest import ADMIN_PASSWORD
 from tests.support.bots import exec_in
 from tests.support.checks import log_in
@@ -187,17 +188,14 @@ def test_a_channel_whose_plugin_the_image_lacks_is_refused_at_create(
     assert not any(settings.secrets_dir.iterdir())
 
 
-def test_real_openclaw_bot_calls_the_model_through_the_keyring(
-    settings: Settings,
-    make_services: MakeServices,
-    official: OpenClawImage,
-    docker_api: docker.APIClient,
-) -> None:
-    """bot → keyring proxy → fake upstream: the upstream sees the real key, the bot only
-    its token, and the keyring records the turn's usage (official layout)."""
-    svc = make_services(
+def _keyed_services(
+    settings: Settings, make_services: MakeServices, image: OpenClawImage
+) -> Services:
+    """Services with BotMaker's own keyring on free ports, OpenClaw's validation forced
+    on, and room for real OpenClaw bots."""
+    return make_services(
         settings,
-        bot_image=official.reference,
+        bot_image=image.reference,
         validate_config="always",
         health_interval=1.0,
         stop_timeout=5,
@@ -206,6 +204,17 @@ def test_real_openclaw_bot_calls_the_model_through_the_keyring(
         keyring_admin_port=0,
         limits=LIMITS,
     )
+
+
+def test_real_openclaw_bot_calls_the_model_through_the_keyring(
+    settings: Settings,
+    make_services: MakeServices,
+    official: OpenClawImage,
+    docker_api: docker.APIClient,
+) -> None:
+    """bot → keyring proxy → fake upstream: the upstream sees the real key, the bot only
+    its token, and the keyring records the turn's usage (official layout)."""
+    svc = _keyed_services(settings, make_services, official)
     svc.runtime.ensure_network()
     gateway = gateway_ip(docker_api, settings.network)
     with (
@@ -272,17 +281,7 @@ def test_real_openclaw_bots_of_several_providers_through_the_keyring_become_heal
     keys), are validated by OpenClaw and reach healthy on a network with no route out:
     the OpenAI gateway's fetch of its codex plugin from npm fails at once (npm runs
     offline there) instead of holding the gateway for minutes."""
-    svc = make_services(
-        settings,
-        bot_image=official.reference,
-        validate_config="always",
-        health_interval=1.0,
-        stop_timeout=5,
-        keyring="auto",
-        keyring_port=0,
-        keyring_admin_port=0,
-        limits=LIMITS,
-    )
+    svc = _keyed_services(settings, make_services, official)
     with (
         ServerThread(create_app(svc.settings, svc)) as url,
         httpx.Client(base_url=url, timeout=180) as client,

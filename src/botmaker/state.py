@@ -104,8 +104,11 @@ class StateStore:
 
     def read(self, bot_id: str, relative: str) -> bytes | None:
         """One file of the state folder, if it is a regular file of the bot's own."""
+        return self._read(bot_id, "state", relative)
+
+    def _read(self, bot_id: str, area: str, relative: str) -> bytes | None:
         *folders, name = _parts(relative)
-        with self._errors(bot_id, "read"), self._existing(bot_id, "state", *folders) as folder:
+        with self._errors(bot_id, "read"), self._existing(bot_id, area, *folders) as folder:
             return folder.read(name) if folder is not None else None
 
     def files(self, bot_id: str) -> dict[str, bytes]:
@@ -138,9 +141,7 @@ class StateStore:
 
     def read_scratch(self, bot_id: str, relative: str) -> bytes | None:
         """One regular file of the scratch copy (what the throwaway container left)."""
-        *folders, name = _parts(relative)
-        with self._errors(bot_id, "read"), self._existing(bot_id, "scratch", *folders) as folder:
-            return folder.read(name) if folder is not None else None
+        return self._read(bot_id, "scratch", relative)
 
     def remove_scratch(self, bot_id: str) -> None:
         self.bot_folder(bot_id)
