@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import urlsplit
 
 from botmaker.errors import BotMakerError
 
@@ -113,6 +114,9 @@ class Settings:
     port: int = 7100
     # Proxies whose X-Forwarded-For/-Proto name the client (IP networks); none: ignored.
     trusted_proxies: tuple[str, ...] = ()
+    public_url: str | None = None  # the URL browsers open BotMaker's pages at
+    ui_port: int = 7101  # the bots' Control UIs' own origin (0: any free port)
+    ui_url: str | None = None  # the URL browsers open that origin at
     data_dir: Path = Path("data")
     secrets_dir: Path = Path("secrets")
     admin_password: Secret | None = None
@@ -169,6 +173,25 @@ class Settings:
         if self.network_subnet is None:
             return None
         return str(next(ipaddress.IPv4Network(self.network_subnet).hosts()))
+
+    @property
+    def public_origin(self) -> str:
+        """Where browsers open BotMaker's pages: ``public_url``'s origin, else the
+        listen address's."""
+        return _origin(self.public_url) if self.public_url else _listen_origin(self.host, self.port)
+
+    def ui_origins(self, port: int | None = None) -> tuple[str, ...]:
+        """The origins the bots' Control UIs are served at (``port``: the UI listener's
+        bound port, when ``ui_port`` is 0): ``ui_url``'s, else the listen host at the UI
+        port (and ``localhost`` for a loopback host). A gateway accepts WebSocket
+        connections from these origins only."""
+        if self.ui_url is not None:
+            return (_origin(self.ui_url),)
+        bound = port if port is not None else self.ui_port
+        origins = [_listen_origin(self.host, bound)]
+        if self.host in ("127.0.0.1", "::1", "localhost"):
+            origins += [f"http://127.0.0.1:{bound}", f"http://localhost:{bound}"]
+        return tuple(dict.fromkeys(origins))
 
     @property
     def keyring_admin_token_file(self) -> Path:
@@ -380,6 +403,15 @@ def _readable_file(value: str, name: str) -> Path:
     return file
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _listen_origin(host: str, port: int) -> str:
+    return f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+
+
 def _password(text: str, name: str) -> Secret:
     if text.lower() in PLACEHOLDER_PASSWORDS or len(text) < MIN_PASSWORD_LENGTH:
         raise ConfigError(
@@ -442,6 +474,35 @@ SETTINGS: tuple[Var, ...] = (
         "both headers are ignored and the client is the TCP peer. A proxy on the same host "
         "(the compose deployment) connects from `127.0.0.1`: set `127.0.0.1` so each client "
         "has its own login limit — every local process can then claim any address.",
+    ),
+    Var(
+        "BOTMAKER_PUBLIC_URL",
+        "public_url",
+        _url,
+        None,
+        "The URL browsers open BotMaker's pages at, e.g. `https://bots.example.com` behind "
+        "a TLS proxy; the Control UI origin sends people there to sign in. Unset: "
+        "`http://<BOTMAKER_HOST>:<BOTMAKER_PORT>`.",
+    ),
+    Var(
+        "BOTMAKER_UI_PORT",
+        "ui_port",
+        integer(0, 65535),
+        "7101",
+        "Port of the second listener (on `BOTMAKER_HOST`) that serves each bot's own "
+        "Control UI at `/bots/<bot>/ui/`, behind BotMaker's login. A separate origin, so a "
+        "bot's pages can neither read BotMaker's pages nor pass its CSRF checks (see "
+        "*Operating safely*).",
+    ),
+    Var(
+        "BOTMAKER_UI_URL",
+        "ui_url",
+        _url,
+        None,
+        "The URL browsers open that listener at, e.g. `https://ui.bots.example.com` (a "
+        "second name on the TLS proxy). Each bot's gateway accepts Control UI WebSocket "
+        "connections from this origin only. Unset: `http://<BOTMAKER_HOST>:<BOTMAKER_UI_PORT>` "
+        "(and `localhost` for a loopback host).",
     ),
     Var(
         "BOTMAKER_DATA_DIR",

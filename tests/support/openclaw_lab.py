@@ -16,6 +16,7 @@ import httpx
 from botmaker.api import create_app
 from botmaker.config import BotLimits, Settings
 from botmaker.services import Services
+from botmaker.services.gateway.access import identity_headers
 from tests.conftest import ADMIN_PASSWORD
 from tests.support.checks import log_in
 from tests.support.fake_openai import FakeOpenAI
@@ -107,7 +108,10 @@ def wait_healthy(api: docker.APIClient, name: str, network: str, timeout: float 
     while time.monotonic() - started < timeout:
         try:
             health = httpx.get(f"http://{ip}:18789/healthz", timeout=2).json()
-            ready = httpx.get(f"http://{ip}:18789/readyz", timeout=2).json()
+            # BotMaker's identity: the gateway answers /readyz to its trusted proxy alone.
+            ready = httpx.get(
+                f"http://{ip}:18789/readyz", timeout=2, headers=identity_headers()
+            ).json()
             if health.get("ok") and ready.get("ready"):
                 return time.monotonic() - started
         except (httpx.HTTPError, ValueError):

@@ -21,6 +21,13 @@ CONFIG_PATH = f"{STATE_DIR}/openclaw.json"
 WORKSPACE = f"{STATE_DIR}/workspace"
 GATEWAY_PORT = 18789
 
+#: The header BotMaker sets (and strips from what a browser sent) naming who is at
+#: the gateway: ``user:<name>`` for a person through the Control UI proxy,
+#: ``botmaker`` for BotMaker's own calls (health, admin RPC, chat).
+USER_HEADER = "x-botmaker-user"
+#: The admin HTTP RPC route of OpenClaw's bundled ``admin-http-rpc`` plugin.
+ADMIN_RPC_PATH = "/api/v1/admin/rpc"
+
 API_KEY_FILE = "api_key"
 KEYRING_TOKEN_FILE = "keyring_token"  # noqa: S105 - a file name: the bot's keyring token
 GATEWAY_TOKEN_FILE = "gateway_token"  # noqa: S105 - a file name
@@ -61,6 +68,27 @@ class ChannelConfig:
     index: int = 0  # position among the bot's channels (names its secret files)
 
 
+def ui_base_path(bot_id: str) -> str:
+    """Where BotMaker serves a bot's Control UI (and so the UI's own base path)."""
+    return f"/bots/{bot_id}/ui"
+
+
+@dataclass(frozen=True)
+class GatewayAccess:
+    """How people and BotMaker reach a bot's gateway: only through BotMaker.
+
+    The gateway trusts identity headers (``USER_HEADER``) from ``trusted_proxies`` only
+    (BotMaker's address on the bots' network: nothing else there can reach a bot), its
+    Control UI lives under ``base_path`` and accepts browsers from ``origins``. The
+    gateway token becomes the gateway's password, for OpenClaw's own CLI inside the
+    container; no browser ever holds it.
+    """
+
+    trusted_proxies: tuple[str, ...]
+    origins: tuple[str, ...]
+    base_path: str
+
+
 @dataclass(frozen=True)
 class BotConfig:
     id: str
@@ -74,6 +102,7 @@ class BotConfig:
     channels: tuple[ChannelConfig, ...] = ()
     secret_files: frozenset[str] = frozenset()  # names present under /run/secrets
     proxy_base: str | None = None  # the keyring proxy's URL for this provider, if keyed there
+    access: GatewayAccess | None = None  # None: token auth only (no Control UI proxy)
 
 
 def _file_ref(provider: str) -> dict[str, str]:
@@ -117,13 +146,7 @@ def render_config(bot: BotConfig) -> dict[str, Any]:
         channels[channel.type] = _channel_block(channel, ref, bot.secret_files)
 
     config: dict[str, Any] = {
-        "gateway": {
-            "mode": "local",
-            "bind": "lan",
-            "port": GATEWAY_PORT,
-            "auth": {"mode": "token", "token": ref(GATEWAY_TOKEN_FILE)},
-            "terminal": {"enabled": False},  # no operator shell into the bot
-        },
+        "gateway": _gateway_block(bot.access, ref(GATEWAY_TOKEN_FILE)),
         "models": {
             "mode": "merge",
             "providers": {provider.id: provider_block},
@@ -143,7 +166,32 @@ def render_config(bot: BotConfig) -> dict[str, Any]:
         "update": {"checkOnStart": False},
         "secrets": {"providers": secret_providers},
     }
+    if bot.access is not None:
+        config["plugins"] = {"entries": {"admin-http-rpc": {"enabled": True}}}
     return config
+
+
+def _gateway_block(access: GatewayAccess | None, secret: dict[str, str]) -> dict[str, Any]:
+    block: dict[str, Any] = {"mode": "local", "bind": "lan", "port": GATEWAY_PORT}
+    if access is None:
+        block["auth"] = {"mode": "token", "token": secret}
+    else:
+        block["trustedProxies"] = list(access.trusted_proxies)
+        block["auth"] = {
+            "mode": "trusted-proxy",
+            "trustedProxy": {"userHeader": USER_HEADER},
+            "password": secret,  # OpenClaw's own CLI in the container, over loopback
+        }
+        block["controlUi"] = {
+            "enabled": True,
+            "basePath": access.base_path,
+            "allowedOrigins": list(access.origins),
+        }
+        # BotMaker's chat (the same agent run as `openclaw agent`), reachable only
+        # by BotMaker: the UI proxy forwards nothing outside base_path.
+        block["http"] = {"endpoints": {"chatCompletions": {"enabled": True}}}
+    block["terminal"] = {"enabled": False}  # no operator shell into the bot
+    return block
 
 
 def _models_of(bot: BotConfig) -> list[str]:
@@ -189,14 +237,96 @@ def render_identity(persona: Persona) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_files(bot: BotConfig) -> dict[str, bytes]:
-    """Every file of the state folder, by path relative to it."""
+def render_files(bot: BotConfig, current: bytes | None = None) -> dict[str, bytes]:
+    """Every file of the state folder, by path relative to it; ``current``: the bot's
+    ``openclaw.json`` as it is now, whose OpenClaw-owned parts are kept
+    (:func:`merge_config`)."""
     persona = bot.persona
+    config = merge_config(render_config(bot), current)
     files = {
-        "openclaw.json": (json.dumps(render_config(bot), indent=2) + "\n").encode(),
+        "openclaw.json": (json.dumps(config, indent=2) + "\n").encode(),
         "workspace/IDENTITY.md": render_identity(persona).encode(),
         "workspace/SOUL.md": (persona.soul.strip() + "\n").encode() if persona.soul else b"",
     }
     if persona.user_notes:
         files["workspace/USER.md"] = ("# USER.md\n\n" + persona.user_notes.strip() + "\n").encode()
     return {path: data for path, data in files.items() if data}
+
+
+#: An ``openclaw.json`` larger than this is not merged from (a bot wrote it; BotMaker's
+#: own renders are a few KiB).
+MERGE_LIMIT = 1 << 20
+#: Top-level sections BotMaker alone writes: replaced by each render.
+_OWNED_SECTIONS = ("models", "secrets", "update")
+_OWNED_GATEWAY = ("mode", "bind", "port", "auth", "trustedProxies", "controlUi", "http", "terminal")
+_OWNED_AGENT_DEFAULTS = ("model", "workspace", "heartbeat")
+_OWNED_CHANNEL = ("enabled", "dmPolicy", "allowFrom", "apiRoot")
+
+
+def merge_config(rendered: Mapping[str, Any], current: bytes | None) -> dict[str, Any]:
+    """``rendered`` laid over the bot's current ``openclaw.json``, keeping what OpenClaw
+    itself wrote there: a first command owner from a pairing approval
+    (``commands.ownerAllowFrom``), its ``meta``/``wizard`` stamps, agents and plugins it
+    added, keys ``doctor --fix`` migrated, channels BotMaker does not know. What BotMaker
+    renders (gateway access, models, credentials, DM policy, persona paths) always wins,
+    and a channel BotMaker knows but no longer renders is removed.
+
+    ``current`` is the bot's file, so hostile input: anything but a JSON object of at
+    most ``MERGE_LIMIT`` bytes is ignored (the render alone is written)."""
+    base = _json_object(current)
+    if base is None:
+        return dict(rendered)
+    merged: dict[str, Any] = {k: v for k, v in base.items() if k not in _OWNED_SECTIONS}
+    for key, value in rendered.items():
+        if key == "gateway":
+            merged[key] = _overlay(base.get(key), value, _OWNED_GATEWAY)
+        elif key == "agents":
+            agents = dict(base["agents"]) if isinstance(base.get("agents"), dict) else {}
+            agents.update({k: v for k, v in value.items() if k != "defaults"})
+            agents["defaults"] = _overlay(
+                agents.get("defaults"), value.get("defaults", {}), _OWNED_AGENT_DEFAULTS
+            )
+            merged[key] = agents
+        elif key == "channels":
+            merged[key] = _merge_channels(base.get(key), value)
+        elif key == "plugins":
+            plugins = dict(base["plugins"]) if isinstance(base.get("plugins"), dict) else {}
+            entries = plugins.get("entries")
+            plugins["entries"] = {
+                **(entries if isinstance(entries, dict) else {}),
+                **value.get("entries", {}),
+            }
+            merged[key] = plugins
+        else:
+            merged[key] = value
+    return merged
+
+
+def _json_object(data: bytes | None) -> dict[str, Any] | None:
+    if not data or len(data) > MERGE_LIMIT:
+        return None
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _overlay(current: object, rendered: Mapping[str, Any], owned: tuple[str, ...]) -> Any:
+    """``rendered`` over ``current`` with the ``owned`` keys only ever BotMaker's."""
+    kept = {k: v for k, v in current.items() if k not in owned} if isinstance(current, dict) else {}
+    return {**kept, **rendered}
+
+
+def _merge_channels(current: object, rendered: Mapping[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    if isinstance(current, dict):
+        for name, block in current.items():
+            if name in CHANNELS and name not in rendered:
+                continue  # BotMaker's channel, removed by the operator
+            merged[name] = block
+    for name, block in rendered.items():
+        spec = CHANNELS[name]
+        owned = _OWNED_CHANNEL + tuple(c.config_key for c in spec.credentials)
+        merged[name] = _overlay(merged.get(name), block, owned)
+    return merged

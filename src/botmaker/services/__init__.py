@@ -29,6 +29,7 @@ from botmaker.services.auth import AuthService
 from botmaker.services.bots import BotService
 from botmaker.services.deploy import BotLocks, Deployer
 from botmaker.services.deploy.steps import StepObserver, steps_from_env
+from botmaker.services.gateway.client import GatewayService
 from botmaker.services.health import HealthMonitor
 from botmaker.services.images import ImageService
 from botmaker.services.keyring import KeyringService
@@ -63,6 +64,7 @@ class Services:
     reconciler: Reconciler
     audit: AuditLog
     alerts: AlertService
+    gateway: GatewayService  # BotMaker's own calls to bots' gateways (admin RPC)
 
     def health(self) -> dict[str, dict[str, object]]:
         result: dict[str, dict[str, object]] = {}
@@ -205,6 +207,7 @@ def build_services(
         ),
         upgrades=upgrades,
         rollouts=AuditedRolloutService(upgrades, audit=audit),
+        gateway=GatewayService(store, statuses.current),
     )
 
 

@@ -18,6 +18,7 @@ from botmaker.openclaw.render import (
     API_KEY_FILE,
     BotConfig,
     ChannelConfig,
+    GatewayAccess,
     primary_credential,
     secret_file_for,
 )
@@ -381,9 +382,14 @@ def _template_persona(template_id: str | None, bot_name: str) -> dict[str, str]:
 
 
 def bot_config(
-    record: BotRecord, secret_files: frozenset[str], *, proxy_base: str | None = None
+    record: BotRecord,
+    secret_files: frozenset[str],
+    *,
+    proxy_base: str | None = None,
+    access: GatewayAccess | None = None,
 ) -> BotConfig:
-    """The renderer's view of a stored bot (``proxy_base``: its keyring proxy URL)."""
+    """The renderer's view of a stored bot (``proxy_base``: its keyring proxy URL;
+    ``access``: how BotMaker reaches its gateway)."""
     definition = record.definition
     channels = []
     for index, entry in enumerate(definition.channels):
@@ -411,4 +417,5 @@ def bot_config(
         channels=tuple(channels),
         secret_files=secret_files,
         proxy_base=proxy_base,
+        access=access,
     )

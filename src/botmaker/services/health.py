@@ -21,6 +21,7 @@ import httpx
 from botmaker.errors import BotMakerError
 from botmaker.openclaw.render import GATEWAY_PORT
 from botmaker.runtime.base import Backend, RuntimeStatus
+from botmaker.services.gateway.access import identity_headers
 from botmaker.services.loop import BackgroundLoop
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,10 @@ class Health:
     state: str  # starting|healthy|unhealthy
     detail: str
     checked_at: float
+
+
+#: BotMaker's identity: a gateway behind BotMaker answers /readyz to it alone.
+PROBE_HEADERS = identity_headers()
 
 
 def probe(
@@ -54,8 +59,8 @@ def probe(
             return probe(address, timeout, port, own)
     base = f"http://{address}:{port}"
     try:
-        live = client.get(f"{base}/healthz", timeout=timeout)
-        ready = client.get(f"{base}/readyz", timeout=timeout)
+        live = client.get(f"{base}/healthz", timeout=timeout, headers=PROBE_HEADERS)
+        ready = client.get(f"{base}/readyz", timeout=timeout, headers=PROBE_HEADERS)
         live_ok = live.status_code == 200 and _body(live).get("ok") is True
         ready_body = _body(ready)
         if live_ok and ready.status_code == 200 and ready_body.get("ready") is True:
@@ -74,7 +79,7 @@ def probe(
 def _startup(client: httpx.Client, base: str, timeout: float) -> str | None:
     """``starting: <reason>`` while the gateway says its start-up is pending; else None."""
     try:
-        body = _body(client.get(f"{base}/startupz", timeout=timeout))
+        body = _body(client.get(f"{base}/startupz", timeout=timeout, headers=PROBE_HEADERS))
     except httpx.HTTPError:
         return None
     if body.get("status") != "starting":

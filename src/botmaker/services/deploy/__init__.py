@@ -27,7 +27,7 @@ from botmaker.errors import BotMakerError, Conflict, InvalidInput, StorageFull
 from botmaker.fsutil import running_as_root
 from botmaker.keyring.model import Budget
 from botmaker.openclaw.cli import OpenClawCli
-from botmaker.openclaw.render import render_files
+from botmaker.openclaw.render import GatewayAccess, render_files, ui_base_path
 from botmaker.runtime.base import Backend, ContainerSpec
 from botmaker.runtime.policy import BotIdentity, bot_container_spec, container_name
 from botmaker.secrets import SecretStore
@@ -132,11 +132,26 @@ class Deployer:
         to ``openclaw.json`` is kept as a ``config_changed`` event (``source``: why)."""
         keyed = record.definition.keyring
         proxy_base = self.keyring.proxy_base(record.provider) if keyed else None
-        config = bot_config(record, frozenset(self.secrets.names(record.id)), proxy_base=proxy_base)
-        files = render_files(config)
+        config = bot_config(
+            record,
+            frozenset(self.secrets.names(record.id)),
+            proxy_base=proxy_base,
+            access=self.gateway_access(record),
+        )
         before = self.state.read(record.id, CONFIG_FILE)
+        files = render_files(config, before)
         self.state.write(record.id, files, uid=record.uid)
         self.record_config_diff(record, before, files[CONFIG_FILE], source)
+
+    def gateway_access(self, record: BotRecord) -> GatewayAccess:
+        """Who the bot's gateway trusts: BotMaker's address on the bots' network (the
+        only peer there that can reach a bot), the origins of BotMaker's pages, and the
+        path its Control UI is proxied at."""
+        return GatewayAccess(
+            trusted_proxies=(self.runtime.network_gateway(),),
+            origins=self.settings.ui_origins(),
+            base_path=ui_base_path(record.id),
+        )
 
     def record_config_diff(
         self, record: BotRecord, before: bytes | None, after: bytes | None, source: str
