@@ -76,6 +76,7 @@ BOTH_RUNTIMES = frozenset(
     {
         "tests.test_api_bots",
         "tests.test_crashloop",
+        "tests.test_exec",
         "tests.test_isolation",
         "tests.test_logs",
         "tests.test_hardening",

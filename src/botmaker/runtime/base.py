@@ -9,7 +9,7 @@ services, see the package docstring); a bot's container is named by
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -203,6 +203,19 @@ class ImageConfig:
     labels: dict[str, str] = field(default_factory=dict)
 
 
+#: The most output (stdout and stderr together) ``Backend.exec`` collects by default.
+EXEC_OUTPUT_LIMIT = 1 << 20
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """What a command run in a running container printed, and how it ended."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
 @dataclass(frozen=True)
 class ManagedContainer:
     """A container carrying this instance's labels (a bot's, or a config check's)."""
@@ -281,6 +294,20 @@ class Backend(Protocol):
 
     def events(self, since: float | None) -> EventStream:
         """The engine's events about this instance's bot containers, from ``since`` on."""
+        ...
+
+    def exec(
+        self,
+        container: str,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        limit: int = EXEC_OUTPUT_LIMIT,
+    ) -> ExecResult:
+        """Run ``argv`` in the bot's RUNNING container, as the container's own user, with
+        no TTY and no stdin; its output is bounded by ``limit`` bytes and its time by
+        ``timeout`` seconds (``RuntimeFailure`` past either). ``Conflict`` when the
+        container is not running (or, in Swarm, runs on another node)."""
         ...
 
     def stats(self, container: str) -> StatsSample | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import re
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import docker
@@ -20,7 +21,9 @@ from docker.types import IPAMConfig, IPAMPool
 from botmaker.config import Settings
 from botmaker.errors import RuntimeFailure
 from botmaker.runtime.base import (
+    EXEC_OUTPUT_LIMIT,
     ContainerSpec,
+    ExecResult,
     ManagedContainer,
     RuntimeStatus,
     StatsSample,
@@ -164,6 +167,16 @@ class DockerBackend(EngineBackend):
 
     def stats(self, container: str) -> StatsSample | None:
         return self.engine.stats(container)
+
+    def exec(
+        self,
+        container: str,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        limit: int = EXEC_OUTPUT_LIMIT,
+    ) -> ExecResult:
+        return self.engine.exec(container, argv, timeout=timeout, limit=limit)
 
     @engine_errors("list containers")
     def list(self) -> dict[str, RuntimeStatus]:

@@ -16,7 +16,8 @@ import builtins
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from http.client import RemoteDisconnected
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -38,8 +39,10 @@ from botmaker.errors import (
     RuntimeFailure,
 )
 from botmaker.runtime.base import (
+    EXEC_OUTPUT_LIMIT,
     MISSING,
     ContainerSpec,
+    ExecResult,
     ImageConfig,
     ManagedContainer,
     ProgressCallback,
@@ -370,6 +373,75 @@ class Engine:
         finally:
             with contextlib.suppress(docker.errors.APIError, requests.exceptions.RequestException):
                 self.api.remove_container(container, force=True, v=True)
+
+    @engine_errors("exec")
+    def exec(
+        self,
+        container: str,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        limit: int = EXEC_OUTPUT_LIMIT,
+    ) -> ExecResult:
+        """Run ``argv`` in a running plain container (``docker exec``): the container's
+        own user, no TTY, no stdin. Output past ``limit`` bytes, or a command still
+        running after ``timeout`` seconds, is ``RuntimeFailure``; the connection is then
+        dropped (the command itself ends when it next writes, or by itself)."""
+        if not argv:
+            raise RuntimeFailure("exec: no command")
+        try:
+            created = self.api.exec_create(
+                container, list(argv), stdout=True, stderr=True, stdin=False, tty=False
+            )
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:  # "container ... is not running" (or paused)
+                raise Conflict(f"{container} is not running", field="bot") from None
+            raise
+        exec_id = str(created["Id"])
+        client = self.client(timeout + self.settings.docker_timeout)
+        try:
+            response = client.post(
+                f"{client.base_url}/v{client.api_version}/exec/{exec_id}/start",
+                json={"Detach": False, "Tty": False},
+                stream=True,
+                timeout=(self.settings.docker_timeout, timeout + self.settings.docker_timeout),
+            )
+        except BaseException:
+            client.close()
+            raise
+        if response.status_code >= 400:
+            text = response.text[:300]
+            response.close()
+            client.close()
+            raise RuntimeFailure(f"exec: {text}")
+        stream = DockerLogStream(response, client)
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            stream.close()
+
+        timer = threading.Timer(timeout, expire)
+        timer.daemon = True
+        timer.start()
+        out, err, size = bytearray(), bytearray(), 0
+        try:
+            for chunk in stream:
+                size += len(chunk.data)
+                if size > limit:
+                    raise RuntimeFailure(f"exec: the command printed more than {limit} bytes")
+                (err if chunk.stream == "stderr" else out).extend(chunk.data)
+        finally:
+            timer.cancel()
+            stream.close()
+        if expired.is_set():
+            raise RuntimeFailure(f"exec: the command did not finish within {timeout:.0f} s")
+        code = self.api.exec_inspect(exec_id).get("ExitCode")
+        return ExecResult(
+            exit_code=int(code) if isinstance(code, int) else -1,
+            stdout=out.decode("utf-8", errors="replace"),
+            stderr=err.decode("utf-8", errors="replace"),
+        )
 
     # -- monitoring -------------------------------------------------------------------
 

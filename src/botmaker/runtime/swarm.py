@@ -23,7 +23,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,8 +35,10 @@ from botmaker.config import ConfigError, Settings
 from botmaker.errors import Conflict, NotFound, RuntimeFailure
 from botmaker.fsutil import atomic_write
 from botmaker.runtime.base import (
+    EXEC_OUTPUT_LIMIT,
     MISSING,
     ContainerSpec,
+    ExecResult,
     ManagedContainer,
     RuntimeStatus,
     StatsSample,
@@ -836,6 +838,34 @@ class SwarmBackend(EngineBackend):
                 return None
             container = current.container_id
         return self.engine.stats(container)
+
+    def exec(
+        self,
+        container: str,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        limit: int = EXEC_OUTPUT_LIMIT,
+    ) -> ExecResult:
+        """Run ``argv`` in the service's running task container, which must be on this
+        node: the engine BotMaker talks to can reach no other node's containers."""
+        if self._plain(container):
+            return self.engine.exec(container, argv, timeout=timeout, limit=limit)
+        current = self.status(container)
+        if not current.running or not current.container_id:
+            raise Conflict(f"{container} is not running", field="bot")
+        here = self.engine.hostname()
+        elsewhere = Conflict(
+            f"{container} runs on node {current.node or '(unknown)'}, not on this one "
+            f"({here or 'unknown'}): BotMaker can run commands only in bots on its own node",
+            field="bot",
+        )
+        if current.node and here and current.node != here:
+            raise elsewhere
+        try:
+            return self.engine.exec(current.container_id, argv, timeout=timeout, limit=limit)
+        except NotFound:
+            raise elsewhere from None
 
     @engine_errors("nodes")
     def nodes(self) -> builtins.list[dict[str, Any]]:
