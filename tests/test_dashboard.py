@@ -444,7 +444,7 @@ def test_the_login_form_says_wrong_password_and_when_rate_limited(
 
 def test_pages_need_a_session_and_carry_csp_and_the_csrf_token(server: str) -> None:
     with httpx.Client(base_url=server) as c:
-        for path in ("/", "/bots/new", "/keys", "/diagnostics", "/bots/anything"):
+        for path in ("/", "/bots/new", "/keys", "/pairing", "/diagnostics", "/bots/anything"):
             response = c.get(path)
             assert response.status_code == 303, path
             assert response.headers["location"].startswith("/login"), path
@@ -457,7 +457,7 @@ def test_pages_need_a_session_and_carry_csp_and_the_csrf_token(server: str) -> N
         assert "<script>" not in login_page.text  # every script is a file
         assert " style=" not in login_page.text
         token = c.post("/api/login", json={"password": ADMIN_PASSWORD}).json()["token"]
-        for path in ("/", "/bots/new", "/keys", "/diagnostics"):
+        for path in ("/", "/bots/new", "/keys", "/pairing", "/diagnostics"):
             page = c.get(path)
             assert page.status_code == 200, path
             assert page.headers["content-security-policy"] == csp

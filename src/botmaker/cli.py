@@ -33,6 +33,10 @@ keyring_app = typer.Typer(
     no_args_is_help=True, help="The keyring proxy: provider keys, encrypted, out of bots' reach."
 )
 app.add_typer(keyring_app, name="keyring")
+pairing_app = typer.Typer(
+    no_args_is_help=True, help="DM pairing: senders waiting for a bot's approval."
+)
+app.add_typer(pairing_app, name="pairing")
 
 
 def _settings() -> Settings:
@@ -400,6 +404,56 @@ class _run:  # noqa: N801 - used as a context manager, reads like a function
             where = f" ({exc.field})" if exc.field else ""
             _fail(f"{exc.message}{where}", code=2 if exc.status < 500 else 1)
         return False
+
+
+@pairing_app.command("list")
+def pairing_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the pending DM pairing requests of every running bot."""
+    with _run() as svc:
+        bots = [item.to_dict() for item in svc.pairing.pending()]
+    if as_json:
+        typer.echo(json.dumps(bots, indent=2))
+        return
+    if not bots:
+        typer.echo("no running bot has a channel whose DM policy is pairing")
+        return
+    typer.echo(f"{'BOT':<24} {'CHANNEL':<12} {'CODE':<10} {'SENDER':<20} NAME")
+    for bot in bots:
+        if bot["error"]:
+            typer.echo(f"{bot['name']:<24} error: {bot['error']}")
+        for req in bot["requests"]:
+            typer.echo(
+                f"{bot['name']:<24} {req['channel']:<12} {req['code']:<10} "
+                f"{req['sender']:<20} {req['name']}"
+            )
+
+
+@pairing_app.command("approve")
+def pairing_approve(
+    bot: Annotated[str, typer.Argument(help="Bot name or id")],
+    channel: Annotated[str, typer.Argument(help="Channel, e.g. telegram")],
+    code: Annotated[str, typer.Argument(help="The pairing code the sender got")],
+    notify: Annotated[bool, typer.Option("--notify", help="Tell the sender")] = False,
+) -> None:
+    """Let the sender of a pairing code message the bot."""
+    with _run() as svc:
+        decision = svc.pairing.approve(bot, channel, code, notify=notify)
+    owner = f"; command owner {decision.owner}" if decision.owner else ""
+    typer.echo(f"{decision.name}: approved {channel} sender {decision.sender}{owner}")
+
+
+@pairing_app.command("deny")
+def pairing_deny(
+    bot: Annotated[str, typer.Argument(help="Bot name or id")],
+    channel: Annotated[str, typer.Argument(help="Channel, e.g. telegram")],
+    code: Annotated[str, typer.Argument(help="The pairing code the sender got")],
+) -> None:
+    """Dismiss a pairing request (the sender may ask again later)."""
+    with _run() as svc:
+        decision = svc.pairing.deny(bot, channel, code)
+    typer.echo(f"{decision.name}: dismissed the request of {channel} sender {decision.sender}")
 
 
 @keys_app.command("list")

@@ -13,7 +13,17 @@ from fastapi import FastAPI
 from botmaker import __version__, web
 from botmaker.api.errors import install_error_handlers
 from botmaker.api.middleware import BodySizeLimit
-from botmaker.api.routes import auth, bots, catalog, health, keyring, monitor, ops, upgrades
+from botmaker.api.routes import (
+    auth,
+    bots,
+    catalog,
+    health,
+    keyring,
+    monitor,
+    ops,
+    pairing,
+    upgrades,
+)
 from botmaker.config import Settings
 from botmaker.errors import BotMakerError
 from botmaker.services import Services, build_services
@@ -71,7 +81,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
-    for module in (health, auth, bots, catalog, keyring, monitor, ops, upgrades):
+    for module in (health, auth, bots, catalog, keyring, monitor, ops, pairing, upgrades):
         app.include_router(module.router)
     web.install(app)  # the dashboard: pages at /, scripts and styles at /static
     return app

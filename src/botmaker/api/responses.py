@@ -201,6 +201,44 @@ class GatewayToken(Exact):
     token: str
 
 
+# -- DM pairing ---------------------------------------------------------------------------
+
+
+class PairingRequestOut(Exact):
+    channel: str
+    code: str = Field(description="the code OpenClaw sent the sender")
+    sender: str = Field(description="the sender's id on the channel")
+    account: str = Field(description="the channel account the request came to")
+    name: str = Field(description="the sender's name or @username as the channel told it")
+    created_at: float | None
+    last_seen_at: float | None
+    expires_at: float | None
+
+
+class BotPairingOut(Exact):
+    id: str
+    name: str
+    channels: list[str] = Field(description="the bot's channels whose DM policy is pairing")
+    requests: list[PairingRequestOut]
+    error: str | None = Field(description="why the bot's requests could not be read")
+
+
+class PairingInbox(Exact):
+    bots: list[BotPairingOut]
+
+
+class PairingDecisionOut(Exact):
+    id: str
+    name: str
+    channel: str
+    code: str
+    decision: Literal["approved", "denied"]
+    sender: str | None
+    owner: str | None = Field(
+        description="the command owner OpenClaw recorded with its first approval, if any"
+    )
+
+
 # -- catalog and image --------------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ from botmaker.services.audit import (
     AuditedBotService,
     AuditedKeyringService,
     AuditedOrphanService,
+    AuditedPairingService,
     AuditedRolloutService,
     AuditedUpgradeService,
     AuditLog,
@@ -30,6 +31,7 @@ from botmaker.services.bots import BotService
 from botmaker.services.deploy import BotLocks, Deployer
 from botmaker.services.deploy.steps import StepObserver, steps_from_env
 from botmaker.services.gateway.client import GatewayService
+from botmaker.services.gateway.pairing import PairingService
 from botmaker.services.health import HealthMonitor
 from botmaker.services.images import ImageService
 from botmaker.services.keyring import KeyringService
@@ -65,6 +67,7 @@ class Services:
     audit: AuditLog
     alerts: AlertService
     gateway: GatewayService  # BotMaker's own calls to bots' gateways (admin RPC)
+    pairing: PairingService  # senders' DM pairing requests, approved or denied
 
     def health(self) -> dict[str, dict[str, object]]:
         result: dict[str, dict[str, object]] = {}
@@ -208,6 +211,7 @@ def build_services(
         upgrades=upgrades,
         rollouts=AuditedRolloutService(upgrades, audit=audit),
         gateway=GatewayService(store, statuses.current),
+        pairing=AuditedPairingService(deploy, statuses.current, audit=audit),
     )
 
 

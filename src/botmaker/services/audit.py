@@ -21,6 +21,7 @@ from typing import Any
 from botmaker.errors import BotMakerError
 from botmaker.services.auth import AuthService
 from botmaker.services.bots import BotService, BotView
+from botmaker.services.gateway.pairing import PairingDecision, PairingService
 from botmaker.services.keyring import KeyringService
 from botmaker.services.orphans import OrphanService
 from botmaker.services.rollout import RolloutService
@@ -190,3 +191,30 @@ class AuditedAuthService(Audits, AuthService):
     def logout(self, token: str | None) -> None:
         super().logout(token)
         self.audit.record("logout")
+
+
+class AuditedPairingService(Audits, PairingService):
+    """Approving or denying a sender's DM pairing request: recorded with the channel
+    and the sender's channel id (the code is spent by then)."""
+
+    def approve(
+        self, ref: str, channel: str, code: str, *, notify: bool = False
+    ) -> PairingDecision:
+        decision = super().approve(ref, channel, code, notify=notify)
+        self._note("pairing.approve", decision, owner=decision.owner)
+        return decision
+
+    def deny(self, ref: str, channel: str, code: str) -> PairingDecision:
+        decision = super().deny(ref, channel, code)
+        self._note("pairing.deny", decision)
+        return decision
+
+    def _note(self, action: str, decision: PairingDecision, **more: Any) -> None:
+        self.audit.record(
+            action,
+            decision.name,
+            id=decision.id,
+            channel=decision.channel,
+            sender=decision.sender,
+            **more,
+        )

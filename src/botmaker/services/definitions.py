@@ -362,6 +362,11 @@ def patch_secret_files(patch: BotUpdate) -> dict[str, str]:
     return files
 
 
+def dm_policy_of(entry: ChannelSpec) -> str:
+    """The DM policy a bot's channel runs with: its own, else its type's default."""
+    return entry.dm_policy or _default_policy(CHANNELS[entry.type])
+
+
 def _default_policy(channel: Channel) -> str:
     if "pairing" in channel.dm_policies:
         return "pairing"
@@ -398,7 +403,7 @@ def bot_config(
         channels.append(
             ChannelConfig(
                 type=entry.type,
-                dm_policy=entry.dm_policy or _default_policy(CHANNELS[entry.type]),
+                dm_policy=dm_policy_of(entry),
                 allow_from=entry.allow_from,
                 settings=settings,
                 api_root=api_root,

@@ -264,6 +264,11 @@ def keys_page(request: Request) -> Response:
     return _page(request, "keys.html", "keys", title="Provider keys")
 
 
+@router.get("/pairing")
+def pairing_page(request: Request) -> Response:
+    return _page(request, "pairing.html", "pairing", title="DM pairing")
+
+
 @router.get("/diagnostics")
 def diagnostics_page(request: Request) -> Response:
     return _page(request, "diagnostics.html", "diagnostics", title="Diagnostics")

@@ -13,6 +13,7 @@ import * as fmt from "../lib/format.js";
 import { every, watchFleet } from "../lib/live.js";
 import { askKeyring } from "../lib/keyring.js";
 import { LogViewer } from "../lib/logviewer.js";
+import { mountPairing } from "../lib/pairing.js";
 import * as st from "../lib/status.js";
 
 const root = $("#bot-root");
@@ -498,6 +499,7 @@ async function start() {
   startLogs();
   diagnoseIfLooping();
   loadUsage();
+  mountPairing($("#pairing-card"), bot);
   every(15_000, loadStats);
   every(15_000, async () => {
     await loadEvents();
