@@ -17,6 +17,7 @@ from botmaker.api.routes import (
     auth,
     bots,
     catalog,
+    chat,
     health,
     keyring,
     monitor,
@@ -81,7 +82,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
-    for module in (health, auth, bots, catalog, keyring, monitor, ops, pairing, upgrades):
+    for module in (health, auth, bots, catalog, chat, keyring, monitor, ops, pairing, upgrades):
         app.include_router(module.router)
     web.install(app)  # the dashboard: pages at /, scripts and styles at /static
     return app

@@ -19,6 +19,7 @@ from botmaker.services.alerts import AlertService
 from botmaker.services.audit import (
     AuditedAuthService,
     AuditedBotService,
+    AuditedChatService,
     AuditedKeyringService,
     AuditedOrphanService,
     AuditedPairingService,
@@ -30,6 +31,7 @@ from botmaker.services.auth import AuthService
 from botmaker.services.bots import BotService
 from botmaker.services.deploy import BotLocks, Deployer
 from botmaker.services.deploy.steps import StepObserver, steps_from_env
+from botmaker.services.gateway.chat import ChatService
 from botmaker.services.gateway.client import GatewayService
 from botmaker.services.gateway.pairing import PairingService
 from botmaker.services.health import HealthMonitor
@@ -68,6 +70,7 @@ class Services:
     alerts: AlertService
     gateway: GatewayService  # BotMaker's own calls to bots' gateways (admin RPC)
     pairing: PairingService  # senders' DM pairing requests, approved or denied
+    chat: ChatService  # a person's messages to a bot's agent, answers streamed
 
     def health(self) -> dict[str, dict[str, object]]:
         result: dict[str, dict[str, object]] = {}
@@ -185,6 +188,7 @@ def build_services(
     orphans = AuditedOrphanService(store, runtime, secrets, state, keyring, audit=audit)
     monitor = Monitor(settings, runtime, store, bots)
     upgrades = AuditedUpgradeService(deploy, audit=audit)
+    gateway = GatewayService(store, statuses.current)
     return Services(
         settings=settings,
         store=store,
@@ -210,8 +214,9 @@ def build_services(
         ),
         upgrades=upgrades,
         rollouts=AuditedRolloutService(upgrades, audit=audit),
-        gateway=GatewayService(store, statuses.current),
+        gateway=gateway,
         pairing=AuditedPairingService(deploy, statuses.current, audit=audit),
+        chat=AuditedChatService(gateway, audit=audit),
     )
 
 

@@ -6,9 +6,9 @@ a small JSON object of *names* (edited fields, a key's provider and last 4
 characters, a client address), never a value that could be a secret.
 
 The services record their own actions: the audited subclasses below wrap the use
-cases of the bot, keyring, orphan, auth, upgrade and rollout services, so every caller (API, pages,
-CLI) is audited the same way. Each is given the log it writes to when it is built
-(``services.build_services``).
+cases of the bot, keyring, orphan, auth, upgrade, rollout and chat services, so every
+caller (API, pages, CLI) is audited the same way. Each is given the log it writes to
+when it is built (``services.build_services``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 from botmaker.errors import BotMakerError
 from botmaker.services.auth import AuthService
 from botmaker.services.bots import BotService, BotView
+from botmaker.services.gateway.chat import ChatRequest, ChatService, ChatTurn
 from botmaker.services.gateway.pairing import PairingDecision, PairingService
 from botmaker.services.keyring import KeyringService
 from botmaker.services.orphans import OrphanService
@@ -176,6 +177,22 @@ class AuditedRolloutService(Audits, RolloutService):
     def note(self, action: str, target: str, **detail: Any) -> None:
         super().note(action, target, **detail)
         self.audit.record(action, target, **detail)
+
+
+class AuditedChatService(Audits, ChatService):
+    """A message to a bot is a write (it runs the bot's agent): recorded with its
+    length and conversation, never its text."""
+
+    def begin(self, ref: str, request: ChatRequest, *, user: str, peer: str | None) -> ChatTurn:
+        turn = super().begin(ref, request, user=user, peer=peer)
+        self.audit.record(
+            "bot.chat",
+            turn.record.name,
+            id=turn.record.id,
+            conversation=request.conversation or "main",
+            chars=len(request.message),
+        )
+        return turn
 
 
 class AuditedAuthService(Audits, AuthService):

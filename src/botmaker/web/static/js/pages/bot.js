@@ -6,6 +6,7 @@ import { runAction } from "../lib/action.js";
 import { api, ApiError, optional } from "../lib/api.js";
 import { lineChart } from "../lib/chart.js";
 import { $, dl, h } from "../lib/dom.js";
+import { ChatPanel } from "../lib/chat.js";
 import { showDiagnosis } from "../lib/diagnosis.js";
 import { confirmDelete } from "../lib/dialog.js";
 import { clearErrors, listOf, showApiError } from "../lib/fields.js";
@@ -20,6 +21,7 @@ const root = $("#bot-root");
 const botId = root.dataset.botId;
 const base = `/api/bots/${encodeURIComponent(botId)}`;
 const configForm = $("#config-form");
+const chat = new ChatPanel($("#chat-card"), { base, botId });
 let bot = null;
 let catalog = { providers: [], channels: [] };
 let viewer = null;
@@ -59,6 +61,7 @@ function renderHead() {
   $('[data-action="start"]').disabled = up || creating;
   $('[data-action="stop"]').disabled = !up || creating;
   $('[data-action="restart"]').disabled = creating;
+  chat.setAvailable(up && !creating);
   document.title = `${bot.name} · BotMaker`;
   renderDetails();
 }
