@@ -103,14 +103,24 @@ def test_settings_are_validated_and_the_test_send_arrives(
     assert defaults == {
         "webhook_url": None,
         "email": None,
-        "events": ["died", "oom", "unhealthy", "crash_loop", "budget_exceeded"],
+        "events": [
+            "died",
+            "oom",
+            "unhealthy",
+            "crash_loop",
+            "channel_down",
+            "channel_up",
+            "budget_exceeded",
+        ],
         "min_interval_seconds": 300,
+        "channel_down_after_seconds": 300,
     }
     for bad in (
         {"webhook_url": "ftp://example.org/hook"},
         {"webhook_url": "not a url"},
         {"events": ["died", "exploded"]},
         {"min_interval_seconds": -1},
+        {"channel_down_after_seconds": 86_401},
     ):
         refused = client.put("/api/alerts", json=bad)
         assert refused.status_code == 422, (bad, refused.text)
@@ -127,6 +137,7 @@ def test_settings_are_validated_and_the_test_send_arrives(
         "email": None,
         "events": ["died"],
         "min_interval_seconds": 10,
+        "channel_down_after_seconds": 300,
     }
     assert client.get("/api/alerts").json() == saved
     sent = client.post("/api/alerts/test")

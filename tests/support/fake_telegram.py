@@ -26,6 +26,9 @@ BOT_USER = {
     "supports_inline_queries": False,
 }
 
+#: Telegram's descriptions of the failures ``fail`` can play.
+FAILURES = {401: "Unauthorized", 429: "Too Many Requests: retry after 5", 502: "Bad Gateway"}
+
 
 @dataclass
 class FakeTelegram:
@@ -34,6 +37,9 @@ class FakeTelegram:
     port: int = 0
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)
+    #: While set, every call is answered with this HTTP status and Telegram's error
+    #: body (``fail``/``recover`` switch it): the Bot API down or refusing the bot.
+    failing: int | None = None
 
     def __post_init__(self) -> None:
         self._updates: queue.Queue[dict[str, Any]] = queue.Queue()
@@ -67,6 +73,16 @@ class FakeTelegram:
                         params.update({k: v[0] for k, v in parse_qs(raw.decode()).items()})
                 method = parts[1]
                 owner.calls.append((method, params))
+                if owner.failing is not None:
+                    self.send_json(
+                        owner.failing,
+                        {
+                            "ok": False,
+                            "error_code": owner.failing,
+                            "description": FAILURES.get(owner.failing, "Bad Gateway"),
+                        },
+                    )
+                    return
                 self.send_json(200, {"ok": True, "result": owner._answer(method, params)})
 
         self.http = ServerThread(self.host, self.port, Handler)
@@ -75,6 +91,13 @@ class FakeTelegram:
     @property
     def api_root(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    def fail(self, status: int = 502) -> None:
+        """Answer every call with HTTP ``status`` from now on (401: the token refused)."""
+        self.failing = status
+
+    def recover(self) -> None:
+        self.failing = None
 
     def say(self, text: str, chat_id: int = 424242, user_id: int = 424242) -> None:
         """Queue a private message from a user to the bot."""

@@ -82,6 +82,32 @@ class Budget(Exact):
     requests_per_minute: int | None
 
 
+class ChannelAccountOut(Exact):
+    """One channel account as the bot's gateway reported it (``channels.status``)."""
+
+    channel: str = Field(description="the channel id, e.g. telegram")
+    account: str = Field(description="the account id within the channel, e.g. default")
+    label: str
+    state: Literal["connected", "connecting", "disconnected", "running", "off"] = Field(
+        description="running: up, its channel reports no connection state; off: not "
+        "configured or disabled"
+    )
+    connected: bool | None
+    running: bool | None
+    configured: bool | None
+    error: str | None = Field(description="the last error, cleaned and redacted")
+    since: str = Field(description="when BotMaker first saw it in this state")
+    last_connected_at: str | None
+
+
+class ChannelStatusOut(Exact):
+    """A running gateway bot's channel accounts, read in the background."""
+
+    checked_at: str
+    error: str | None = Field(description="why the gateway did not answer the last check")
+    accounts: list[ChannelAccountOut]
+
+
 class BotPublic(Exact):
     """A bot as lists show it: stored configuration plus live status. No secrets."""
 
@@ -101,6 +127,9 @@ class BotPublic(Exact):
     status: ContainerStatus
     started_at: str | None
     uptime_seconds: int | None
+    channel_status: ChannelStatusOut | None = Field(
+        description="its channel accounts' health (running OpenClaw bots, once checked)"
+    )
     keyring: bool
     created_at: str
     updated_at: str

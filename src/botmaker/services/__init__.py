@@ -29,6 +29,7 @@ from botmaker.services.audit import (
 )
 from botmaker.services.auth import AuthService
 from botmaker.services.bots import BotService
+from botmaker.services.channels import ChannelWatch
 from botmaker.services.deploy import BotLocks, Deployer
 from botmaker.services.deploy.steps import StepObserver, steps_from_env
 from botmaker.services.gateway.chat import ChatService
@@ -68,6 +69,7 @@ class Services:
     reconciler: Reconciler
     audit: AuditLog
     alerts: AlertService
+    channels: ChannelWatch  # each running gateway's channel accounts, read in the background
     gateway: GatewayService  # BotMaker's own calls to bots' gateways (admin RPC)
     pairing: PairingService  # senders' DM pairing requests, approved or denied
     chat: ChatService  # a person's messages to a bot's agent, answers streamed
@@ -127,10 +129,12 @@ class Services:
         self.monitor.start()
         self.stats.start()
         self.alerts.start()
+        self.channels.start()
         self.reconciler.start()  # a first pass at once, then every reconcile_interval
 
     def stop_background(self) -> None:
         self.reconciler.stop()
+        self.channels.stop()
         self.alerts.stop()
         self.stats.stop()
         self.monitor.stop()
@@ -189,6 +193,19 @@ def build_services(
     monitor = Monitor(settings, runtime, store, bots)
     upgrades = AuditedUpgradeService(deploy, audit=audit)
     gateway = GatewayService(store, statuses.current)
+    alerts = AlertService(
+        store, monitor, keyring, audit=audit, smtp_password_file=settings.smtp_password_file
+    )
+    channels = ChannelWatch(
+        bots.channels,
+        store,
+        gateway.rpc,
+        statuses=statuses.current,
+        watching=health.watching,
+        secrets=secrets.values,
+        threshold=lambda: alerts.settings().channel_down_after_seconds,
+        publish=monitor.broadcaster.publish,
+    )
     return Services(
         settings=settings,
         store=store,
@@ -209,9 +226,8 @@ def build_services(
         orphans=orphans,
         reconciler=Reconciler(store, runtime, bots, orphans, interval=settings.reconcile_interval),
         audit=audit,
-        alerts=AlertService(
-            store, monitor, keyring, audit=audit, smtp_password_file=settings.smtp_password_file
-        ),
+        alerts=alerts,
+        channels=channels,
         upgrades=upgrades,
         rollouts=AuditedRolloutService(upgrades, audit=audit),
         gateway=gateway,

@@ -1,11 +1,13 @@
 """Alerts: a webhook and/or email told when a bot dies, is OOM-killed, turns unhealthy,
-crash-loops or runs out of budget.
+crash-loops, loses a channel or runs out of budget.
 
 Sources: the ``Monitor``'s bot events (a listener on its broadcaster) for
 ``died``, ``oom``, ``unhealthy`` and ``crash_loop`` (one per episode, see
 ``services/crashloop.py``: its restarts, last exit code and the last log lines,
-cleaned; each also an audit entry); the keyring's ``budget_exceeded`` events, polled
-every few seconds when the keyring is on.
+cleaned; each also an audit entry); the ``ChannelWatch``'s ``channel_down`` (a channel
+account not connected for ``channel_down_after_seconds``, once per episode) and
+``channel_up`` (it reconnected), published on the same broadcaster; the keyring's
+``budget_exceeded`` events, polled every few seconds when the keyring is on.
 
 Delivery: a bounded queue drained by one sender thread; per alert a JSON POST to the
 webhook and an email (``services/mail.py``: ``smtplib``, the password read from
@@ -44,7 +46,17 @@ from botmaker.store import Store
 log = logging.getLogger(__name__)
 
 SETTINGS_KEY = "alerts"
-KINDS = ("died", "oom", "unhealthy", "crash_loop", "budget_exceeded")
+KINDS = (
+    "died",
+    "oom",
+    "unhealthy",
+    "crash_loop",
+    "channel_down",
+    "channel_up",
+    "budget_exceeded",
+)
+#: Bot events forwarded as alerts as they are.
+_BOT_KINDS = frozenset({"died", "oom", "unhealthy"})
 LOGS_TAIL_LINES = 20
 
 
@@ -57,6 +69,12 @@ class AlertSettings(BaseModel):
     email: EmailSettings | None = None
     events: list[str] = Field(default_factory=lambda: list(KINDS), max_length=len(KINDS))
     min_interval_seconds: int = Field(default=300, ge=0, le=86_400)
+    channel_down_after_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=86_400,
+        description="how long a channel account stays disconnected before channel_down",
+    )
 
     @field_validator("webhook_url")
     @classmethod
@@ -124,6 +142,7 @@ class AlertService:
             join_timeout=timeout + 2,
         )
         self._last: dict[tuple[str, str], float] = {}  # (bot, kind) -> monotonic send time
+        self._down: set[tuple[str, str, str]] = set()  # (bot, channel, account) alerted down
         self._lock = threading.Lock()
         self._keyring_after: int | None = None
 
@@ -154,6 +173,7 @@ class AlertService:
                 email=new.email is not None,
                 events=new.events,
                 min_interval_seconds=new.min_interval_seconds,
+                channel_down_after_seconds=new.channel_down_after_seconds,
             )
         return new
 
@@ -169,10 +189,27 @@ class AlertService:
     def _on_bot_event(self, event: dict[str, Any]) -> None:
         kind = str(event.get("kind", ""))
         bot_id = str(event.get("bot_id", ""))
-        if kind in ("died", "oom", "unhealthy"):
+        if kind in _BOT_KINDS:
             self.alert(kind, bot_id, event)
         elif kind == "crash_loop":
             self._crash_loop(bot_id, event)
+        elif kind in ("channel_down", "channel_up"):
+            self._channel(kind, bot_id, event)
+
+    def _channel(self, kind: str, bot_id: str, event: dict[str, Any]) -> None:
+        """A channel account's down alert (rate-limited per account), and its
+        resolution, sent only for a down alert that went out (never rate-limited)."""
+        account = (bot_id, str(event.get("channel") or ""), str(event.get("account") or ""))
+        if kind == "channel_down":
+            if self.alert(kind, bot_id, event, scope="/".join(account[1:])):
+                with self._lock:
+                    self._down.add(account)
+            return
+        with self._lock:
+            raised = account in self._down
+            self._down.discard(account)
+        if raised:
+            self.alert(kind, bot_id, event, limit=False)
 
     def _crash_loop(self, bot_id: str, event: dict[str, Any]) -> None:
         """One alert per episode (and the minimum interval), and an audit entry."""
@@ -208,17 +245,30 @@ class AlertService:
 
     # -- delivery ------------------------------------------------------------------------
 
-    def alert(self, kind: str, bot_id: str, event: dict[str, Any]) -> bool:
-        """Queue an alert if it is wanted and not rate-limited; True if queued."""
+    def alert(
+        self,
+        kind: str,
+        bot_id: str,
+        event: dict[str, Any],
+        *,
+        scope: str = "",
+        limit: bool = True,
+    ) -> bool:
+        """Queue an alert if it is wanted and not rate-limited; True if queued.
+
+        At most one per (bot, kind, ``scope``) every ``min_interval_seconds`` unless
+        ``limit`` is off (a resolution of an alert that went out)."""
         config = self.settings()
         if (config.webhook_url is None and config.email is None) or kind not in config.events:
             return False
         now = time.monotonic()
+        key = (bot_id, f"{kind}:{scope}" if scope else kind)
         with self._lock:
-            last = self._last.get((bot_id, kind))
-            if last is not None and now - last < config.min_interval_seconds:
+            last = self._last.get(key)
+            if limit and last is not None and now - last < config.min_interval_seconds:
                 return False
-            self._last[(bot_id, kind)] = now
+            if limit:
+                self._last[key] = now
         try:
             self._queue.put_nowait(self.payload(kind, bot_id, event))
         except queue.Full:
@@ -243,6 +293,13 @@ class AlertService:
             payload["exit_code"] = event["exit_code"]
         if event.get("restarts") is not None:
             payload["restarts"] = event["restarts"]
+        if isinstance(event.get("channel"), str):  # channel_down / channel_up
+            payload["channel"] = {
+                "type": event["channel"],
+                "account": str(event.get("account") or ""),
+                "state": str(event.get("state") or ""),
+                "down_since": event.get("down_since"),
+            }
         logs = event.get("logs")
         if logs:
             # The bot's own output: hostile; cut, cleaned and redacted like a crash reason.

@@ -32,6 +32,8 @@ TITLES = {
     "oom": "out of memory",
     "unhealthy": "unhealthy",
     "crash_loop": "crash loop",
+    "channel_down": "channel down",
+    "channel_up": "channel back up",
     "budget_exceeded": "budget exceeded",
     "test": "test alert",
 }

@@ -44,6 +44,7 @@ class BotService:
         # What other parts read through the bots (the same objects, not copies).
         self.statuses = statuses
         self.crashloops = self.queries.crashloops
+        self.channels = self.queries.channels
         self.health = deploy.health
         self.secrets = deploy.secrets
         self.state = deploy.state

@@ -13,6 +13,7 @@ from botmaker.openclaw.render import GATEWAY_TOKEN_FILE
 from botmaker.runtime.base import MISSING, LogChunk, LogStream, RuntimeStatus
 from botmaker.runtime.policy import container_name
 from botmaker.services.bots.views import BotView
+from botmaker.services.channels import ChannelBook
 from botmaker.services.configdiff import CONFIG_CHANGED
 from botmaker.services.crashloop import CrashLoops
 from botmaker.services.deploy import Deployer
@@ -31,12 +32,17 @@ class BotQueries:
         self.health = deploy.health
         self.statuses = statuses  # fed by the monitor's event stream
         self.crashloops = CrashLoops()  # fed by the monitor too
+        self.channels = ChannelBook()  # fed by the channel watch
         self.log_streams = StreamCount()
 
     def list(self) -> list[BotView]:
         statuses = self.statuses.current()  # kept by the event stream, else one engine call
         return [
-            BotView(record, self.status_of(record, statuses.get(record.id)))
+            BotView(
+                record,
+                self.status_of(record, statuses.get(record.id)),
+                channel_status=self.channels.report(record.id),
+            )
             for record in self.store.list_bots()
         ]
 
@@ -47,7 +53,12 @@ class BotQueries:
     def get(self, ref: str) -> BotView:
         record = self.store.find_bot(ref)
         status = self.runtime.status(container_name(record.id))
-        return BotView(record, self.status_of(record, status), self.secrets.names(record.id))
+        return BotView(
+            record,
+            self.status_of(record, status),
+            self.secrets.names(record.id),
+            self.channels.report(record.id),
+        )
 
     def live(self, bot_id: str) -> BotView:
         """A bot with its live status (one inspect, also cached), without its secret names."""
@@ -59,7 +70,9 @@ class BotQueries:
             raise
         status = self.runtime.status(container_name(record.id))
         self.statuses.put(record.id, status, token)
-        return BotView(record, self.status_of(record, status))
+        return BotView(
+            record, self.status_of(record, status), channel_status=self.channels.report(record.id)
+        )
 
     def events(self, ref: str, *, limit: int, before: int | None) -> builtins.list[dict[str, Any]]:
         """A bot's recorded events, newest first (``before``: an event id, to page back)."""

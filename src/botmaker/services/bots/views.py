@@ -20,6 +20,8 @@ class BotView:
     record: BotRecord
     status: RuntimeStatus
     secret_names: list[str] | None = None
+    #: Its channel accounts as its gateway last reported them (``ChannelBook.report``).
+    channel_status: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         r, definition = self.record, self.record.definition
@@ -40,6 +42,7 @@ class BotView:
             "desired": r.desired,
             "status": self.status.to_dict(),
             **uptime(self.status),
+            "channel_status": self.channel_status if self.status.running else None,
             "keyring": definition.keyring,
             "created_at": r.created_at,
             "updated_at": r.updated_at,

@@ -1,7 +1,7 @@
 // Live fleet status: Server-Sent Events from /api/events/stream (events status, resync,
-// event, engine), falling back to polling when the stream is not there or drops.
+// event, engine, channels), falling back to polling when the stream is not there or drops.
 
-export function watchFleet({ onStatus, onResync, onEvent, onEngine, onMode, pollEvery = 5000 }) {
+export function watchFleet({ onStatus, onResync, onEvent, onEngine, onChannels, onMode, pollEvery = 5000 }) {
   let source = null;
   let pollTimer = 0;
   let retryTimer = 0;
@@ -46,6 +46,10 @@ export function watchFleet({ onStatus, onResync, onEvent, onEngine, onMode, poll
     source.addEventListener("event", (event) => {
       const data = parse(event);
       if (data && onEvent) onEvent(data);
+    });
+    source.addEventListener("channels", (event) => {
+      const data = parse(event);
+      if (data && onChannels) onChannels(data);
     });
     source.addEventListener("error", () => {
       startPolling();

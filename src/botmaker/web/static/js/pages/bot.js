@@ -7,6 +7,7 @@ import { api, ApiError, optional } from "../lib/api.js";
 import { lineChart } from "../lib/chart.js";
 import { $, dl, h } from "../lib/dom.js";
 import { ChatPanel } from "../lib/chat.js";
+import { renderChannelHealth } from "../lib/channelhealth.js";
 import { showDiagnosis } from "../lib/diagnosis.js";
 import { confirmDelete } from "../lib/dialog.js";
 import { clearErrors, listOf, showApiError } from "../lib/fields.js";
@@ -54,6 +55,7 @@ function renderHead() {
   $("#bot-name").textContent = bot.name;
   $("#bot-model").textContent = `${bot.provider}/${bot.model}`;
   $("#bot-channels").textContent = (bot.channels || [bot.channel]).join(", ");
+  renderChannelHealth($("#bot-channel-health"), st.isUp(bot.status) ? bot.channel_status : null);
   st.badge(bot.status, $("#bot-badge"));
   renderUptime();
   const up = st.isUp(bot.status);
@@ -513,6 +515,11 @@ async function start() {
       if (data.id === botId) setStatus(data.status, data);
     },
     onResync: reload,
+    onChannels: (data) => {
+      if (data.id !== botId || !bot) return;
+      bot.channel_status = data.channel_status;
+      renderHead();
+    },
     onEvent: (data) => {
       if ((data.bot_id || data.id) === botId) loadEvents();
     },

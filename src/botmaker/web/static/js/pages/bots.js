@@ -4,6 +4,7 @@ import "../lib/common.js";
 import { announce, toast } from "../lib/notify.js";
 import { api, optional } from "../lib/api.js";
 import { runAction } from "../lib/action.js";
+import { renderChannelHealth } from "../lib/channelhealth.js";
 import { $, h } from "../lib/dom.js";
 import { engineError, showEngine } from "../lib/engine.js";
 import { confirmDelete } from "../lib/dialog.js";
@@ -40,6 +41,10 @@ function makeCard(bot) {
   const memory = fact("Memory", "—", "memory");
   const where = fact("Node", "—", "node");
   where.node.hidden = true; // shown once a bot reports a node (Swarm)
+  const health = fact("Channel health", "", "channel-health", true);
+  const healthList = h("ul", { class: "channel-health" });
+  health.dd.append(healthList);
+  health.node.hidden = true; // shown once the bot's gateway reported its channels
   const button = (action, text, extra = "") =>
     h("button", { type: "button", class: `btn btn-small ${extra}`, "data-action": action }, text);
   const buttons = {
@@ -58,14 +63,14 @@ function makeCard(bot) {
       h("div", { class: "bot-card-title" }, h("h2", {}, link), persona),
       badge,
     ),
-    h("dl", { class: "facts" }, model.node, channel.node, uptime.node, cpu.node, memory.node, where.node),
+    h("dl", { class: "facts" }, model.node, channel.node, uptime.node, cpu.node, memory.node, where.node, health.node),
     h("div", { class: "bot-card-actions" }, Object.values(buttons)),
   );
   node.addEventListener("click", (event) => {
     const target = event.target.closest("button[data-action]");
     if (target) act(node.dataset.botId, target.dataset.action, target);
   });
-  const parts = { emoji, persona, badge, model: model.dd, channel: channel.dd, uptime: uptime.dd, cpu: cpu.dd, memory: memory.dd, node: where.dd, nodeFact: where.node, buttons };
+  const parts = { emoji, persona, badge, model: model.dd, channel: channel.dd, uptime: uptime.dd, cpu: cpu.dd, memory: memory.dd, node: where.dd, nodeFact: where.node, healthList, healthFact: health.node, buttons };
   return { node, parts };
 }
 
@@ -78,6 +83,8 @@ function updateCard(card, bot) {
   parts.model.textContent = `${bot.provider}/${bot.model}`;
   parts.model.title = parts.model.textContent;
   parts.channel.textContent = (bot.channels || [bot.channel]).join(", ");
+  renderChannelHealth(parts.healthList, bot.channel_status);
+  parts.healthFact.hidden = parts.healthList.hidden;
   const nodeName = bot.status && bot.status.node;
   if (nodeName) parts.node.textContent = nodeName;
   parts.nodeFact.hidden = !nodeName && parts.node.textContent === "—";
@@ -162,6 +169,7 @@ function setStatus(id, status, name, extra = {}) {
   }
   const before = st.label(bot.status);
   bot.status = status;
+  if (!st.isUp(status)) bot.channel_status = null; // as the API shows a bot that is not up
   if ("started_at" in extra) bot.started_at = extra.started_at;
   // No container: being deleted (from elsewhere) or removed by hand; or still being
   // created (its row changes too): ask for the whole list again shortly.
@@ -252,13 +260,19 @@ if (params.get("deleted")) {
   window.history.replaceState(null, "", "/");
 }
 
-const ALERTS = new Set(["died", "oom", "unhealthy", "budget_exceeded"]);
+const ALERTS = new Set(["died", "oom", "unhealthy", "channel_down", "budget_exceeded"]);
 const MODES = { live: "Live", polling: "Updating every 5 s", reconnecting: "Reconnecting…" };
 refresh().then(() => {
   watchFleet({
     onStatus: (data) => setStatus(data.id, data.status, data.name, data),
     onResync: refresh,
     onEngine: showEngine,
+    onChannels: (data) => {
+      const bot = bots.get(data.id);
+      if (!bot) return;
+      bot.channel_status = data.channel_status;
+      render();
+    },
     onEvent: (data) => {
       if (data && ALERTS.has(data.kind) && bots.has(data.bot_id || data.id)) {
         const bot = bots.get(data.bot_id || data.id);

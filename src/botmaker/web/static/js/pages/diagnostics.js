@@ -224,6 +224,7 @@ function fillAlerts(settings) {
   f.email_to.value = (email.to || []).join("\n");
   f.email_username.value = email.username || "";
   alertsForm.elements.min_interval_seconds.value = settings.min_interval_seconds;
+  alertsForm.elements.channel_down_after_seconds.value = settings.channel_down_after_seconds;
   for (const box of alertsForm.querySelectorAll('input[name="events"]')) box.checked = settings.events.includes(box.value);
 }
 
@@ -274,6 +275,7 @@ alertsForm.addEventListener("submit", async (event) => {
     email: emailBody(),
     events: [...alertsForm.querySelectorAll('input[name="events"]:checked')].map((box) => box.value),
     min_interval_seconds: Number(alertsForm.elements.min_interval_seconds.value || 0),
+    channel_down_after_seconds: Number(alertsForm.elements.channel_down_after_seconds.value || 0),
   };
   await runAction($('button[type="submit"]', alertsForm), () => api("/api/alerts", { method: "PUT", body }), {
     done: fillAlerts,
