@@ -20,6 +20,7 @@ from botmaker.api.routes import (
     chat,
     health,
     keyring,
+    logins,
     monitor,
     ops,
     pairing,
@@ -82,7 +83,19 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
-    for module in (health, auth, bots, catalog, chat, keyring, monitor, ops, pairing, upgrades):
+    for module in (
+        health,
+        auth,
+        bots,
+        catalog,
+        chat,
+        keyring,
+        logins,
+        monitor,
+        ops,
+        pairing,
+        upgrades,
+    ):
         app.include_router(module.router)
     web.install(app)  # the dashboard: pages at /, scripts and styles at /static
     return app

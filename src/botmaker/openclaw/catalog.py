@@ -399,6 +399,9 @@ class Channel:
     supports_groups: bool = True
     interactive_login: bool = False  # QR scan / device linking instead of credentials
     login_hint: str = ""  # the command that completes an interactive login
+    #: The plugin links its account through the gateway's ``web.login.start``/``wait``
+    #: (a QR code BotMaker shows), not only through a CLI in the container.
+    web_login: bool = False
     needs_public_url: bool = False  # the platform delivers messages to an HTTPS webhook
     docs: str = ""  # path on docs.openclaw.ai
 
@@ -438,6 +441,7 @@ class Channel:
             "supports_groups": self.supports_groups,
             "interactive_login": self.interactive_login,
             "login_hint": self.login_hint,
+            "web_login": self.web_login,
             "needs_public_url": self.needs_public_url,
             "docs": self.docs,
         }
@@ -560,6 +564,7 @@ CHANNELS: dict[str, Channel] = {
             (),
             interactive_login=True,
             login_hint="openclaw channels login --channel whatsapp",
+            web_login=True,
             docs="/channels/whatsapp",
         ),
         Channel(
@@ -612,6 +617,7 @@ CHANNELS: dict[str, Channel] = {
             (),
             interactive_login=True,
             login_hint="openclaw channels login --channel zalouser",
+            web_login=True,
             docs="/channels/zalouser",
         ),
         # Encrypted DMs only; relays default to OpenClaw's built-in list.

@@ -21,6 +21,7 @@ from botmaker.services.audit import (
     AuditedBotService,
     AuditedChatService,
     AuditedKeyringService,
+    AuditedLoginService,
     AuditedOrphanService,
     AuditedPairingService,
     AuditedRolloutService,
@@ -34,6 +35,7 @@ from botmaker.services.deploy import BotLocks, Deployer
 from botmaker.services.deploy.steps import StepObserver, steps_from_env
 from botmaker.services.gateway.chat import ChatService
 from botmaker.services.gateway.client import GatewayService
+from botmaker.services.gateway.login import LoginService
 from botmaker.services.gateway.pairing import PairingService
 from botmaker.services.health import HealthMonitor
 from botmaker.services.images import ImageService
@@ -73,6 +75,7 @@ class Services:
     gateway: GatewayService  # BotMaker's own calls to bots' gateways (admin RPC)
     pairing: PairingService  # senders' DM pairing requests, approved or denied
     chat: ChatService  # a person's messages to a bot's agent, answers streamed
+    logins: LoginService  # channel logins (QR codes) run in bots, shown in BotMaker
 
     def health(self) -> dict[str, dict[str, object]]:
         result: dict[str, dict[str, object]] = {}
@@ -142,6 +145,7 @@ class Services:
 
     def close(self) -> None:
         self.stop_background()
+        self.logins.close()
         self.keyring.stop()
         self.runtime.close()
         self.store.db.close()
@@ -233,6 +237,10 @@ def build_services(
         gateway=gateway,
         pairing=AuditedPairingService(deploy, statuses.current, audit=audit),
         chat=AuditedChatService(gateway, audit=audit),
+        # its own client: a login's start may wait 30 s for the plugin's code
+        logins=AuditedLoginService(
+            store, GatewayService(store, statuses.current, timeout=45.0), audit=audit
+        ),
     )
 
 

@@ -22,6 +22,7 @@ from botmaker.errors import BotMakerError
 from botmaker.services.auth import AuthService
 from botmaker.services.bots import BotService, BotView
 from botmaker.services.gateway.chat import ChatRequest, ChatService, ChatTurn
+from botmaker.services.gateway.login import Login, LoginService, LoginView
 from botmaker.services.gateway.pairing import PairingDecision, PairingService
 from botmaker.services.keyring import KeyringService
 from botmaker.services.orphans import OrphanService
@@ -234,4 +235,30 @@ class AuditedPairingService(Audits, PairingService):
             channel=decision.channel,
             sender=decision.sender,
             **more,
+        )
+
+
+class AuditedLoginService(Audits, LoginService):
+    """A channel login links an account to a bot: its start, cancel and outcome are
+    recorded with the channel, never the code."""
+
+    def start(self, ref: str, channel: str, *, force: bool = False) -> LoginView:
+        view = super().start(ref, channel, force=force)
+        self.audit.record(
+            "channel.login_start", view.bot_name, id=view.bot_id, channel=channel, force=force
+        )
+        return view
+
+    def cancel(self, ref: str, channel: str) -> LoginView:
+        view = super().cancel(ref, channel)
+        self.audit.record("channel.login_cancel", view.bot_name, id=view.bot_id, channel=channel)
+        return view
+
+    def ended(self, login: Login) -> None:
+        self.audit.record(
+            "channel.login_end",
+            login.bot_name,
+            id=login.bot_id,
+            channel=login.channel,
+            state=login.state,
         )

@@ -7,6 +7,7 @@ import { api, ApiError, optional } from "../lib/api.js";
 import { lineChart } from "../lib/chart.js";
 import { $, dl, h } from "../lib/dom.js";
 import { ChatPanel } from "../lib/chat.js";
+import { mountChannelLogins } from "../lib/channellogin.js";
 import { renderChannelHealth } from "../lib/channelhealth.js";
 import { showDiagnosis } from "../lib/diagnosis.js";
 import { confirmDelete } from "../lib/dialog.js";
@@ -505,6 +506,7 @@ async function start() {
   diagnoseIfLooping();
   loadUsage();
   mountPairing($("#pairing-card"), bot);
+  mountChannelLogins($("#login-card"), bot, catalog.channels);
   every(15_000, loadStats);
   every(15_000, async () => {
     await loadEvents();

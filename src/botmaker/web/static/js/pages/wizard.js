@@ -10,6 +10,7 @@ import { $, $$, h } from "../lib/dom.js";
 import { clearErrors, inputFor, listOf, showApiError, showFieldError } from "../lib/fields.js";
 import * as fmt from "../lib/format.js";
 import { keyringTrouble } from "../lib/keyring.js";
+import { mountChannelLogins } from "../lib/channellogin.js";
 import { LogViewer } from "../lib/logviewer.js";
 import { renderMarkdown } from "../lib/markdown.js";
 import * as st from "../lib/status.js";
@@ -286,7 +287,8 @@ function onChannel() {
   const notes = [];
   if (c.plugin) notes.push(`Needs the OpenClaw plugin ${c.plugin} in the bot image.`);
   if (c.needs_public_url) notes.push("Needs a public webhook URL, which BotMaker does not set up.");
-  if (c.interactive_login) notes.push(`Log in afterwards: ${c.login_hint} in the bot's container (its page shows the exact command)`);
+  if (c.web_login) notes.push("Link the account once the bot runs: its QR code shows here after you create the bot, and on the bot's page.");
+  else if (c.interactive_login) notes.push(`Log in afterwards: ${c.login_hint} in the bot's container (its page shows the exact command)`);
   $("#channel-help").textContent = notes.join(" ");
   f.dmPolicy.replaceChildren(...c.dm_policies.map((p) => h("option", { value: p }, p)));
   if (c.dm_policies.includes("pairing")) f.dmPolicy.value = "pairing";
@@ -442,6 +444,7 @@ async function create() {
   $("#progress-error").hidden = true;
   $("#progress-retry").hidden = true;
   $("#progress-open").hidden = true;
+  $("#progress-login").hidden = true;
   $("#progress-name").textContent = body.name;
   for (const item of ["image", "create", "logs"]) setItem(item, "", "");
   $("#progress-title").focus();
@@ -469,6 +472,7 @@ async function create() {
   const open = $("#progress-open");
   open.href = `/bots/${encodeURIComponent(bot.id)}`;
   open.hidden = false;
+  mountChannelLogins($("#progress-login"), bot, data.channels);
   setItem("logs", "running");
   const viewer = new LogViewer($("#progress-logs"), { name: bot.name, label: `Logs of ${bot.name}` });
   const push = viewer.push.bind(viewer);
