@@ -136,7 +136,6 @@ def settings(tmp_path: Path, standin_image: str, runtime: str) -> Settings:
         docker_timeout=5.0,
         limits=BotLimits(memory_bytes=64 * 1024**2, cpus=0.5, pids=64),
         sse_ping_seconds=0.5,
-        ui_port=0,  # each test server's Control UI listener on a free port
         keyring="off",  # tests of the keyring proxy turn it on (tests/test_keyring_*.py)
         runtime=runtime,
         # This engine does not set no-new-privileges by default, and a Swarm service

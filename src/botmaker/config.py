@@ -115,8 +115,7 @@ class Settings:
     # Proxies whose X-Forwarded-For/-Proto name the client (IP networks); none: ignored.
     trusted_proxies: tuple[str, ...] = ()
     public_url: str | None = None  # the URL browsers open BotMaker's pages at
-    ui_port: int = 7101  # the bots' Control UIs' own origin (0: any free port)
-    ui_url: str | None = None  # the URL browsers open that origin at
+    ui_url: str | None = None  # the bots' Control UI origins: a pattern with one "*"
     data_dir: Path = Path("data")
     secrets_dir: Path = Path("secrets")
     admin_password: Secret | None = None
@@ -180,18 +179,23 @@ class Settings:
         listen address's."""
         return _origin(self.public_url) if self.public_url else _listen_origin(self.host, self.port)
 
-    def ui_origins(self, port: int | None = None) -> tuple[str, ...]:
-        """The origins the bots' Control UIs are served at (``port``: the UI listener's
-        bound port, when ``ui_port`` is 0): ``ui_url``'s, else the listen host at the UI
-        port (and ``localhost`` for a loopback host). A gateway accepts WebSocket
-        connections from these origins only."""
+    def ui_origin(self, bot_id: str, port: int | None = None) -> str:
+        """The origin a bot's Control UI is served at: ``ui_url`` with ``*`` replaced
+        by the bot's id, else ``http://<id>.localhost:<port>`` (``port``: as the browser
+        reached BotMaker; default the listen port). Its own origin per bot, so one
+        bot's pages can reach neither BotMaker's pages nor another bot's UI."""
         if self.ui_url is not None:
-            return (_origin(self.ui_url),)
-        bound = port if port is not None else self.ui_port
-        origins = [_listen_origin(self.host, bound)]
-        if self.host in ("127.0.0.1", "::1", "localhost"):
-            origins += [f"http://127.0.0.1:{bound}", f"http://localhost:{bound}"]
-        return tuple(dict.fromkeys(origins))
+            return _origin(self.ui_url.replace("*", bot_id, 1))
+        return f"http://{bot_id}.localhost:{self.port if port is None else port}"
+
+    @property
+    def ui_host_suffix(self) -> str:
+        """What a request's host name ends with when it is for a bot's Control UI:
+        ``.localhost`` by default, else ``ui_url``'s host after the ``*``."""
+        if self.ui_url is None:
+            return ".localhost"
+        host = urlsplit(self.ui_url).hostname or ""
+        return host.partition("*")[2]
 
     @property
     def keyring_admin_token_file(self) -> Path:
@@ -403,6 +407,18 @@ def _readable_file(value: str, name: str) -> Path:
     return file
 
 
+def _ui_url(text: str, name: str) -> str:
+    url = _url(text, name)
+    host = urlsplit(url).hostname or ""
+    if not host.startswith("*.") or host.count("*") != 1 or urlsplit(url).path not in ("", "/"):
+        raise ConfigError(
+            f"{name}: the host must start with '*.' and the URL have no path, e.g. "
+            f"https://*.ui.example.com, not {text!r}",
+            field=name,
+        )
+    return url
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
@@ -485,24 +501,16 @@ SETTINGS: tuple[Var, ...] = (
         "`http://<BOTMAKER_HOST>:<BOTMAKER_PORT>`.",
     ),
     Var(
-        "BOTMAKER_UI_PORT",
-        "ui_port",
-        integer(0, 65535),
-        "7101",
-        "Port of the second listener (on `BOTMAKER_HOST`) that serves each bot's own "
-        "Control UI at `/bots/<bot>/ui/`, behind BotMaker's login. A separate origin, so a "
-        "bot's pages can neither read BotMaker's pages nor pass its CSRF checks (see "
-        "*Operating safely*).",
-    ),
-    Var(
         "BOTMAKER_UI_URL",
         "ui_url",
-        _url,
+        _ui_url,
         None,
-        "The URL browsers open that listener at, e.g. `https://ui.bots.example.com` (a "
-        "second name on the TLS proxy). Each bot's gateway accepts Control UI WebSocket "
-        "connections from this origin only. Unset: `http://<BOTMAKER_HOST>:<BOTMAKER_UI_PORT>` "
-        "(and `localhost` for a loopback host).",
+        "Where each bot's own Control UI is served, behind BotMaker's login: a URL whose "
+        "first host label is `*`, replaced by the bot's id, e.g. `https://*.ui.example.com` "
+        "(a wildcard DNS name and certificate on the TLS proxy in front of BotMaker). Every "
+        "bot gets its own origin, so a bot's pages can reach neither BotMaker's pages nor "
+        "another bot's (see *Operating safely*). Unset: `http://*.localhost:<BOTMAKER_PORT>` "
+        "(browsers resolve `*.localhost` to this machine).",
     ),
     Var(
         "BOTMAKER_DATA_DIR",

@@ -78,8 +78,7 @@ GOOD: dict[str, tuple[str, Callable[[Settings], Any], Any]] = {
         lambda s: s.public_url,
         "https://bots.example.com",
     ),
-    "BOTMAKER_UI_PORT": ("7201", lambda s: s.ui_port, 7201),
-    "BOTMAKER_UI_URL": ("https://ui.example.com", lambda s: s.ui_url, "https://ui.example.com"),
+    "BOTMAKER_UI_URL": ("https://*.ui.example.com", lambda s: s.ui_url, "https://*.ui.example.com"),
     "BOTMAKER_KEYRING_URL": (
         "http://10.0.0.5:7181/",
         lambda s: s.keyring_url,
@@ -140,8 +139,7 @@ BAD: dict[str, list[str]] = {
     "BOTMAKER_OPENCLAW_CHANNEL": ["stable", "Latest", "v2026.9.6", "2026", "2026.9.6 ", "x:1"],
     "BOTMAKER_KEYRING": ["on", "yes", "embedded"],
     "BOTMAKER_PUBLIC_URL": ["bots.example.com", "ftp://x"],
-    "BOTMAKER_UI_PORT": ["-1", "65536", "x"],
-    "BOTMAKER_UI_URL": ["ui.example.com"],
+    "BOTMAKER_UI_URL": ["ui.example.com", "https://ui.example.com", "https://*.x/path"],
     "BOTMAKER_KEYRING_URL": ["ftp://keyring", "keyring:7181", "http://a b"],
     "BOTMAKER_KEYRING_PROXY_URL": ["keyring:7180", "http://x/?q=1"],
     "BOTMAKER_KEYRING_PORT": ["x", "65536", "-1"],
@@ -340,11 +338,12 @@ def test_the_smtp_password_file_is_checked_at_start_and_never_read_into_settings
 
 
 def test_origins_default_to_the_listen_address() -> None:
-    settings = Settings(host="127.0.0.1", port=7100, ui_port=7101)
+    settings = Settings(host="127.0.0.1", port=7100)
     assert settings.public_origin == "http://127.0.0.1:7100"
-    assert settings.ui_origins() == ("http://127.0.0.1:7101", "http://localhost:7101")
-    assert settings.ui_origins(port=4242)[0] == "http://127.0.0.1:4242"
-    assert Settings(host="10.0.0.2", ui_port=80).ui_origins() == ("http://10.0.0.2:80",)
-    public = Settings(public_url="https://b.example:8443/x", ui_url="https://ui.b.example")
+    assert settings.ui_origin("b-1") == "http://b-1.localhost:7100"
+    assert settings.ui_origin("b-1", port=4242) == "http://b-1.localhost:4242"
+    assert settings.ui_host_suffix == ".localhost"
+    public = Settings(public_url="https://b.example:8443/x", ui_url="https://*.ui.b.example")
     assert public.public_origin == "https://b.example:8443"
-    assert public.ui_origins() == ("https://ui.b.example",)
+    assert public.ui_origin("b-1") == "https://b-1.ui.b.example"
+    assert public.ui_host_suffix == ".ui.b.example"

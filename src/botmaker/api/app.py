@@ -18,6 +18,7 @@ from botmaker.api.routes import (
     bots,
     catalog,
     chat,
+    devices,
     health,
     keyring,
     logins,
@@ -29,6 +30,8 @@ from botmaker.api.routes import (
 from botmaker.config import Settings
 from botmaker.errors import BotMakerError
 from botmaker.services import Services, build_services
+from botmaker.services.gateway.passes import UiPasses
+from botmaker.web.controlui import ControlUi, ControlUiSplit
 
 log = logging.getLogger("botmaker")
 
@@ -47,6 +50,8 @@ def announce_password(password: str) -> None:
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     svc = services or build_services(settings)
+    passes = UiPasses(settings.token_ttl_seconds)
+    control_ui = ControlUi(svc, passes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,6 +69,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                 log.warning("keyring not started yet (%s); will retry on first create", exc.message)
         svc.start_background()  # gateway probes, engine events (monitor), stats sampler
         yield
+        await control_ui.aclose()
         await anyio.to_thread.run_sync(svc.stop_background)
         if services is None:
             svc.close()
@@ -81,6 +87,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     app.state.services = svc
     app.state.settings = settings
+    app.state.ui_passes = passes
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     for module in (
@@ -89,6 +96,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         bots,
         catalog,
         chat,
+        devices,
         keyring,
         logins,
         monitor,
@@ -98,4 +106,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     ):
         app.include_router(module.router)
     web.install(app)  # the dashboard: pages at /, scripts and styles at /static
+    # Outermost: a request for a bot's Control UI host never reaches the rest.
+    app.add_middleware(ControlUiSplit, ui=control_ui.app, suffix=settings.ui_host_suffix)
     return app

@@ -230,6 +230,31 @@ class GatewayToken(Exact):
     token: str
 
 
+class Device(Open):
+    device_id: str
+    client: str
+    platform: str
+    role: str
+    scopes: list[str]
+    address: str
+
+
+class PendingDevice(Device):
+    request_id: str
+    requested_at: float | None
+
+
+class PairedDevice(Device):
+    approved_at: float | None
+    last_seen_at: float | None
+    connected: bool
+
+
+class Devices(Exact):
+    pending: list[PendingDevice]
+    paired: list[PairedDevice]
+
+
 # -- DM pairing ---------------------------------------------------------------------------
 
 

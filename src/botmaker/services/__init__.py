@@ -20,6 +20,7 @@ from botmaker.services.audit import (
     AuditedAuthService,
     AuditedBotService,
     AuditedChatService,
+    AuditedGatewayService,
     AuditedKeyringService,
     AuditedLoginService,
     AuditedOrphanService,
@@ -196,7 +197,7 @@ def build_services(
     orphans = AuditedOrphanService(store, runtime, secrets, state, keyring, audit=audit)
     monitor = Monitor(settings, runtime, store, bots)
     upgrades = AuditedUpgradeService(deploy, audit=audit)
-    gateway = GatewayService(store, statuses.current)
+    gateway = AuditedGatewayService(store, statuses.current, audit=audit)
     alerts = AlertService(
         store, monitor, keyring, audit=audit, smtp_password_file=settings.smtp_password_file
     )

@@ -22,6 +22,7 @@ from botmaker.errors import BotMakerError
 from botmaker.services.auth import AuthService
 from botmaker.services.bots import BotService, BotView
 from botmaker.services.gateway.chat import ChatRequest, ChatService, ChatTurn
+from botmaker.services.gateway.client import GatewayService
 from botmaker.services.gateway.login import Login, LoginService, LoginView
 from botmaker.services.gateway.pairing import PairingDecision, PairingService
 from botmaker.services.keyring import KeyringService
@@ -194,6 +195,17 @@ class AuditedChatService(Audits, ChatService):
             chars=len(request.message),
         )
         return turn
+
+
+class AuditedGatewayService(Audits, GatewayService):
+    """Approving or denying a browser's device pairing opens (or keeps shut) a bot's
+    Control UI to that browser: recorded with the request id."""
+
+    def decide_device(self, ref: str, request_id: str, *, approve: bool) -> BotRecord:
+        record = super().decide_device(ref, request_id, approve=approve)
+        action = "bot.device_approve" if approve else "bot.device_deny"
+        self.audit.record(action, record.name, id=record.id, request=request_id)
+        return record
 
 
 class AuditedAuthService(Audits, AuthService):

@@ -34,7 +34,10 @@ from botmaker.api.deps import (
     set_session_cookie,
 )
 from botmaker.errors import Forbidden, TooManyRequests, Unauthorized
+from botmaker.openclaw.render import ui_base_path
+from botmaker.services.gateway.passes import UiPasses
 from botmaker.web import apidocs
+from botmaker.web.controlui import ENTER
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -257,6 +260,34 @@ def bot_page(bot: str, request: Request) -> Response:
             status_code=404,
         )
     return _render(request, "bot.html", token=token, page="bot", title=names[bot_id], bot_id=bot_id)
+
+
+@router.get("/bots/{bot}/ui")
+@router.get("/bots/{bot}/ui/{rest:path}")
+def control_ui_entry(bot: str, request: Request, rest: str = "") -> Response:
+    """Into a bot's Control UI on its own origin (web/controlui.py): a one-minute,
+    single-use ticket bound to this session and bot, redeemed there for a pass."""
+    token = _session(request)
+    if token is None:
+        return _to_login(request)
+    names = services(request).bots.names()
+    bot_id = bot if bot in names else next((i for i, n in names.items() if n == bot), None)
+    if bot_id is None:
+        return _render(
+            request,
+            "not_found.html",
+            token=token,
+            page="missing",
+            title="No such bot",
+            message=f"There is no bot {bot!r}.",
+            status_code=404,
+        )
+    passes: UiPasses = request.app.state.ui_passes
+    ticket = passes.ticket(token, bot_id)
+    settings = services(request).settings
+    origin = settings.ui_origin(bot_id, port=request.url.port)
+    target = f"{origin}{ui_base_path(bot_id)}{ENTER}?ticket={quote(ticket, safe='')}"
+    return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/keys")

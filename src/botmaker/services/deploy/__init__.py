@@ -149,7 +149,7 @@ class Deployer:
         path its Control UI is proxied at."""
         return GatewayAccess(
             trusted_proxies=(self.runtime.network_gateway(),),
-            origins=self.settings.ui_origins(),
+            origins=(self.settings.ui_origin(record.id),),
             base_path=ui_base_path(record.id),
         )
 

@@ -91,8 +91,10 @@ class GatewayService:
 
     # -- device (browser) pairing ------------------------------------------------------
 
-    def devices(self, record: BotRecord) -> dict[str, list[dict[str, Any]]]:
-        """The gateway's pending device pairing requests and paired devices."""
+    def devices(self, ref: str) -> dict[str, list[dict[str, Any]]]:
+        """The bot gateway's pending device (browser) pairing requests and its paired
+        devices: a browser opening the Control UI for the first time asks to pair."""
+        record = self.store.find_bot(ref)
         payload = self.rpc(record, "device.pair.list")
         if not isinstance(payload, dict):
             raise RuntimeFailure(f"bot {record.name}'s gateway sent no device list")
@@ -101,11 +103,14 @@ class GatewayService:
             "paired": [_device(item, pending=False) for item in _items(payload.get("paired"))],
         }
 
-    def decide_device(self, record: BotRecord, request_id: str, approve: bool) -> None:
+    def decide_device(self, ref: str, request_id: str, *, approve: bool) -> BotRecord:
+        """Approve or deny one pending device pairing request."""
+        record = self.store.find_bot(ref)
         if not _REQUEST_ID.fullmatch(request_id):
             raise NotFound(f"no pairing request {request_id!r}", field="request")
         method = "device.pair.approve" if approve else "device.pair.reject"
         self.rpc(record, method, {"requestId": request_id})
+        return record
 
 
 def _bounded(answer: httpx.Response) -> bytes:

@@ -7,8 +7,8 @@ import { api, ApiError, optional } from "../lib/api.js";
 import { lineChart } from "../lib/chart.js";
 import { $, dl, h } from "../lib/dom.js";
 import { ChatPanel } from "../lib/chat.js";
-import { mountChannelLogins } from "../lib/channellogin.js";
 import { renderChannelHealth } from "../lib/channelhealth.js";
+import { mountChannelLogins } from "../lib/channellogin.js";
 import { showDiagnosis } from "../lib/diagnosis.js";
 import { confirmDelete } from "../lib/dialog.js";
 import { clearErrors, listOf, showApiError } from "../lib/fields.js";
@@ -27,7 +27,6 @@ const chat = new ChatPanel($("#chat-card"), { base, botId });
 let bot = null;
 let catalog = { providers: [], channels: [] };
 let viewer = null;
-let token = null;
 
 const c = {
   personaName: $("#c-persona-name"),
@@ -445,49 +444,58 @@ async function loadEvents() {
   $("#events").replaceChildren(...sorted.slice(0, 50).map(eventItem));
 }
 
-async function fetchToken() {
-  if (token !== null) return token;
-  const data = await optional(`${base}/gateway-token`);
-  if (data === null) {
-    const note = $("#token-note");
-    note.textContent = "This server does not hand out gateway tokens.";
-    note.hidden = false;
-    return null;
-  }
-  token = data.token;
-  return token;
+// -- Control UI: device (browser) pairing ---------------------------------------------------------
+
+function deviceLine(device) {
+  const parts = [device.client || "browser", device.platform, device.role, device.address].filter(Boolean);
+  return parts.join(" · ");
 }
 
-$("#token-reveal").addEventListener("click", async (event) => {
-  const button = event.currentTarget;
-  const value = $("#token-value");
-  if (button.getAttribute("aria-pressed") === "true") {
-    value.textContent = "••••••••••••••••";
-    button.setAttribute("aria-pressed", "false");
-    button.textContent = "Reveal";
-    return;
+function pendingItem(request) {
+  const li = h("li", { class: "row row-wrap device" });
+  const label = h("span", { class: "grow" }, deviceLine(request));
+  const scopes = h("span", { class: "muted small" }, (request.scopes || []).join(", "));
+  const approve = h("button", { type: "button", class: "btn btn-primary", "data-action": "approve" }, "Approve");
+  const deny = h("button", { type: "button", class: "btn", "data-action": "deny" }, "Deny");
+  for (const button of [approve, deny]) {
+    button.addEventListener("click", async () => {
+      approve.disabled = deny.disabled = true;
+      try {
+        await api(`${base}/devices/${encodeURIComponent(request.request_id)}/${button.dataset.action}`, { method: "POST" });
+        toast(button.dataset.action === "approve" ? "Browser approved." : "Request denied.", "ok");
+      } catch (err) {
+        toast(err.message, "error");
+      }
+      loadDevices();
+    });
   }
-  try {
-    const t = await fetchToken();
-    if (t === null) return;
-    value.textContent = t;
-    button.setAttribute("aria-pressed", "true");
-    button.textContent = "Hide";
-  } catch (err) {
-    toast(err.message, "error");
-  }
-});
+  li.append(label, scopes, approve, deny);
+  return li;
+}
 
-$("#token-copy").addEventListener("click", async () => {
-  try {
-    const t = await fetchToken();
-    if (t === null) return;
-    await navigator.clipboard.writeText(t);
-    toast("Gateway token copied.", "ok");
-  } catch (err) {
-    toast(err instanceof ApiError ? err.message : "Copying is not allowed here; reveal the token and copy it by hand.", "error");
+async function loadDevices() {
+  const note = $("#devices-note");
+  if (!bot || !bot.status || bot.status.state !== "running") {
+    $("#devices-pending").replaceChildren();
+    $("#devices-empty").hidden = false;
+    return true;
   }
-});
+  let data;
+  try {
+    data = await api(`${base}/devices`);
+  } catch (err) {
+    note.textContent = err.message;
+    return true;
+  }
+  note.textContent = "A browser opening the Control UI for the first time asks this bot to pair it. Approve it here.";
+  $("#devices-pending").replaceChildren(...data.pending.map(pendingItem));
+  $("#devices-empty").hidden = data.pending.length > 0;
+  $("#devices-paired-count").textContent = String(data.paired.length);
+  $("#devices-paired").replaceChildren(
+    ...data.paired.map((d) => h("li", {}, `${deviceLine(d)}${d.connected ? " · connected" : ""}`)),
+  );
+  return true;
+}
 
 // -- start ----------------------------------------------------------------------------------------
 
@@ -506,6 +514,8 @@ async function start() {
   diagnoseIfLooping();
   loadUsage();
   mountPairing($("#pairing-card"), bot);
+  loadDevices();
+  every(5_000, loadDevices);
   mountChannelLogins($("#login-card"), bot, catalog.channels);
   every(15_000, loadStats);
   every(15_000, async () => {
