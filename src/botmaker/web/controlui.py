@@ -271,6 +271,7 @@ class ControlUi:
                 open_timeout=15,
                 ping_interval=None,
                 user_agent_header=headers.get("user-agent"),
+                proxy=None,  # straight to the bot, whatever proxy the environment names
             )
         except InvalidStatus as exc:
             log.info("bot %s: Control UI WebSocket refused: %s", bot_id, exc.response.status_code)
