@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -44,6 +45,7 @@ from botmaker.openclaw.render import ui_base_path
 from botmaker.services import Services
 from botmaker.services.gateway.access import forwarded_headers, response_headers, user_identity
 from botmaker.services.gateway.passes import UiPasses
+from botmaker.store import BotRecord
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,8 @@ ENTER = "/__botmaker/enter"
 #: How often an open WebSocket re-checks that its pass and session still hold.
 RECHECK_SECONDS = 5.0
 MAX_MESSAGE = 16 * 1024 * 1024
+CACHE_SECONDS = 1.0
+CACHE_LIMIT = 10_000
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 #: Encoded dots, slashes and backslashes, dot segments, empty segments: never forwarded.
 _UNSAFE_PATH = re.compile(rb"%2e|%2f|%5c|\\|/\.\.?(/|$)|//", re.IGNORECASE)
@@ -111,6 +115,10 @@ class ControlUi:
             ],
         )
         self.app.add_route("/{rest:path}", self.elsewhere, methods=_METHODS)
+        # A UI loads dozens of assets at once: a session and a bot row checked in the
+        # last second are not asked again (a WebSocket's watch always asks).
+        self._sessions: dict[str, float] = {}
+        self._records: dict[str, tuple[float, BotRecord]] = {}
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -122,21 +130,37 @@ class ControlUi:
         host = _host(scope)
         return host == f"{bot_id}{self.suffix}"
 
-    async def _allowed(self, scope: Scope, bot_id: str, cookie: str | None) -> str | None:
+    async def _allowed(
+        self, scope: Scope, bot_id: str, cookie: str | None, *, fresh: bool = False
+    ) -> str | None:
         """The signed-in person behind the request's pass, or None."""
         granted = self.passes.check(cookie, bot_id)
         if granted is None or not self._own_bot(scope, bot_id):
             return None
-        try:
-            await anyio.to_thread.run_sync(self.svc.auth.authenticate, granted.session)
-        except Unauthorized:
-            if cookie:
-                self.passes.revoke(cookie)
-            return None
+        now = time.monotonic()
+        if fresh or self._sessions.get(granted.session, 0.0) < now:
+            try:
+                await anyio.to_thread.run_sync(self.svc.auth.authenticate, granted.session)
+            except Unauthorized:
+                self._sessions.pop(granted.session, None)
+                if cookie:
+                    self.passes.revoke(cookie)
+                return None
+            if len(self._sessions) > CACHE_LIMIT:
+                self._sessions.clear()
+            self._sessions[granted.session] = now + CACHE_SECONDS
         return "admin"  # one admin today; per-user identities come with users (issue 16)
 
     async def _target(self, bot_id: str) -> str:
-        record = await anyio.to_thread.run_sync(self.svc.store.get_bot, bot_id)
+        now = time.monotonic()
+        cached = self._records.get(bot_id)
+        if cached is None or cached[0] < now:
+            record = await anyio.to_thread.run_sync(self.svc.store.get_bot, bot_id)
+            if len(self._records) > CACHE_LIMIT:
+                self._records.clear()
+            self._records[bot_id] = (now + CACHE_SECONDS, record)
+        else:
+            record = cached[1]
         return self.svc.gateway.base_url(record)
 
     def _sign_in(self, request: Request, bot_id: str) -> Response:
@@ -283,7 +307,9 @@ class ControlUi:
             return
         async with upstream:
             await websocket.accept(subprotocol=upstream.subprotocol)
-            await _pipe(websocket, upstream, lambda: self._allowed(scope, bot_id, cookie))
+            await _pipe(
+                websocket, upstream, lambda: self._allowed(scope, bot_id, cookie, fresh=True)
+            )
 
 
 async def _relay(upstream: httpx.Response) -> AsyncIterator[bytes]:
