@@ -59,8 +59,8 @@ class CreateBot:
                 )
             deploy.secrets.write_all(bot_id, files, uid=record.uid, gid=record.uid)
             deploy.steps.step("after_secrets", bot_id)
+            deploy.images.ensure(record.image)  # the first engine call: a hung engine fails here
             deploy.render(record, "create")
-            deploy.images.ensure(record.image)
             record = deploy.validated(record)  # an OpenClaw image: its gateway gets probed
             container_attempted = True
             record = deploy.create_container(record)
