@@ -242,23 +242,32 @@ def wizard_page(request: Request) -> Response:
     return _page(request, "wizard.html", "wizard", title="New bot")
 
 
+def _bot_id(names: dict[str, str], bot: str) -> str | None:
+    """The id of the bot ``bot`` names (its id or its name), if there is one."""
+    return bot if bot in names else next((i for i, n in names.items() if n == bot), None)
+
+
+def _no_such_bot(request: Request, token: str, bot: str) -> HTMLResponse:
+    return _render(
+        request,
+        "not_found.html",
+        token=token,
+        page="missing",
+        title="No such bot",
+        message=f"There is no bot {bot!r}.",
+        status_code=404,
+    )
+
+
 @router.get("/bots/{bot}")
 def bot_page(bot: str, request: Request) -> Response:
     token = _session(request)
     if token is None:
         return _to_login(request)
     names = services(request).bots.names()  # no engine call: the page loads even if it is down
-    bot_id = bot if bot in names else next((i for i, n in names.items() if n == bot), None)
+    bot_id = _bot_id(names, bot)
     if bot_id is None:
-        return _render(
-            request,
-            "not_found.html",
-            token=token,
-            page="missing",
-            title="No such bot",
-            message=f"There is no bot {bot!r}.",
-            status_code=404,
-        )
+        return _no_such_bot(request, token, bot)
     return _render(request, "bot.html", token=token, page="bot", title=names[bot_id], bot_id=bot_id)
 
 
@@ -271,17 +280,9 @@ def control_ui_entry(bot: str, request: Request, rest: str = "") -> Response:
     if token is None:
         return _to_login(request)
     names = services(request).bots.names()
-    bot_id = bot if bot in names else next((i for i, n in names.items() if n == bot), None)
+    bot_id = _bot_id(names, bot)
     if bot_id is None:
-        return _render(
-            request,
-            "not_found.html",
-            token=token,
-            page="missing",
-            title="No such bot",
-            message=f"There is no bot {bot!r}.",
-            status_code=404,
-        )
+        return _no_such_bot(request, token, bot)
     passes: UiPasses = request.app.state.ui_passes
     ticket = passes.ticket(token, bot_id)
     settings = services(request).settings
