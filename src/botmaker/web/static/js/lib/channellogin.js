@@ -26,6 +26,9 @@ class ChannelLogin {
     this.path = `/api/bots/${encodeURIComponent(bot.id)}/channels/${encodeURIComponent(channel.id)}/login`;
     this.timer = null;
     this.state = null;
+    // Each request is numbered: an answer older than the latest request is dropped (a
+    // first status read can take seconds and must not undo a login started meanwhile).
+    this.asked = 0;
     this.status = h("p", { class: "small", role: "status", "aria-live": "polite" });
     this.message = h("p", { class: "muted small" });
     this.image = h("img", { class: "login-qr", alt: `QR code to scan with ${channel.label}`, width: 264, height: 264, hidden: true });
@@ -47,26 +50,31 @@ class ChannelLogin {
   }
 
   async start(force, button) {
+    const asked = ++this.asked;
     const view = await runAction(button, () => api(this.path, { method: "POST", body: { force } }), {
       busyText: "Starting…",
       subject: this.bot.name,
     });
-    if (view) this.show(view);
+    if (view && asked === this.asked) this.show(view);
   }
 
   async stop() {
+    const asked = ++this.asked;
     const view = await runAction(this.cancel, () => api(this.path, { method: "DELETE" }), {
       busyText: "Cancelling…",
       subject: this.bot.name,
       ok: `${this.channel.label} login cancelled.`,
     });
-    if (view) this.show(view);
+    if (view && asked === this.asked) this.show(view);
   }
 
   async load() {
+    const asked = ++this.asked;
     try {
-      this.show(await api(this.path));
+      const view = await api(this.path);
+      if (asked === this.asked) this.show(view);
     } catch (err) {
+      if (asked !== this.asked) return;
       this.status.textContent = `Could not read the login: ${err.message}`;
       this.schedule(false);
     }
