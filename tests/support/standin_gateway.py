@@ -49,7 +49,11 @@ class StandInGateway:
         self.loop.run_until_complete(site.start())
         self.port = runner.addresses[0][1]
         self._ready.set()
-        self.loop.run_forever()
+        try:
+            self.loop.run_forever()
+        finally:  # closes the listening and open sockets; a test leaves none behind
+            self.loop.run_until_complete(runner.cleanup())
+            self.loop.close()
 
     def __enter__(self) -> StandInGateway:
         self._thread.start()
