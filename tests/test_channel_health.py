@@ -157,7 +157,8 @@ def _run(
     assert alert["bot"] == {"id": bot_id, "name": "chan-bot"}
     assert alert["channel"]["type"] == "telegram"
     assert alert["channel"]["account"] == "default"
-    assert alert["channel"]["state"] == "disconnected"
+    # Between its retries the gateway reports the account "connecting": both are down.
+    assert alert["channel"]["state"] in {"disconnected", "connecting"}
     assert alert["detail"].startswith("telegram disconnected for ")
     assert alert["detail"].endswith(": Bad Gateway")
     events = client.get(f"/api/bots/{bot_id}/events").json()["events"]
