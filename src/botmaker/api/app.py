@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
 from botmaker import __version__, web
+from botmaker.api.deps import Allow
 from botmaker.api.errors import install_error_handlers
 from botmaker.api.middleware import BodySizeLimit
 from botmaker.api.routes import (
@@ -26,6 +29,7 @@ from botmaker.api.routes import (
     ops,
     pairing,
     upgrades,
+    users,
 )
 from botmaker.config import Settings
 from botmaker.errors import BotMakerError
@@ -46,6 +50,39 @@ def announce_password(password: str) -> None:
         file=sys.stderr,
         flush=True,
     )
+
+
+#: The only ``/api`` routes anyone may call: signing in, and the docs page (which
+#: itself sends a visitor without a session to the login form).
+PUBLIC_API = frozenset({"/api/login", "/api/docs"})
+
+
+def declare_actions(app: FastAPI) -> None:
+    """Every ``/api`` route names the one policy action it needs (``allow``), or the
+    app does not start; the action is shown in the OpenAPI document (``x-action``)."""
+    for route in _api_routes(app.routes):
+        if not route.path.startswith("/api"):
+            continue
+        actions = [d.call.action for d in route.dependant.dependencies if isinstance(d.call, Allow)]
+        if route.path in PUBLIC_API:
+            if actions:
+                raise RuntimeError(f"{route.path} is public but declares {actions}")
+            continue
+        if len(actions) != 1:
+            raise RuntimeError(
+                f"{sorted(route.methods or ())} {route.path} must declare one action"
+            )
+        route.openapi_extra = {**(route.openapi_extra or {}), "x-action": actions[0].value}
+
+
+def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
+    """Every API route, also inside included routers (FastAPI includes them lazily)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _api_routes(included.routes)
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
@@ -103,9 +140,11 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         ops,
         pairing,
         upgrades,
+        users,
     ):
         app.include_router(module.router)
     web.install(app)  # the dashboard: pages at /, scripts and styles at /static
+    declare_actions(app)
     # Outermost: a request for a bot's Control UI host never reaches the rest.
     app.add_middleware(ControlUiSplit, ui=control_ui.app, suffix=settings.ui_host_suffix)
     return app

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
+from typing import Any
 
-from fastapi import Request, Response
+import anyio.to_thread
+from fastapi import Depends, Request, Response
 
+from botmaker import policy
 from botmaker.errors import Forbidden
+from botmaker.policy import Action, Principal
 from botmaker.services import Services
+from botmaker.store import BotRecord
 
 SESSION_COOKIE = "botmaker_session"
 CSRF_HEADER = "x-csrf-token"
@@ -66,22 +72,73 @@ def check_origin(request: Request) -> None:
         raise Forbidden("cross-site request refused")
 
 
-def require_auth(request: Request) -> str:
-    """Every ``/api/*`` route but login: a valid Bearer token or session cookie.
+def authenticate(request: Request) -> Principal:
+    """Who calls an ``/api/*`` route: a valid Bearer token or session cookie.
 
     The cookie is ambient (a browser adds it by itself), so a cookie-authenticated write
     must also come from our own origin and carry the session's CSRF token in the
     ``X-CSRF-Token`` header. A Bearer token is never ambient and needs neither.
     """
     token, from_cookie = request_token(request)
-    session_id = services(request).auth.authenticate(token)
+    principal = services(request).auth.authenticate(token)
     if from_cookie and request.method not in _SAFE_METHODS:
         assert token is not None
         # SameSite=Strict already keeps other sites' requests cookie-less; the Origin
         # check and the CSRF token refuse a cross-site write even where it does not.
         check_origin(request)
         check_csrf(token, request.headers.get(CSRF_HEADER))
-    return session_id
+    return principal
+
+
+class Allow:
+    """The dependency every ``/api/*`` route but login declares: who calls, and may
+    they do ``action`` (to the route's ``{bot}``)? Decided by :func:`policy.check`.
+
+    Async, so the caller it sets in :data:`policy.acting` is seen by the route (run
+    in a copy of this context) and by the audit log. The store reads run in a thread.
+    """
+
+    def __init__(self, action: Action) -> None:
+        self.action = action
+
+    async def __call__(self, request: Request) -> Principal:
+        principal, record, ref = await anyio.to_thread.run_sync(self._resolve, request)
+        if principal.must_change_password and self.action is not Action.SESSION:
+            raise Forbidden("change your password first (PUT /api/me/password)")
+        policy.check(principal, self.action, record, ref)
+        policy.acting.set(principal)
+        request.state.principal = principal
+        return principal
+
+    def _resolve(self, request: Request) -> tuple[Principal, policy.Owned | None, str]:
+        principal = authenticate(request)
+        ref = str(request.path_params.get("bot", ""))
+        if self.action not in policy.BOT_ACTIONS:
+            return principal, None, ref
+        record = services(request).store.find_bot(ref)
+        return principal, owned(record), ref
+
+
+def allow(action: Action) -> Any:
+    """``dependencies=[allow(Action.X)]`` on a route."""
+    return Depends(Allow(action))
+
+
+def owned(record: BotRecord) -> policy.Owned:
+    return policy.Owned(record.id, record.owner_id, record.team_id)
+
+
+def caller(request: Request) -> Principal:
+    """The principal :class:`Allow` admitted for this request."""
+    principal: Principal = request.state.principal
+    return principal
+
+
+def reach(request: Request, action: Action = Action.BOT_READ) -> Callable[[BotRecord], bool]:
+    """The bots the caller may ``action`` (see, by default): every fleet-wide list's
+    filter."""
+    principal = caller(request)
+    return lambda record: policy.allowed(principal, action, owned(record))
 
 
 def _own_origin(request: Request) -> str:

@@ -131,6 +131,8 @@ class BotPublic(Exact):
         description="its channel accounts' health (running OpenClaw bots, once checked)"
     )
     keyring: bool
+    owner: str | None = Field(description="the id of the user who made the bot")
+    team: str | None = Field(description="the id of the bot's team (its members reach it)")
     created_at: str
     updated_at: str
     budget: Budget | None = Field(default=None, description="keyring bots only")

@@ -27,6 +27,7 @@ from botmaker.services.audit import (
     AuditedPairingService,
     AuditedRolloutService,
     AuditedUpgradeService,
+    AuditedUserService,
     AuditLog,
 )
 from botmaker.services.auth import AuthService
@@ -48,6 +49,7 @@ from botmaker.services.rollout import RolloutService
 from botmaker.services.stats import StatsSampler
 from botmaker.services.statuses import StatusCache
 from botmaker.services.upgrades import UpgradeService
+from botmaker.services.users import UserService
 from botmaker.state import StateStore
 from botmaker.store import Database, Store
 
@@ -77,6 +79,7 @@ class Services:
     pairing: PairingService  # senders' DM pairing requests, approved or denied
     chat: ChatService  # a person's messages to a bot's agent, answers streamed
     logins: LoginService  # channel logins (QR codes) run in bots, shown in BotMaker
+    users: UserService  # users, teams, bot grants, API tokens
 
     def health(self) -> dict[str, dict[str, object]]:
         result: dict[str, dict[str, object]] = {}
@@ -242,6 +245,7 @@ def build_services(
         logins=AuditedLoginService(
             store, GatewayService(store, statuses.current, timeout=45.0), audit=audit
         ),
+        users=AuditedUserService(store, audit=audit),
     )
 
 

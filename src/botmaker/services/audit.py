@@ -1,7 +1,8 @@
 """The audit log: who did what, when — and never a secret.
 
-Every entry is ``(at, actor, action, target, detail)``. ``actor`` is ``admin`` for the
-API and dashboard (one admin account) and ``cli`` for the command line. ``detail`` is
+Every entry is ``(at, actor, action, target, detail)``. ``actor`` is the user (and API
+token) of the request (:data:`botmaker.policy.acting`), else the log's own actor:
+``admin`` for what the server does on its own behalf, ``cli`` for the command line. ``detail`` is
 a small JSON object of *names* (edited fields, a key's provider and last 4
 characters, a client address), never a value that could be a secret.
 
@@ -16,10 +17,12 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from botmaker.errors import BotMakerError
-from botmaker.services.auth import AuthService
+from botmaker.policy import Principal, Role, acting
+from botmaker.services.auth import FIRST_ADMIN, AuthService
 from botmaker.services.bots import BotService, BotView
 from botmaker.services.gateway.chat import ChatRequest, ChatService, ChatTurn
 from botmaker.services.gateway.client import GatewayService
@@ -30,7 +33,9 @@ from botmaker.services.orphans import OrphanService
 from botmaker.services.rollout import RolloutService
 from botmaker.services.schemas import BotCreate, BotUpdate, KeyCreate
 from botmaker.services.upgrades import UpgradeService
+from botmaker.services.users import UserService
 from botmaker.store import BotRecord, Database
+from botmaker.store.records import TeamRecord, TokenRecord, UserRecord
 
 log = logging.getLogger(__name__)
 
@@ -45,23 +50,68 @@ class AuditLog:
         self.actor = actor
 
     def record(self, action: str, target: str = "", **detail: Any) -> None:
+        caller = acting.get()
+        actor = caller.actor if caller else self.actor
+        user_id = caller.user_id if caller else None
+        token_id = caller.token_id if caller else None
         try:
             with self.db.write() as conn:
                 conn.execute(
-                    "INSERT INTO audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
-                    (time.time(), self.actor, action, target, json.dumps(detail, sort_keys=True)),
+                    "INSERT INTO audit (at, actor, action, target, detail, user_id, token_id)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        time.time(),
+                        actor,
+                        action,
+                        target,
+                        json.dumps(detail, sort_keys=True),
+                        user_id,
+                        token_id,
+                    ),
                 )
         except BotMakerError as exc:  # the action happened; losing its entry is logged
             log.error("could not record %s of %s in the audit log: %s", action, target, exc)
 
-    def entries(self, *, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
-        """Entries newest first; ``before`` (an entry id) pages back."""
+    def entries(
+        self, *, limit: int = 100, before: int | None = None, user: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Entries newest first; ``before`` (an entry id) pages back; ``user`` (a user
+        id) keeps what that user did (and what was done to their account at login)."""
         rows = self.db.query(
-            "SELECT id, at, actor, action, target, detail FROM audit"
-            " WHERE id < ? ORDER BY id DESC LIMIT ?",
-            (before if before is not None else 2**63 - 1, max(1, min(limit, MAX_LIMIT))),
+            "SELECT id, at, actor, action, target, detail, user_id, token_id FROM audit"
+            " WHERE id < :before AND (:user IS NULL OR user_id = :user)"
+            " ORDER BY id DESC LIMIT :limit",
+            {
+                "before": before if before is not None else 2**63 - 1,
+                "user": user,
+                "limit": max(1, min(limit, MAX_LIMIT)),
+            },
         )
         return [{**dict(row), "detail": json.loads(row["detail"])} for row in rows]
+
+    def since(
+        self, after: int, *, user: str | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """Entries after the entry id ``after``, oldest first (an export's pages)."""
+        rows = self.db.query(
+            "SELECT id, at, actor, action, target, detail, user_id, token_id FROM audit"
+            " WHERE id > :after AND (:user IS NULL OR user_id = :user)"
+            " ORDER BY id LIMIT :limit",
+            {"after": after, "user": user, "limit": max(1, min(limit, MAX_LIMIT))},
+        )
+        return [{**dict(row), "detail": json.loads(row["detail"])} for row in rows]
+
+    def record_as(self, user: UserRecord | None, action: str, target: str, **detail: Any) -> None:
+        """Record for a user who is not (yet) the caller: a login, a failed one."""
+        if user is None:
+            self.record(action, target, **detail)
+            return
+        principal = Principal(user_id=user.id, name=user.name, role=Role(user.role))
+        reset = acting.set(principal)
+        try:
+            self.record(action, target, **detail)
+        finally:
+            acting.reset(reset)
 
 
 class Audits:
@@ -87,8 +137,8 @@ def _fields(patch: BotUpdate) -> list[str]:
 class AuditedBotService(Audits, BotService):
     """``BotService`` that records each change it makes."""
 
-    def create(self, request: BotCreate) -> BotView:
-        view = super().create(request)
+    def create(self, request: BotCreate, *, owner: str | None = None) -> BotView:
+        view = super().create(request, owner=owner)
         self.audit.record(
             "bot.create",
             view.record.name,
@@ -96,6 +146,7 @@ class AuditedBotService(Audits, BotService):
             provider=view.record.provider,
             model=view.record.model,
             channel=view.record.channel,
+            team=view.record.team_id,
         )
         return view
 
@@ -209,18 +260,40 @@ class AuditedGatewayService(Audits, GatewayService):
 
 
 class AuditedAuthService(Audits, AuthService):
-    def login(self, password: str, client: str) -> str:
+    def login(self, password: str, client: str, user: str = FIRST_ADMIN) -> str:
         try:
-            token = super().login(password, client)
+            token = super().login(password, client, user)
         except BotMakerError as exc:
-            self.audit.record("login.failed", "", client=client, status=exc.status)
+            known = self.accounts.user_by_name(user)
+            self.audit.record_as(
+                known,
+                "login.failed",
+                known.name if known else user[:64],
+                client=client,
+                status=exc.status,
+            )
             raise
-        self.audit.record("login", "", client=client)
+        self.audit.record_as(self.accounts.user_by_name(user), "login", user, client=client)
         return token
 
     def logout(self, token: str | None) -> None:
         super().logout(token)
         self.audit.record("logout")
+
+    def create_token(
+        self,
+        principal: Principal,
+        *,
+        name: str,
+        scopes: frozenset[str],
+        bots: frozenset[str] | None,
+        expires_in: int | None,
+    ) -> tuple[TokenRecord, str]:
+        record, secret = super().create_token(
+            principal, name=name, scopes=scopes, bots=bots, expires_in=expires_in
+        )
+        self.audit.record("token.add", name, id=record.id, scopes=sorted(scopes), bots=record.bots)
+        return record, secret
 
 
 class AuditedPairingService(Audits, PairingService):
@@ -274,3 +347,76 @@ class AuditedLoginService(Audits, LoginService):
             channel=login.channel,
             state=login.state,
         )
+
+
+class AuditedUserService(Audits, UserService):
+    """User, team, grant and token changes: recorded by name, never a password."""
+
+    def add(
+        self, name: str, role: str, *, email: str | None = None, password: str | None = None
+    ) -> tuple[dict[str, Any], str | None]:
+        user, generated = super().add(name, role, email=email, password=password)
+        self.audit.record("user.add", name, id=user["id"], role=role)
+        return user, generated
+
+    def update(
+        self,
+        ref: str,
+        *,
+        role: str | None = None,
+        disabled: bool | None = None,
+        email: str | None = None,
+    ) -> dict[str, Any]:
+        user = super().update(ref, role=role, disabled=disabled, email=email)
+        changed = {"role": role, "disabled": disabled, "email": email is not None or None}
+        self.audit.record(
+            "user.edit",
+            user["name"],
+            id=user["id"],
+            **{k: v for k, v in changed.items() if v is not None},
+        )
+        return user
+
+    def reset(self, ref: str) -> tuple[dict[str, Any], str]:
+        user, password = super().reset(ref)
+        self.audit.record("user.reset", user["name"], id=user["id"])
+        return user, password
+
+    def change_password(self, principal: Principal, new: str) -> None:
+        super().change_password(principal, new)
+        self.audit.record("user.password", principal.name, id=principal.user_id)
+
+    def add_team(self, name: str, members: Iterable[str] = ()) -> dict[str, Any]:
+        team = super().add_team(name, members)
+        self.audit.record("team.add", name, id=team["id"], members=team["members"])
+        return team
+
+    def set_members(self, ref: str, members: Iterable[str]) -> dict[str, Any]:
+        team = super().set_members(ref, members)
+        self.audit.record("team.members", team["name"], id=team["id"], members=team["members"])
+        return team
+
+    def delete_team(self, ref: str) -> TeamRecord:
+        team = super().delete_team(ref)
+        self.audit.record("team.delete", team.name, id=team.id)
+        return team
+
+    def set_access(
+        self,
+        principal: Principal,
+        bot_id: str,
+        *,
+        users: Iterable[str] | None = None,
+        team: str | None = None,
+        clear_team: bool = False,
+    ) -> dict[str, Any]:
+        access = super().set_access(
+            principal, bot_id, users=users, team=team, clear_team=clear_team
+        )
+        self.audit.record("bot.access", self.store.get_bot(bot_id).name, id=bot_id, **access)
+        return access
+
+    def revoke_token(self, principal: Principal, token_id: str) -> TokenRecord:
+        token = super().revoke_token(principal, token_id)
+        self.audit.record("token.revoke", token.name, id=token.id, user=token.user_id)
+        return token

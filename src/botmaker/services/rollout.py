@@ -23,6 +23,7 @@ step goes through :meth:`RolloutService.note` — the audited subclass
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from collections.abc import Iterable
@@ -220,7 +221,11 @@ class RolloutService:
         if len(group) == 1:
             return [self._one(group[0], image, digest, index)]
         with ThreadPoolExecutor(max_workers=len(group), thread_name_prefix="rollout") as pool:
-            futures = [pool.submit(self._one, r, image, digest, index) for r in group]
+            # Each upgrade runs in the caller's context: the audit log names who asked.
+            futures = [
+                pool.submit(contextvars.copy_context().run, self._one, r, image, digest, index)
+                for r in group
+            ]
             return [future.result() for future in futures]
 
     def _one(self, record: BotRecord, image: str, digest: str | None, index: int) -> dict[str, Any]:

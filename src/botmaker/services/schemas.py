@@ -152,6 +152,11 @@ class BotCreate(BaseModel):
     )
     dm_policy: str | None = Field(default=None, description="who may message the bot directly")
     allow_from: list[AllowEntry] = Field(default_factory=list, max_length=200)
+    team: str | None = Field(
+        default=None,
+        max_length=64,
+        description="the team (id or name) the bot belongs to; its members reach it",
+    )
     channel_settings: dict[str, SettingValue] = Field(
         default_factory=dict,
         max_length=16,

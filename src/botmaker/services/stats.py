@@ -139,11 +139,11 @@ class StatsSampler:
             return []
         return self.store.bot_stats(bot_id, since=time.time() - hours * 3600)
 
-    def fleet_history(self, hours: float) -> list[dict[str, Any]]:
-        """Per-minute totals over the fleet for the last ``hours`` (one query)."""
+    def fleet_history(self, hours: float, only: set[str] | None = None) -> list[dict[str, Any]]:
+        """Per-minute totals over the fleet (or the bots ``only``) for the last ``hours``."""
         if self.store is None:
             return []
-        return self.store.fleet_stats(since=time.time() - hours * 3600)
+        return self.store.fleet_stats(since=time.time() - hours * 3600, only=only)
 
     # -- sampling ---------------------------------------------------------------------
 

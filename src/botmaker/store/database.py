@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from botmaker.errors import StorageFull, StoreUnavailable
-from botmaker.store.migrations import MIGRATIONS, Migration
+from botmaker.store.migrations import MIGRATIONS, Migration, statements
 
 
 class Database:
@@ -129,22 +129,9 @@ class Database:
                 if callable(step):
                     step(conn)
                 else:
-                    for statement in _statements(step):
+                    for statement in statements(step):
                         conn.execute(statement)
                 conn.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                     (version, name, time.time()),
                 )
-
-
-def _statements(script: str) -> Iterator[str]:
-    """Split a migration into statements (executescript would commit our transaction)."""
-    buffer = ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            if buffer.strip():
-                yield buffer.strip()
-            buffer = ""
-    if buffer.strip():
-        raise ValueError(f"incomplete SQL statement in migration: {buffer.strip()[:60]}")

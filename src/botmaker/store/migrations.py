@@ -7,8 +7,10 @@ Python (a bot's definition JSON).
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 
 from pydantic import ValidationError
 
@@ -16,6 +18,19 @@ from botmaker.definition import BotDefinition
 from botmaker.errors import StoreUnavailable
 
 Migration = tuple[int, str, str | Callable[[sqlite3.Connection], None]]
+
+
+def statements(script: str) -> Iterator[str]:
+    """Split a migration into statements (executescript would commit our transaction)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                yield buffer.strip()
+            buffer = ""
+    if buffer.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {buffer.strip()[:60]}")
 
 
 def _versioned_definitions(conn: sqlite3.Connection) -> None:
@@ -31,6 +46,85 @@ def _versioned_definitions(conn: sqlite3.Connection) -> None:
         except (ValidationError, ValueError) as exc:
             raise StoreUnavailable(f"the definition of bot {name} cannot be read: {exc}") from None
         conn.execute("UPDATE bots SET definition = ? WHERE id = ?", (definition.to_json(), bot_id))
+
+
+#: The settings key the single-admin installs kept the admin's password hash under.
+LEGACY_PASSWORD_KEY = "admin_password_hash"  # noqa: S105 - a settings key
+
+USERS_SCHEMA = """
+CREATE TABLE users (
+    id                   TEXT PRIMARY KEY,
+    name                 TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    email                TEXT UNIQUE COLLATE NOCASE,
+    role                 TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),
+    password_hash        TEXT,
+    source               TEXT NOT NULL DEFAULT 'local' CHECK (source IN ('local', 'oidc')),
+    disabled             INTEGER NOT NULL DEFAULT 0,
+    must_change_password INTEGER NOT NULL DEFAULT 0,
+    created_at           REAL NOT NULL,
+    last_login_at        REAL
+);
+CREATE TABLE teams (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    created_at REAL NOT NULL
+);
+CREATE TABLE team_members (
+    team_id TEXT NOT NULL REFERENCES teams (id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    PRIMARY KEY (team_id, user_id)
+);
+CREATE INDEX team_members_user ON team_members (user_id);
+CREATE TABLE bot_grants (
+    bot_id  TEXT NOT NULL REFERENCES bots (id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    PRIMARY KEY (bot_id, user_id)
+);
+CREATE INDEX bot_grants_user ON bot_grants (user_id);
+CREATE TABLE api_tokens (
+    id           TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name         TEXT NOT NULL,
+    secret_hash  TEXT NOT NULL,
+    scopes       TEXT NOT NULL,
+    bots         TEXT,
+    created_at   REAL NOT NULL,
+    expires_at   REAL,
+    last_used_at REAL,
+    revoked_at   REAL
+);
+CREATE INDEX api_tokens_user ON api_tokens (user_id);
+ALTER TABLE bots ADD COLUMN owner_id TEXT REFERENCES users (id) ON DELETE SET NULL;
+ALTER TABLE bots ADD COLUMN team_id TEXT REFERENCES teams (id) ON DELETE SET NULL;
+ALTER TABLE sessions ADD COLUMN user_id TEXT REFERENCES users (id) ON DELETE CASCADE;
+CREATE INDEX sessions_user ON sessions (user_id);
+ALTER TABLE audit ADD COLUMN user_id TEXT;
+ALTER TABLE audit ADD COLUMN token_id TEXT;
+CREATE INDEX audit_user ON audit (user_id, id);
+"""
+
+
+def _users(conn: sqlite3.Connection) -> None:
+    """Users, teams, grants and API tokens. A single-admin install keeps its admin:
+    the stored password hash becomes the user ``admin``, who owns every bot and every
+    open session (so nobody is logged out by the upgrade)."""
+    for statement in statements(USERS_SCHEMA):
+        conn.execute(statement)
+    row = conn.execute(
+        "SELECT value FROM admin_settings WHERE key = ?", (LEGACY_PASSWORD_KEY,)
+    ).fetchone()
+    if row is None:
+        return  # a new install: the first admin is made at start-up (AuthService)
+    admin_id = secrets.token_hex(6)
+    conn.execute(
+        "INSERT INTO users (id, name, role, password_hash, created_at)"
+        " VALUES (?, 'admin', 'admin', ?, ?)",
+        (admin_id, row[0], time.time()),
+    )
+    conn.execute("DELETE FROM admin_settings WHERE key = ?", (LEGACY_PASSWORD_KEY,))
+    conn.execute("UPDATE bots SET owner_id = ?", (admin_id,))
+    conn.execute("UPDATE sessions SET user_id = ?", (admin_id,))
+    conn.execute("UPDATE audit SET user_id = ? WHERE actor = 'admin'", (admin_id,))
 
 
 MIGRATIONS: list[Migration] = [
@@ -134,4 +228,5 @@ MIGRATIONS: list[Migration] = [
         "bot definitions as versioned JSON (version 1: persona and channels always given)",
         _versioned_definitions,
     ),
+    (8, "users, teams, per-bot grants and API tokens; bots get an owner and a team", _users),
 ]

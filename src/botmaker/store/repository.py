@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from datetime import UTC, datetime
@@ -9,6 +10,7 @@ from typing import Any
 
 from botmaker.definition import BotDefinition
 from botmaker.errors import Conflict, NotFound
+from botmaker.store.accounts import Accounts
 from botmaker.store.database import Database
 from botmaker.store.records import BotRecord, SessionRecord
 
@@ -27,6 +29,7 @@ def _canonical(definition: BotDefinition | str, *, name: str, columns: dict[str,
 class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.accounts = Accounts(db)
         self._bots: tuple[tuple[int, int], list[BotRecord]] | None = None  # (version, rows)
 
     # -- bots -------------------------------------------------------------------------
@@ -43,6 +46,8 @@ class Store:
         uid_base: int,
         fixed_uid: int | None,
         definition: BotDefinition | str = "{}",
+        owner_id: str | None = None,
+        team_id: str | None = None,
     ) -> BotRecord:
         """Insert a bot in state ``creating``; a taken name is a 409 naming ``name``."""
         now = utcnow()
@@ -52,9 +57,21 @@ class Store:
             with self.db.write() as conn:
                 cursor = conn.execute(
                     "INSERT INTO bots (id, name, provider, model, channel, image, uid,"
-                    " state, created_at, updated_at, definition)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 0, 'creating', ?, ?, ?)",
-                    (bot_id, name, provider, model, channel, image, now, now, definition),
+                    " state, created_at, updated_at, definition, owner_id, team_id)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 0, 'creating', ?, ?, ?, ?, ?)",
+                    (
+                        bot_id,
+                        name,
+                        provider,
+                        model,
+                        channel,
+                        image,
+                        now,
+                        now,
+                        definition,
+                        owner_id,
+                        team_id,
+                    ),
                 )
                 seq = int(cursor.lastrowid or 0)
                 uid = fixed_uid if fixed_uid is not None else uid_base + seq
@@ -112,6 +129,8 @@ class Store:
             "channel",
             "definition",
             "desired",
+            "owner_id",
+            "team_id",
         }
         unknown = set(fields) - allowed
         if unknown:
@@ -220,14 +239,17 @@ class Store:
         )
         return [dict(row) for row in rows]
 
-    def fleet_stats(self, *, since: float) -> list[dict[str, Any]]:
-        """Per-minute totals over every bot from ``since`` on, oldest first (one query)."""
+    def fleet_stats(self, *, since: float, only: set[str] | None = None) -> list[dict[str, Any]]:
+        """Per-minute totals over every bot (or the bots ``only``) from ``since`` on,
+        oldest first (one query)."""
         rows = self.db.query(
             "SELECT minute, ROUND(SUM(COALESCE(cpu_percent, 0)), 2) AS cpu_percent,"
             " SUM(memory_bytes) AS memory_bytes, SUM(net_rx_bytes) AS net_rx_bytes,"
             " SUM(net_tx_bytes) AS net_tx_bytes, SUM(restarts) AS restarts,"
-            " COUNT(*) AS bots FROM bot_stats WHERE minute >= ? GROUP BY minute ORDER BY minute",
-            (int(since),),
+            " COUNT(*) AS bots FROM bot_stats WHERE minute >= ?"
+            " AND (? IS NULL OR bot_id IN (SELECT value FROM json_each(?)))"
+            " GROUP BY minute ORDER BY minute",
+            (int(since), None if only is None else 1, json.dumps(sorted(only or ()))),
         )
         return [dict(row) for row in rows]
 
@@ -249,16 +271,18 @@ class Store:
 
     # -- sessions ---------------------------------------------------------------------
 
-    def add_session(self, session_id: str, secret_hash: str, ttl_seconds: int) -> SessionRecord:
+    def add_session(
+        self, session_id: str, secret_hash: str, ttl_seconds: int, user_id: str | None = None
+    ) -> SessionRecord:
         now = time.time()
         with self.db.write() as conn:
             conn.execute("DELETE FROM sessions WHERE expires_at < ?", (now,))
             conn.execute(
-                "INSERT INTO sessions (id, secret_hash, created_at, expires_at)"
-                " VALUES (?, ?, ?, ?)",
-                (session_id, secret_hash, now, now + ttl_seconds),
+                "INSERT INTO sessions (id, secret_hash, created_at, expires_at, user_id)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (session_id, secret_hash, now, now + ttl_seconds, user_id),
             )
-        return SessionRecord(session_id, secret_hash, now, now + ttl_seconds)
+        return SessionRecord(session_id, secret_hash, now, now + ttl_seconds, user_id)
 
     def get_session(self, session_id: str) -> SessionRecord | None:
         rows = self.db.query("SELECT * FROM sessions WHERE id = ?", (session_id,))
@@ -266,7 +290,11 @@ class Store:
             return None
         row = rows[0]
         return SessionRecord(
-            row["id"], row["secret_hash"], float(row["created_at"]), float(row["expires_at"])
+            row["id"],
+            row["secret_hash"],
+            float(row["created_at"]),
+            float(row["expires_at"]),
+            row["user_id"],
         )
 
     def delete_session(self, session_id: str) -> None:

@@ -16,11 +16,12 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from botmaker.api.deps import require_auth
+from botmaker.api.deps import allow
 from botmaker.errors import NotFound
+from botmaker.policy import Action
 
 
 def _package_static(package: str) -> Path:
@@ -42,7 +43,7 @@ SWAGGER_UI_ASSETS = {
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/api/openapi.json", dependencies=[Depends(require_auth)])
+@router.get("/api/openapi.json", dependencies=[allow(Action.SESSION)])
 def openapi_document(request: Request) -> JSONResponse:
     document: dict[str, Any] = request.app.openapi()
     return JSONResponse(document, headers={"Cache-Control": "no-store"})

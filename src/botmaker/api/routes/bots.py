@@ -3,16 +3,19 @@ from __future__ import annotations
 import json
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sse_starlette import EventSourceResponse
 
-from botmaker.api.deps import require_auth, services
+from botmaker import policy
+from botmaker.api.deps import allow, caller, reach, services
 from botmaker.api.responses import SSE, BotDetail, BotList, answers
+from botmaker.api.revocable import revocable, still_allowed
 from botmaker.api.sse import log_events
+from botmaker.policy import Action
 from botmaker.services.schemas import BotCreate, BotUpdate
 
-router = APIRouter(prefix="/api/bots", tags=["bots"], dependencies=[Depends(require_auth)])
+router = APIRouter(prefix="/api/bots", tags=["bots"])
 
 
 @router.get(
@@ -20,11 +23,13 @@ router = APIRouter(prefix="/api/bots", tags=["bots"], dependencies=[Depends(requ
     summary="All bots with live status (kept by the engine's event stream)",
     response_class=JSONResponse,
     response_model=BotList,
+    dependencies=[allow(Action.FLEET_READ)],
 )
 def list_bots(request: Request) -> Response:
     # Plain dicts of str/int/bool: json.dumps directly (FastAPI's generic encoder
     # walks every value again and costs more than building the list).
-    body = {"bots": [bot.to_dict() for bot in services(request).bots.list()]}
+    visible = reach(request)
+    body = {"bots": [bot.to_dict() for bot in services(request).bots.list() if visible(bot.record)]}
     return Response(
         json.dumps(body, ensure_ascii=False, separators=(",", ":")),
         media_type="application/json",
@@ -38,12 +43,24 @@ def list_bots(request: Request) -> Response:
     BotDetail,
     "Create a bot: secrets, row, container; start it",
     status_code=201,
+    dependencies=[allow(Action.BOT_CREATE)],
 )
 def create_bot(body: BotCreate, request: Request) -> BotDetail:
-    return BotDetail.model_validate(services(request).bots.create(body).to_dict())
+    svc, principal = services(request), caller(request)
+    if body.team is not None:
+        team = svc.store.accounts.find_team(body.team)
+        policy.check_team(principal, team.id, body.team)
+    return BotDetail.model_validate(svc.bots.create(body, owner=principal.user_id).to_dict())
 
 
-@answers(router, "GET", "/{bot}", BotDetail, "One bot by id or name")
+@answers(
+    router,
+    "GET",
+    "/{bot}",
+    BotDetail,
+    "One bot by id or name",
+    dependencies=[allow(Action.BOT_READ)],
+)
 def get_bot(bot: str, request: Request) -> BotDetail:
     return BotDetail.model_validate(services(request).bots.get(bot).to_dict())
 
@@ -54,29 +71,54 @@ def get_bot(bot: str, request: Request) -> BotDetail:
     "/{bot}",
     BotDetail,
     "Edit a bot: re-render, validate, restart; rolled back on failure",
+    dependencies=[allow(Action.BOT_EDIT)],
 )
 def update_bot(bot: str, body: BotUpdate, request: Request) -> BotDetail:
     return BotDetail.model_validate(services(request).bots.update(bot, body).to_dict())
 
 
-@router.delete("/{bot}", status_code=204, summary="Kill and remove container, secrets and row")
+@router.delete(
+    "/{bot}",
+    status_code=204,
+    summary="Kill and remove container, secrets and row",
+    dependencies=[allow(Action.BOT_DELETE)],
+)
 def delete_bot(bot: str, request: Request) -> None:
     services(request).bots.delete(bot)
 
 
 @answers(
-    router, "POST", "/{bot}/start", BotDetail, "Start the bot (recreating a missing container)"
+    router,
+    "POST",
+    "/{bot}/start",
+    BotDetail,
+    "Start the bot (recreating a missing container)",
+    dependencies=[allow(Action.BOT_OPERATE)],
 )
 def start_bot(bot: str, request: Request) -> BotDetail:
     return BotDetail.model_validate(services(request).bots.start(bot).to_dict())
 
 
-@answers(router, "POST", "/{bot}/stop", BotDetail, "Stop the bot gracefully")
+@answers(
+    router,
+    "POST",
+    "/{bot}/stop",
+    BotDetail,
+    "Stop the bot gracefully",
+    dependencies=[allow(Action.BOT_OPERATE)],
+)
 def stop_bot(bot: str, request: Request) -> BotDetail:
     return BotDetail.model_validate(services(request).bots.stop(bot).to_dict())
 
 
-@answers(router, "POST", "/{bot}/restart", BotDetail, "Restart the bot")
+@answers(
+    router,
+    "POST",
+    "/{bot}/restart",
+    BotDetail,
+    "Restart the bot",
+    dependencies=[allow(Action.BOT_OPERATE)],
+)
 def restart_bot(bot: str, request: Request) -> BotDetail:
     return BotDetail.model_validate(services(request).bots.restart(bot).to_dict())
 
@@ -86,6 +128,7 @@ def restart_bot(bot: str, request: Request) -> BotDetail:
     summary="The container's stdout/stderr as Server-Sent Events (events: stdout, stderr, end)",
     response_class=EventSourceResponse,
     responses=SSE,
+    dependencies=[allow(Action.BOT_LOGS)],
 )
 async def bot_logs(
     bot: str,
@@ -96,7 +139,7 @@ async def bot_logs(
     svc = services(request)
     stream = await anyio.to_thread.run_sync(lambda: svc.bots.logs(bot, tail=tail, follow=follow))
     return EventSourceResponse(
-        log_events(stream),
+        revocable(log_events(stream), still_allowed(request)),
         ping=svc.settings.sse_ping_seconds,
         send_timeout=60,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},

@@ -6,17 +6,16 @@ import json
 from collections.abc import AsyncIterator
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse
 
-from botmaker.api.deps import client_address, require_auth, services
+from botmaker.api.deps import allow, caller, client_address, services
 from botmaker.api.responses import SSE
+from botmaker.api.revocable import revocable, still_allowed
+from botmaker.policy import Action
 from botmaker.services.gateway.chat import ChatRequest, ChatService, ChatTurn
 
-router = APIRouter(prefix="/api/bots", tags=["bots"], dependencies=[Depends(require_auth)])
-
-#: Who chats: BotMaker has one account (the audit log's ``admin``).
-USER = "admin"
+router = APIRouter(prefix="/api/bots", tags=["bots"])
 
 
 @router.post(
@@ -25,13 +24,15 @@ USER = "admin"
     "(events: delta, tool, done, error)",
     response_class=EventSourceResponse,
     responses=SSE,
+    dependencies=[allow(Action.BOT_ACCESS)],
 )
 async def chat(bot: str, body: ChatRequest, request: Request) -> EventSourceResponse:
     svc = services(request)
     peer = client_address(request)
-    turn = await anyio.to_thread.run_sync(lambda: svc.chat.begin(bot, body, user=USER, peer=peer))
+    user = caller(request).name  # the gateway keeps one chat session per user
+    turn = await anyio.to_thread.run_sync(lambda: svc.chat.begin(bot, body, user=user, peer=peer))
     return EventSourceResponse(
-        _messages(svc.chat, turn),
+        revocable(_messages(svc.chat, turn), still_allowed(request)),
         ping=svc.settings.sse_ping_seconds,
         send_timeout=60,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},

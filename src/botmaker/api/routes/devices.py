@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 
-from botmaker.api.deps import require_auth, services
+from botmaker.api.deps import allow, services
 from botmaker.api.responses import Devices, answers
+from botmaker.policy import Action
 
-router = APIRouter(prefix="/api", tags=["control ui"], dependencies=[Depends(require_auth)])
+router = APIRouter(prefix="/api", tags=["control ui"])
 
 
 @answers(
@@ -16,6 +17,7 @@ router = APIRouter(prefix="/api", tags=["control ui"], dependencies=[Depends(req
     "/bots/{bot}/devices",
     Devices,
     "The bot gateway's pending browser pairing requests and paired devices",
+    dependencies=[allow(Action.BOT_ACCESS)],
 )
 def devices(bot: str, request: Request) -> Devices:
     return Devices.model_validate(services(request).gateway.devices(bot))
@@ -25,6 +27,7 @@ def devices(bot: str, request: Request) -> Devices:
     "/bots/{bot}/devices/{request_id}/approve",
     status_code=204,
     summary="Approve a browser's pairing request (its Control UI then connects)",
+    dependencies=[allow(Action.BOT_ACCESS)],
 )
 def approve_device(bot: str, request_id: str, request: Request) -> Response:
     services(request).gateway.decide_device(bot, request_id, approve=True)
@@ -35,6 +38,7 @@ def approve_device(bot: str, request_id: str, request: Request) -> Response:
     "/bots/{bot}/devices/{request_id}/deny",
     status_code=204,
     summary="Deny a browser's pairing request",
+    dependencies=[allow(Action.BOT_ACCESS)],
 )
 def deny_device(bot: str, request_id: str, request: Request) -> Response:
     services(request).gateway.decide_device(bot, request_id, approve=False)

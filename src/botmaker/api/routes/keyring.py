@@ -2,41 +2,97 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from typing import Any
 
-from botmaker.api.deps import require_auth, services
+from fastapi import APIRouter, Path, Query, Request
+
+from botmaker import policy
+from botmaker.api.deps import allow, caller, reach, services
 from botmaker.api.responses import KeyAdded, KeyringStatus, Keys, Usage, answers
+from botmaker.policy import Action
 from botmaker.services.schemas import KeyCreate
 
-router = APIRouter(prefix="/api", tags=["keyring"], dependencies=[Depends(require_auth)])
+router = APIRouter(prefix="/api", tags=["keyring"])
 
 
 def _names(request: Request) -> dict[str, str]:
     return services(request).bots.names()
 
 
-@answers(router, "GET", "/keyring", KeyringStatus, "Whether the keyring proxy runs and is unlocked")
+@answers(
+    router,
+    "GET",
+    "/keyring",
+    KeyringStatus,
+    "Whether the keyring proxy runs and is unlocked",
+    dependencies=[allow(Action.KEYS_READ)],
+)
 def keyring_status(request: Request) -> KeyringStatus:
     return KeyringStatus.model_validate(services(request).keyring.status())
 
 
-@answers(router, "GET", "/keys", Keys, "Provider keys in the keyring (last 4 characters only)")
+@answers(
+    router,
+    "GET",
+    "/keys",
+    Keys,
+    "Provider keys in the keyring (last 4 characters only)",
+    dependencies=[allow(Action.KEYS_READ)],
+)
 def list_keys(request: Request) -> Keys:
     return Keys.model_validate({"keys": services(request).keyring.list_keys(_names(request))})
 
 
-@answers(router, "POST", "/keys", KeyAdded, "Add a provider key to the keyring", status_code=201)
+@answers(
+    router,
+    "POST",
+    "/keys",
+    KeyAdded,
+    "Add a provider key to the keyring",
+    status_code=201,
+    dependencies=[allow(Action.KEYS_WRITE)],
+)
 def add_key(body: KeyCreate, request: Request) -> KeyAdded:
     return KeyAdded.model_validate({"key": services(request).keyring.add_key(body)})
 
 
-@router.delete("/keys/{key_id}", status_code=204, summary="Delete a shared provider key")
+@router.delete(
+    "/keys/{key_id}",
+    status_code=204,
+    summary="Delete a shared provider key",
+    dependencies=[allow(Action.KEYS_WRITE)],
+)
 def delete_key(
     request: Request, key_id: str = Path(pattern=r"^key_[0-9a-f]{16}$", max_length=20)
 ) -> None:
     services(request).keyring.delete_key(key_id)
 
 
-@answers(router, "GET", "/usage", Usage, "Requests, tokens, errors and budgets per bot and per key")
+@answers(
+    router,
+    "GET",
+    "/usage",
+    Usage,
+    "Requests, tokens, errors and budgets per bot and per key",
+    dependencies=[allow(Action.FLEET_READ)],
+)
 def usage(request: Request, days: int = Query(default=31, ge=1, le=366)) -> Usage:
-    return Usage.model_validate(services(request).keyring.usage(_names(request), days=days))
+    report = services(request).keyring.usage(_names(request), days=days)
+    principal = caller(request)
+    if principal.role is not policy.Role.ADMIN or principal.token_bots is not None:
+        report = _within_reach(report, request)
+    return Usage.model_validate(report)
+
+
+def _within_reach(report: dict[str, Any], request: Request) -> dict[str, Any]:
+    """A usage report cut to the caller's bots: their rows, their own keys, their events;
+    fleet-wide per-day totals are left out (they would count others' bots)."""
+    visible = reach(request)
+    mine = {r.id for r in services(request).store.list_bots() if visible(r)}
+    return {
+        **report,
+        "bots": {k: v for k, v in report.get("bots", {}).items() if k in mine},
+        "keys": {k: v for k, v in report.get("keys", {}).items() if v.get("bot_id") in mine},
+        "events": [e for e in report.get("events", []) if e.get("bot_id") in mine],
+        "days": [],
+    }

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from botmaker.api.deps import require_auth, services
+from botmaker.api.deps import allow, services
 from botmaker.api.responses import Exact, answers
+from botmaker.policy import Action
 
-router = APIRouter(prefix="/api", tags=["channel logins"], dependencies=[Depends(require_auth)])
+router = APIRouter(prefix="/api", tags=["channel logins"])
 
 PATH = "/bots/{bot}/channels/{channel}/login"
 
@@ -45,6 +46,7 @@ class ChannelLogin(Exact):
     ChannelLogin,
     "Start a channel login in the bot (its QR code then shows at .../login/qr)",
     status_code=202,
+    dependencies=[allow(Action.BOT_ACCESS)],
 )
 def start(bot: str, channel: str, request: Request, body: LoginStart | None = None) -> ChannelLogin:
     force = body.force if body is not None else False
@@ -52,7 +54,14 @@ def start(bot: str, channel: str, request: Request, body: LoginStart | None = No
     return ChannelLogin.model_validate(view.to_dict())
 
 
-@answers(router, "GET", PATH, ChannelLogin, "The channel login's state")
+@answers(
+    router,
+    "GET",
+    PATH,
+    ChannelLogin,
+    "The channel login's state",
+    dependencies=[allow(Action.BOT_ACCESS)],
+)
 def status(bot: str, channel: str, request: Request, response: Response) -> ChannelLogin:
     response.headers["Cache-Control"] = "no-store"
     return ChannelLogin.model_validate(services(request).logins.status(bot, channel).to_dict())
@@ -71,6 +80,7 @@ def status(bot: str, channel: str, request: Request, response: Response) -> Chan
         }
     },
     response_class=Response,
+    dependencies=[allow(Action.BOT_ACCESS)],
 )
 def qr(bot: str, channel: str, request: Request) -> Response:
     image = services(request).logins.qr(bot, channel)
@@ -81,6 +91,13 @@ def qr(bot: str, channel: str, request: Request) -> Response:
     )
 
 
-@answers(router, "DELETE", PATH, ChannelLogin, "Cancel the channel login under way")
+@answers(
+    router,
+    "DELETE",
+    PATH,
+    ChannelLogin,
+    "Cancel the channel login under way",
+    dependencies=[allow(Action.BOT_ACCESS)],
+)
 def cancel(bot: str, channel: str, request: Request) -> ChannelLogin:
     return ChannelLogin.model_validate(services(request).logins.cancel(bot, channel).to_dict())

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from botmaker.api.deps import require_auth, services
+from botmaker.api.deps import allow, services
 from botmaker.api.responses import FleetUpgradeResult, UpgradeResult, answers
+from botmaker.policy import Action
 from botmaker.services.rollout import MAX_BATCH, MAX_FAILURES
 
-router = APIRouter(prefix="/api", tags=["upgrades"], dependencies=[Depends(require_auth)])
+router = APIRouter(prefix="/api", tags=["upgrades"])
 
 #: An image reference as Docker parses it (distribution/reference): an optional registry
 #: host[:port], lowercase path components, an optional tag and digest.
@@ -49,6 +50,7 @@ class FleetUpgrade(BaseModel):
     "/bots/{bot}/image",
     UpgradeResult,
     "Move a bot to another image; rolled back if it does not become healthy",
+    dependencies=[allow(Action.BOT_EDIT)],
 )
 def upgrade_bot(bot: str, body: ImageChange, request: Request) -> UpgradeResult:
     return UpgradeResult.model_validate(services(request).upgrades.upgrade(bot, body.image))
@@ -61,6 +63,7 @@ def upgrade_bot(bot: str, body: ImageChange, request: Request) -> UpgradeResult:
     FleetUpgradeResult,
     "Roll an image out to some bots (or all): a canary, then batches, each bot with "
     "rollback; pauses once failures exceed max_failures",
+    dependencies=[allow(Action.FLEET_UPGRADE)],
 )
 def upgrade_fleet(body: FleetUpgrade, request: Request) -> FleetUpgradeResult:
     result = services(request).rollouts.run(

@@ -51,8 +51,9 @@ class BotService:
 
     # -- changes ----------------------------------------------------------------------
 
-    def create(self, request: BotCreate) -> BotView:
-        return self.get(self.creator.create(request).id)
+    def create(self, request: BotCreate, *, owner: str | None = None) -> BotView:
+        """Create a bot owned by the user ``owner`` (an id), in ``request.team``."""
+        return self.get(self.creator.create(request, owner=owner).id)
 
     def update(self, ref: str, patch: BotUpdate) -> BotView:
         return self.get(self.updater.update(ref, patch).id)

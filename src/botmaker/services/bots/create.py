@@ -28,14 +28,17 @@ class CreateBot:
     def __init__(self, deploy: Deployer) -> None:
         self.deploy = deploy
 
-    def create(self, request: BotCreate) -> BotRecord:
+    def create(self, request: BotCreate, *, owner: str | None = None) -> BotRecord:
+        team = None if request.team is None else self.deploy.store.accounts.find_team(request.team)
         keyed = self.uses_keyring(request)
         definition = build_definition(request, keyring=keyed, image=self.deploy.settings.bot_image)
         if keyed and request.secrets.api_key is None:
             self.deploy.require_shared_key(request.provider, request.key_tags)
         bot_id = str(uuid.uuid4())
         with self.deploy.locks.hold(bot_id):
-            record = self.deploy.insert(bot_id, request.name, definition)
+            record = self.deploy.insert(
+                bot_id, request.name, definition, owner_id=owner, team_id=team.id if team else None
+            )
             record = self._deploy(request, record, keyed)
         log.info("created bot %s (%s)", record.name, record.id)
         return record

@@ -44,6 +44,8 @@ class BotView:
             **uptime(self.status),
             "channel_status": self.channel_status if self.status.running else None,
             "keyring": definition.keyring,
+            "owner": r.owner_id,
+            "team": r.team_id,
             "created_at": r.created_at,
             "updated_at": r.updated_at,
         }

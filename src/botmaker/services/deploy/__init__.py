@@ -85,7 +85,15 @@ class Deployer:
 
     # -- rows -------------------------------------------------------------------------
 
-    def insert(self, bot_id: str, name: str, definition: BotDefinition) -> BotRecord:
+    def insert(
+        self,
+        bot_id: str,
+        name: str,
+        definition: BotDefinition,
+        *,
+        owner_id: str | None = None,
+        team_id: str | None = None,
+    ) -> BotRecord:
         """The new bot's row (state ``creating``), its uid allocated: as root each bot
         gets its own uid from ``BOTMAKER_BOT_UID_BASE``; otherwise all run as ours."""
         return self.store.insert_bot(
@@ -98,6 +106,8 @@ class Deployer:
             uid_base=self.settings.bot_uid_base,
             fixed_uid=None if running_as_root() else os.getuid(),
             definition=definition,
+            owner_id=owner_id,
+            team_id=team_id,
         )
 
     def ready(self, ref: str) -> BotRecord:

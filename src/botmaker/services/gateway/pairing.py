@@ -152,14 +152,17 @@ class PairingService:
 
     # -- reading ----------------------------------------------------------------------
 
-    def pending(self) -> list[BotPairing]:
-        """Every running OpenClaw bot with a pairing channel and its pending requests,
-        by name; read in parallel (``workers`` at a time) within ``deadline`` seconds."""
+    def pending(self, only: Callable[[BotRecord], bool] | None = None) -> list[BotPairing]:
+        """Every running OpenClaw bot (of those ``only`` admits) with a pairing channel
+        and its pending requests, by name; read in parallel (``workers`` at a time)
+        within ``deadline`` seconds."""
         statuses = self.statuses()
         targets = [
             record
             for record in self.deploy.store.list_bots()
-            if self._eligible(record) and _running(statuses.get(record.id))
+            if (only is None or only(record))
+            and self._eligible(record)
+            and _running(statuses.get(record.id))
         ]
         if not targets:
             return []
