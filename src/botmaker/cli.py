@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
@@ -37,6 +38,10 @@ pairing_app = typer.Typer(
     no_args_is_help=True, help="DM pairing: senders waiting for a bot's approval."
 )
 app.add_typer(pairing_app, name="pairing")
+users_app = typer.Typer(
+    no_args_is_help=True, help="Users: admins, operators and viewers of this BotMaker."
+)
+app.add_typer(users_app, name="users")
 
 
 def _settings() -> Settings:
@@ -567,6 +572,65 @@ def keyring_rotate(
         f"rotation {verb}: {report.rewrapped} keys now under key-encryption key "
         f"v{report.kek_version}"
     )
+
+
+@users_app.command("list")
+def users_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List users: role, state, last sign-in."""
+    with _run() as svc:
+        users = svc.users.users()
+    if as_json:
+        typer.echo(json.dumps(users, indent=2))
+        return
+    typer.echo(f"{'NAME':<24} {'ROLE':<9} {'STATE':<9} {'LAST SIGN-IN':<20} EMAIL")
+    for user in users:
+        last = user["last_login_at"]
+        seen = time.strftime("%Y-%m-%d %H:%M", time.gmtime(last)) if last else "never"
+        state = "disabled" if user["disabled"] else "enabled"
+        typer.echo(
+            f"{user['name']:<24} {user['role']:<9} {state:<9} {seen:<20} {user['email'] or '-'}"
+        )
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="User name")],
+    role: Annotated[str, typer.Option(help="admin | operator | viewer")] = "operator",
+    email: Annotated[str | None, typer.Option(help="Email address")] = None,
+) -> None:
+    """Add a user; prints a generated password once (changed at first sign-in)."""
+    with _run() as svc:
+        user, password = svc.users.add(name, role, email=email)
+    typer.echo(f"added {user['name']} ({user['role']}); password, shown once: {password}")
+
+
+def _set_disabled(name: str, disabled: bool) -> None:
+    with _run() as svc:
+        user = svc.users.update(name, disabled=disabled)
+    state = "disabled (sessions and tokens ended)" if disabled else "enabled"
+    typer.echo(f"{user['name']} is {state}")
+
+
+@users_app.command("disable")
+def users_disable(name: Annotated[str, typer.Argument(help="User name, id or email")]) -> None:
+    """Disable a user: their sessions and API tokens end at once."""
+    _set_disabled(name, True)
+
+
+@users_app.command("enable")
+def users_enable(name: Annotated[str, typer.Argument(help="User name, id or email")]) -> None:
+    """Enable a disabled user again (their old tokens stay revoked)."""
+    _set_disabled(name, False)
+
+
+@users_app.command("reset")
+def users_reset(name: Annotated[str, typer.Argument(help="User name, id or email")]) -> None:
+    """A new generated password, shown once; changed at next sign-in; sessions end."""
+    with _run() as svc:
+        user, password = svc.users.reset(name)
+    typer.echo(f"{user['name']}: new password, shown once: {password}")
 
 
 def main() -> None:

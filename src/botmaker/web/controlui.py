@@ -40,8 +40,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from botmaker.errors import BotMakerError, Unauthorized
+from botmaker import policy
+from botmaker.api.deps import owned
+from botmaker.errors import BotMakerError, Forbidden, NotFound, Unauthorized
 from botmaker.openclaw.render import ui_base_path
+from botmaker.policy import Action
 from botmaker.services import Services
 from botmaker.services.gateway.access import forwarded_headers, response_headers, user_identity
 from botmaker.services.gateway.passes import UiPasses
@@ -117,7 +120,7 @@ class ControlUi:
         self.app.add_route("/{rest:path}", self.elsewhere, methods=_METHODS)
         # A UI loads dozens of assets at once: a session and a bot row checked in the
         # last second are not asked again (a WebSocket's watch always asks).
-        self._sessions: dict[str, float] = {}
+        self._sessions: dict[tuple[str, str], tuple[float, str]] = {}
         self._records: dict[str, tuple[float, BotRecord]] = {}
 
     async def aclose(self) -> None:
@@ -138,18 +141,26 @@ class ControlUi:
         if granted is None or not self._own_bot(scope, bot_id):
             return None
         now = time.monotonic()
-        if fresh or self._sessions.get(granted.session, 0.0) < now:
+        cached = self._sessions.get((granted.session, bot_id))
+        if fresh or cached is None or cached[0] < now:
             try:
-                await anyio.to_thread.run_sync(self.svc.auth.authenticate, granted.session)
-            except Unauthorized:
-                self._sessions.pop(granted.session, None)
+                person = await anyio.to_thread.run_sync(self._person, granted.session, bot_id)
+            except (Unauthorized, Forbidden, NotFound):
+                self._sessions.pop((granted.session, bot_id), None)
                 if cookie:
                     self.passes.revoke(cookie)
                 return None
             if len(self._sessions) > CACHE_LIMIT:
                 self._sessions.clear()
-            self._sessions[granted.session] = now + CACHE_SECONDS
-        return "admin"  # one admin today; per-user identities come with users (issue 16)
+            cached = self._sessions[(granted.session, bot_id)] = (now + CACHE_SECONDS, person)
+        return cached[1]
+
+    def _person(self, session: str, bot_id: str) -> str:
+        """The session's user, if they may still use this bot's gateway (policy)."""
+        principal = self.svc.auth.authenticate(session)
+        record = self.svc.store.get_bot(bot_id)
+        policy.check(principal, Action.BOT_ACCESS, owned(record))
+        return principal.name
 
     async def _target(self, bot_id: str) -> str:
         now = time.monotonic()

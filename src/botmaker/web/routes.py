@@ -12,7 +12,7 @@ import hmac
 import re
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import anyio.to_thread
@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from botmaker import __version__
+from botmaker import __version__, policy
 from botmaker.api.deps import (
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -30,11 +30,14 @@ from botmaker.api.deps import (
     clear_session_cookie,
     client_address,
     csrf_token_for,
+    owned,
     services,
     set_session_cookie,
 )
 from botmaker.errors import Forbidden, TooManyRequests, Unauthorized
 from botmaker.openclaw.render import ui_base_path
+from botmaker.policy import Action, Principal
+from botmaker.services.auth import FIRST_ADMIN
 from botmaker.services.gateway.passes import UiPasses
 from botmaker.web import apidocs
 from botmaker.web.controlui import ENTER
@@ -89,14 +92,31 @@ def _templates(request: Request) -> Jinja2Templates:
     return templates
 
 
-def _session(request: Request) -> str | None:
-    """The session token from the cookie, if it is valid."""
+class Visitor(NamedTuple):
+    """A signed-in visitor of a page: their session token and who they are."""
+
+    token: str
+    principal: Principal
+
+
+def _visitor(request: Request) -> Visitor | None:
+    """The visitor behind a valid session cookie (an API token is not a page session)."""
     token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
     try:
-        services(request).auth.authenticate(token)
+        principal = services(request).auth.authenticate(token)
     except Unauthorized:
         return None
-    return token
+    if principal.token_id is not None:
+        return None
+    return Visitor(token, principal)
+
+
+def _session(request: Request) -> str | None:
+    """The session token from the cookie, if it is valid."""
+    visitor = _visitor(request)
+    return visitor.token if visitor else None
 
 
 def _safe_next(value: object) -> str:
@@ -115,12 +135,16 @@ def _render(
     template: str,
     *,
     token: str | None,
+    principal: Principal | None = None,
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
+    can = {a.value for a in Action if policy.role_allows(principal, a)} if principal else set()
     body = {
         "csrf_token": csrf_token_for(token) if token else "",
         "logged_in": token is not None,
+        "user": principal,
+        "can": can,
         "version": __version__,
         # As the event monitor last saw it: no engine call, so a page loads when it is down.
         "engine": services(request).monitor.engine_state() if token else None,
@@ -131,11 +155,26 @@ def _render(
     )
 
 
-def _page(request: Request, template: str, page: str, **context: Any) -> Response:
-    token = _session(request)
-    if token is None:
+def _page(request: Request, template: str, page: str, action: Action, **context: Any) -> Response:
+    """A page for a visitor whose role allows ``action`` (policy); else 403 in words."""
+    visitor = _visitor(request)
+    if visitor is None:
         return _to_login(request)
-    return _render(request, template, token=token, page=page, **context)
+    token, principal = visitor
+    if principal.must_change_password and page != "account":
+        return RedirectResponse("/account", status_code=303, headers={"Cache-Control": "no-store"})
+    if not policy.allowed(principal, action):
+        return _render(
+            request,
+            "not_found.html",
+            token=token,
+            principal=principal,
+            page="missing",
+            title="Not allowed",
+            message=f"Your role ({principal.role}) does not include this page.",
+            status_code=403,
+        )
+    return _render(request, template, token=token, principal=principal, page=page, **context)
 
 
 # -- login and logout --------------------------------------------------------------------
@@ -193,21 +232,23 @@ async def login_form(request: Request) -> Response:
     except Forbidden as exc:
         return _login_page(request, error=exc.message, status_code=403, next_url=next_url)
     password = form.get("password")
+    user = form.get("user")
+    user = user.strip()[:320] if isinstance(user, str) and user.strip() else FIRST_ADMIN
     if not isinstance(password, str) or not password:
-        return _login_page(
-            request, error="enter the admin password", status_code=422, next_url=next_url
-        )
+        return _login_page(request, error="enter your password", status_code=422, next_url=next_url)
     svc = services(request)
     try:
         token = await anyio.to_thread.run_sync(
-            svc.auth.login, password[:1024], client_address(request)
+            svc.auth.login, password[:1024], client_address(request), user
         )
     except TooManyRequests as exc:
         page = _login_page(request, error=exc.message, status_code=429, next_url=next_url)
         page.headers["Retry-After"] = str(exc.retry_after)
         return page
     except Unauthorized:
-        return _login_page(request, error="wrong password", status_code=401, next_url=next_url)
+        return _login_page(
+            request, error="wrong user name or password", status_code=401, next_url=next_url
+        )
     response = RedirectResponse(next_url, status_code=303, headers={"Cache-Control": "no-store"})
     set_session_cookie(response, request, token, svc.settings.token_ttl_seconds)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
@@ -234,12 +275,12 @@ async def logout_form(request: Request) -> Response:
 
 @router.get("/")
 def bots_page(request: Request) -> Response:
-    return _page(request, "bots.html", "bots", title="Bots")
+    return _page(request, "bots.html", "bots", Action.FLEET_READ, title="Bots")
 
 
 @router.get("/bots/new")
 def wizard_page(request: Request) -> Response:
-    return _page(request, "wizard.html", "wizard", title="New bot")
+    return _page(request, "wizard.html", "wizard", Action.BOT_CREATE, title="New bot")
 
 
 def _bot_id(names: dict[str, str], bot: str) -> str | None:
@@ -247,11 +288,12 @@ def _bot_id(names: dict[str, str], bot: str) -> str | None:
     return bot if bot in names else next((i for i, n in names.items() if n == bot), None)
 
 
-def _no_such_bot(request: Request, token: str, bot: str) -> HTMLResponse:
+def _no_such_bot(request: Request, visitor: Visitor, bot: str) -> HTMLResponse:
     return _render(
         request,
         "not_found.html",
-        token=token,
+        token=visitor.token,
+        principal=visitor.principal,
         page="missing",
         title="No such bot",
         message=f"There is no bot {bot!r}.",
@@ -259,16 +301,41 @@ def _no_such_bot(request: Request, token: str, bot: str) -> HTMLResponse:
     )
 
 
+def _reachable_bot(
+    request: Request, bot: str, action: Action
+) -> tuple[Visitor | None, str | None, Response | None]:
+    """The visitor and the id of the bot ``bot`` names, if the policy lets them ``action``
+    it; else the response to give (the login form, the password change, 'no such bot')."""
+    visitor = _visitor(request)
+    if visitor is None:
+        return None, None, _to_login(request)
+    if visitor.principal.must_change_password:
+        return None, None, RedirectResponse("/account", status_code=303)
+    svc = services(request)
+    bot_id = _bot_id(svc.bots.names(), bot)  # no engine call: loads even if it is down
+    if bot_id is not None:
+        record = svc.store.get_bot(bot_id)
+        if not policy.allowed(visitor.principal, action, owned(record)):
+            bot_id = None  # out of reach: as if there were no such bot
+    if bot_id is None:
+        return visitor, None, _no_such_bot(request, visitor, bot)
+    return visitor, bot_id, None
+
+
 @router.get("/bots/{bot}")
 def bot_page(bot: str, request: Request) -> Response:
-    token = _session(request)
-    if token is None:
-        return _to_login(request)
-    names = services(request).bots.names()  # no engine call: the page loads even if it is down
-    bot_id = _bot_id(names, bot)
-    if bot_id is None:
-        return _no_such_bot(request, token, bot)
-    return _render(request, "bot.html", token=token, page="bot", title=names[bot_id], bot_id=bot_id)
+    visitor, bot_id, refused = _reachable_bot(request, bot, Action.BOT_READ)
+    if refused is not None or visitor is None or bot_id is None:
+        return refused or _to_login(request)
+    return _render(
+        request,
+        "bot.html",
+        token=visitor.token,
+        principal=visitor.principal,
+        page="bot",
+        title=services(request).bots.names()[bot_id],
+        bot_id=bot_id,
+    )
 
 
 @router.get("/bots/{bot}/ui")
@@ -276,15 +343,11 @@ def bot_page(bot: str, request: Request) -> Response:
 def control_ui_entry(bot: str, request: Request, rest: str = "") -> Response:
     """Into a bot's Control UI on its own origin (web/controlui.py): a one-minute,
     single-use ticket bound to this session and bot, redeemed there for a pass."""
-    token = _session(request)
-    if token is None:
-        return _to_login(request)
-    names = services(request).bots.names()
-    bot_id = _bot_id(names, bot)
-    if bot_id is None:
-        return _no_such_bot(request, token, bot)
+    visitor, bot_id, refused = _reachable_bot(request, bot, Action.BOT_ACCESS)
+    if refused is not None or visitor is None or bot_id is None:
+        return refused or _to_login(request)
     passes: UiPasses = request.app.state.ui_passes
-    ticket = passes.ticket(token, bot_id)
+    ticket = passes.ticket(visitor.token, bot_id)
     settings = services(request).settings
     origin = settings.ui_origin(bot_id, port=request.url.port)
     target = f"{origin}{ui_base_path(bot_id)}{ENTER}?ticket={quote(ticket, safe='')}"
@@ -293,20 +356,32 @@ def control_ui_entry(bot: str, request: Request, rest: str = "") -> Response:
 
 @router.get("/keys")
 def keys_page(request: Request) -> Response:
-    return _page(request, "keys.html", "keys", title="Provider keys")
+    return _page(request, "keys.html", "keys", Action.KEYS_READ, title="Provider keys")
 
 
 @router.get("/pairing")
 def pairing_page(request: Request) -> Response:
-    return _page(request, "pairing.html", "pairing", title="DM pairing")
+    return _page(request, "pairing.html", "pairing", Action.FLEET_READ, title="DM pairing")
 
 
 @router.get("/diagnostics")
 def diagnostics_page(request: Request) -> Response:
-    return _page(request, "diagnostics.html", "diagnostics", title="Diagnostics")
+    return _page(
+        request, "diagnostics.html", "diagnostics", Action.ENGINE_READ, title="Diagnostics"
+    )
+
+
+@router.get("/settings/users")
+def users_page(request: Request) -> Response:
+    return _page(request, "users.html", "users", Action.USERS_WRITE, title="Users and teams")
+
+
+@router.get("/account")
+def account_page(request: Request) -> Response:
+    return _page(request, "account.html", "account", Action.SESSION, title="Your account")
 
 
 @router.get("/api/docs")
 def api_docs_page(request: Request) -> Response:
     """Swagger UI over ``/api/openapi.json`` (web/apidocs.py), for the logged-in admin."""
-    return _page(request, "api_docs.html", "api", title="API")
+    return _page(request, "api_docs.html", "api", Action.SESSION, title="API")

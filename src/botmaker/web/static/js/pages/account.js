@@ -1,0 +1,98 @@
+// Your account: change your password; your API tokens (make, list, revoke).
+
+import "../lib/common.js";
+import { announce, toast } from "../lib/notify.js";
+import { api } from "../lib/api.js";
+import { $, h } from "../lib/dom.js";
+import { clearErrors, showApiError } from "../lib/fields.js";
+import * as fmt from "../lib/format.js";
+
+const SCOPES = {
+  "bots:read": "read bots, status, stats, usage",
+  "bots:logs": "read logs",
+  "bots:write": "create, change, start, stop, delete bots",
+  "bots:access": "gateway token, chat, pairing, logins",
+  "keys:read": "list provider keys",
+  "keys:write": "add and delete provider keys",
+  "users:read": "list users and teams",
+  admin: "everything else an admin may do",
+};
+
+$("#password-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  clearErrors(form, $("#password-error"));
+  try {
+    await api("/api/me/password", {
+      method: "PUT",
+      body: { current_password: $("#current-password").value, new_password: $("#new-password").value },
+    });
+    toast("Password changed.", "ok");
+    announce("Password changed");
+    window.location.assign("/");
+  } catch (err) {
+    showApiError(form, err, $("#password-error"));
+  }
+});
+
+async function revoke(token) {
+  try {
+    await api(`/api/tokens/${encodeURIComponent(token.id)}`, { method: "DELETE" });
+    toast(`Revoked ${token.name}.`, "ok");
+  } catch (err) {
+    toast(err.message, "error");
+  }
+  loadTokens();
+}
+
+async function loadTokens() {
+  const { tokens } = await api("/api/tokens");
+  $("#tokens-list").replaceChildren(
+    ...tokens.map((t) =>
+      h(
+        "li",
+        { "data-token": t.name },
+        h("strong", {}, t.name),
+        " ",
+        h("span", { class: "mono small" }, t.scopes.join(" ")),
+        h("div", { class: "muted small" }, t.revoked ? "revoked" : `expires ${t.expires_at ? fmt.when(t.expires_at) : "never"} · last used ${t.last_used_at ? fmt.when(t.last_used_at) : "never"}`),
+        t.revoked ? null : h("button", { type: "button", class: "btn btn-small btn-danger-ghost", onclick: () => revoke(t) }, "Revoke"),
+      ),
+    ),
+  );
+}
+
+async function setUpTokens() {
+  const form = $("#token-form");
+  if (!form) return;
+  const me = await api("/api/me");
+  const mayScopes = new Set();
+  const scopeOf = { "bot.read": "bots:read", "bot.logs": "bots:logs", "bot.create": "bots:write", "bot.access": "bots:access", "keys.read": "keys:read", "keys.write": "keys:write", "users.read": "users:read", "users.write": "admin" };
+  for (const action of me.actions) if (scopeOf[action]) mayScopes.add(scopeOf[action]);
+  $("#token-scopes").append(
+    ...Object.entries(SCOPES)
+      .filter(([scope]) => mayScopes.has(scope))
+      .map(([scope, label]) => h("label", { class: "check" }, h("input", { type: "checkbox", name: "scope", value: scope }), ` ${scope} — ${label}`)),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form, $("#token-error"));
+    const scopes = [...form.querySelectorAll('input[name="scope"]:checked')].map((i) => i.value);
+    try {
+      const made = await api("/api/tokens", {
+        method: "POST",
+        body: { name: $("#token-name").value.trim(), scopes, expires_in_days: Number($("#token-days").value) || null },
+      });
+      const box = $("#token-secret");
+      box.replaceChildren("Your token (shown this once): ", h("code", { class: "mono", id: "token-value" }, made.secret));
+      box.hidden = false;
+      form.reset();
+      loadTokens();
+    } catch (err) {
+      showApiError(form, err, $("#token-error"));
+    }
+  });
+  loadTokens();
+}
+
+setUpTokens();
