@@ -24,7 +24,7 @@ from botmaker.api import create_app
 from botmaker.api.deps import SESSION_COOKIE, csrf_token_for
 from botmaker.config import Settings
 from botmaker.services import Services
-from botmaker.services.auth import PASSWORD_HASH_KEY
+from botmaker.services.auth import FIRST_ADMIN
 from tests.conftest import ADMIN_PASSWORD
 from tests.support.fixtures import MakeServices
 from tests.support.server import ServerThread
@@ -414,7 +414,7 @@ def test_a_generated_password_is_shown_once_stored_hashed_and_works(
         assert login(c, password).status_code == 200
         assert login(c, ADMIN_PASSWORD).status_code == 401
     # Stored only as an argon2id hash, and nowhere in the SQLite files in plaintext.
-    stored = first.store.get_setting(PASSWORD_HASH_KEY)
+    stored = _admin_hash(first)
     assert stored is not None
     assert stored.startswith("$argon2id$")
     first.store.db.query("PRAGMA wal_checkpoint(FULL)")
@@ -422,16 +422,22 @@ def test_a_generated_password_is_shown_once_stored_hashed_and_works(
         assert password.encode() not in path.read_bytes(), path
     with sqlite3.connect(no_password.db_path) as db:
         rows = db.execute("SELECT key, value FROM admin_settings").fetchall()
-    assert dict(rows) == {PASSWORD_HASH_KEY: stored, "runtime": "docker"}  # nothing else
+    assert dict(rows) == {"runtime": "docker"}  # the hash is the admin user's, nowhere else
     # A second start on the same data dir keeps it and prints nothing.
     second: Services = make_services(no_password)
     url2 = run_server(second)
     _, err2 = capfd.readouterr()
     assert "generated" not in err2
     assert password not in err2
-    assert second.store.get_setting(PASSWORD_HASH_KEY) == stored
+    assert _admin_hash(second) == stored
     with httpx.Client(base_url=url2) as c:
         assert login(c, password).status_code == 200
+
+
+def _admin_hash(svc: Services) -> str | None:
+    admin = svc.store.accounts.user_by_name(FIRST_ADMIN)
+    assert admin is not None
+    return admin.password_hash
 
 
 def test_a_configured_password_is_never_stored(
@@ -445,7 +451,7 @@ def test_a_configured_password_is_never_stored(
     assert "generated" not in capfd.readouterr().err
     with httpx.Client(base_url=url) as c:
         assert login(c).status_code == 200
-    assert svc.store.get_setting(PASSWORD_HASH_KEY) is None
+    assert _admin_hash(svc) is None
     svc.store.db.query("PRAGMA wal_checkpoint(FULL)")
     for path in _db_files(settings.db_path):
         assert ADMIN_PASSWORD.encode() not in path.read_bytes()

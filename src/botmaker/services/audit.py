@@ -146,7 +146,7 @@ class AuditedBotService(Audits, BotService):
             provider=view.record.provider,
             model=view.record.model,
             channel=view.record.channel,
-            team=view.record.team_id,
+            **({"team": view.record.team_id} if view.record.team_id else {}),
         )
         return view
 

@@ -144,20 +144,25 @@ class AuthService:
 
     def ensure_password(self) -> str | None:
         """Make sure the first admin exists. Returns a newly generated password (show it
-        once). With BOTMAKER_ADMIN_PASSWORD[_FILE] that password is the first admin's."""
+        once). With BOTMAKER_ADMIN_PASSWORD[_FILE] that password is the first admin's and
+        is never stored; without it, a stored hash is kept, else one is generated."""
         if self.settings.admin_password is not None:
             self._configured_hash = self.hasher.hash(self.settings.admin_password.reveal())
-        if self.accounts.user_by_name(FIRST_ADMIN) is not None or self.accounts.count_admins():
+        admin = self.accounts.user_by_name(FIRST_ADMIN)
+        if admin is not None and (admin.password_hash or self._configured_hash):
             return None
-        password = secrets.token_urlsafe(18)  # 144 bits
-        stored = self._configured_hash or self.hasher.hash(password)
+        password = None if self._configured_hash else secrets.token_urlsafe(18)  # 144 bits
+        stored = self.hasher.hash(password) if password else None
+        if admin is not None:  # configured before, not now: a password of its own
+            self.accounts.update_user(admin.id, password_hash=stored)
+            return password
         try:
             self.accounts.add_user(
                 user_id=secrets.token_hex(6), name=FIRST_ADMIN, role="admin", password_hash=stored
             )
         except Conflict:
             return None  # another process made it first
-        return None if self._configured_hash else password
+        return password
 
     def set_password(self, password: str, user: str = FIRST_ADMIN) -> None:
         record = self.accounts.find_user(user)
