@@ -6,6 +6,7 @@ import json
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -387,3 +388,38 @@ def test_migrate_runtime_refuses_an_unknown_runtime_naming_it(cli: Cli) -> None:
     done = cli("migrate-runtime", "kubernetes")
     assert done.returncode == 2
     assert "runtime must be docker or swarm" in done.stderr
+
+
+def test_users_from_the_command_line(cli: Cli) -> None:
+    added = cli("users", "add", "paula", "--role", "viewer", "--email", "paula@example.com")
+    assert added.returncode == 0, added.stderr
+    password = added.stdout.rsplit(": ", 1)[1].strip()
+    assert len(password) >= 16
+    listed = cli("users", "list")
+    (row,) = [line for line in listed.stdout.splitlines() if line.startswith("paula")]
+    assert row.split()[:4] == ["paula", "viewer", "enabled", "never"]
+    assert "paula@example.com" in row
+    as_json = json.loads(cli("users", "list", "--json").stdout)
+    assert "password_hash" not in str(as_json)
+    assert password not in listed.stdout + str(as_json)
+    disabled = cli("users", "disable", "paula")
+    assert disabled.returncode == 0, disabled.stderr
+    assert "disabled (sessions and tokens ended)" in disabled.stdout
+    assert "disabled" in cli("users", "list").stdout
+    reset = cli("users", "reset", "paula")
+    assert reset.returncode == 0
+    assert password not in reset.stdout
+    bad = cli("users", "add", "x", "--role", "root")
+    assert bad.returncode != 0
+    assert "role must be one of admin, operator, viewer" in bad.stderr
+    again = cli("users", "add", "paula")
+    assert again.returncode != 0
+    assert "already exists" in again.stderr
+    actions = sqlite3.connect(cli.settings.db_path).execute(
+        "SELECT actor, action, target FROM audit WHERE action LIKE 'user.%' ORDER BY id"
+    )
+    assert actions.fetchall() == [
+        ("cli", "user.add", "paula"),
+        ("cli", "user.edit", "paula"),
+        ("cli", "user.reset", "paula"),
+    ]

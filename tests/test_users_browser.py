@@ -1,0 +1,83 @@
+"""Users in a real browser: an admin adds an operator on the Users page; the operator
+signs in with the generated password, is made to choose their own, then sees only
+what their role allows (no Users or Diagnostics, a 403 page for them); their API
+token is made on their account page and shown once."""
+
+from __future__ import annotations
+
+import httpx
+from playwright.sync_api import Browser, Page, expect
+
+from tests.conftest import ADMIN_PASSWORD
+
+NEW_PASSWORD = "paulas-own-password-1"
+
+
+def _sign_in(page: Page, user: str, password: str) -> None:
+    page.goto("/login")
+    if user:
+        page.get_by_label("User name").fill(user)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_an_admin_adds_an_operator_who_chooses_a_password_and_sees_their_part(
+    server: str, browser: Browser
+) -> None:
+    problems: list[str] = []
+    admin = browser.new_context(base_url=server)
+    page = admin.new_page()
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    _sign_in(page, "", ADMIN_PASSWORD)  # empty user name: the first admin
+    expect(page.get_by_role("link", name="Users")).to_be_visible()
+    page.get_by_role("link", name="Users").click()
+    expect(page).to_have_url(f"{server}/settings/users")
+    expect(page.locator('tr[data-user="admin"]')).to_be_visible()
+    page.get_by_label("User name", exact=True).fill("paula")
+    page.get_by_label("Role", exact=True).select_option("operator")
+    page.get_by_role("button", name="Add user").click()
+    generated = page.locator("#generated-password")
+    expect(generated).to_be_visible()
+    password = generated.inner_text()
+    assert len(password) >= 16
+    expect(page.locator('tr[data-user="paula"]')).to_contain_text("operator")
+    expect(page.locator('tr[data-user="paula"]')).to_contain_text("never")
+    admin.close()
+
+    operator = browser.new_context(base_url=server)
+    page = operator.new_page()
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    _sign_in(page, "paula", password)
+    # First the password of her own, whatever page she asked for.
+    expect(page).to_have_url(f"{server}/account")
+    expect(page.locator("#must-change")).to_be_visible()
+    page.goto("/")
+    expect(page).to_have_url(f"{server}/account")
+    page.get_by_label("Current password").fill(password)
+    page.get_by_label("New password").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="Change password").click()
+    expect(page).to_have_url(f"{server}/")
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="New bot")).to_be_visible()
+    expect(nav.get_by_role("link", name="Users")).to_have_count(0)
+    expect(nav.get_by_role("link", name="Diagnostics")).to_have_count(0)
+    expect(page.locator("#account-link")).to_contain_text("paula")
+    forbidden = page.goto("/settings/users")
+    assert forbidden is not None
+    assert forbidden.status == 403
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+
+    # An API token of her own, shown once, that reads but cannot write.
+    page.goto("/account")
+    page.get_by_label("Name").fill("ci")
+    page.get_by_label("bots:read — read bots, status, stats, usage").check()
+    expect(page.get_by_label("keys:write — add and delete provider keys")).to_have_count(0)
+    page.get_by_role("button", name="Make token").click()
+    secret = page.locator("#token-value").inner_text()
+    assert secret.startswith("bm_")
+    expect(page.locator('li[data-token="ci"]')).to_contain_text("bots:read")
+    operator.close()
+    with httpx.Client(base_url=server, headers={"Authorization": f"Bearer {secret}"}) as c:
+        assert c.get("/api/bots").status_code == 200
+        assert c.post("/api/bots", json={}).status_code == 403
+    assert problems == []
