@@ -161,6 +161,15 @@ class Settings:
     # Swarm services cannot set no-new-privileges (API 1.41): unless the engine sets it
     # for every container (dockerd --no-new-privileges), swarm mode refuses to run bots.
     swarm_allow_new_privileges: bool = False
+    # Single sign-on with an OpenID Connect provider (off unless an issuer is set).
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: Secret | None = None
+    oidc_name: str = "single sign-on"
+    oidc_scopes: str = "openid email profile groups"
+    oidc_groups_claim: str = "groups"
+    oidc_roles: tuple[tuple[str, str], ...] = ()  # (group, role), first match wins
+    oidc_default_role: str | None = None  # role of a user no group maps; None: refused
 
     @property
     def keyring_dir(self) -> Path:
@@ -458,13 +467,43 @@ def _channel(text: str, name: str) -> str:
 
 
 def _check(settings: Settings) -> Settings:
-    """What no single variable can check: an external keyring needs both its URLs."""
+    """What no single variable can check: an external keyring needs both its URLs; single
+    sign-on needs its client id and secret."""
     if settings.keyring == "external" and not (settings.keyring_url and settings.keyring_proxy_url):
         raise ConfigError(
             "BOTMAKER_KEYRING=external needs BOTMAKER_KEYRING_URL and BOTMAKER_KEYRING_PROXY_URL",
             field="BOTMAKER_KEYRING_URL",
         )
+    if settings.oidc_issuer and not (settings.oidc_client_id and settings.oidc_client_secret):
+        raise ConfigError(
+            "BOTMAKER_OIDC_ISSUER needs BOTMAKER_OIDC_CLIENT_ID and "
+            "BOTMAKER_OIDC_CLIENT_SECRET_FILE (or BOTMAKER_OIDC_CLIENT_SECRET)",
+            field="BOTMAKER_OIDC_CLIENT_ID",
+        )
     return settings
+
+
+_ROLES = ("admin", "operator", "viewer")
+
+
+def _role_map(text: str, name: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in (part.strip() for part in text.split(",")):
+        group, sep, role = item.rpartition("=")
+        if not item:
+            continue
+        if not sep or not group.strip() or role.strip() not in _ROLES:
+            raise ConfigError(f"{name}: {item!r} is not group=admin|operator|viewer", field=name)
+        pairs.append((group.strip(), role.strip()))
+    return tuple(pairs)
+
+
+def _client_secret(text: str, name: str) -> Secret:
+    return Secret(text)
+
+
+def _client_secret_file(value: str, name: str) -> Secret:
+    return Secret(_read_file(value, name).strip())
 
 
 #: BotMaker's variables, in the order of the README's configuration table.
@@ -845,5 +884,67 @@ SETTINGS: tuple[Var, ...] = (
         "File (keep it 0600) holding the SMTP password for email alerts when a username is "
         "set. Checked at start, read again at every send (rotate it without a restart); never"
         " stored in the database, never shown by the API or logged.",
+    ),
+    Var(
+        "BOTMAKER_OIDC_ISSUER",
+        "oidc_issuer",
+        _url,
+        None,
+        "Single sign-on: the OpenID Connect provider's issuer URL (its "
+        "`/.well-known/openid-configuration` is read). Unset: no single sign-on. Register "
+        "BotMaker there as a confidential client with the redirect URI "
+        "`$BOTMAKER_PUBLIC_URL/login/oidc/callback`.",
+    ),
+    Var("BOTMAKER_OIDC_CLIENT_ID", "oidc_client_id", string, None, "Its client id."),
+    Var(
+        "BOTMAKER_OIDC_CLIENT_SECRET",
+        "oidc_client_secret",
+        _client_secret,
+        None,
+        "Its client secret (prefer the file).",
+    ),
+    Var(
+        "BOTMAKER_OIDC_CLIENT_SECRET_FILE",
+        "oidc_client_secret",
+        _client_secret_file,
+        None,
+        "File (0600) holding the client secret.",
+    ),
+    Var(
+        "BOTMAKER_OIDC_NAME",
+        "oidc_name",
+        string,
+        "single sign-on",
+        "The provider's name on the login page's button (\"Sign in with …\").",
+    ),
+    Var(
+        "BOTMAKER_OIDC_SCOPES",
+        "oidc_scopes",
+        string,
+        "openid email profile groups",
+        "Scopes asked for (space-separated; `openid` and `email` are needed).",
+    ),
+    Var(
+        "BOTMAKER_OIDC_GROUPS_CLAIM",
+        "oidc_groups_claim",
+        string,
+        "groups",
+        "The ID token claim listing the user's groups.",
+    ),
+    Var(
+        "BOTMAKER_OIDC_ROLES",
+        "oidc_roles",
+        _role_map,
+        None,
+        "Group to role, comma-separated, first match wins: e.g. "
+        "`bot-admins=admin,support=operator,staff=viewer`. A group with the name of a "
+        "BotMaker team also makes the user a member of it (synced at each sign-in).",
+    ),
+    Var(
+        "BOTMAKER_OIDC_DEFAULT_ROLE",
+        "oidc_default_role",
+        choice(*_ROLES),
+        None,
+        "Role of a user none of whose groups is mapped. Unset: such a user is refused.",
     ),
 )

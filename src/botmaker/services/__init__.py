@@ -46,6 +46,7 @@ from botmaker.services.monitor import Monitor
 from botmaker.services.orphans import OrphanService
 from botmaker.services.reconcile import Reconciler
 from botmaker.services.rollout import RolloutService
+from botmaker.services.sso import SingleSignOn
 from botmaker.services.stats import StatsSampler
 from botmaker.services.statuses import StatusCache
 from botmaker.services.upgrades import UpgradeService
@@ -80,6 +81,7 @@ class Services:
     chat: ChatService  # a person's messages to a bot's agent, answers streamed
     logins: LoginService  # channel logins (QR codes) run in bots, shown in BotMaker
     users: UserService  # users, teams, bot grants, API tokens
+    sso: SingleSignOn  # sign-in through an OpenID Connect provider (when configured)
 
     def health(self) -> dict[str, dict[str, object]]:
         result: dict[str, dict[str, object]] = {}
@@ -150,6 +152,7 @@ class Services:
     def close(self) -> None:
         self.stop_background()
         self.logins.close()
+        self.sso.close()
         self.keyring.stop()
         self.runtime.close()
         self.store.db.close()
@@ -214,13 +217,14 @@ def build_services(
         threshold=lambda: alerts.settings().channel_down_after_seconds,
         publish=monitor.broadcaster.publish,
     )
+    auth = AuditedAuthService(settings, store, audit=audit)
     return Services(
         settings=settings,
         store=store,
         deploy=deploy,
         bots=bots,
         images=images,
-        auth=AuditedAuthService(settings, store, audit=audit),
+        auth=auth,
         runtime=runtime,
         keyring=keyring,
         monitor=monitor,
@@ -246,6 +250,7 @@ def build_services(
             store, GatewayService(store, statuses.current, timeout=45.0), audit=audit
         ),
         users=AuditedUserService(store, audit=audit),
+        sso=SingleSignOn(settings, store, auth),
     )
 
 

@@ -33,13 +33,14 @@ class Accounts:
         password_hash: str | None,
         email: str | None = None,
         source: str = "local",
+        subject: str | None = None,
         must_change_password: bool = False,
     ) -> UserRecord:
         try:
             with self.db.write() as conn:
                 conn.execute(
-                    "INSERT INTO users (id, name, email, role, password_hash, source,"
-                    " must_change_password, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO users (id, name, email, role, password_hash, source, subject,"
+                    " must_change_password, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         user_id,
                         name,
@@ -47,6 +48,7 @@ class Accounts:
                         role,
                         password_hash,
                         source,
+                        subject,
                         int(must_change_password),
                         time.time(),
                     ),
@@ -74,6 +76,10 @@ class Accounts:
 
     def user_by_name(self, name: str) -> UserRecord | None:
         rows = self.db.query("SELECT * FROM users WHERE name = ? OR email = ?", (name, name))
+        return UserRecord.from_row(rows[0]) if rows else None
+
+    def user_by_subject(self, subject: str) -> UserRecord | None:
+        rows = self.db.query("SELECT * FROM users WHERE subject = ?", (subject,))
         return UserRecord.from_row(rows[0]) if rows else None
 
     def list_users(self) -> list[UserRecord]:

@@ -59,6 +59,7 @@ CREATE TABLE users (
     role                 TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),
     password_hash        TEXT,
     source               TEXT NOT NULL DEFAULT 'local' CHECK (source IN ('local', 'oidc')),
+    subject              TEXT UNIQUE,
     disabled             INTEGER NOT NULL DEFAULT 0,
     must_change_password INTEGER NOT NULL DEFAULT 0,
     created_at           REAL NOT NULL,

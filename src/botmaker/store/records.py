@@ -64,6 +64,7 @@ class UserRecord:
     role: str
     password_hash: str | None
     source: str
+    subject: str | None  # single sign-on: "<issuer>#<sub>"
     disabled: bool
     must_change_password: bool
     created_at: float

@@ -34,7 +34,7 @@ from botmaker.api.deps import (
     services,
     set_session_cookie,
 )
-from botmaker.errors import Forbidden, TooManyRequests, Unauthorized
+from botmaker.errors import BotMakerError, Forbidden, TooManyRequests, Unauthorized
 from botmaker.openclaw.render import ui_base_path
 from botmaker.policy import Action, Principal
 from botmaker.services.auth import FIRST_ADMIN
@@ -191,6 +191,7 @@ def _login_page(
         page="login",
         title="Log in",
         login_csrf=nonce,
+        sso_name=services(request).settings.oidc_name if services(request).sso.enabled else None,
         error=error,
         next_url=next_url,
         status_code=status_code,
@@ -252,6 +253,71 @@ async def login_form(request: Request) -> Response:
     response = RedirectResponse(next_url, status_code=303, headers={"Cache-Control": "no-store"})
     set_session_cookie(response, request, token, svc.settings.token_ttl_seconds)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+OIDC_STATE_COOKIE = "botmaker_oidc_state"
+OIDC_CALLBACK = "/login/oidc/callback"
+
+
+def _own_url(request: Request) -> str:
+    settings = services(request).settings
+    if settings.public_url:
+        return settings.public_origin
+    return f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
+
+
+@router.get("/login/oidc")
+async def oidc_begin(request: Request) -> Response:
+    """Off to the single sign-on provider, with this browser's state in a cookie (Lax:
+    the provider's redirect back is a top-level navigation from its site)."""
+    svc = services(request)
+    if not svc.sso.enabled:
+        return _login_page(request, error="single sign-on is not set up", status_code=404)
+    next_url = _safe_next(request.query_params.get("next"))
+    try:
+        url, state = await anyio.to_thread.run_sync(
+            svc.sso.begin, _own_url(request) + OIDC_CALLBACK, next_url
+        )
+    except BotMakerError as exc:
+        return _login_page(request, error=exc.message, status_code=502, next_url=next_url)
+    response = RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+    response.set_cookie(
+        OIDC_STATE_COOKIE,
+        state,
+        max_age=600,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/login/oidc",
+    )
+    return response
+
+
+@router.get(OIDC_CALLBACK)
+async def oidc_callback(request: Request) -> Response:
+    svc = services(request)
+    query = request.query_params
+    if not svc.sso.enabled:
+        return _login_page(request, error="single sign-on is not set up", status_code=404)
+    if query.get("error"):
+        words = query.get("error_description") or query["error"]
+        return _login_page(request, error=f"the provider said: {words[:200]}", status_code=401)
+    state, code = query.get("state", ""), query.get("code", "")
+    try:
+        user, next_url = await anyio.to_thread.run_sync(
+            svc.sso.finish, state, code, request.cookies.get(OIDC_STATE_COOKIE)
+        )
+        token = await anyio.to_thread.run_sync(svc.auth.open_session, user.id)
+    except BotMakerError as exc:
+        svc.audit.record("login.failed", "", client=client_address(request), method="oidc")
+        page = _login_page(request, error=exc.message, status_code=exc.status)
+        page.delete_cookie(OIDC_STATE_COOKIE, path="/login/oidc")
+        return page
+    svc.audit.record_as(user, "login", user.name, client=client_address(request), method="oidc")
+    response = RedirectResponse(next_url, status_code=303, headers={"Cache-Control": "no-store"})
+    set_session_cookie(response, request, token, svc.settings.token_ttl_seconds)
+    response.delete_cookie(OIDC_STATE_COOKIE, path="/login/oidc")
     return response
 
 
