@@ -52,9 +52,11 @@ def announce_password(password: str) -> None:
     )
 
 
-#: The only ``/api`` routes anyone may call: signing in, and the docs page (which
-#: itself sends a visitor without a session to the login form).
-PUBLIC_API = frozenset({"/api/login", "/api/docs"})
+#: The only ``/api`` routes anyone may call: signing in (password or passkey), and the
+#: docs page (which itself sends a visitor without a session to the login form).
+PUBLIC_API = frozenset(
+    {"/api/login", "/api/login/passkey/options", "/api/login/passkey", "/api/docs"}
+)
 
 
 def declare_actions(app: FastAPI) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio.to_thread
 from fastapi import Depends, Request, Response
@@ -143,6 +144,14 @@ def reach(request: Request, action: Action = Action.BOT_READ) -> Callable[[BotRe
 
 def _own_origin(request: Request) -> str:
     return f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
+
+
+def web_origin(request: Request) -> tuple[str, str]:
+    """The origin browsers use for BotMaker's pages and its host name (the WebAuthn
+    relying party): ``BOTMAKER_PUBLIC_URL``'s when set, else the request's own."""
+    settings = services(request).settings
+    origin = settings.public_origin if settings.public_url else _own_origin(request)
+    return origin, urlsplit(origin).hostname or ""
 
 
 def set_session_cookie(response: Response, request: Request, token: str, ttl: int) -> None:

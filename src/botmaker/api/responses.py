@@ -525,3 +525,13 @@ class FleetUpgradeResult(Open):
     paused_reason: str | None
     seconds: float
     results: list[RolloutBotResult]
+
+
+class PasskeyChallenge(Exact):
+    """A WebAuthn challenge: answer it with the browser, send it back with ``handle``."""
+
+    handle: str = Field(description="names this challenge; single-use, two minutes")
+    options: dict[str, JsonValue] = Field(
+        description="for PublicKeyCredential.parseCreationOptionsFromJSON / "
+        "parseRequestOptionsFromJSON"
+    )

@@ -44,6 +44,7 @@ from botmaker.services.images import ImageService
 from botmaker.services.keyring import KeyringService
 from botmaker.services.monitor import Monitor
 from botmaker.services.orphans import OrphanService
+from botmaker.services.passkeys import Passkeys
 from botmaker.services.reconcile import Reconciler
 from botmaker.services.rollout import RolloutService
 from botmaker.services.sso import SingleSignOn
@@ -82,6 +83,7 @@ class Services:
     logins: LoginService  # channel logins (QR codes) run in bots, shown in BotMaker
     users: UserService  # users, teams, bot grants, API tokens
     sso: SingleSignOn  # sign-in through an OpenID Connect provider (when configured)
+    passkeys: Passkeys  # WebAuthn credentials: passwordless sign-in
 
     def health(self) -> dict[str, dict[str, object]]:
         result: dict[str, dict[str, object]] = {}
@@ -251,6 +253,7 @@ def build_services(
         ),
         users=AuditedUserService(store, audit=audit),
         sso=SingleSignOn(settings, store, auth),
+        passkeys=Passkeys(store),
     )
 
 

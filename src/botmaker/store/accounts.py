@@ -267,3 +267,44 @@ class Accounts:
                 "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                 (time.time(), token_id),
             )
+
+    # -- passkeys ---------------------------------------------------------------------
+
+    def add_passkey(
+        self, *, credential_id: str, user_id: str, name: str, public_key: bytes, sign_count: int
+    ) -> None:
+        try:
+            with self.db.write() as conn:
+                conn.execute(
+                    "INSERT INTO passkeys (id, user_id, name, public_key, sign_count, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (credential_id, user_id, name, public_key, sign_count, time.time()),
+                )
+        except sqlite3.IntegrityError:
+            raise Conflict("this passkey is registered already", field="credential") from None
+
+    def passkey(self, credential_id: str) -> sqlite3.Row | None:
+        rows = self.db.query("SELECT * FROM passkeys WHERE id = ?", (credential_id,))
+        return rows[0] if rows else None
+
+    def passkeys_of(self, user_id: str) -> list[dict[str, object]]:
+        rows = self.db.query(
+            "SELECT id, name, created_at, last_used_at FROM passkeys WHERE user_id = ?"
+            " ORDER BY created_at",
+            (user_id,),
+        )
+        return [dict(r) for r in rows]
+
+    def passkey_used(self, credential_id: str, sign_count: int) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                "UPDATE passkeys SET sign_count = ?, last_used_at = ? WHERE id = ?",
+                (sign_count, time.time(), credential_id),
+            )
+
+    def delete_passkey(self, user_id: str, credential_id: str) -> bool:
+        with self.db.write() as conn:
+            cursor = conn.execute(
+                "DELETE FROM passkeys WHERE id = ? AND user_id = ?", (credential_id, user_id)
+            )
+        return cursor.rowcount > 0

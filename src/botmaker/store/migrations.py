@@ -95,6 +95,16 @@ CREATE TABLE api_tokens (
     revoked_at   REAL
 );
 CREATE INDEX api_tokens_user ON api_tokens (user_id);
+CREATE TABLE passkeys (
+    id           TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name         TEXT NOT NULL,
+    public_key   BLOB NOT NULL,
+    sign_count   INTEGER NOT NULL DEFAULT 0,
+    created_at   REAL NOT NULL,
+    last_used_at REAL
+);
+CREATE INDEX passkeys_user ON passkeys (user_id);
 ALTER TABLE bots ADD COLUMN owner_id TEXT REFERENCES users (id) ON DELETE SET NULL;
 ALTER TABLE bots ADD COLUMN team_id TEXT REFERENCES teams (id) ON DELETE SET NULL;
 ALTER TABLE sessions ADD COLUMN user_id TEXT REFERENCES users (id) ON DELETE CASCADE;
@@ -229,5 +239,9 @@ MIGRATIONS: list[Migration] = [
         "bot definitions as versioned JSON (version 1: persona and channels always given)",
         _versioned_definitions,
     ),
-    (8, "users, teams, per-bot grants and API tokens; bots get an owner and a team", _users),
+    (
+        8,
+        "users, teams, per-bot grants, API tokens and passkeys; bots get an owner and a team",
+        _users,
+    ),
 ]

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -10,7 +13,10 @@ from botmaker.api.deps import (
     request_token,
     services,
     set_session_cookie,
+    web_origin,
 )
+from botmaker.api.responses import PasskeyChallenge
+from botmaker.errors import BotMakerError
 from botmaker.policy import Action
 from botmaker.services.auth import FIRST_ADMIN
 
@@ -52,3 +58,44 @@ def logout(request: Request, response: Response) -> Response:
     response = Response(status_code=204)
     clear_session_cookie(response)
     return response
+
+
+class PasskeySignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    handle: str = Field(min_length=1, max_length=64)
+    credential: dict[str, Any] = Field(description="PublicKeyCredential.toJSON() of the answer")
+
+
+@router.post(
+    "/login/passkey/options",
+    summary="A challenge for signing in with a passkey (navigator.credentials.get)",
+)
+def passkey_options(request: Request) -> PasskeyChallenge:
+    _, rp_id = web_origin(request)
+    return PasskeyChallenge.model_validate(services(request).passkeys.sign_in_options(rp_id))
+
+
+@router.post("/login/passkey", summary="Sign in with a passkey: a token and a session cookie")
+def passkey_login(body: PasskeySignIn, request: Request, response: Response) -> TokenOut:
+    svc = services(request)
+    origin, rp_id = web_origin(request)
+    client = client_address(request)
+    svc.auth.limiter.acquire(client)
+    ok = False
+    try:
+        user = svc.passkeys.authenticate(
+            handle=body.handle, credential=body.credential, rp_id=rp_id, origin=origin
+        )
+        ok = True
+    except BotMakerError as exc:
+        svc.audit.record("login.failed", "", client=client, method="passkey", status=exc.status)
+        raise
+    finally:
+        (svc.auth.limiter.succeeded if ok else svc.auth.limiter.failed)(client)
+    token = svc.auth.open_session(user.id)
+    svc.store.accounts.update_user(user.id, last_login_at=time.time())
+    svc.audit.record_as(user, "login", user.name, client=client, method="passkey")
+    ttl = svc.settings.token_ttl_seconds
+    set_session_cookie(response, request, token, ttl)
+    response.headers["Cache-Control"] = "no-store"
+    return TokenOut(token=token, expires_in=ttl)

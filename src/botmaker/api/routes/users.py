@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from botmaker import policy
-from botmaker.api.deps import allow, caller, owned, services
-from botmaker.api.responses import Exact, Open, answers
-from botmaker.errors import InvalidInput, Unauthorized
-from botmaker.policy import Action, Role
+from botmaker.api.deps import allow, caller, owned, services, web_origin
+from botmaker.api.responses import Exact, Open, PasskeyChallenge, answers
+from botmaker.errors import InvalidInput, NotFound, Unauthorized
+from botmaker.policy import Action, Principal, Role
 
 router = APIRouter(prefix="/api", tags=["users"])
 
@@ -161,6 +162,98 @@ def change_password(body: PasswordChange, request: Request) -> Response:
     if not svc.auth.check_password(principal.user_id, body.current_password):
         raise Unauthorized("the current password is wrong", field="current_password")
     svc.users.change_password(principal, body.new_password)
+    return Response(status_code=204)
+
+
+# -- your passkeys ---------------------------------------------------------------------
+
+
+class PasskeyOut(Exact):
+    id: str
+    name: str
+    created_at: float
+    last_used_at: float | None
+
+
+class PasskeyList(Exact):
+    passkeys: list[PasskeyOut]
+
+
+class PasskeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    handle: str = Field(min_length=1, max_length=64)
+    credential: dict[str, Any] = Field(description="PublicKeyCredential.toJSON() of the answer")
+
+
+def _session_only(request: Request) -> Principal:
+    principal = caller(request)
+    if principal.token_id is not None:
+        raise InvalidInput("passkeys are managed in a signed-in session, not with an API token")
+    return principal
+
+
+@answers(
+    router,
+    "GET",
+    "/me/passkeys",
+    PasskeyList,
+    "Your passkeys",
+    dependencies=[allow(Action.SESSION)],
+)
+def list_passkeys(request: Request) -> PasskeyList:
+    mine = services(request).store.accounts.passkeys_of(caller(request).user_id)
+    return PasskeyList.model_validate({"passkeys": mine})
+
+
+@router.post(
+    "/me/passkeys/options",
+    summary="A challenge for adding a passkey (navigator.credentials.create)",
+    dependencies=[allow(Action.SESSION)],
+)
+def passkey_options(request: Request) -> PasskeyChallenge:
+    principal = _session_only(request)
+    _, rp_id = web_origin(request)
+    return PasskeyChallenge.model_validate(
+        services(request).passkeys.register_options(principal, rp_id)
+    )
+
+
+@answers(
+    router,
+    "POST",
+    "/me/passkeys",
+    PasskeyOut,
+    "Add a passkey: the browser's answer to the challenge, verified",
+    status_code=201,
+    dependencies=[allow(Action.SESSION)],
+)
+def add_passkey(body: PasskeyIn, request: Request) -> PasskeyOut:
+    svc, principal = services(request), _session_only(request)
+    origin, rp_id = web_origin(request)
+    made = svc.passkeys.register(
+        principal,
+        handle=body.handle,
+        credential=body.credential,
+        name=body.name,
+        rp_id=rp_id,
+        origin=origin,
+    )
+    svc.audit.record("passkey.add", body.name, id=str(made["id"]))
+    return PasskeyOut.model_validate(made)
+
+
+@router.delete(
+    "/me/passkeys/{passkey_id}",
+    status_code=204,
+    summary="Remove one of your passkeys",
+    dependencies=[allow(Action.SESSION)],
+)
+def delete_passkey(passkey_id: str, request: Request) -> Response:
+    svc, principal = services(request), _session_only(request)
+    if not svc.store.accounts.delete_passkey(principal.user_id, passkey_id):
+        raise NotFound(f"no passkey {passkey_id!r} of yours", field="passkey")
+    svc.audit.record("passkey.delete", passkey_id)
     return Response(status_code=204)
 
 

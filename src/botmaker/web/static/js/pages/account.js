@@ -6,6 +6,7 @@ import { api } from "../lib/api.js";
 import { $, h } from "../lib/dom.js";
 import { clearErrors, showApiError } from "../lib/fields.js";
 import * as fmt from "../lib/format.js";
+import { createPasskey, passkeysSupported } from "../lib/passkey.js";
 
 const SCOPES = {
   "bots:read": "read bots, status, stats, usage",
@@ -96,3 +97,60 @@ async function setUpTokens() {
 }
 
 setUpTokens();
+
+async function loadPasskeys() {
+  const { passkeys } = await api("/api/me/passkeys");
+  $("#passkeys-list").replaceChildren(
+    ...passkeys.map((p) =>
+      h(
+        "li",
+        { "data-passkey": p.name },
+        h("strong", {}, p.name),
+        h("div", { class: "muted small" }, `added ${fmt.when(p.created_at)} · last used ${p.last_used_at ? fmt.when(p.last_used_at) : "never"}`),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "btn btn-small btn-danger-ghost",
+            onclick: async () => {
+              await api(`/api/me/passkeys/${encodeURIComponent(p.id)}`, { method: "DELETE" });
+              toast(`Removed the passkey ${p.name}.`, "ok");
+              loadPasskeys();
+            },
+          },
+          "Remove",
+        ),
+      ),
+    ),
+  );
+}
+
+function setUpPasskeys() {
+  const form = $("#passkey-form");
+  if (!form) return;
+  if (!passkeysSupported()) {
+    form.replaceChildren(h("p", { class: "muted" }, "This browser cannot make passkeys."));
+    return;
+  }
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form, $("#passkey-form-error"));
+    try {
+      const { handle, options } = await api("/api/me/passkeys/options", { method: "POST" });
+      const credential = await createPasskey(options);
+      const made = await api("/api/me/passkeys", { method: "POST", body: { name: $("#passkey-name").value.trim(), handle, credential } });
+      toast(`Added the passkey ${made.name}.`, "ok");
+      announce("Passkey added");
+      loadPasskeys();
+    } catch (err) {
+      const box = $("#passkey-form-error");
+      if (err && err.name === "NotAllowedError") {
+        box.textContent = "The passkey was not made.";
+        box.hidden = false;
+      } else showApiError(form, err, box);
+    }
+  });
+  loadPasskeys();
+}
+
+setUpPasskeys();
