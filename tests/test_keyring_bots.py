@@ -103,8 +103,11 @@ def test_a_bot_gets_a_token_and_reaches_the_provider_only_through_the_keyring(
     upstream: FakeUpstream,
     docker_api: docker.APIClient,
 ) -> None:
-    client, _ = api
-    body = bot_body("alpha", secrets={"api_key": REAL_KEY, "channel_token": "123:tg"})
+    client, url = api
+    team = client.post("/api/teams", json={"name": "support"}).json()
+    body = bot_body(
+        "alpha", secrets={"api_key": REAL_KEY, "channel_token": "123:tg"}, team="support"
+    )
     bot = _running(keyed, body, client)
     view = client.get(f"/api/bots/{bot.id}").json()
     assert view["keyring"] is True
@@ -149,6 +152,24 @@ def test_a_bot_gets_a_token_and_reaches_the_provider_only_through_the_keyring(
     assert usage["bots"][bot.id]["name"] == "alpha"
     assert usage["bots"][bot.id]["today"]["requests"] == 1
     assert usage["bots"][bot.id]["today"]["input_tokens"] == upstream.input_tokens
+    # Per team, summed over its bots; a member who is a viewer sees their team's.
+    (row,) = usage["teams"].values()
+    assert row["name"] == "support"
+    assert row["bots"] == 1
+    assert row["today"]["requests"] == 1
+    assert row["month"]["input_tokens"] == upstream.input_tokens
+    made = client.post(
+        "/api/users", json={"name": "val", "role": "viewer", "password": "vals-own-password"}
+    )
+    assert made.status_code == 201, made.text
+    assert client.put(f"/api/teams/{team['id']}/members", json={"members": ["val"]}).is_success
+    keyed.store.accounts.update_user(made.json()["user"]["id"], must_change_password=False)
+    with logged_in(url, "vals-own-password", user="val") as viewer:
+        seen = viewer.get("/api/usage").json()
+        assert list(seen["bots"]) == [bot.id]
+        assert seen["teams"] == usage["teams"]
+        assert seen["days"] == []  # fleet-wide totals are an admin's
+        assert viewer.get("/api/keys").status_code == 403
 
     # Deleting the bot revokes its token and drops its own key.
     assert client.delete(f"/api/bots/{bot.id}").status_code == 204

@@ -76,11 +76,12 @@ def assert_nothing_left(services: Services, api: docker.APIClient) -> None:
         assert services.keyring.client.status()["bots"] == 0
 
 
-def log_in(client: httpx.Client, password: str) -> str:
-    """Log ``client`` in as the admin: it then sends the Bearer token and no cookie, so a
-    test proves the token path. Returns the token. The one place tests log in (tests of
-    the login itself and of the cookie session post to /api/login on their own)."""
-    response = client.post("/api/login", json={"password": password})
+def log_in(client: httpx.Client, password: str, user: str = "admin") -> str:
+    """Log ``client`` in as ``user`` (the admin by default): it then sends the Bearer
+    token and no cookie, so a test proves the token path. Returns the token. The one
+    place tests log in (tests of the login itself and of the cookie session post to
+    /api/login on their own)."""
+    response = client.post("/api/login", json={"user": user, "password": password})
     assert response.status_code == 200, response.text
     token = str(response.json()["token"])
     client.headers["Authorization"] = f"Bearer {token}"
@@ -89,10 +90,12 @@ def log_in(client: httpx.Client, password: str) -> str:
 
 
 @contextmanager
-def logged_in(url: str, password: str, timeout: float = 30) -> Iterator[httpx.Client]:
+def logged_in(
+    url: str, password: str, timeout: float = 30, user: str = "admin"
+) -> Iterator[httpx.Client]:
     """An API client holding a Bearer token (no cookie), closed on leaving."""
     with httpx.Client(base_url=url, timeout=timeout) as client:
-        log_in(client, password)
+        log_in(client, password, user)
         yield client
 
 

@@ -382,6 +382,9 @@ class KeyAdded(Exact):
 class Usage(Open):
     bots: dict[str, JsonValue] = {}
     events: list[JsonValue] = []
+    teams: dict[str, JsonValue] = Field(
+        default={}, description="per team: {name, bots, today, month} summed over its bots"
+    )
 
 
 # -- monitoring ---------------------------------------------------------------------------

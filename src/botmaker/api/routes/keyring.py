@@ -81,7 +81,33 @@ def usage(request: Request, days: int = Query(default=31, ge=1, le=366)) -> Usag
     principal = caller(request)
     if principal.role is not policy.Role.ADMIN or principal.token_bots is not None:
         report = _within_reach(report, request)
+    report["teams"] = _by_team(report, request)
     return Usage.model_validate(report)
+
+
+def _by_team(report: dict[str, Any], request: Request) -> dict[str, Any]:
+    """Today's and this month's usage per team: the sums over the team's bots in the
+    report; an admin sees every team, anyone else the teams they belong to."""
+    svc, principal = services(request), caller(request)
+    teams = {t.id: t.name for t in svc.store.accounts.list_teams()}
+    if principal.role is not policy.Role.ADMIN:
+        teams = {k: v for k, v in teams.items() if k in principal.teams}
+    team_of = {r.id: r.team_id for r in svc.store.list_bots() if r.team_id in teams}
+    out: dict[str, Any] = {
+        team_id: {"name": name, "bots": 0, "today": {}, "month": {}}
+        for team_id, name in teams.items()
+    }
+    for bot_id, row in report.get("bots", {}).items():
+        team_id = team_of.get(bot_id)
+        if team_id is None:
+            continue
+        entry = out[team_id]
+        entry["bots"] += 1
+        for period in ("today", "month"):
+            for name, value in (row.get(period) or {}).items():
+                if isinstance(value, int):
+                    entry[period][name] = entry[period].get(name, 0) + value
+    return out
 
 
 def _within_reach(report: dict[str, Any], request: Request) -> dict[str, Any]:
