@@ -42,6 +42,21 @@ def test_an_admin_adds_an_operator_who_chooses_a_password_and_sees_their_part(
     assert len(password) >= 16
     expect(page.locator('tr[data-user="paula"]')).to_contain_text("operator")
     expect(page.locator('tr[data-user="paula"]')).to_contain_text("never")
+    # The audit log names who did it, filtered by user, exported as JSON lines.
+    page.get_by_role("link", name="Audit").click()
+    expect(page.locator('tr[data-action="user.add"]')).to_contain_text("paula")
+    page.get_by_label("User").select_option(label="paula")
+    expect(page.locator("#audit-empty")).to_be_visible()
+    page.get_by_label("User").select_option(label="admin")
+    expect(page.locator('tr[data-action="user.add"]')).to_contain_text("admin")
+    href = page.locator("#audit-export").get_attribute("href")
+    assert href is not None
+    assert href.startswith("/api/audit/export?user=")
+    with page.expect_download() as download:
+        page.locator("#audit-export").click()
+    lines = download.value.path().read_text().splitlines()
+    assert '"action":"user.add"' in "\n".join(lines)
+    assert all(line.startswith("{") for line in lines)
     admin.close()
 
     operator = browser.new_context(base_url=server)
@@ -69,7 +84,7 @@ def test_an_admin_adds_an_operator_who_chooses_a_password_and_sees_their_part(
 
     # An API token of her own, shown once, that reads but cannot write.
     page.goto("/account")
-    page.get_by_label("Name").fill("ci")
+    page.get_by_label("Token name").fill("ci")
     page.get_by_label("bots:read — read bots, status, stats, usage").check()
     expect(page.get_by_label("keys:write — add and delete provider keys")).to_have_count(0)
     page.get_by_role("button", name="Make token").click()

@@ -442,6 +442,11 @@ def users_page(request: Request) -> Response:
     return _page(request, "users.html", "users", Action.USERS_WRITE, title="Users and teams")
 
 
+@router.get("/audit")
+def audit_page(request: Request) -> Response:
+    return _page(request, "audit.html", "audit", Action.AUDIT_READ, title="Audit log")
+
+
 @router.get("/account")
 def account_page(request: Request) -> Response:
     return _page(request, "account.html", "account", Action.SESSION, title="Your account")
