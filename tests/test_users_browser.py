@@ -8,7 +8,9 @@ from __future__ import annotations
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import ADMIN_PASSWORD
+from botmaker.services import Services
+from tests.conftest import ADMIN_PASSWORD, bot_body
+from tests.support.checks import logged_in
 
 NEW_PASSWORD = "paulas-own-password-1"
 
@@ -96,3 +98,34 @@ def test_an_admin_adds_an_operator_who_chooses_a_password_and_sees_their_part(
         assert c.get("/api/bots").status_code == 200
         assert c.post("/api/bots", json={}).status_code == 403
     assert problems == []
+
+
+def test_a_viewer_sees_a_granted_bot_without_its_controls(
+    server: str, services: Services, browser: Browser
+) -> None:
+    with logged_in(server, ADMIN_PASSWORD, timeout=60) as admin:
+        made = admin.post("/api/bots", json=bot_body("watched"))
+        assert made.status_code == 201, made.text
+        bot_id = made.json()["id"]
+        user = admin.post(
+            "/api/users", json={"name": "vic", "role": "viewer", "password": "vics-password-12"}
+        ).json()["user"]
+        assert admin.put(f"/api/bots/{bot_id}/access", json={"users": ["vic"]}).is_success
+    services.store.accounts.update_user(user["id"], must_change_password=False)
+    context = browser.new_context(base_url=server)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    _sign_in(page, "vic", "vics-password-12")
+    expect(page.locator(f'li.bot-card[data-bot-id="{bot_id}"]')).to_be_visible()
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="New bot")).to_have_count(0)
+    page.goto(f"/bots/{bot_id}")
+    expect(page.locator("#bot-root")).to_have_attribute("data-ready", "true")
+    for action in ("start", "stop", "restart", "delete"):
+        expect(page.locator(f'#bot-actions [data-action="{action}"]')).to_be_hidden()
+    for card in ("#chat-card", "#ui-card", "#pairing-card"):
+        expect(page.locator(card)).to_be_hidden()
+    expect(page.get_by_role("heading", name="Logs")).to_be_visible()
+    assert problems == []
+    context.close()

@@ -7,6 +7,7 @@ BotMaker's keyring client. Nothing here holds a plaintext provider key except
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any, Literal
@@ -67,7 +68,7 @@ class KeyChoice:
 
 @dataclass(frozen=True)
 class Budget:
-    """Per-bot limits; ``None`` means unlimited."""
+    """A bot's (or a pool's) limits; ``None`` means unlimited."""
 
     daily_tokens: int | None = None
     monthly_tokens: int | None = None
@@ -82,6 +83,16 @@ class Budget:
     def from_dict(cls, data: Mapping[str, Any] | None) -> Budget:
         data = data or {}
         return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
+
+
+#: A pool id: bots whose grants name the same pool share the pool's budget (BotMaker
+#: uses a team's id).
+POOL_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+PoolId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+
+
+def is_pool_id(value: object) -> bool:
+    return isinstance(value, str) and POOL_ID.fullmatch(value) is not None
 
 
 #: A key tag: a bot whose grant lists a tag uses keys with that tag before untagged ones.
@@ -106,7 +117,11 @@ class BudgetIn(BaseModel):
 
 @dataclass(frozen=True)
 class Grant:
-    """What one bot may do through the proxy: providers, key tags, upstreams, budget."""
+    """What one bot may do through the proxy: providers, key tags, upstreams, budget.
+
+    ``pool`` names a group of bots (BotMaker: the bot's team) whose pool budget, if
+    the pool has one, the bot shares with the others on top of its own budget.
+    """
 
     bot_id: str
     providers: frozenset[str]
@@ -115,6 +130,7 @@ class Grant:
     allow_private: bool = False  # the admin allowed this bot's custom base URLs on private ranges
     budget: Budget = field(default_factory=Budget)
     created_at: float = 0.0
+    pool: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -124,6 +140,7 @@ class Grant:
             "base_urls": dict(self.base_urls),
             "allow_private": self.allow_private,
             "budget": self.budget.to_dict(),
+            "pool": self.pool,
             "created_at": self.created_at,
         }
 

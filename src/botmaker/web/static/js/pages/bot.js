@@ -499,7 +499,22 @@ async function loadDevices() {
 
 // -- start ----------------------------------------------------------------------------------------
 
+/** What this user may do here (the server's policy, given to the page); the rest is hidden. */
+const can = new Set((document.body.dataset.can || "").split(" ").filter(Boolean));
+
+function hideWhatIsNotAllowed() {
+  const hide = (selector) => {
+    const node = document.querySelector(selector);
+    if (node) node.hidden = true;
+  };
+  if (!can.has("bot.operate")) for (const a of ["start", "stop", "restart"]) hide(`#bot-actions [data-action="${a}"]`);
+  if (!can.has("bot.delete")) hide('#bot-actions [data-action="delete"]');
+  if (!can.has("bot.edit")) hide('section[aria-labelledby="config-title"]');
+  if (!can.has("bot.access")) for (const id of ["#chat-card", "#ui-card", "#login-card", "#pairing-card"]) hide(id);
+}
+
 async function start() {
+  hideWhatIsNotAllowed();
   try {
     const [b, providers, channels] = await Promise.all([api(base), api("/api/providers"), api("/api/channels")]);
     bot = b;
@@ -513,10 +528,12 @@ async function start() {
   startLogs();
   diagnoseIfLooping();
   loadUsage();
-  mountPairing($("#pairing-card"), bot);
-  loadDevices();
-  every(5_000, loadDevices);
-  mountChannelLogins($("#login-card"), bot, catalog.channels);
+  if (can.has("bot.access")) {
+    mountPairing($("#pairing-card"), bot);
+    loadDevices();
+    every(5_000, loadDevices);
+    mountChannelLogins($("#login-card"), bot, catalog.channels);
+  }
   every(15_000, loadStats);
   every(15_000, async () => {
     await loadEvents();
