@@ -126,7 +126,7 @@ def test_login_create_watch_stop_edit_delete(
     expect(page).to_have_url(re.compile(r"/login$"))
     page.get_by_label("Password").fill("not-the-password")
     page.get_by_role("button", name="Log in").click()
-    expect(page.locator("#login-error")).to_have_text("Wrong password.")
+    expect(page.locator("#login-error")).to_have_text("Wrong user name or password.")
     expect(page.get_by_label("Password")).to_have_attribute("aria-invalid", "true")
     desktop.shot(page, "login")
     # The right one lands on the (empty) list.
@@ -409,8 +409,8 @@ def test_the_theme_follows_the_system_then_the_remembered_toggle(
         expect(html).to_have_attribute("data-theme", "dark")
         page.reload()
         expect(html).to_have_attribute("data-theme", "dark")  # remembered
-        # From the keyboard: the password has the focus; the toggle is one Shift+Tab away.
-        expect(page.get_by_label("Password")).to_be_focused()
+        # From the keyboard: the user name has the focus; the toggle is one Shift+Tab away.
+        expect(page.get_by_label("User name")).to_be_focused()
         page.keyboard.press("Shift+Tab")
         expect(toggle).to_be_focused()
         page.keyboard.press("Enter")
@@ -431,7 +431,7 @@ def test_the_login_form_says_wrong_password_and_when_rate_limited(
             nonce = c.cookies.get("botmaker_login_csrf")
             wrong = c.post("/login", data={"password": "not it", "csrf_token": nonce})
             assert wrong.status_code == 401
-            assert "Wrong password." in wrong.text
+            assert "Wrong user name or password." in wrong.text
             assert SESSION_COOKIE not in wrong.cookies
         c.get("/login")
         nonce = c.cookies.get("botmaker_login_csrf")
