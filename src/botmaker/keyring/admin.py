@@ -18,7 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from botmaker.errors import BotMakerError, InvalidInput, NotFound, Unauthorized
 from botmaker.fsutil import is_bot_id
-from botmaker.keyring.model import BudgetIn, Grant, Tag, UpstreamOverride
+from botmaker.keyring.model import (
+    BudgetIn,
+    Grant,
+    PoolId,
+    Tag,
+    UpstreamOverride,
+    is_pool_id,
+)
 from botmaker.keyring.service import Keyring
 
 log = logging.getLogger("botmaker.keyring.admin")
@@ -48,6 +55,13 @@ class GrantIn(BaseModel):
     base_urls: dict[str, str] = Field(default_factory=dict)
     allow_private: bool = False
     budget: BudgetIn = Field(default_factory=BudgetIn)
+    pool: PoolId | None = None  # bots naming the same pool share its budget
+
+
+class PoolIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    budget: BudgetIn
 
 
 class UpstreamIn(BaseModel):
@@ -172,6 +186,7 @@ async def put_grant(request: web.Request) -> web.Response:
         base_urls=dict(body.base_urls),
         allow_private=body.allow_private,
         budget=body.budget.to_budget(),
+        pool=body.pool,
     )
     keyring = request.app[KEYRING]
     token = keyring.put_grant(grant)
@@ -189,6 +204,38 @@ async def rotate_token(request: web.Request) -> web.Response:
 
 async def delete_grant(request: web.Request) -> web.Response:
     request.app[KEYRING].delete_grant(_bot_id(request))
+    return web.Response(status=204)
+
+
+def _pool_id(request: web.Request) -> str:
+    pool_id = request.match_info["pool_id"]
+    if not is_pool_id(pool_id):
+        raise InvalidInput("not a pool id (1-64 of A-Z a-z 0-9 _ . -)", field="pool_id")
+    return pool_id
+
+
+async def list_pools(request: web.Request) -> web.Response:
+    keyring = request.app[KEYRING]
+    bots = keyring.pool_bots()
+    pools = [
+        {"id": pool_id, "budget": budget.to_dict(), "bots": bots.get(pool_id, [])}
+        for pool_id, budget in sorted(keyring.pools().items())
+    ]
+    return web.json_response({"pools": pools})
+
+
+async def put_pool(request: web.Request) -> web.Response:
+    pool_id = _pool_id(request)
+    body = await _parse(request, PoolIn)
+    keyring = request.app[KEYRING]
+    budget = body.budget.to_budget()
+    keyring.put_pool(pool_id, budget)
+    bots = keyring.pool_bots().get(pool_id, [])
+    return web.json_response({"pool": {"id": pool_id, "budget": budget.to_dict(), "bots": bots}})
+
+
+async def delete_pool(request: web.Request) -> web.Response:
+    request.app[KEYRING].delete_pool(_pool_id(request))
     return web.Response(status=204)
 
 
@@ -259,6 +306,9 @@ def admin_api(keyring: Keyring, admin_token: str) -> web.Application:
     r.add_put("/admin/bots/{bot_id}", put_grant)
     r.add_post("/admin/bots/{bot_id}/token", rotate_token)
     r.add_delete("/admin/bots/{bot_id}", delete_grant)
+    r.add_get("/admin/pools", list_pools)
+    r.add_put("/admin/pools/{pool_id}", put_pool)
+    r.add_delete("/admin/pools/{pool_id}", delete_pool)
     r.add_get("/admin/upstreams", list_upstreams)
     r.add_put("/admin/upstreams/{provider}", put_upstream)
     r.add_delete("/admin/upstreams/{provider}", delete_upstream)

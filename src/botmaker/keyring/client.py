@@ -7,6 +7,7 @@ keyring's own errors come back as the same BotMaker error classes, field include
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,7 +23,7 @@ from botmaker.errors import (
     NotFound,
     Unauthorized,
 )
-from botmaker.keyring.model import Budget, KeyInfo, KeyringCorrupt, KeyringLocked
+from botmaker.keyring.model import Budget, KeyInfo, KeyringCorrupt, KeyringLocked, is_pool_id
 
 
 class KeyringUnavailable(BotMakerError):
@@ -38,6 +39,11 @@ _BY_STATUS: dict[int, type[BotMakerError]] = {
     409: Conflict,
     422: InvalidInput,
 }
+
+
+def _check_pool(pool_id: str) -> None:
+    if not is_pool_id(pool_id):
+        raise InvalidInput("not a pool id (1-64 of A-Z a-z 0-9 _ . -)", field="pool_id")
 
 
 def _key(data: dict[str, Any]) -> KeyInfo:
@@ -139,15 +145,22 @@ class KeyringClient:
         allow_private: bool = False,
         tags: list[str] | None = None,
         budget: Budget | None = None,
+        pool: str | None = None,
     ) -> str | None:
-        """Register (or update) a bot's grant; returns its token when newly registered."""
-        body = {
+        """Register (or update) a bot's grant; returns its token when newly registered.
+
+        ``pool`` (BotMaker: the bot's team id) makes the bot share that pool's budget;
+        ``None`` takes it out of any pool (the whole grant is replaced).
+        """
+        body: dict[str, Any] = {
             "providers": providers,
             "base_urls": base_urls or {},
             "allow_private": allow_private,
             "tags": tags or [],
             "budget": (budget or Budget()).to_dict(),
         }
+        if pool is not None:
+            body["pool"] = pool
         result = self._call("PUT", f"/admin/bots/{bot_id}", json=body)
         token = result.get("token")
         return str(token) if token else None
@@ -167,6 +180,31 @@ class KeyringClient:
     def delete_bot(self, bot_id: str) -> None:
         """Revoke the bot's token and delete its own keys (idempotent)."""
         self._call("DELETE", f"/admin/bots/{bot_id}")
+
+    # -- pools (budgets shared by the bots whose grants name the pool) ----------------------
+
+    def put_pool(self, pool_id: str, budget: Budget | Mapping[str, Any]) -> dict[str, Any]:
+        """Create or replace a pool's budget; returns ``{"id", "budget", "bots"}``."""
+        _check_pool(pool_id)
+        limits = budget.to_dict() if isinstance(budget, Budget) else dict(budget)
+        result: dict[str, Any] = self._call(
+            "PUT", f"/admin/pools/{pool_id}", json={"budget": limits}
+        )["pool"]
+        return result
+
+    def delete_pool(self, pool_id: str) -> bool:
+        """Drop a pool's budget; False if it had none (the grants keep naming the pool)."""
+        _check_pool(pool_id)
+        try:
+            self._call("DELETE", f"/admin/pools/{pool_id}")
+        except NotFound:
+            return False
+        return True
+
+    def pools(self) -> list[dict[str, Any]]:
+        """Every pool with a budget: ``{"id", "budget", "bots"}``, by id."""
+        result: list[dict[str, Any]] = self._call("GET", "/admin/pools")["pools"]
+        return result
 
     # -- usage ----------------------------------------------------------------------------
 

@@ -5,6 +5,10 @@ and where to send the request, and whether the bot's budget still allows it. The
 answers come from memory (filled from the store and invalidated when the admin API
 changes something), so a request costs no SQLite round trip; usage counters are
 added up here and written to SQLite in batches by :meth:`Keyring.flush`.
+
+A bot's grant may name a pool (BotMaker: the bot's team). A pool with a budget has
+its own ledger, summing the usage of every bot whose grant names it; a request must
+fit both the bot's budget and its pool's.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -105,7 +110,8 @@ class _Counter:
 
 
 class _BotLedger:
-    """One bot's counters for the current day and month, and its rate-limit bucket."""
+    """One bot's (or one pool's) counters for the current day and month, and its
+    rate-limit bucket."""
 
     __slots__ = (
         "bucket",
@@ -138,7 +144,16 @@ class Keyring:
         self._overrides: dict[str, UpstreamOverride] = store.upstreams()
         self._ledgers: dict[str, _BotLedger] = {}
         self._pending: dict[tuple[str, str, str, str], _Counter] = defaultdict(_Counter)
+        self._flushing = threading.Lock()  # held from taking the counters to writing them
         self.listeners: list[threading.Event] = []
+        # pools: budgets by pool id, which pool each bot's grant names, the pools'
+        # ledgers (rebuilt from SQLite when their membership changed), and per bot
+        # how many of its admitted requests (of a bot in a pool) are still under way
+        self._pool_budgets: dict[str, Budget] = store.pools()
+        self._members: dict[str, str] = store.pool_members()
+        self._pool_ledgers: dict[str, _BotLedger] = {}
+        self._stale_pools: set[str] = set()
+        self._pool_flights: dict[str, int] = {}
 
     # -- who is calling, which keys, where to -----------------------------------------
 
@@ -213,6 +228,7 @@ class Keyring:
             check_base_url(url, allow_private=grant.allow_private, field=f"base_urls.{provider}")
         token = self.store.put_grant(grant)
         self._forget_grants()
+        self._set_pool(grant.bot_id, grant.pool)
         return token
 
     def rotate_token(self, bot_id: str) -> str:
@@ -223,8 +239,46 @@ class Keyring:
     def delete_grant(self, bot_id: str) -> None:
         self.store.delete_grant(bot_id)
         self._forget_grants()
+        self._set_pool(bot_id, None)
         with self._lock:
             self._ledgers.pop(bot_id, None)
+
+    def put_pool(self, pool_id: str, budget: Budget) -> None:
+        """Create or replace a pool's budget; it applies from the next request."""
+        self.store.put_pool(pool_id, budget)
+        with self._lock:
+            self._pool_budgets[pool_id] = budget
+
+    def delete_pool(self, pool_id: str) -> None:
+        """Drop a pool's budget (its bots keep their own budgets and their grants' pool)."""
+        self.store.delete_pool(pool_id)
+        with self._lock:
+            self._pool_budgets.pop(pool_id, None)
+            self._pool_ledgers.pop(pool_id, None)
+            self._stale_pools.discard(pool_id)
+
+    def pools(self) -> dict[str, Budget]:
+        """Every pool with a budget."""
+        return dict(self._pool_budgets)
+
+    def pool_bots(self) -> dict[str, list[str]]:
+        """The bots of each pool named by a grant, sorted."""
+        found: dict[str, list[str]] = defaultdict(list)
+        for bot_id, pool in sorted(self._members.items()):
+            found[pool].append(bot_id)
+        return dict(found)
+
+    def _set_pool(self, bot_id: str, pool: str | None) -> None:
+        """Note the pool a bot's grant now names; a pool it joins or leaves is counted
+        again from SQLite before its next request."""
+        with self._lock:
+            old = self._members.get(bot_id)
+            if pool is None:
+                self._members.pop(bot_id, None)
+            else:
+                self._members[bot_id] = pool
+            if old != pool:
+                self._stale_pools.update(p for p in (old, pool) if p is not None)
 
     def set_upstream(self, override: UpstreamOverride) -> None:
         if override.provider not in PROVIDERS:
@@ -268,68 +322,160 @@ class Keyring:
             fresh.month = ledger.month
             fresh.bucket, fresh.bucket_at = ledger.bucket, ledger.bucket_at
         else:  # first request since start (or a new month): read what SQLite has
-            for when, usage in self.store.usage_days(
-                bot_id=bot_id, day_from=f"{fresh.month_key}-01", day_to=day
-            ):
-                fresh.month.add(usage)
-                if when == day:
-                    fresh.day.add(usage)
-            pending = [c for k, c in self._pending.items() if k[1] == bot_id]
-            for counter in pending:  # counted here but not yet flushed
-                fresh.month.add(counter)
-                fresh.day.add(counter)
+            self._read_month(fresh, day, {bot_id}, bot_id=bot_id)
         if ledger is not None:  # requests admitted yesterday are still under way
             fresh.in_flight = ledger.in_flight
         with self._lock:
             self._ledgers[bot_id] = fresh
         return fresh
 
+    def _pool_ledger(self, pool_id: str, day: str) -> _BotLedger:
+        ledger = self._pool_ledgers.get(pool_id)
+        stale = pool_id in self._stale_pools
+        if ledger is not None and not stale and ledger.today_key == day:
+            return ledger
+        fresh = _BotLedger(day)
+        members = {bot for bot, pool in self._members.items() if pool == pool_id}
+        if ledger is not None and ledger.month_key == fresh.month_key:
+            fresh.bucket, fresh.bucket_at = ledger.bucket, ledger.bucket_at
+            if ledger.today_key == day:  # membership changed: one event per period still
+                fresh.warned = ledger.warned
+        if ledger is not None and not stale and ledger.month_key == fresh.month_key:
+            fresh.month = ledger.month
+        else:  # first request since start, a new month, or bots joined or left
+            self._read_month(fresh, day, members, pool=pool_id)
+        fresh.in_flight = sum(self._pool_flights.get(bot, 0) for bot in members)
+        with self._lock:
+            self._pool_ledgers[pool_id] = fresh
+            self._stale_pools.discard(pool_id)
+        return fresh
+
+    def _read_month(
+        self,
+        ledger: _BotLedger,
+        day: str,
+        bots: Collection[str],
+        *,
+        bot_id: str | None = None,
+        pool: str | None = None,
+    ) -> None:
+        """Fill a fresh ledger with this month so far: what SQLite has for one bot or a
+        pool's bots, plus what was counted here but not yet flushed."""
+        with self._flushing:  # no counters between the pending map and the database
+            for when, usage in self.store.usage_days(
+                bot_id=bot_id, pool=pool, day_from=f"{ledger.month_key}-01", day_to=day
+            ):
+                ledger.month.add(usage)
+                if when == day:
+                    ledger.day.add(usage)
+            with self._lock:
+                pending = [(k[0], c) for k, c in self._pending.items() if k[1] in bots]
+        for when, counter in pending:
+            if when[:7] == ledger.month_key and when <= day:
+                ledger.month.add(counter)
+                if when == day:
+                    ledger.day.add(counter)
+
     def admit(self, grant: Grant, now: float | None = None) -> Refusal | None:
-        """None if the bot may send one more request now; else why not."""
+        """None if the bot may send one more request now; else why not.
+
+        The bot's own budget is checked first, then its pool's (if the pool has a
+        budget); a refused request leaves nothing counted as under way. Every admitted
+        request must be followed by :meth:`finish` with the same grant.
+        """
         budget = grant.budget
-        if budget == _UNLIMITED:
+        pool_id = grant.pool
+        shared_budget = self._pool_budgets.get(pool_id) if pool_id is not None else None
+        if shared_budget == _UNLIMITED:
+            shared_budget = None
+        if budget == _UNLIMITED and shared_budget is None:
+            if pool_id is not None:
+                self._take_off(grant.bot_id, pool_id)
             return None
         now = time.time() if now is None else now
         day = today()
-        ledger = self._ledger(grant.bot_id, day)
-        refusal = _over_budget(budget, ledger, now)
+        ledger: _BotLedger | None = None
+        if budget != _UNLIMITED:
+            ledger = self._ledger(grant.bot_id, day)
+            refusal = _over_budget(budget, ledger, now)
+            if refusal is not None:
+                self._warn(grant.bot_id, ledger, refusal, refusal.message)
+                return refusal
+        shared: _BotLedger | None = None
+        if pool_id is not None and shared_budget is not None:
+            shared = self._pool_ledger(pool_id, day)
+            refusal = _over_budget(shared_budget, shared, now, scope="team ")
+            if refusal is not None:
+                self._warn(grant.bot_id, shared, refusal, f"{refusal.message} (pool {pool_id})")
+                return refusal
+        # both buckets must have a token before either gives one
+        refusal = _rate_limited(budget, ledger, now) if ledger is not None else None
+        if refusal is None and shared is not None and shared_budget is not None:
+            refusal = _rate_limited(shared_budget, shared, now, scope="team ")
         if refusal is not None:
-            if refusal.kind == "budget_exceeded" and refusal.budget not in ledger.warned:
-                ledger.warned.add(refusal.budget)
-                self.event(grant.bot_id, "budget_exceeded", refusal.message)
             return refusal
-        rpm = budget.requests_per_minute
-        if rpm:
-            rate = rpm / 60.0
-            if ledger.bucket < 0:
-                ledger.bucket, ledger.bucket_at = float(rpm), now
-            ledger.bucket = min(float(rpm), ledger.bucket + (now - ledger.bucket_at) * rate)
-            ledger.bucket_at = now
-            if ledger.bucket < 1.0:
-                wait = max(1, int((1.0 - ledger.bucket) / rate + 0.999))
-                return Refusal(
-                    f"rate limit of {rpm} requests per minute reached", wait, "rate_limited"
-                )
-            ledger.bucket -= 1.0
-        ledger.in_flight += 1
+        if ledger is not None:
+            if budget.requests_per_minute:
+                ledger.bucket -= 1.0
+            ledger.in_flight += 1
+        if shared is not None and shared_budget and shared_budget.requests_per_minute:
+            shared.bucket -= 1.0
+        if pool_id is not None:
+            self._take_off(grant.bot_id, pool_id)
         return None
+
+    def _take_off(self, bot_id: str, pool_id: str) -> None:
+        """Count one admitted request of a bot in a pool as under way (also when the
+        pool has no budget: it may get one before the request is over)."""
+        self._pool_flights[bot_id] = self._pool_flights.get(bot_id, 0) + 1
+        shared = self._pool_ledgers.get(pool_id)
+        if shared is not None:
+            shared.in_flight += 1
+
+    def _warn(self, bot_id: str, ledger: _BotLedger, refusal: Refusal, detail: str) -> None:
+        """One ``budget_exceeded`` event per limit and period (not for rate limits)."""
+        if refusal.kind == "budget_exceeded" and refusal.budget not in ledger.warned:
+            ledger.warned.add(refusal.budget)
+            self.event(bot_id, "budget_exceeded", detail)
 
     def finish(self, grant: Grant) -> None:
         """A request :meth:`admit` let through is over, whatever came of it."""
-        ledger = self._ledgers.get(grant.bot_id)
-        if ledger is not None and ledger.in_flight > 0:
-            ledger.in_flight -= 1
+        if grant.budget != _UNLIMITED:
+            ledger = self._ledgers.get(grant.bot_id)
+            if ledger is not None and ledger.in_flight > 0:
+                ledger.in_flight -= 1
+        if grant.pool is None:
+            return
+        flights = self._pool_flights.get(grant.bot_id, 0)
+        if flights <= 0:
+            return
+        if flights == 1:
+            del self._pool_flights[grant.bot_id]
+        else:
+            self._pool_flights[grant.bot_id] = flights - 1
+        # the pool the bot is in now: a pool it moved to counted its requests under way
+        pool = self._members.get(grant.bot_id)
+        shared = self._pool_ledgers.get(pool) if pool is not None else None
+        if shared is not None and shared.in_flight > 0:
+            shared.in_flight -= 1
 
     def record(self, delta: UsageDelta) -> None:
         with self._lock:
             self._pending[(delta.day, delta.bot_id, delta.key_id, delta.provider)].add(delta)
             ledger = self._ledgers.get(delta.bot_id)
-        if ledger is not None and ledger.today_key == delta.day:
-            ledger.day.add(delta)
-            ledger.month.add(delta)
+            pool = self._members.get(delta.bot_id)
+            shared = self._pool_ledgers.get(pool) if pool is not None else None
+        for counted in (ledger, shared):
+            if counted is not None and counted.today_key == delta.day:
+                counted.day.add(delta)
+                counted.month.add(delta)
 
     def flush(self) -> int:
         """Write the counters gathered since the last flush; returns how many rows."""
+        with self._flushing:
+            return self._flush()
+
+    def _flush(self) -> int:
         with self._lock:
             pending, self._pending = self._pending, defaultdict(_Counter)
         if not pending:
@@ -375,6 +521,20 @@ class Keyring:
         by_key_today = self.store.usage_by_key(day_from=day, day_to=day)
         by_key_month = self.store.usage_by_key(day_from=month_start, day_to=day)
         grants = {g.bot_id: g for g in self.store.list_grants()}
+        budgets = self.store.pools()
+        members: dict[str, list[str]] = defaultdict(list)
+        for member in sorted(grants.values(), key=lambda g: g.bot_id):
+            if member.pool is not None:
+                members[member.pool].append(member.bot_id)
+        pools = {}
+        for pool_id in sorted(set(budgets) | set(members)):
+            names = members.get(pool_id, [])
+            pools[pool_id] = {
+                "today": _total(by_bot_today.get(b) for b in names).to_dict(),
+                "month": _total(by_bot_month.get(b) for b in names).to_dict(),
+                "budget": budgets.get(pool_id, Budget()).to_dict(),
+                "bots": names,
+            }
         bots = {}
         for bot_id in sorted(set(grants) | set(by_bot_month)):
             grant = grants.get(bot_id)
@@ -398,7 +558,7 @@ class Keyring:
             {"day": when, **usage.to_dict()}
             for when, usage in self.store.usage_days(bot_id=None, day_from=first, day_to=day)
         ]
-        return {"day": day, "bots": bots, "keys": keys, "days": rows}
+        return {"day": day, "bots": bots, "pools": pools, "keys": keys, "days": rows}
 
 
 _UNLIMITED = Budget()
@@ -414,7 +574,43 @@ def _seconds_to_month_end(now: float) -> int:
     return max(1, int(datetime(year, month, 1, tzinfo=UTC).timestamp() - now))
 
 
-def _over_budget(budget: Budget, ledger: _BotLedger, now: float) -> Refusal | None:
+def _total(usages: Iterable[Usage | None]) -> Usage:
+    total = _Counter()
+    for usage in usages:
+        if usage is not None:
+            total.add(usage)
+    return Usage(
+        requests=total.requests,
+        input_tokens=total.input_tokens,
+        output_tokens=total.output_tokens,
+        errors=total.errors,
+        rejected=total.rejected,
+    )
+
+
+def _rate_limited(
+    budget: Budget, ledger: _BotLedger, now: float, *, scope: str = ""
+) -> Refusal | None:
+    """Refill the ledger's token bucket; a refusal if it holds less than one token."""
+    rpm = budget.requests_per_minute
+    if not rpm:
+        return None
+    rate = rpm / 60.0
+    if ledger.bucket < 0:
+        ledger.bucket, ledger.bucket_at = float(rpm), now
+    ledger.bucket = min(float(rpm), ledger.bucket + (now - ledger.bucket_at) * rate)
+    ledger.bucket_at = now
+    if ledger.bucket < 1.0:
+        wait = max(1, int((1.0 - ledger.bucket) / rate + 0.999))
+        return Refusal(
+            f"{scope}rate limit of {rpm} requests per minute reached", wait, "rate_limited"
+        )
+    return None
+
+
+def _over_budget(
+    budget: Budget, ledger: _BotLedger, now: float, *, scope: str = ""
+) -> Refusal | None:
     # requests still under way count against request budgets: parallel requests
     # must not all pass a budget that only some of them fit in
     checks = (
@@ -436,9 +632,9 @@ def _over_budget(budget: Budget, ledger: _BotLedger, now: float) -> Refusal | No
     for limit, used, what, until in checks:
         if limit is not None and used >= limit:
             return Refusal(
-                f"{what} of {limit} used up ({used} so far)",
+                f"{scope}{what} of {limit} used up ({used} so far)",
                 until(now),
                 "budget_exceeded",
-                budget=f"{what} of {limit}",
+                budget=f"{scope}{what} of {limit}",
             )
     return None

@@ -38,6 +38,7 @@ from botmaker.keyring.model import (
     UpstreamOverride,
     Usage,
     UsageDelta,
+    is_pool_id,
 )
 from botmaker.store.database import Database
 
@@ -111,6 +112,18 @@ KEYRING_MIGRATIONS: list[tuple[int, str, str]] = [
             detail TEXT    NOT NULL
         );
         CREATE INDEX events_bot ON events (bot_id, id);
+        """,
+    ),
+    (
+        2,
+        "keyring: pools (budgets shared by the bots whose grants name the pool)",
+        """
+        ALTER TABLE grants ADD COLUMN pool TEXT;
+        CREATE INDEX grants_pool ON grants (pool);
+        CREATE TABLE pools (
+            id     TEXT PRIMARY KEY,
+            budget TEXT NOT NULL
+        );
         """,
     ),
 ]
@@ -223,6 +236,7 @@ def _grant(row: sqlite3.Row) -> Grant:
         allow_private=bool(row["allow_private"]),
         budget=Budget.from_dict(json.loads(row["budget"])),
         created_at=float(row["created_at"]),
+        pool=row["pool"],
     )
 
 
@@ -530,12 +544,15 @@ class KeyringStore:
         """Create a grant (returns its token, once) or update one (returns ``None``)."""
         if not grant.bot_id:
             raise InvalidInput("the bot id is empty", field="bot_id")
+        if grant.pool is not None and not is_pool_id(grant.pool):
+            raise InvalidInput("not a pool id", field="pool")
         fields = (
             json.dumps(sorted(grant.providers)),
             json.dumps(sorted(grant.tags)),
             json.dumps(dict(grant.base_urls), sort_keys=True),
             int(grant.allow_private),
             json.dumps(grant.budget.to_dict()),
+            grant.pool,
         )
         with self.db.write() as conn:
             exists = conn.execute(
@@ -544,14 +561,14 @@ class KeyringStore:
             if exists is not None:
                 conn.execute(
                     "UPDATE grants SET providers = ?, tags = ?, base_urls = ?, allow_private = ?,"
-                    " budget = ? WHERE bot_id = ?",
+                    " budget = ?, pool = ? WHERE bot_id = ?",
                     (*fields, grant.bot_id),
                 )
                 return None
             token_id, token_hash, token = _new_token()
             conn.execute(
                 "INSERT INTO grants (bot_id, token_id, token_hash, providers, tags, base_urls,"
-                " allow_private, budget, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " allow_private, budget, pool, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (grant.bot_id, token_id, token_hash, *fields, grant.created_at or time.time()),
             )
         return token
@@ -594,6 +611,35 @@ class KeyringStore:
         if not rows or not hmac.compare_digest(_hash_secret(secret), rows[0]["token_hash"]):
             return None
         return _grant(rows[0])
+
+    # -- pools ------------------------------------------------------------------------------
+
+    def put_pool(self, pool_id: str, budget: Budget) -> None:
+        """Create or replace a pool's budget."""
+        if not is_pool_id(pool_id):
+            raise InvalidInput("not a pool id", field="pool_id")
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT INTO pools (id, budget) VALUES (?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET budget = excluded.budget",
+                (pool_id, json.dumps(budget.to_dict())),
+            )
+
+    def delete_pool(self, pool_id: str) -> None:
+        """Remove a pool's budget (grants naming the pool keep naming it)."""
+        with self.db.write() as conn:
+            if conn.execute("DELETE FROM pools WHERE id = ?", (pool_id,)).rowcount == 0:
+                raise NotFound(f"no pool {pool_id!r}", field="pool_id")
+
+    def pools(self) -> dict[str, Budget]:
+        """Every pool with a budget, by id."""
+        rows = self.db.query("SELECT id, budget FROM pools ORDER BY id")
+        return {str(row["id"]): Budget.from_dict(json.loads(row["budget"])) for row in rows}
+
+    def pool_members(self) -> dict[str, str]:
+        """The pool each bot's grant names (bots in no pool are left out)."""
+        rows = self.db.query("SELECT bot_id, pool FROM grants WHERE pool IS NOT NULL")
+        return {str(row["bot_id"]): str(row["pool"]) for row in rows}
 
     # -- upstream overrides ----------------------------------------------------------------
 
@@ -678,15 +724,19 @@ class KeyringStore:
         return {str(row["name"]): _usage(row) for row in rows}
 
     def usage_days(
-        self, *, bot_id: str | None, day_from: str, day_to: str
+        self, *, bot_id: str | None, day_from: str, day_to: str, pool: str | None = None
     ) -> list[tuple[str, Usage]]:
-        """Totals per day, oldest first, for one bot or (``None``) for all."""
+        """Totals per day, oldest first, for one bot or (``None``) for all; with ``pool``,
+        only for the bots whose grants name that pool."""
         _check_days(day_from, day_to)
         sql = f"SELECT day, {_USAGE_SUMS} FROM usage WHERE day BETWEEN ? AND ?"  # noqa: S608
         params: tuple[str, ...] = (day_from, day_to)
         if bot_id is not None:
             sql += " AND bot_id = ?"
             params = (*params, bot_id)
+        if pool is not None:
+            sql += " AND bot_id IN (SELECT bot_id FROM grants WHERE pool = ?)"
+            params = (*params, pool)
         rows = self.db.query(sql + " GROUP BY day ORDER BY day", params)
         return [(str(row["day"]), _usage(row)) for row in rows]
 

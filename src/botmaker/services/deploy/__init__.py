@@ -304,7 +304,8 @@ class Deployer:
     # -- keyring ----------------------------------------------------------------------
 
     def grant(self, record: BotRecord) -> dict[str, Any]:
-        """What the keyring lets the bot use: its provider, base URL, key tags, budget."""
+        """What the keyring lets the bot use: its provider, base URL, key tags, budget,
+        and its team as its pool (a team budget set in the keyring applies to it)."""
         definition = record.definition
         base_url = definition.base_url
         return {
@@ -313,6 +314,7 @@ class Deployer:
             "allow_private": definition.base_url_private,
             "tags": list(definition.key_tags),
             "budget": Budget(**definition.budget.model_dump()),
+            "pool": record.team_id,
         }
 
     def register(self, record: BotRecord, api_key: str | None) -> tuple[BotRecord, str]:
