@@ -10,6 +10,8 @@ table denies, or refused to a role the table allows, fails it.
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -581,3 +583,48 @@ def test_the_migrated_admin_signs_in_with_the_old_password(
         assert "users.write" in me["actions"]
     rows = sqlite3.connect(no_password.db_path).execute("SELECT name FROM users").fetchall()
     assert rows == [("admin",)]
+
+
+def test_the_command_line_with_a_token_sees_what_the_token_may(
+    world: World, tmp_path: Path
+) -> None:
+    """``botmaker`` against the server with an operator's API token (BOTMAKER_URL and
+    BOTMAKER_TOKEN_FILE): the other team's bot does not exist for it, a read-only token
+    cannot stop a bot."""
+    session = world.tokens["olga"]
+    token_file = tmp_path / "token"
+    token_file.write_text(_token(world.url, session, ["bots:read", "bots:logs"]) + "\n")
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "BOTMAKER_URL": world.url,
+        "BOTMAKER_TOKEN_FILE": str(token_file),
+        "COLUMNS": "200",
+        "NO_COLOR": "1",
+    }
+    botmaker = Path(sys.executable).parent / "botmaker"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(botmaker), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+
+    listed = run("bots", "list")
+    assert listed.returncode == 0, listed.stderr
+    names = [line.split()[0] for line in listed.stdout.splitlines()[1:]]
+    assert names == ["bot-a"]
+    logs = run("bots", "logs", "bot-a", "--no-follow", "--tail", "5")
+    assert logs.returncode == 0, logs.stderr
+    hidden = run("bots", "logs", "bot-b", "--no-follow")
+    assert hidden.returncode == 1
+    assert "no bot with id or name 'bot-b' (404)" in hidden.stderr
+    refused = run("bots", "stop", "bot-a")
+    assert refused.returncode == 1
+    assert "lacks the scope 'bots:write'" in refused.stderr
+    assert world.admin.get(f"/api/bots/{world.bot_a}").json()["status"]["running"]

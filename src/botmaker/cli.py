@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, NoReturn, TypeVar
 import typer
 from pydantic import BaseModel, ValidationError
 
+from botmaker import remote
 from botmaker.config import Settings
 from botmaker.errors import BotMakerError
 from botmaker.keyring.settings import KeyringSettings
@@ -102,11 +103,31 @@ def serve() -> None:
         raise typer.Exit(3)  # uvicorn's own exit code for a server that did not start
 
 
+def _remote() -> remote.Remote | None:
+    """A remote BotMaker's API (BOTMAKER_URL with an API token), if one is named."""
+    try:
+        return remote.from_env()
+    except (BotMakerError, OSError) as exc:
+        _fail(getattr(exc, "message", str(exc)))
+
+
+def _call(client: remote.Remote, method: str, path: str, **kwargs: Any) -> Any:
+    try:
+        return client.call(method, path, **kwargs)
+    except remote.RemoteError as exc:
+        _fail(exc.message)
+
+
 @bots_app.command("list")
 def list_bots(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List bots with their live status."""
-    with _run() as svc:
-        views = [v.to_dict() for v in svc.bots.list()]
+    client = _remote()
+    if client is not None:
+        with client:
+            views = _call(client, "GET", "/api/bots")["bots"]
+    else:
+        with _run() as svc:
+            views = [v.to_dict() for v in svc.bots.list()]
     if as_json:
         typer.echo(json.dumps(views, indent=2))
         return
@@ -179,6 +200,12 @@ def _lifecycle(action: Literal["start", "stop", "restart"], doc: str) -> None:
     """Register ``bots <action> BOT``: one lifecycle call, then the bot's state."""
 
     def command(bot: Annotated[str, typer.Argument(help="Bot name or id")]) -> None:
+        client = _remote()
+        if client is not None:
+            with client:
+                answer = _call(client, "POST", client.bot_path(bot, f"/{action}"))
+            typer.echo(f"{answer['name']}: {answer['status']['state']}")
+            return
         with _run() as svc:
             view = getattr(svc.bots, action)(bot)
         typer.echo(f"{view.record.name}: {view.status.state}")
@@ -200,8 +227,13 @@ def delete(
     """Delete a bot: its container, secrets and configuration."""
     if not yes and sys.stdin.isatty():
         typer.confirm(f"Delete bot {bot} and its secrets?", abort=True)
-    with _run() as svc:
-        svc.bots.delete(bot)
+    client = _remote()
+    if client is not None:
+        with client:
+            _call(client, "DELETE", client.bot_path(bot))
+    else:
+        with _run() as svc:
+            svc.bots.delete(bot)
     typer.echo(f"deleted {bot}")
 
 
@@ -212,6 +244,19 @@ def logs(
     follow: Annotated[bool, typer.Option("--follow/--no-follow", "-f")] = True,
 ) -> None:
     """Print a bot's logs (stderr lines go to stderr)."""
+    client = _remote()
+    if client is not None:
+        with client:
+            try:
+                for stream_name, line in client.logs(bot, tail=tail, follow=follow):
+                    target = sys.stderr if stream_name == "stderr" else sys.stdout
+                    target.write(line + "\n")
+                    target.flush()
+            except remote.RemoteError as exc:
+                _fail(exc.message)
+            except KeyboardInterrupt:
+                pass
+        return
     with _run() as svc:
         stream = svc.bots.logs(bot, tail=tail, follow=follow)
         try:
@@ -511,8 +556,13 @@ def usage(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """What each bot spent through the keyring: requests and tokens, today and this month."""
-    with _run() as svc:
-        report = svc.keyring.usage(svc.bots.names(), days=days)
+    client = _remote()
+    if client is not None:
+        with client:
+            report = _call(client, "GET", "/api/usage", params={"days": days})
+    else:
+        with _run() as svc:
+            report = svc.keyring.usage(svc.bots.names(), days=days)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
