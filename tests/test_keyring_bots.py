@@ -170,6 +170,20 @@ def test_a_bot_gets_a_token_and_reaches_the_provider_only_through_the_keyring(
         assert seen["teams"] == usage["teams"]
         assert seen["days"] == []  # fleet-wide totals are an admin's
         assert viewer.get("/api/keys").status_code == 403
+        assert viewer.put(f"/api/teams/{team['id']}/budget", json={}).status_code == 403
+
+    # A team budget, kept by the keyring and shared by the team's bots: one request a day.
+    budget = client.put(f"/api/teams/{team['id']}/budget", json={"daily_requests": 1})
+    assert budget.status_code == 200, budget.text
+    assert budget.json()["budget"]["daily_requests"] == 1
+    refused = _call_proxy_from(docker_api, bot.container, proxy, "/run/secrets/keyring_token")
+    assert "team daily request budget of 1 used up" in refused, refused
+    assert client.get("/api/usage").json()["teams"][team["id"]]["budget"]["daily_requests"] == 1
+    # Out of the team, the bot is out of its budget too.
+    moved = client.put(f"/api/bots/{bot.id}/access", json={"team": ""})
+    assert moved.status_code == 200, moved.text
+    answer = _call_proxy_from(docker_api, bot.container, proxy, "/run/secrets/keyring_token")
+    assert "Hello from the fake upstream" in answer, answer
 
     # Deleting the bot revokes its token and drops its own key.
     assert client.delete(f"/api/bots/{bot.id}").status_code == 204

@@ -251,7 +251,7 @@ def build_services(
         logins=AuditedLoginService(
             store, GatewayService(store, statuses.current, timeout=45.0), audit=audit
         ),
-        users=AuditedUserService(store, audit=audit),
+        users=AuditedUserService(store, moved=deploy.regrant, keyring=keyring, audit=audit),
         sso=SingleSignOn(settings, store, auth),
         passkeys=Passkeys(store),
     )

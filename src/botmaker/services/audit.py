@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from botmaker.errors import BotMakerError
+from botmaker.keyring.model import Budget
 from botmaker.policy import Principal, Role, acting
 from botmaker.services.auth import FIRST_ADMIN, AuthService
 from botmaker.services.bots import BotService, BotView
@@ -415,6 +416,12 @@ class AuditedUserService(Audits, UserService):
         )
         self.audit.record("bot.access", self.store.get_bot(bot_id).name, id=bot_id, **access)
         return access
+
+    def set_budget(self, ref: str, budget: Budget | None) -> dict[str, Any]:
+        result = super().set_budget(ref, budget)
+        team = self.accounts.find_team(ref)
+        self.audit.record("team.budget", team.name, id=team.id, budget=result["budget"])
+        return result
 
     def revoke_token(self, principal: Principal, token_id: str) -> TokenRecord:
         token = super().revoke_token(principal, token_id)

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from argon2 import PasswordHasher
 
 from botmaker.errors import Conflict, InvalidInput, NotFound
+from botmaker.keyring.model import Budget
 from botmaker.policy import Principal, Role
-from botmaker.store import Store
+from botmaker.services.keyring import KeyringService
+from botmaker.store import BotRecord, Store
 from botmaker.store.records import TeamRecord, TokenRecord, UserRecord
 
 #: A user name: also the identity a bot's gateway sees (chat sessions, Control UI).
@@ -71,10 +73,18 @@ def token_dict(token: TokenRecord) -> dict[str, Any]:
 
 
 class UserService:
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        moved: Callable[[BotRecord], None] = lambda record: None,
+        keyring: KeyringService | None = None,
+    ) -> None:
         self.store = store
         self.accounts = store.accounts
         self.hasher = PasswordHasher()
+        self.moved = moved  # a bot changed team: the keyring's pool follows
+        self.keyring = keyring
 
     # -- users ------------------------------------------------------------------------
 
@@ -190,10 +200,27 @@ class UserService:
         return team_dict(self.accounts.set_members(team.id, self._users(members, "members")))
 
     def delete_team(self, ref: str) -> TeamRecord:
-        """Delete a team; its bots stay, with no team (their owners and grants remain)."""
+        """Delete a team; its bots stay, with no team (their owners and grants remain),
+        and its budget in the keyring goes."""
         team = self.accounts.find_team(ref)
+        bots = [r for r in self.store.list_bots() if r.team_id == team.id]
         self.accounts.delete_team(team.id)
+        for record in bots:
+            self.moved(self.store.get_bot(record.id))
+        if self.keyring is not None and self.keyring.enabled:
+            self.keyring.client.delete_pool(team.id)
         return team
+
+    def set_budget(self, ref: str, budget: Budget | None) -> dict[str, Any]:
+        """The team's budget, shared by its bots and enforced by the keyring (None: none)."""
+        team = self.accounts.find_team(ref)
+        if self.keyring is None or not self.keyring.enabled:
+            raise Conflict("team budgets are kept by the keyring proxy, which is off")
+        if budget is None:
+            self.keyring.client.delete_pool(team.id)
+            return {"team": team.id, "budget": Budget().to_dict()}
+        pool = self.keyring.client.put_pool(team.id, budget)
+        return {"team": team.id, "budget": pool["budget"]}
 
     # -- a bot's access ---------------------------------------------------------------
 
@@ -217,6 +244,7 @@ class UserService:
         """Grant the bot to exactly ``users``; put it in ``team`` (or none)."""
         if users is not None:
             self.accounts.set_grants(bot_id, self._users(users, "users"))
+        before = self.store.get_bot(bot_id).team_id
         if clear_team:
             self.store.update_bot(bot_id, team_id=None)
         elif team is not None:
@@ -224,6 +252,9 @@ class UserService:
             if principal.role is not Role.ADMIN and found.id not in principal.teams:
                 raise InvalidInput(f"you are not a member of the team {team!r}", field="team")
             self.store.update_bot(bot_id, team_id=found.id)
+        record = self.store.get_bot(bot_id)
+        if record.team_id != before:
+            self.moved(record)
         return self.access(bot_id)
 
     def _users(self, refs: Iterable[str], field: str) -> list[str]:

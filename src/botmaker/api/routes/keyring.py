@@ -93,8 +93,15 @@ def _by_team(report: dict[str, Any], request: Request) -> dict[str, Any]:
     if principal.role is not policy.Role.ADMIN:
         teams = {k: v for k, v in teams.items() if k in principal.teams}
     team_of = {r.id: r.team_id for r in svc.store.list_bots() if r.team_id in teams}
+    pools = report.get("pools") or {}
     out: dict[str, Any] = {
-        team_id: {"name": name, "bots": 0, "today": {}, "month": {}}
+        team_id: {
+            "name": name,
+            "bots": 0,
+            "today": {},
+            "month": {},
+            "budget": (pools.get(team_id) or {}).get("budget"),
+        }
         for team_id, name in teams.items()
     }
     for bot_id, row in report.get("bots", {}).items():
@@ -115,10 +122,12 @@ def _within_reach(report: dict[str, Any], request: Request) -> dict[str, Any]:
     fleet-wide per-day totals are left out (they would count others' bots)."""
     visible = reach(request)
     mine = {r.id for r in services(request).store.list_bots() if visible(r)}
+    principal_teams = caller(request).teams
     return {
         **report,
         "bots": {k: v for k, v in report.get("bots", {}).items() if k in mine},
         "keys": {k: v for k, v in report.get("keys", {}).items() if v.get("bot_id") in mine},
         "events": [e for e in report.get("events", []) if e.get("bot_id") in mine],
+        "pools": {k: v for k, v in report.get("pools", {}).items() if k in principal_teams},
         "days": [],
     }

@@ -15,6 +15,7 @@ from botmaker import policy
 from botmaker.api.deps import allow, caller, owned, services, web_origin
 from botmaker.api.responses import Exact, Open, PasskeyChallenge, answers
 from botmaker.errors import InvalidInput, NotFound, Unauthorized
+from botmaker.keyring.model import BudgetIn
 from botmaker.policy import Action, Principal, Role
 
 router = APIRouter(prefix="/api", tags=["users"])
@@ -359,6 +360,36 @@ def add_team(body: TeamIn, request: Request) -> TeamOut:
 )
 def set_members(team: str, body: Members, request: Request) -> TeamOut:
     return TeamOut.model_validate(services(request).users.set_members(team, body.members))
+
+
+class TeamBudget(Exact):
+    team: str
+    budget: dict[str, int | None]
+
+
+@answers(
+    router,
+    "PUT",
+    "/teams/{team}/budget",
+    TeamBudget,
+    "The team's budget, shared by its bots and enforced by the keyring proxy",
+    dependencies=[allow(Action.USERS_WRITE)],
+)
+def set_team_budget(team: str, body: BudgetIn, request: Request) -> TeamBudget:
+    result = services(request).users.set_budget(team, body.to_budget())
+    return TeamBudget.model_validate(result)
+
+
+@answers(
+    router,
+    "DELETE",
+    "/teams/{team}/budget",
+    TeamBudget,
+    "Remove the team's budget (its bots' own budgets stay)",
+    dependencies=[allow(Action.USERS_WRITE)],
+)
+def delete_team_budget(team: str, request: Request) -> TeamBudget:
+    return TeamBudget.model_validate(services(request).users.set_budget(team, None))
 
 
 @router.delete(

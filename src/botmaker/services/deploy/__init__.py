@@ -317,6 +317,12 @@ class Deployer:
             "pool": record.team_id,
         }
 
+    def regrant(self, record: BotRecord) -> None:
+        """Tell the keyring what the bot may use now (after its team, so its pool, changed);
+        a bot that does not use the keyring has nothing to tell."""
+        if self.keyring.enabled and record.definition.keyring:
+            self.keyring.client.put_bot(record.id, **self.grant(record))
+
     def register(self, record: BotRecord, api_key: str | None) -> tuple[BotRecord, str]:
         """Give the bot a keyring grant (and its own key, if it brought one) and a token."""
         client = self.keyring.client
