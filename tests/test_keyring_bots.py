@@ -176,8 +176,8 @@ def test_a_bot_gets_a_token_and_reaches_the_provider_only_through_the_keyring(
     budget = client.put(f"/api/teams/{team['id']}/budget", json={"daily_requests": 1})
     assert budget.status_code == 200, budget.text
     assert budget.json()["budget"]["daily_requests"] == 1
-    refused = _call_proxy_from(docker_api, bot.container, proxy, "/run/secrets/keyring_token")
-    assert "team daily request budget of 1 used up" in refused, refused
+    over = _call_proxy_from(docker_api, bot.container, proxy, "/run/secrets/keyring_token")
+    assert "team daily request budget of 1 used up" in over, over
     assert client.get("/api/usage").json()["teams"][team["id"]]["budget"]["daily_requests"] == 1
     # Out of the team, the bot is out of its budget too.
     moved = client.put(f"/api/bots/{bot.id}/access", json={"team": ""})
