@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import docker
 import httpx
 import pytest
+from playwright.sync_api import Browser, expect
 
 from botmaker.api import create_app
 from botmaker.config import Settings
@@ -102,6 +103,7 @@ def test_a_bot_gets_a_token_and_reaches_the_provider_only_through_the_keyring(
     api: tuple[httpx.Client, str],
     upstream: FakeUpstream,
     docker_api: docker.APIClient,
+    browser: Browser,
 ) -> None:
     client, url = api
     team = client.post("/api/teams", json={"name": "support"}).json()
@@ -179,6 +181,18 @@ def test_a_bot_gets_a_token_and_reaches_the_provider_only_through_the_keyring(
     over = _call_proxy_from(docker_api, bot.container, proxy, "/run/secrets/keyring_token")
     assert "team daily request budget of 1 used up" in over, over
     assert client.get("/api/usage").json()["teams"][team["id"]]["budget"]["daily_requests"] == 1
+    # The member sees the team's usage and budget on their account page.
+    context = browser.new_context(base_url=url)
+    page = context.new_page()
+    page.goto("/login")
+    page.get_by_label("User name").fill("val")
+    page.get_by_label("Password").fill("vals-own-password")
+    page.get_by_role("button", name="Log in").click()
+    page.goto("/account")
+    row = page.locator('#teams-usage tr[data-team="support"]')
+    expect(row).to_contain_text("1 req")
+    expect(row).to_contain_text("daily requests 1")
+    context.close()
     # Out of the team, the bot is out of its budget too.
     moved = client.put(f"/api/bots/{bot.id}/access", json={"team": ""})
     assert moved.status_code == 200, moved.text

@@ -154,3 +154,31 @@ function setUpPasskeys() {
 }
 
 setUpPasskeys();
+
+function budgetText(budget) {
+  if (!budget) return "none";
+  const parts = Object.entries(budget)
+    .filter(([, v]) => v !== null && v !== undefined)
+    .map(([k, v]) => `${k.replaceAll("_", " ")} ${fmt.count(v)}`);
+  return parts.length ? parts.join(", ") : "none";
+}
+
+async function loadTeamUsage() {
+  const card = $("#teams-usage");
+  if (!card) return;
+  let usage;
+  try {
+    usage = await api("/api/usage");
+  } catch {
+    return; // no keyring, no usage to show
+  }
+  const teams = Object.entries(usage.teams || {});
+  if (!teams.length) return;
+  const use = (u) => (u && u.requests !== undefined ? `${fmt.count(u.requests)} req · ${fmt.compact(u.tokens || 0)} tok` : "—");
+  $("#teams-usage-body").replaceChildren(
+    ...teams.map(([id, t]) => h("tr", { "data-team": t.name }, h("td", {}, t.name), h("td", {}, String(t.bots)), h("td", {}, use(t.today)), h("td", {}, use(t.month)), h("td", { class: "small" }, budgetText(t.budget)))),
+  );
+  card.hidden = false;
+}
+
+loadTeamUsage();
