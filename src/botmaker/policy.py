@@ -25,13 +25,12 @@ bot.edit              yes    reach     no      bots:write  (settings, image upgr
 bot.delete            yes    reach     no      bots:write
 bot.access            yes    reach     no      bots:access (gateway token, chat, Control UI,
                                                             devices, DM pairing, logins)
-bot.export            yes    reach     no      bots:write
 image.pull            yes    yes       no      bots:write
 keys.read             yes    yes       no      keys:read
 keys.write            yes    no        no      keys:write
 engine.read           yes    no        no      admin       (nodes, diagnostics: fleet-wide)
 fleet.upgrade         yes    no        no      admin
-admin.ops             yes    no        no      admin       (orphans, reconcile, backup)
+admin.ops             yes    no        no      admin       (orphans, reconcile, cleanup)
 alerts.read           yes    no        no      admin
 alerts.write          yes    no        no      admin
 audit.read            yes    no        no      admin
@@ -67,7 +66,6 @@ class Action(StrEnum):
     BOT_EDIT = "bot.edit"
     BOT_DELETE = "bot.delete"
     BOT_ACCESS = "bot.access"
-    BOT_EXPORT = "bot.export"
     IMAGE_PULL = "image.pull"
     KEYS_READ = "keys.read"
     KEYS_WRITE = "keys.write"
@@ -86,7 +84,7 @@ A = Action
 
 #: Actions on one bot: they need the bot in reach, besides the role's right.
 BOT_ACTIONS = frozenset(
-    {A.BOT_READ, A.BOT_LOGS, A.BOT_OPERATE, A.BOT_EDIT, A.BOT_DELETE, A.BOT_ACCESS, A.BOT_EXPORT}
+    {A.BOT_READ, A.BOT_LOGS, A.BOT_OPERATE, A.BOT_EDIT, A.BOT_DELETE, A.BOT_ACCESS}
 )
 
 _VIEWER = frozenset(
@@ -98,7 +96,6 @@ _OPERATOR = _VIEWER | {
     A.BOT_EDIT,
     A.BOT_DELETE,
     A.BOT_ACCESS,
-    A.BOT_EXPORT,
     A.IMAGE_PULL,
     A.KEYS_READ,
 }
@@ -122,7 +119,6 @@ SCOPE_OF: dict[Action, str | None] = {
     A.BOT_OPERATE: "bots:write",
     A.BOT_EDIT: "bots:write",
     A.BOT_DELETE: "bots:write",
-    A.BOT_EXPORT: "bots:write",
     A.IMAGE_PULL: "bots:write",
     A.BOT_ACCESS: "bots:access",
     A.KEYS_READ: "keys:read",
