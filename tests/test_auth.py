@@ -29,12 +29,15 @@ from tests.conftest import ADMIN_PASSWORD
 from tests.support.fixtures import MakeServices
 from tests.support.server import ServerThread
 
-#: /api/* paths served without a token. Anything else under /api must ask for one.
-#: /api/docs is a dashboard page: without a session it redirects to the login form
-#: (tests/test_api_docs.py); the OpenAPI document needs a token like the rest.
 #: The ``run_server`` fixture: serve these services, answer the URL (stopped after the test).
 RunServer = Callable[[Services], str]
-PUBLIC_API_PATHS = frozenset({"/api/login", "/api/docs"})
+#: /api/* paths served without a token (signing in: password or passkey). Anything else
+#: under /api must ask for one. /api/docs is a dashboard page: without a session it
+#: redirects to the login form (tests/test_api_docs.py); the OpenAPI document needs a
+#: token like the rest.
+PUBLIC_API_PATHS = frozenset(
+    {"/api/login", "/api/login/passkey/options", "/api/login/passkey", "/api/docs"}
+)
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, str]:
