@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio.to_thread
 from fastapi import Request
@@ -44,32 +44,51 @@ def still_allowed(request: Request) -> Callable[[], bool]:
 async def revocable(
     source: AsyncIterator[T], allowed: Callable[[], bool], every: float = RECHECK
 ) -> AsyncIterator[T]:
-    """Yield what ``source`` yields until it ends or ``allowed()`` turns False."""
-    pending: asyncio.Future[T] | None = None
+    """Yield what ``source`` yields until it ends or ``allowed()`` turns False.
+
+    ``source`` runs whole in one task of its own (a generator's cancel scopes must stay
+    in the task that entered them), one item ahead of the client (back-pressure); this
+    generator waits for its items at most ``every`` seconds at a time, asking
+    ``allowed`` in between.
+    """
+    queue: asyncio.Queue[tuple[bool, Any]] = asyncio.Queue(maxsize=1)
+
+    async def pump() -> None:
+        try:
+            async for item in source:
+                await queue.put((False, item))
+        except Exception as exc:  # noqa: BLE001 - handed to the reader, raised there
+            await queue.put((True, exc))
+            return
+        finally:  # also when cancelled waiting to hand an item over: close it here
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(RuntimeError):
+                    await aclose()
+        await queue.put((True, None))
+
+    task = asyncio.ensure_future(pump())
     checked = time.monotonic()
     try:
         while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(source))
-            done, _ = await asyncio.wait({pending}, timeout=every)
+            try:
+                ended, item = await asyncio.wait_for(queue.get(), timeout=every)
+            except TimeoutError:
+                ended, item = False, _NOTHING
+            if ended:
+                if isinstance(item, Exception):
+                    raise item
+                return
             if time.monotonic() - checked >= every:
                 if not await anyio.to_thread.run_sync(allowed):
                     return
                 checked = time.monotonic()
-            if not done:
-                continue
-            try:
-                item = pending.result()
-            except StopAsyncIteration:
-                return
-            pending = None
-            yield item
+            if item is not _NOTHING:
+                yield item
     finally:
-        if pending is not None and not pending.done():
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                await pending
-        aclose = getattr(source, "aclose", None)
-        if aclose is not None:
-            with contextlib.suppress(RuntimeError):
-                await aclose()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+_NOTHING: Any = object()
