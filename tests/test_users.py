@@ -181,6 +181,7 @@ DUMMY = {
     "user": "no-such-user",
     "team": "no-such-team",
     "token_id": "000000000000",
+    "passkey_id": "no-such-passkey",
 }
 
 #: Routes whose admitted call would end the caller's own session or act on the whole
