@@ -159,7 +159,8 @@ def _run(
     assert alert["channel"]["account"] == "default"
     # Between its retries the gateway reports the account "connecting": both are down.
     assert alert["channel"]["state"] in {"disconnected", "connecting"}
-    assert alert["detail"].startswith("telegram disconnected for ")
+    assert alert["detail"].startswith(("telegram disconnected for ", "telegram connecting for "))
+    # The episode's last error, even when the gateway has cleared it between retries.
     assert alert["detail"].endswith(": Bad Gateway")
     events = client.get(f"/api/bots/{bot_id}/events").json()["events"]
     (event,) = [e for e in events if e["kind"] == "channel_down"]

@@ -240,6 +240,7 @@ class Tracked:
     since: float  # when it entered its current state (as BotMaker saw it)
     down_since: float | None = None  # when it was last seen leaving connected/running
     alerted: bool = False  # a channel_down was raised for this episode
+    last_error: str = ""  # the episode's last error (cleared while the gateway retries)
 
 
 @dataclass(frozen=True)
@@ -251,12 +252,14 @@ class Change:
     account: Account
     down_since: float
     at: float
+    last_error: str = ""
 
     @property
     def detail(self) -> str:
         minutes = _duration(self.at - self.down_since)
         if self.kind == CHANNEL_DOWN:
-            why = f": {self.account.error}" if self.account.error else ""
+            error = self.account.error or self.last_error
+            why = f": {error}" if error else ""
             return f"{self.account.name} {self.account.state} for {minutes}{why}"
         return f"{self.account.name} {self.account.state} again after {minutes}"
 
@@ -337,12 +340,14 @@ def _step(
     state = account.state
     since = old.since if old is not None and old.account.state == state else now
     if state in DOWN:
+        episode = old is not None and old.down_since is not None
         down_since = old.down_since if old is not None and old.down_since is not None else now
         alerted = old.alerted if old is not None else False
+        last_error = account.error or (old.last_error if old is not None and episode else "")
         if not alerted and now - down_since >= threshold:
-            change = Change(CHANNEL_DOWN, bot_id, account, down_since, now)
-            return Tracked(account, since, down_since, True), change
-        return Tracked(account, since, down_since, alerted), None
+            change = Change(CHANNEL_DOWN, bot_id, account, down_since, now, last_error)
+            return Tracked(account, since, down_since, True, last_error), change
+        return Tracked(account, since, down_since, alerted, last_error), None
     if old is not None and old.alerted and old.down_since is not None:
         return Tracked(account, since), Change(CHANNEL_UP, bot_id, account, old.down_since, now)
     return Tracked(account, since), None
