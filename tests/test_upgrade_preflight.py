@@ -69,7 +69,8 @@ def test_an_upgrade_runs_the_new_openclaw_on_a_copy_first_then_swaps(
         assert "gateway ready after" in upgraded[-1]["detail"], upgraded
         # The preflight's copy is gone; nothing of it is left on the engine.
         assert not (lab.svc.bots.deploy.state.scratch(bot["id"])).exists()
-        checks = docker_api.containers(all=True, filters={"label": "botmaker.check-for"})
+        mine = ["botmaker.check-for", f"botmaker.instance={settings.instance}"]
+        checks = docker_api.containers(all=True, filters={"label": mine})
         assert checks == []
         detail = lab.client.get(f"/api/bots/{bot['id']}").json()
         assert detail["openclaw"]["version"] == newest

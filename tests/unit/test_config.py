@@ -105,9 +105,40 @@ GOOD: dict[str, tuple[str, Callable[[Settings], Any], Any]] = {
     ),
     "BOTMAKER_SWARM_ENCRYPT_NETWORK": ("false", lambda s: s.swarm_encrypt_network, False),
     "BOTMAKER_SWARM_ALLOW_NEW_PRIVILEGES": ("yes", lambda s: s.swarm_allow_new_privileges, True),
+    "BOTMAKER_OIDC_ISSUER": (
+        "https://login.example.com/realms/x",
+        lambda s: s.oidc_issuer,
+        "https://login.example.com/realms/x",
+    ),
+    "BOTMAKER_OIDC_CLIENT_ID": ("botmaker", lambda s: s.oidc_client_id, "botmaker"),
+    "BOTMAKER_OIDC_CLIENT_SECRET": (
+        "a-client-secret",
+        lambda s: s.oidc_client_secret and s.oidc_client_secret.reveal(),
+        "a-client-secret",
+    ),
+    "BOTMAKER_OIDC_NAME": ("Keycloak", lambda s: s.oidc_name, "Keycloak"),
+    "BOTMAKER_OIDC_SCOPES": ("openid email", lambda s: s.oidc_scopes, "openid email"),
+    "BOTMAKER_OIDC_GROUPS_CLAIM": ("roles", lambda s: s.oidc_groups_claim, "roles"),
+    "BOTMAKER_OIDC_ROLES": (
+        "ops=admin, support = operator",
+        lambda s: s.oidc_roles,
+        (("ops", "admin"), ("support", "operator")),
+    ),
+    "BOTMAKER_OIDC_DEFAULT_ROLE": ("viewer", lambda s: s.oidc_default_role, "viewer"),
 }
 #: read from a file rather than parsed (see test_auth for its checks)
-ALSO_READ = {"BOTMAKER_ADMIN_PASSWORD_FILE", "BOTMAKER_SMTP_PASSWORD_FILE"}
+ALSO_READ = {
+    "BOTMAKER_ADMIN_PASSWORD_FILE",
+    "BOTMAKER_SMTP_PASSWORD_FILE",
+    "BOTMAKER_OIDC_CLIENT_SECRET_FILE",
+}
+#: variables that are only valid with others (the single sign-on client)
+COMPANIONS = {
+    "BOTMAKER_OIDC_ISSUER": {
+        "BOTMAKER_OIDC_CLIENT_ID": "botmaker",
+        "BOTMAKER_OIDC_CLIENT_SECRET": "a-client-secret",
+    }
+}
 
 #: variable -> values that must be refused with a ConfigError naming the variable
 BAD: dict[str, list[str]] = {
@@ -148,6 +179,9 @@ BAD: dict[str, list[str]] = {
     "BOTMAKER_SWARM_CONSTRAINTS": ["node.labels.x", "a==b c", "==x"],
     "BOTMAKER_SWARM_ENCRYPT_NETWORK": ["maybe"],
     "BOTMAKER_SWARM_ALLOW_NEW_PRIVILEGES": ["2"],
+    "BOTMAKER_OIDC_ISSUER": ["login.example.com", "ftp://x"],
+    "BOTMAKER_OIDC_ROLES": ["ops", "ops=root", "=admin"],
+    "BOTMAKER_OIDC_DEFAULT_ROLE": ["root", "Admin"],
 }
 #: free-form strings: nothing to refuse here (Docker or the OS judges them)
 FREE_FORM = {
@@ -160,6 +194,11 @@ FREE_FORM = {
     "BOTMAKER_NETWORK",
     "BOTMAKER_KEYRING_ADMIN_TOKEN_FILE",
     "BOTMAKER_KEYRING_DIR",
+    "BOTMAKER_OIDC_CLIENT_ID",
+    "BOTMAKER_OIDC_CLIENT_SECRET",
+    "BOTMAKER_OIDC_NAME",
+    "BOTMAKER_OIDC_SCOPES",
+    "BOTMAKER_OIDC_GROUPS_CLAIM",
 }
 
 
@@ -208,14 +247,23 @@ def test_the_default_image_is_pinned() -> None:
 @pytest.mark.parametrize("name", sorted(GOOD))
 def test_each_variable_is_parsed(name: str) -> None:
     value, read, expected = GOOD[name]
-    settings = Settings.from_env({name: value})
+    companions = COMPANIONS.get(name, {})
+    settings = Settings.from_env({name: value, **companions})
     assert read(settings) == expected
     assert type(read(settings)) is type(expected)
     # Only that setting changed.
     defaults = Settings()
     for other, (_, other_read, _) in GOOD.items():
-        if other != name and other != "BOTMAKER_ADMIN_PASSWORD":
+        if other != name and other != "BOTMAKER_ADMIN_PASSWORD" and other not in companions:
             assert other_read(settings) == other_read(defaults), other
+
+
+def test_single_sign_on_needs_its_client() -> None:
+    for given in ({}, {"BOTMAKER_OIDC_CLIENT_ID": "botmaker"}):
+        with pytest.raises(ConfigError) as raised:
+            Settings.from_env({"BOTMAKER_OIDC_ISSUER": "https://login.example.com", **given})
+        assert raised.value.field == "BOTMAKER_OIDC_CLIENT_ID"
+        assert "BOTMAKER_OIDC_CLIENT_SECRET_FILE" in raised.value.message
 
 
 def test_all_variables_together() -> None:
