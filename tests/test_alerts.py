@@ -62,6 +62,8 @@ def _running(client: httpx.Client, docker_api: docker.APIClient, name: str) -> d
     assert response.status_code == 201, response.text
     bot: dict[str, Any] = response.json()
     wait_for(lambda: docker_api.inspect_container(bot["container_name"])["State"]["Running"])
+    # Its first lines are out (a died alert carries the last ones), even on a busy machine.
+    wait_for(lambda: b"standin: uid=" in docker_api.logs(bot["container_name"]))
     return bot
 
 

@@ -136,7 +136,11 @@ def free_port() -> int:
 
 
 def free_subnet(api: docker.APIClient) -> ipaddress.IPv4Network:
-    """A /24 in 172.31.0.0/16 that no Docker network and no host route uses."""
+    """A /24 in 172.16.0.0/16 that no Docker network and no host route uses.
+
+    Outside the engine's default address pools (172.17-31.0.0/16, 192.168.0.0/16), which
+    it hands out in turn to the networks other tests make meanwhile (pytest-xdist): it
+    may give one 172.31.0.0/16, leaving no /24 of that range free."""
     used: list[ipaddress.IPv4Network] = []
     for network in api.networks():  # (other tests add and remove networks meanwhile)
         for config in (network.get("IPAM") or {}).get("Config") or []:
@@ -146,11 +150,11 @@ def free_subnet(api: docker.APIClient) -> ipaddress.IPv4Network:
     for line in routes.stdout.splitlines():
         with contextlib.suppress(ValueError):
             used.append(ipaddress.IPv4Network(line.split()[0], strict=False))
-    candidates = list(ipaddress.IPv4Network("172.31.0.0/16").subnets(new_prefix=24))[100:250]
+    candidates = list(ipaddress.IPv4Network("172.16.0.0/16").subnets(new_prefix=24))[100:250]
     for candidate in sorted(candidates, key=lambda _: uuid.uuid4()):
         if not any(candidate.overlaps(u) for u in used if u.prefixlen > 0):
             return candidate
-    raise AssertionError("no free /24 in 172.31.100.0-172.31.249.0")
+    raise AssertionError("no free /24 in 172.16.100.0-172.16.249.0")
 
 
 @dataclass

@@ -92,10 +92,12 @@ def test_rewrites_replace_atomically_and_leave_no_temp_files(store: SecretStore)
         "/etc",
         "",
         "not-a-uuid",
-        str(uuid.uuid4()).upper(),
-        str(uuid.uuid4()) + "/..",
-        str(uuid.uuid4()) + "\n",
-        "." + str(uuid.uuid4())[1:],
+        # Fresh ids each run, under fixed names: pytest-xdist's workers must collect
+        # the same test ids.
+        pytest.param(str(uuid.uuid4()).upper(), id="upper-case-uuid"),
+        pytest.param(str(uuid.uuid4()) + "/..", id="uuid-then-dot-dot"),
+        pytest.param(str(uuid.uuid4()) + "\n", id="uuid-then-newline"),
+        pytest.param("." + str(uuid.uuid4())[1:], id="uuid-with-a-dot-first"),
     ],
 )
 def test_ids_that_are_not_uuids_are_refused(
