@@ -11,7 +11,7 @@ import contextlib
 import subprocess
 import uuid
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import astuple, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +27,13 @@ from botmaker.runtime.hostguard import prune as prune_host_guards
 from botmaker.runtime.policy import LABEL_INSTANCE
 from botmaker.services import Services, build_services
 from botmaker.services.deploy.steps import StepObserver
-from tests.support.attacks import TRIED, table
+from tests.support.attacks import TRIED, Attempt, table
 from tests.support.browser import chromium
 from tests.support.checks import logged_in
 from tests.support.fixtures import MakeServices
 from tests.support.images import STANDIN_TAG, STUBBORN_TAG, build_standin
+from tests.support.locks import machine_alone, machine_lock, machine_shared, openclaw_slots
+from tests.support.parallel import ModuleScheduling, alone, bots_at_once, on_worker, order
 from tests.support.server import ServerThread
 from tests.support.webhook import WebhookReceiver
 
@@ -57,7 +59,9 @@ def docker_api() -> Iterator[docker.APIClient]:
 
 @pytest.fixture(scope="session")
 def standin_images(docker_api: docker.APIClient) -> dict[str, str]:
-    return build_standin(docker_api)
+    # One process imports, the others (xdist workers) then find the images current.
+    with machine_lock("standin-image"):
+        return build_standin(docker_api)
 
 
 @pytest.fixture
@@ -97,17 +101,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def swarm_manager(docker_api: docker.APIClient) -> str:
     """Make the engine a single-node swarm if it is not one. Left in place for the rest
     of the run; scripts/test makes the engine leave it again (SWARM_MARKER) if the
-    suite made it."""
-    swarm = docker_api.info().get("Swarm") or {}
-    if swarm.get("LocalNodeState") != "active":
-        try:
-            docker_api.init_swarm(advertise_addr="127.0.0.1")
-            SWARM_MARKER.parent.mkdir(parents=True, exist_ok=True)
-            SWARM_MARKER.write_text("the test suite made this engine a swarm\n")
-        except docker.errors.APIError as exc:  # another test run made it one meanwhile
-            if exc.status_code != 503:
-                raise
+    suite made it. Each xdist worker asks: the first makes the swarm (under a lock), the
+    others find it made."""
+    with machine_lock("swarm"):
         swarm = docker_api.info().get("Swarm") or {}
+        if swarm.get("LocalNodeState") != "active":
+            try:
+                docker_api.init_swarm(advertise_addr="127.0.0.1")
+                SWARM_MARKER.parent.mkdir(parents=True, exist_ok=True)
+                SWARM_MARKER.write_text("the test suite made this engine a swarm\n")
+            except docker.errors.APIError as exc:  # a run without the lock made it one
+                if exc.status_code != 503:
+                    raise
+            swarm = docker_api.info().get("Swarm") or {}
     assert swarm.get("ControlAvailable"), f"this engine is not a swarm manager: {swarm}"
     return str(swarm["NodeID"])
 
@@ -240,6 +246,63 @@ def bot_body(name: str = "alpha", **overrides: Any) -> dict[str, Any]:
     return body
 
 
+# -- pytest-xdist (scripts/check runs the suite on several workers) ------------------------
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Whatever ``--dist`` says (but ``each``): one module, or one lane of the tests that
+    run a real OpenClaw bot, per unit of work (tests/support/parallel.py)."""
+    if config.getvalue("dist") == "each":
+        return None
+    return ModuleScheduling(config, log)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--alone",
+        choices=("include", "exclude", "only"),
+        default="include",
+        help="the tests that need the machine alone (tests/support/parallel.py): run them "
+        "too (last, each alone: the default), leave them out, or run only them",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    choice = config.getoption("alone")
+    if choice != "include":
+        keep = choice == "only"
+        deselected = [item for item in items if alone(item.nodeid) != keep]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = [item for item in items if alone(item.nodeid) == keep]
+    if on_worker():
+        order(items)
+
+
+@pytest.fixture(autouse=True)
+def machine_share(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test shares the machine with the others (xdist's workers, other runs of the
+    suite), from before its first fixture until after its last, but for the few that
+    need it alone; and one that runs real OpenClaw bots holds one of the machine's two
+    OpenClaw slots per bot it runs at once (tests/support/parallel.py, locks.py)."""
+    nodeid = request.node.nodeid
+    with contextlib.ExitStack() as held:
+        held.enter_context(machine_alone() if alone(nodeid) else machine_shared())
+        bots = bots_at_once(nodeid, list(request.fixturenames))
+        if bots:
+            held.enter_context(openclaw_slots(bots))
+        yield
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the xdist controller: add a finished worker's hostile-bot ledger to this one's,
+    for the table at the end (pytest_terminal_summary)."""
+    for row in getattr(node, "workeroutput", {}).get("attacks", ()):
+        TRIED.append(Attempt(*row))
+
+
 # A skipped test is a failed test: the suite must prove everything on every run.
 _SKIPPED: list[str] = []
 
@@ -250,6 +313,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: its ledger goes to the controller
+        workeroutput["attacks"] = [astuple(attempt) for attempt in TRIED]
     if _SKIPPED and exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -29,6 +29,7 @@ from tests.support.attacks import defended
 from tests.support.bots import RunningBot, create_bot, exec_in, resolve_container
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.images import STANDIN_TAG
+from tests.support.locks import machine_shared, openclaw_slots
 from tests.support.openclaw_image import openclaw_image
 from tests.support.rawhttp import OWN_TOKEN, RawAnswer, busybox_exchange, node_exchange
 from tests.support.waiting import wait_for
@@ -379,28 +380,36 @@ def claw(
     services_for: Callable[..., Services],
     fakes: tuple[FakeUpstream, FakeUpstream],
     docker_api: docker.APIClient,
-) -> Claw:
+) -> Iterator[Claw]:
     """One real OpenClaw bot (the module's only one), provider ``custom`` with a base URL
-    without a path: the shape the length-based cut once sent elsewhere."""
+    without a path: the shape the length-based cut once sent elsewhere. It holds one of
+    the machine's OpenClaw slots while the bot lives, its tests none of their own
+    (tests/support/parallel.py: BOT_FIXTURES), and shares the machine meanwhile."""
     provider, attacker = fakes
-    svc = services_for(
-        openclaw_image(docker_api),
-        stop_timeout=5,
-        limits=BotLimits(memory_bytes=1536 * 1024**2, cpus=1.0, pids=512, tmp_bytes=256 * 1024**2),
-    )
-    bot = create_bot(
-        svc,
-        "claw",
-        {"api_key": CLAW_KEY, "channel_token": "123456:claw-telegram-token"},
-        provider="custom",
-        model="fake-model",
-        base_url=provider.url,
-        base_url_private=True,
-    )
-    container = resolve_container(docker_api, bot.container)
-    wait_for(lambda: exec_in(docker_api, container, "node -e 0").code == 0, timeout=60)
-    host, port = proxy_address(svc)
-    return Claw(Lab(svc, docker_api, provider, attacker, host, port, bot, bot), bot)
+    with machine_shared(), openclaw_slots():
+        svc = services_for(
+            openclaw_image(docker_api),
+            stop_timeout=5,
+            limits=BotLimits(
+                memory_bytes=1536 * 1024**2, cpus=1.0, pids=512, tmp_bytes=256 * 1024**2
+            ),
+        )
+        try:
+            bot = create_bot(
+                svc,
+                "claw",
+                {"api_key": CLAW_KEY, "channel_token": "123456:claw-telegram-token"},
+                provider="custom",
+                model="fake-model",
+                base_url=provider.url,
+                base_url_private=True,
+            )
+            container = resolve_container(docker_api, bot.container)
+            wait_for(lambda: exec_in(docker_api, container, "node -e 0").code == 0, timeout=60)
+            host, port = proxy_address(svc)
+            yield Claw(Lab(svc, docker_api, provider, attacker, host, port, bot, bot), bot)
+        finally:
+            cleanup_instance(docker_api, svc.settings)  # the bot goes before its slot
 
 
 def test_openclaw_positive_control(claw: Claw) -> None:

@@ -10,8 +10,12 @@ Two versions, chosen here and nowhere else: the pinned one (the tag of
 ``DEFAULT_BOT_IMAGE``) and a second, distinct one (:func:`second_version`), so the
 end-to-end tests always run on two OpenClaw releases.
 
-Builds run once per test run and (version, layout): the script itself is idempotent
-and caches the root file system, so asking again is cheap.
+Builds run once per test process and (version, layout): the script itself is idempotent
+and caches the root file system, so asking again is cheap. It is not safe to run twice
+at once (one tarball, one tag), so every build holds a machine-wide lock: a second
+pytest-xdist worker (or another run of the suite) waits, then finds the image current.
+Only the tests of the OpenClaw lanes (tests/support/parallel.py) may ask for an image:
+:func:`check_lane`.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ import docker
 
 from botmaker.config import DEFAULT_BOT_IMAGE
 from tests.support.images import inspect_image
+from tests.support.locks import machine_lock
+from tests.support.parallel import lane_of, running_test
 
 ROOT = Path(__file__).resolve().parents[2]
 PINNED = DEFAULT_BOT_IMAGE.rsplit(":", 1)[1]
@@ -40,6 +46,8 @@ LAYOUTS = ("official", "path")
 OFFLINE_SECOND = "2026.8.2"
 #: Set to a version to test that one as the second version instead.
 SECOND_ENV = "BOTMAKER_TEST_OPENCLAW_SECOND"
+#: The machine-wide lock (tests/support/locks.py) held while an OpenClaw image is built.
+IMAGE_LOCK = "openclaw-image"
 _RELEASE = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 
 
@@ -66,16 +74,30 @@ def reference(version: str = PINNED, layout: str = "official") -> str:
     return f"botmaker-openclaw:{version}" + ("-path" if layout == "path" else "")
 
 
+def check_lane() -> None:
+    """Fail unless the running test is in an OpenClaw lane (tests/support/parallel.py):
+    only those run one at a time per lane and hold a slot of the machine's two."""
+    test = running_test()
+    if lane_of(test) is None:
+        raise AssertionError(
+            f"{test or 'this test'} uses a real OpenClaw image but is in no OpenClaw lane: "
+            "add it to LANES in tests/support/parallel.py (and to TWO_BOTS if it runs two "
+            "bots at once)"
+        )
+
+
 _built: dict[tuple[str, str], OpenClawImage] = {}
 
 
 def build(api: docker.APIClient, version: str = PINNED, layout: str = "official") -> OpenClawImage:
     """The image of ``version`` in ``layout``, built (or found current) once per run."""
+    check_lane()
     key = (version, layout)
     if key not in _built:
         started = time.monotonic()
         script = ROOT / "scripts" / "build-openclaw-image"
-        subprocess.run([str(script), "--layout", layout, version], check=True)
+        with machine_lock(IMAGE_LOCK):
+            subprocess.run([str(script), "--layout", layout, version], check=True)
         image = OpenClawImage(reference(version, layout), version, layout)
         labels = inspect_image(api, image.reference)["Config"]["Labels"] or {}
         assert labels.get("botmaker.layout") == layout, labels
