@@ -186,6 +186,11 @@ def in_reach(principal: Principal, bot: Owned) -> bool:
     )
 
 
+def sees_all(principal: Principal) -> bool:
+    """Every bot is in reach: an admin's session, or an admin's token with no bot list."""
+    return principal.role is Role.ADMIN and principal.token_bots is None
+
+
 def role_allows(principal: Principal, action: Action) -> bool:
     """The role (and the token's scopes) allow the action, bot reach aside."""
     if action not in ROLE_ACTIONS[principal.role]:

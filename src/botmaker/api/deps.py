@@ -142,6 +142,12 @@ def reach(request: Request, action: Action = Action.BOT_READ) -> Callable[[BotRe
     return lambda record: policy.allowed(principal, action, owned(record))
 
 
+def reach_ids(request: Request) -> set[str]:
+    """The ids of the bots the caller may see (read the store's cached list once)."""
+    visible = reach(request)
+    return {record.id for record in services(request).store.list_bots() if visible(record)}
+
+
 def _own_origin(request: Request) -> str:
     return f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
 

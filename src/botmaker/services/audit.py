@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -88,7 +89,7 @@ class AuditLog:
                 "limit": max(1, min(limit, MAX_LIMIT)),
             },
         )
-        return [{**dict(row), "detail": json.loads(row["detail"])} for row in rows]
+        return _entries(rows)
 
     def since(
         self, after: int, *, user: str | None = None, limit: int = 1000
@@ -100,7 +101,7 @@ class AuditLog:
             " ORDER BY id LIMIT :limit",
             {"after": after, "user": user, "limit": max(1, min(limit, MAX_LIMIT))},
         )
-        return [{**dict(row), "detail": json.loads(row["detail"])} for row in rows]
+        return _entries(rows)
 
     def record_as(self, user: UserRecord | None, action: str, target: str, **detail: Any) -> None:
         """Record for a user who is not (yet) the caller: a login, a failed one."""
@@ -113,6 +114,10 @@ class AuditLog:
             self.record(action, target, **detail)
         finally:
             acting.reset(reset)
+
+
+def _entries(rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
+    return [{**dict(row), "detail": json.loads(row["detail"])} for row in rows]
 
 
 class Audits:

@@ -183,12 +183,12 @@ class AuthService:
         if not ok or record is None:
             log.warning("failed login for %r from %s", user[:64], client)
             raise Unauthorized("wrong user name or password", field="password")
-        now = time.time()
-        self.accounts.update_user(record.id, last_login_at=now)
         return self.open_session(record.id)
 
     def open_session(self, user_id: str) -> str:
-        """A new session for a user who has proved who they are (password or SSO)."""
+        """A new session for a user who has proved who they are (password, passkey or
+        single sign-on); their last sign-in is now."""
+        self.accounts.update_user(user_id, last_login_at=time.time())
         session_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)  # 256 bits
         self.store.add_session(

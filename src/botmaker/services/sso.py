@@ -257,7 +257,7 @@ class SingleSignOn:
             )
         if user.disabled:
             raise Unauthorized("this user is disabled")
-        user = self.accounts.update_user(user.id, role=role, last_login_at=time.time())
+        user = self.accounts.update_user(user.id, role=role)
         self._sync_teams(user.id, groups)
         return user
 
@@ -270,8 +270,9 @@ class SingleSignOn:
         return f"{_NAME_CHARS.sub('-', email)[:50]}-{secrets.token_hex(3)}"
 
     def _sync_teams(self, user_id: str, groups: list[str]) -> None:
-        wanted = {t.id for t in self.accounts.list_teams() if t.name in groups}
-        for team in self.accounts.list_teams():
+        teams = self.accounts.list_teams()
+        wanted = {t.id for t in teams if t.name in groups}
+        for team in teams:
             members = set(team.members)
             if team.id in wanted and user_id not in members:
                 self.accounts.set_members(team.id, [*members, user_id])

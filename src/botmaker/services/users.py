@@ -260,13 +260,10 @@ class UserService:
     def _users(self, refs: Iterable[str], field: str) -> list[str]:
         ids = []
         for ref in refs:
-            user = self.accounts.user_by_name(ref)
-            if user is None:
-                try:
-                    user = self.accounts.get_user(ref)
-                except NotFound:
-                    raise InvalidInput(f"no user {ref!r}", field=field) from None
-            ids.append(user.id)
+            try:
+                ids.append(self.accounts.find_user(ref).id)
+            except NotFound:
+                raise InvalidInput(f"no user {ref!r}", field=field) from None
         return ids
 
     # -- tokens -----------------------------------------------------------------------

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -93,7 +92,6 @@ def passkey_login(body: PasskeySignIn, request: Request, response: Response) -> 
     finally:
         (svc.auth.limiter.succeeded if ok else svc.auth.limiter.failed)(client)
     token = svc.auth.open_session(user.id)
-    svc.store.accounts.update_user(user.id, last_login_at=time.time())
     svc.audit.record_as(user, "login", user.name, client=client, method="passkey")
     ttl = svc.settings.token_ttl_seconds
     set_session_cookie(response, request, token, ttl)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Path, Query, Request
 
 from botmaker import policy
-from botmaker.api.deps import allow, caller, reach, services
+from botmaker.api.deps import allow, caller, reach_ids, services
 from botmaker.api.responses import KeyAdded, KeyringStatus, Keys, Usage, answers
 from botmaker.policy import Action
 from botmaker.services.schemas import KeyCreate
@@ -79,7 +79,7 @@ def delete_key(
 def usage(request: Request, days: int = Query(default=31, ge=1, le=366)) -> Usage:
     report = services(request).keyring.usage(_names(request), days=days)
     principal = caller(request)
-    if principal.role is not policy.Role.ADMIN or principal.token_bots is not None:
+    if not policy.sees_all(principal):
         report = _within_reach(report, request)
     report["teams"] = _by_team(report, request)
     return Usage.model_validate(report)
@@ -120,8 +120,7 @@ def _by_team(report: dict[str, Any], request: Request) -> dict[str, Any]:
 def _within_reach(report: dict[str, Any], request: Request) -> dict[str, Any]:
     """A usage report cut to the caller's bots: their rows, their own keys, their events;
     fleet-wide per-day totals are left out (they would count others' bots)."""
-    visible = reach(request)
-    mine = {r.id for r in services(request).store.list_bots() if visible(r)}
+    mine = reach_ids(request)
     principal_teams = caller(request).teams
     return {
         **report,

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sse_starlette import EventSourceResponse
 
 from botmaker import policy
-from botmaker.api.deps import allow, caller, owned, reach, services
+from botmaker.api.deps import allow, caller, owned, reach_ids, services
 from botmaker.api.responses import (
     SSE,
     BotEvents,
@@ -62,7 +62,7 @@ class _StreamReach:
     def __init__(self, store: Store, principal: policy.Principal) -> None:
         self.store = store
         self.principal = principal
-        self.everything = principal.role is policy.Role.ADMIN and principal.token_bots is None
+        self.everything = policy.sees_all(principal)
         self.known: dict[str, bool] = {}
 
     async def sees(self, message: Message) -> bool:
@@ -153,9 +153,8 @@ def fleet_stats(request: Request, hours: float | None = _HOURS) -> FleetStats:
     body = stats.latest()
     only: set[str] | None = None
     principal = caller(request)
-    if principal.role is not policy.Role.ADMIN or principal.token_bots is not None:
-        visible = reach(request)
-        only = {r.id for r in svc.store.list_bots() if visible(r)}
+    if not policy.sees_all(principal):
+        only = reach_ids(request)
         bots = {bot_id: p for bot_id, p in body["bots"].items() if bot_id in only}
         body["bots"] = bots
         body["totals"] = {
