@@ -332,6 +332,8 @@ async def logout_form(request: Request) -> Response:
     check_origin(request)
     check_csrf(token, supplied if isinstance(supplied, str) else None)
     await anyio.to_thread.run_sync(services(request).auth.logout, token)
+    passes: UiPasses = request.app.state.ui_passes
+    passes.end_session(token)
     clear_session_cookie(response)
     return response
 

@@ -54,6 +54,7 @@ def login(body: LoginIn, request: Request, response: Response) -> TokenOut:
 def logout(request: Request, response: Response) -> Response:
     token, _ = request_token(request)
     services(request).auth.logout(token)
+    request.app.state.ui_passes.end_session(token)  # an open Control UI stops at once
     response = Response(status_code=204)
     clear_session_cookie(response)
     return response

@@ -74,6 +74,14 @@ class UiPasses:
         with self._lock:
             self._passes.pop(token, None)
 
+    def end_session(self, session: str) -> None:
+        """Drop every ticket and pass issued under ``session`` (a logout): the next
+        request of an open Control UI is refused at once, not after a re-check."""
+        with self._lock:
+            for table in (self._tickets, self._passes):
+                for token in [t for t, p in table.items() if p.session == session]:
+                    del table[token]
+
 
 def _prune(table: dict[str, Pass], now: float, limit: int) -> None:
     """Drop expired entries; past ``limit``, the oldest ones too."""
