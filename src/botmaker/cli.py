@@ -35,6 +35,8 @@ keyring_app = typer.Typer(
     no_args_is_help=True, help="The keyring proxy: provider keys, encrypted, out of bots' reach."
 )
 app.add_typer(keyring_app, name="keyring")
+egress_app = typer.Typer(help="The egress proxy: the one way out for bots (BotMaker runs it).")
+app.add_typer(egress_app, name="egress")
 pairing_app = typer.Typer(
     no_args_is_help=True, help="DM pairing: senders waiting for a bot's approval."
 )
@@ -592,6 +594,14 @@ def keyring_serve() -> None:
 
     _log_to_console()
     run(_keyring_settings())
+
+
+@egress_app.command("serve")
+def egress_serve() -> None:
+    """Run the egress proxy (settings from BOTMAKER_EGRESS_* variables; BotMaker starts it)."""
+    from botmaker.egress.server import main as run_egress
+
+    run_egress()
 
 
 @keyring_app.command("rotate")
