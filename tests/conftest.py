@@ -143,6 +143,9 @@ def settings(tmp_path: Path, standin_image: str, runtime: str) -> Settings:
         limits=BotLimits(memory_bytes=64 * 1024**2, cpus=0.5, pids=64),
         sse_ping_seconds=0.5,
         keyring="off",  # tests of the keyring proxy turn it on (tests/test_keyring_*.py)
+        egress="off",  # tests of the egress proxy turn it on (tests/test_egress*.py)
+        egress_port=0,
+        egress_admin_port=0,
         runtime=runtime,
         # This engine does not set no-new-privileges by default, and a Swarm service
         # cannot ask for it: the swarm tests run without it, and assert that they do.

@@ -155,6 +155,11 @@ class Settings:
     keyring_token_path: Path | None = None  # the keyring admin token (default in keyring_dir)
     smtp_password_file: Path | None = None  # the SMTP password for email alerts (never stored)
     keyring_dir_path: Path | None = None  # the keyring's folder (default data_dir/keyring)
+    egress: str = "auto"  # auto: BotMaker runs the egress proxy | off: bots connect directly
+    egress_port: int = 7182  # the egress proxy's port on the bots' network gateway
+    egress_admin_port: int = 7183  # its admin API on 127.0.0.1
+    egress_dns: tuple[str, ...] = ()  # DNS servers the egress proxy asks (default: the host's)
+    egress_allow_private: tuple[str, ...] = ()  # private networks bots may reach through it
     runtime: str = "docker"  # docker: one container per bot | swarm: one Swarm service per bot
     swarm_constraints: tuple[str, ...] = ()  # extra placement constraints of every bot service
     swarm_encrypt_network: bool = True  # each bot's overlay network encrypted (IPsec)
@@ -170,6 +175,12 @@ class Settings:
     oidc_groups_claim: str = "groups"
     oidc_roles: tuple[tuple[str, str], ...] = ()  # (group, role), first match wins
     oidc_default_role: str | None = None  # role of a user no group maps; None: refused
+    metrics_token: Secret | None = None  # GET /metrics' scrape token; None: loopback only
+    # OpenTelemetry traces over OTLP/HTTP: off unless an endpoint is set (botmaker.tracing)
+    otel_endpoint: str | None = None  # OTLP base URL; traces go to <it>/v1/traces
+    otel_traces_endpoint: str | None = None  # the traces URL itself (wins over otel_endpoint)
+    otel_service_name: str = "botmaker"
+    otel_disabled: bool = False  # OTEL_SDK_DISABLED: the standard off switch
 
     @property
     def keyring_dir(self) -> Path:
@@ -207,12 +218,27 @@ class Settings:
         return host.partition("*")[2]
 
     @property
+    def egress_admin_token_file(self) -> Path:
+        return self.data_dir / "egress" / "admin.token"
+
+    @property
+    def bots_network_internal(self) -> bool:
+        """The Docker runtime's bots' network is internal when asked for, and always with
+        the egress proxy: its policies hold only if there is no other way out."""
+        return self.network_internal or (self.egress != "off" and self.runtime == "docker")
+
+    @property
     def keyring_admin_token_file(self) -> Path:
         return self.keyring_token_path or self.keyring_dir / "admin.token"
 
     @property
     def db_path(self) -> Path:
         return self.data_dir / "botmaker.db"
+
+    @property
+    def otel_traces_url(self) -> str | None:
+        """Where spans are exported; None: tracing is off."""
+        return traces_url(self.otel_endpoint, self.otel_traces_endpoint, self.otel_disabled)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -371,6 +397,24 @@ def _networks(text: str, name: str) -> tuple[str, ...]:
     return tuple(networks)
 
 
+def _dns_servers(text: str, name: str) -> tuple[str, ...]:
+    """Comma-separated ``ip`` or ``ip:port`` of DNS servers."""
+    servers = []
+    for item in (part.strip() for part in text.split(",")):
+        host, sep, port = item.rpartition(":") if item.count(":") == 1 else (item, "", "")
+        try:
+            ipaddress.ip_address(host if sep else item)
+            if sep:
+                parse_int(port, name, 1, 65535)
+        except ValueError:
+            raise ConfigError(
+                f"{name}: not a DNS server address: {item!r} (use e.g. 10.0.0.2 or 10.0.0.2:53)",
+                field=name,
+            ) from None
+        servers.append(item)
+    return tuple(dict.fromkeys(servers))
+
+
 def _subnet(text: str, name: str) -> str:
     try:
         network = ipaddress.IPv4Network(text.strip(), strict=True)
@@ -466,6 +510,69 @@ def _channel(text: str, name: str) -> str:
     )
 
 
+def traces_url(endpoint: str | None, traces_endpoint: str | None, disabled: bool) -> str | None:
+    """The OTLP/HTTP traces URL as the OpenTelemetry specification derives it: the
+    traces endpoint as given, else ``<endpoint>/v1/traces``; None when neither is set
+    or the SDK is disabled (tracing off)."""
+    if disabled:
+        return None
+    if traces_endpoint:
+        return traces_endpoint
+    if endpoint:
+        return endpoint.rstrip("/") + "/v1/traces"
+    return None
+
+
+def _otlp_url(text: str, name: str) -> str:
+    """An http(s) URL, kept as written (a traces endpoint is used verbatim)."""
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", text.strip()):
+        raise ConfigError(f"{name}: not an http(s) URL: {text!r}", field=name)
+    return text.strip()
+
+
+def _service_name(text: str, name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,126}", text.strip()):
+        raise ConfigError(f"{name}: use letters, digits and _ . : / - (at most 127)", field=name)
+    return text.strip()
+
+
+def otel_vars(service: str, who: str) -> tuple[Var, ...]:
+    """The standard OpenTelemetry variables a process reads (BotMaker's and the
+    keyring's tables); ``service`` is the default service name."""
+    return (
+        Var(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "otel_endpoint",
+            _otlp_url,
+            None,
+            f"Traces ({who}): the OTLP/HTTP collector's base URL, e.g. `http://otel:4318`; "
+            "spans go to `<it>/v1/traces` (protobuf). Unset (and no traces endpoint): "
+            "tracing is off and costs nothing. See *Tracing*.",
+        ),
+        Var(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "otel_traces_endpoint",
+            _otlp_url,
+            None,
+            "The OTLP/HTTP traces URL itself, used as written (wins over the base URL).",
+        ),
+        Var(
+            "OTEL_SERVICE_NAME",
+            "otel_service_name",
+            _service_name,
+            service,
+            "The `service.name` of the spans.",
+        ),
+        Var(
+            "OTEL_SDK_DISABLED",
+            "otel_disabled",
+            boolean,
+            "false",
+            "`true`: no traces even with an endpoint set.",
+        ),
+    )
+
+
 def _check(settings: Settings) -> Settings:
     """What no single variable can check: an external keyring needs both its URLs; single
     sign-on needs its client id and secret."""
@@ -504,6 +611,19 @@ def _client_secret(text: str, name: str) -> Secret:
 
 def _client_secret_file(value: str, name: str) -> Secret:
     return Secret(_read_file(value, name).strip())
+
+
+def _metrics_token(text: str, name: str) -> Secret:
+    if len(text) < 16 or any(c.isspace() for c in text):
+        raise ConfigError(
+            f"{name}: use at least 16 characters without spaces (e.g. openssl rand -hex 32)",
+            field=name,
+        )
+    return Secret(text)
+
+
+def _metrics_token_file(value: str, name: str) -> Secret:
+    return _metrics_token(_read_file(value, name).strip(), name)
 
 
 #: BotMaker's variables, in the order of the README's configuration table.
@@ -827,6 +947,49 @@ SETTINGS: tuple[Var, ...] = (
         "`auto`: port of the keyring's admin API, bound to 127.0.0.1.",
     ),
     Var(
+        "BOTMAKER_EGRESS",
+        "egress",
+        choice("auto", "off"),
+        "auto",
+        "`auto`: BotMaker runs the egress proxy (`botmaker egress serve`) and every bot's "
+        "connections out go through it, under the bot's egress policy (`open`, `allowlist`, "
+        "`none`; see *Egress*); the Docker runtime's bots' network is then always "
+        "`internal`. `off`: no proxy; bots connect directly (as before 0.17).",
+    ),
+    Var(
+        "BOTMAKER_EGRESS_PORT",
+        "egress_port",
+        integer(0, 65535),
+        "7182",
+        "Port of the egress proxy on the bots' network gateway (the one other host port "
+        "bots may reach besides the keyring's).",
+    ),
+    Var(
+        "BOTMAKER_EGRESS_ADMIN_PORT",
+        "egress_admin_port",
+        integer(0, 65535),
+        "7183",
+        "Port of the egress proxy's admin API, bound to 127.0.0.1.",
+    ),
+    Var(
+        "BOTMAKER_EGRESS_DNS",
+        "egress_dns",
+        _dns_servers,
+        None,
+        "DNS servers the egress proxy resolves bots' destinations with (`1.1.1.1` or "
+        "`10.0.0.2:53`, comma-separated). Unset: the host's resolver.",
+    ),
+    Var(
+        "BOTMAKER_EGRESS_ALLOW_PRIVATE",
+        "egress_allow_private",
+        _networks,
+        None,
+        "Private networks (`192.168.1.20/32, 10.8.0.0/16`) bots may reach through the egress "
+        "proxy when their policy allows the host, e.g. a self-hosted Mattermost on the LAN. "
+        "Unset: loopback, private, link-local and carrier-grade NAT addresses are refused "
+        "after resolution; cloud metadata addresses always are.",
+    ),
+    Var(
         "BOTMAKER_RUNTIME",
         "runtime",
         choice("docker", "swarm", echo=True),
@@ -884,6 +1047,22 @@ SETTINGS: tuple[Var, ...] = (
         "File (keep it 0600) holding the SMTP password for email alerts when a username is "
         "set. Checked at start, read again at every send (rotate it without a restart); never"
         " stored in the database, never shown by the API or logged.",
+    ),
+    Var(
+        "BOTMAKER_METRICS_TOKEN",
+        "metrics_token",
+        _metrics_token,
+        None,
+        "The scrape token of `GET /metrics` (Prometheus sends it as `Authorization: Bearer "
+        "…`; at least 16 characters; prefer the file). Unset: only loopback clients may "
+        "scrape without signing in.",
+    ),
+    Var(
+        "BOTMAKER_METRICS_TOKEN_FILE",
+        "metrics_token",
+        _metrics_token_file,
+        None,
+        "File (0600) holding the scrape token, read at start.",
     ),
     Var(
         "BOTMAKER_OIDC_ISSUER",
@@ -947,4 +1126,5 @@ SETTINGS: tuple[Var, ...] = (
         None,
         "Role of a user none of whose groups is mapped. Unset: such a user is refused.",
     ),
+    *otel_vars("botmaker", "API requests"),
 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -75,6 +75,18 @@ class BudgetSpec(_Frozen):
     requests_per_minute: int | None = None
 
 
+class EgressSpec(_Frozen):
+    """Where the bot may connect through the egress proxy (the keyring is always allowed).
+
+    ``open``: any public host; ``allowlist``: the host patterns in ``allow``; ``none``:
+    nothing. A bot made before the egress proxy keeps ``open`` (what it had); a new bot
+    gets ``allowlist`` with its channel's and provider's hosts.
+    """
+
+    mode: Literal["open", "allowlist", "none"] = "open"
+    allow: tuple[str, ...] = ()
+
+
 class BotDefinition(_Frozen):
     """Everything a bot is, as checked at create or edit time. Never a secret."""
 
@@ -96,6 +108,7 @@ class BotDefinition(_Frozen):
     openclaw_version: str | None = None  # the image's OpenClaw (``--version``), if any
     openclaw_cli: tuple[str, ...] = ()  # how to run OpenClaw's CLI in the image
     previous_image: str | None = None  # the image before the last upgrade or rollback
+    egress: EgressSpec = EgressSpec()
 
     @property
     def channel(self) -> str:

@@ -31,10 +31,12 @@ from botmaker.api.routes import (
     upgrades,
     users,
 )
+from botmaker.api.tracing import TraceRequests
 from botmaker.config import Settings
 from botmaker.errors import BotMakerError
 from botmaker.services import Services, build_services
 from botmaker.services.gateway.passes import UiPasses
+from botmaker.tracing import start as start_tracing
 from botmaker.web.controlui import ControlUi, ControlUiSplit
 
 log = logging.getLogger("botmaker")
@@ -91,6 +93,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     svc = services or build_services(settings)
     passes = UiPasses(settings.token_ttl_seconds)
     control_ui = ControlUi(svc, passes)
+    tracing = start_tracing(settings.otel_traces_url, settings.otel_service_name, "botmaker.api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -112,6 +115,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         await anyio.to_thread.run_sync(svc.stop_background)
         if services is None:
             svc.close()
+        if tracing is not None:  # the last spans reach the collector (bounded wait)
+            await anyio.to_thread.run_sync(tracing.shutdown)
 
     app = FastAPI(
         title="BotMaker",
@@ -147,6 +152,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         app.include_router(module.router)
     web.install(app)  # the dashboard: pages at /, scripts and styles at /static
     declare_actions(app)
+    if tracing is not None:  # off: not installed at all
+        app.add_middleware(TraceRequests, tracing=tracing)
     # Outermost: a request for a bot's Control UI host never reaches the rest.
     app.add_middleware(ControlUiSplit, ui=control_ui.app, suffix=settings.ui_host_suffix)
     return app

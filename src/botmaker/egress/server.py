@@ -65,6 +65,8 @@ class Settings:
     admin_token_file: Path
     dns: tuple[tuple[str, int], ...] = ()  # empty: the system resolver
     allow_private: tuple[Network, ...] = ()
+    #: ``ip:port`` every bot may reach whatever its policy (the keyring's data plane).
+    always: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -81,6 +83,9 @@ class Settings:
                 for s in env.get("BOTMAKER_EGRESS_DNS", "").replace(",", " ").split()
             ),
             allow_private=parse_networks(env.get("BOTMAKER_EGRESS_ALLOW_PRIVATE", "")),
+            always=tuple(
+                _host_port(s) for s in env.get("BOTMAKER_EGRESS_ALWAYS", "").split(",") if s
+            ),
         )
 
 
@@ -282,6 +287,10 @@ class Proxy:
     async def _open(
         self, bot: Bot, host: str, port: int
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if (host, port) in self.settings.always:  # the keyring: an address, no name
+            return await asyncio.wait_for(
+                asyncio.open_connection(host, port, limit=CHUNK), CONNECT_TIMEOUT
+            )
         if not bot.policy.allows(host, port):
             reason = "egress is none" if bot.policy.mode is EgressMode.NONE else "not allowed"
             raise Refused(403, reason)

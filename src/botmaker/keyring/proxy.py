@@ -43,6 +43,9 @@ from botmaker.keyring.target import (
     remainder,
     upstream_url,
 )
+from botmaker.keyring.tracing import TRACE, Attempt
+from botmaker.keyring.tracing import middleware as trace_middleware
+from botmaker.tracing import Tracing
 
 log = logging.getLogger("botmaker.keyring.proxy")
 
@@ -65,9 +68,20 @@ HOP_BY_HOP = frozenset(
 )
 #: Where SDKs put an API key: whatever the bot sent there is its token, never forwarded.
 CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key"})
-#: Not forwarded upstream: cookies and client-identifying forwarding headers.
+#: Not forwarded upstream: cookies and client-identifying forwarding headers, and the
+#: bot's trace context (with tracing on, the keyring sends its own ``traceparent``).
 DROPPED_HEADERS = frozenset(
-    {"cookie", "forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip", "accept-encoding"}
+    {
+        "cookie",
+        "forwarded",
+        "x-forwarded-for",
+        "x-forwarded-host",
+        "x-real-ip",
+        "accept-encoding",
+        "traceparent",
+        "tracestate",
+        "baggage",
+    }
 )
 #: Response encodings the proxy decodes (it asks for identity; some servers compress anyway).
 _DECODABLE = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
@@ -260,6 +274,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
         return error(401, "invalid_token", "missing or unknown keyring token")
     if provider not in grant.providers:
         return error(403, "provider_not_allowed", f"this bot may not use provider {provider!r}")
+    if (trace := request.get(TRACE)) is not None:
+        trace.identify(grant.bot_id, provider)
     upstream = keyring.upstream(grant, provider)
     if upstream is None:
         return error(404, "unknown_provider", f"no upstream is configured for {provider!r}")
@@ -302,26 +318,41 @@ async def _forward(
 
     headers = upstream_headers(request.headers, upstream)
     session = request.app[SESSIONS][upstream.allow_private]
+    trace = request.get(TRACE)
+    if trace is not None:
+        trace.request_body(body, url.path)
 
     response: aiohttp.ClientResponse | None = None
     chosen: KeyChoice | None = None
+    attempt: Attempt | None = None
     failure = ""
     for index, key in enumerate(keys):
         last = index == len(keys) - 1
+        sent = _with_key(headers, upstream, key)
+        if trace is not None:  # the client span, and its traceparent in ``sent``
+            attempt = trace.attempt(request.method, url, key.info.id, index, sent)
         try:
             response = await session.request(
                 request.method,
                 url,
-                headers=_with_key(headers, upstream, key),
+                headers=sent,
                 data=body if body else None,
                 allow_redirects=False,
             )
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             failure = _describe(exc)
+            if attempt is not None:
+                attempt.unreachable(type(exc).__qualname__)
+                attempt = None
             keyring.record(UsageDelta(day, grant.bot_id, key.info.id, provider, errors=1))
             log.warning("provider %s unreachable with key %s: %s", provider, key.info.id, failure)
             continue
+        if attempt is not None:
+            attempt.answered(response.status)
         if response.status in RETRY_STATUSES and not last:
+            if attempt is not None:
+                attempt.finish(0, 0, broken=False)
+                attempt = None
             keyring.record(UsageDelta(day, grant.bot_id, key.info.id, provider, errors=1))
             log.info(
                 "provider %s answered %s for key %s; next key",
@@ -336,7 +367,7 @@ async def _forward(
         break
     if response is None or chosen is None:
         return error(502, "upstream_unreachable", f"provider {provider} unreachable: {failure}")
-    return await _relay(request, response, chosen, keyring, day, grant.bot_id, provider)
+    return await _relay(request, response, chosen, keyring, day, grant.bot_id, provider, attempt)
 
 
 class _TooLarge(Exception):
@@ -387,6 +418,7 @@ async def _relay(
     day: str,
     bot_id: str,
     provider: str,
+    attempt: Attempt | None = None,
 ) -> web.StreamResponse:
     content_type = response.headers.get("content-type", "")
     meter = UsageMeter(content_type)
@@ -396,6 +428,8 @@ async def _relay(
         # The key could not be scrubbed from bytes we cannot read: refuse them.
         response.close()
         keyring.record(UsageDelta(day, bot_id, key.info.id, provider, requests=1, errors=1))
+        if attempt is not None:
+            attempt.finish(0, 0, broken=True)
         return error(
             502, "unsupported_encoding", f"provider {provider} sent content-encoding {encoding}"
         )
@@ -446,6 +480,10 @@ async def _relay(
     finally:
         response.close()  # a bot that went away closes the provider request too
         tokens_in, tokens_out = meter.finish()
+        if attempt is not None:
+            attempt.finish(tokens_in, tokens_out, broken=not completed)
+            if (trace := request.get(TRACE)) is not None:
+                trace.usage(tokens_in, tokens_out)
         keyring.record(
             UsageDelta(
                 day,
@@ -466,8 +504,12 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "locked": keyring.store.locked})
 
 
-def data_plane(keyring: Keyring, settings: KeyringSettings) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[guard])
+def data_plane(
+    keyring: Keyring, settings: KeyringSettings, tracing: Tracing | None = None
+) -> web.Application:
+    # Tracing's middleware (only when on) is outermost: refused requests get a span too.
+    middlewares = [guard] if tracing is None else [trace_middleware(tracing), guard]
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
     app[KEYRING] = keyring
     app[SETTINGS] = settings
     app[ADDRESS] = DataAddress()  # bound by the server once it listens

@@ -35,6 +35,7 @@ from botmaker.keyring.proxy import ADDRESS, data_plane, http_log
 from botmaker.keyring.service import Keyring
 from botmaker.keyring.settings import KeyringSettings
 from botmaker.keyring.store import KeyringStore, RotateReport
+from botmaker.tracing import start as start_tracing
 
 log = logging.getLogger("botmaker.keyring")
 
@@ -149,9 +150,12 @@ async def serve(settings: KeyringSettings, *, ready: asyncio.Event | None = None
     keyring = Keyring(store)
     token = admin_token(settings.admin_token_file)
     admin = admin_api(keyring, token)
+    tracing = start_tracing(
+        settings.otel_traces_url, settings.otel_service_name, "botmaker.keyring"
+    )
     runners = [
         web.AppRunner(
-            data_plane(keyring, settings),
+            data_plane(keyring, settings, tracing),
             handler_cancellation=True,
             access_log=None,
             logger=http_log,  # parse errors in one line, without the request's bytes
@@ -192,6 +196,8 @@ async def serve(settings: KeyringSettings, *, ready: asyncio.Event | None = None
             await runner.cleanup()
         keyring.flush()
         store.close()
+        if tracing is not None:  # the last spans reach the collector (bounded wait)
+            await asyncio.to_thread(tracing.shutdown)
 
 
 async def _wait_for_address(host: str, wait: float) -> None:

@@ -20,10 +20,12 @@ from botmaker.config import (
     Var,
     build,
     number,
+    otel_vars,
     parse_int,
     path,
     read,
     size,
+    traces_url,
 )
 
 
@@ -60,10 +62,20 @@ class KeyringSettings:
     flush_seconds: float = 1.0  # how often usage counters reach SQLite
     listen_wait: float = 0.0  # seconds to wait for a listen address to exist on this host
     data_hosts: tuple[str, ...] = ()  # DNS names bots reach the data plane by (Host check)
+    # OpenTelemetry traces of the data plane (botmaker.keyring.tracing): off without an endpoint
+    otel_endpoint: str | None = None
+    otel_traces_endpoint: str | None = None
+    otel_service_name: str = "botmaker-keyring"
+    otel_disabled: bool = False
 
     @property
     def db_path(self) -> Path:
         return self.dir / "keyring.db"
+
+    @property
+    def otel_traces_url(self) -> str | None:
+        """Where spans are exported; None: tracing is off."""
+        return traces_url(self.otel_endpoint, self.otel_traces_endpoint, self.otel_disabled)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> KeyringSettings:
@@ -182,4 +194,5 @@ KEYRING: tuple[Var, ...] = (
         "Seconds to wait for a listen address to exist on this host before binding (compose: "
         "the bots' gateway appears once BotMaker has created the network).",
     ),
+    *otel_vars("botmaker-keyring", "model calls through the data plane"),
 )

@@ -447,6 +447,37 @@ class Channel:
         }
 
 
+#: The hosts each channel's own service needs, for a new bot's egress allowlist (a host
+#: the user names in the channel's settings, such as a Matrix homeserver, is added to
+#: these at create). ``*.`` covers subdomains; no port means 443 and 80.
+CHANNEL_HOSTS: dict[str, tuple[str, ...]] = {
+    "telegram": ("api.telegram.org",),
+    "discord": (
+        "discord.com",
+        "gateway.discord.gg",
+        "*.discord.gg",
+        "cdn.discordapp.com",
+        "media.discordapp.net",
+    ),
+    "slack": ("slack.com", "*.slack.com", "*.slack-edge.com"),
+    "googlechat": ("chat.googleapis.com", "oauth2.googleapis.com", "www.googleapis.com"),
+    "msteams": (
+        "login.microsoftonline.com",
+        "login.botframework.com",
+        "api.botframework.com",
+        "*.botframework.com",
+        "smba.trafficmanager.net",
+        "graph.microsoft.com",
+    ),
+    "whatsapp": ("web.whatsapp.com", "*.whatsapp.net", "*.whatsapp.com"),
+    "signal": ("*.signal.org",),
+    "feishu": ("open.feishu.cn", "open.larksuite.com"),
+    "line": ("api.line.me", "api-data.line.me"),
+    "zalo": ("*.zalo.me", "*.zaloapp.com"),
+    "zalouser": ("*.zalo.me", "*.zaloapp.com", "*.zadn.vn"),
+    "sms": ("api.twilio.com",),
+}
+
 CHANNELS: dict[str, Channel] = {
     c.id: c
     for c in (

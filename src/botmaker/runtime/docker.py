@@ -9,10 +9,12 @@ keyring's data plane). Containers, images, events, logs and stats are the engine
 from __future__ import annotations
 
 import builtins
+import contextlib
+import logging
 import re
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import docker
 import docker.errors
@@ -32,6 +34,8 @@ from botmaker.runtime.engine import Engine, EngineBackend, engine_errors, ipv4_g
 from botmaker.runtime.hostguard import HostGuard, bridge_of
 from botmaker.runtime.policy import LABEL_BOT_ID, managed_filters, managed_labels
 from botmaker.runtime.streams import DockerLogStream
+
+log = logging.getLogger(__name__)
 
 _EXIT_CODE = re.compile(r"^Exited \((-?\d+)\)")
 _HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
@@ -60,6 +64,7 @@ class DockerBackend(EngineBackend):
     def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
         super().__init__(settings, engine)
         self._network_ready = False
+        self.network_internal: bool | None = None  # what the engine says, once checked
         self._gateway: str | None = None
         self._network_lock = threading.Lock()
         self._guard: HostGuard | None = None
@@ -92,7 +97,7 @@ class DockerBackend(EngineBackend):
                     self.engine.api.create_network(
                         name,
                         driver="bridge",
-                        internal=self.settings.network_internal,
+                        internal=self.settings.bots_network_internal,
                         options={"com.docker.network.bridge.enable_icc": "false"},
                         labels=managed_labels(self.settings),
                         ipam=ipam,
@@ -108,6 +113,9 @@ class DockerBackend(EngineBackend):
                     f"network {name!r} exists but lets containers reach each other "
                     "(enable_icc is not false); remove it or choose BOTMAKER_NETWORK"
                 )
+            if self.settings.bots_network_internal and not info.get("Internal"):
+                info = self._make_internal(info)
+            self.network_internal = bool(info.get("Internal"))
             self._gateway = ipv4_gateway(info)
             wanted = self.settings.network_gateway_hint
             if wanted is not None and self._gateway != wanted:
@@ -119,6 +127,42 @@ class DockerBackend(EngineBackend):
             self._guard = HostGuard(bridge_of(info))
             self._guard.apply(self._host_ports)
             self._network_ready = True
+
+    def _make_internal(self, info: dict[str, Any]) -> dict[str, Any]:
+        """The bots' network made before the egress proxy, made again ``internal``: every
+        attached container is disconnected, the network replaced (same name, options,
+        subnet and labels) and each container connected again (new addresses)."""
+        api = self.engine.api
+        name = str(info["Name"])
+        attached = list((info.get("Containers") or {}).keys())
+        log.warning(
+            "network %r is not internal: replacing it with an internal one (%d containers "
+            "reconnected), so bots connect out only through the egress proxy",
+            name,
+            len(attached),
+        )
+        for container in attached:
+            with contextlib.suppress(docker.errors.NotFound):
+                api.disconnect_container_from_network(container, info["Id"], force=True)
+        api.remove_network(info["Id"])
+        pools = [
+            IPAMPool(subnet=c.get("Subnet"), gateway=c.get("Gateway"))
+            for c in ((info.get("IPAM") or {}).get("Config") or ())
+            if c.get("Subnet")
+        ]
+        api.create_network(
+            name,
+            driver="bridge",
+            internal=True,
+            options=info.get("Options") or {"com.docker.network.bridge.enable_icc": "false"},
+            labels=info.get("Labels") or managed_labels(self.settings),
+            ipam=IPAMConfig(pool_configs=pools) if pools else None,
+            check_duplicate=True,
+        )
+        for container in attached:
+            with contextlib.suppress(docker.errors.NotFound):
+                api.connect_container_to_network(container, name)
+        return cast(dict[str, Any], api.inspect_network(name))
 
     def allow_host_port(self, port: int) -> None:
         """Let bots connect to this TCP port of the host (the keyring's data plane): the

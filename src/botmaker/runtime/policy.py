@@ -48,6 +48,26 @@ class BotIdentity:
     uid: int
     facts: Mapping[str, str]  # non-secret settings exposed as BOTMAKER_* variables
     state_folder: Path | None = None  # OpenClaw's state, mounted read-write at /state
+    proxy_url: str | None = None  # the egress proxy: the bot's one way out
+    no_proxy: tuple[str, ...] = ()  # reached without it (the keyring's data plane)
+
+
+def proxy_env(proxy_url: str | None, no_proxy: tuple[str, ...]) -> dict[str, str]:
+    """The standard proxy variables, both cases (curl reads lower case, Node either),
+    and ``NODE_USE_ENV_PROXY`` so Node's own fetch and http honour them. No secret: the
+    proxy knows a bot by its address."""
+    if proxy_url is None:
+        return {}
+    bypass = ",".join(no_proxy)
+    return {
+        "HTTP_PROXY": proxy_url,
+        "HTTPS_PROXY": proxy_url,
+        "http_proxy": proxy_url,
+        "https_proxy": proxy_url,
+        "NO_PROXY": bypass,
+        "no_proxy": bypass,
+        "NODE_USE_ENV_PROXY": "1",
+    }
 
 
 def bot_container_spec(bot: BotIdentity, settings: Settings, secrets_folder: Path) -> ContainerSpec:
@@ -74,7 +94,8 @@ def bot_container_spec(bot: BotIdentity, settings: Settings, secrets_folder: Pat
             "OPENCLAW_STATE_DIR": STATE_TARGET,
             "OPENCLAW_CONFIG_PATH": f"{STATE_TARGET}/openclaw.json",
             # No route out: npm fails at once rather than retrying for minutes.
-            **({"npm_config_offline": "true"} if settings.network_internal else {}),
+            **({"npm_config_offline": "true"} if settings.bots_network_internal else {}),
+            **proxy_env(bot.proxy_url, bot.no_proxy),
         },
         user=f"{uid}:{gid}",
         network=settings.network,

@@ -7,6 +7,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from botmaker.config import Settings
 from botmaker.errors import BotMakerError, EngineUnavailable
@@ -35,6 +36,7 @@ from botmaker.services.bots import BotService
 from botmaker.services.channels import ChannelWatch
 from botmaker.services.deploy import BotLocks, Deployer
 from botmaker.services.deploy.steps import StepObserver, steps_from_env
+from botmaker.services.egress import EgressService
 from botmaker.services.gateway.chat import ChatService
 from botmaker.services.gateway.client import GatewayService
 from botmaker.services.gateway.login import LoginService
@@ -42,6 +44,7 @@ from botmaker.services.gateway.pairing import PairingService
 from botmaker.services.health import HealthMonitor
 from botmaker.services.images import ImageService
 from botmaker.services.keyring import KeyringService
+from botmaker.services.metrics import FleetCollector, FleetMetrics, count_egress_refusal
 from botmaker.services.monitor import Monitor
 from botmaker.services.orphans import OrphanService
 from botmaker.services.passkeys import Passkeys
@@ -84,6 +87,8 @@ class Services:
     users: UserService  # users, teams, bot grants, API tokens
     sso: SingleSignOn  # sign-in through an OpenID Connect provider (when configured)
     passkeys: Passkeys  # WebAuthn credentials: passwordless sign-in
+    metrics: FleetMetrics  # Prometheus: instruments and the fleet, read at scrape time
+    egress: EgressService  # the egress proxy: bots' one way out, under their policies
 
     def health(self) -> dict[str, dict[str, object]]:
         result: dict[str, dict[str, object]] = {}
@@ -142,8 +147,10 @@ class Services:
         self.alerts.start()
         self.channels.start()
         self.reconciler.start()  # a first pass at once, then every reconcile_interval
+        self.egress.start()
 
     def stop_background(self) -> None:
+        self.egress.loop.stop()
         self.reconciler.stop()
         self.channels.stop()
         self.alerts.stop()
@@ -156,6 +163,7 @@ class Services:
         self.logins.close()
         self.sso.close()
         self.keyring.stop()
+        self.egress.stop()
         self.runtime.close()
         self.store.db.close()
 
@@ -203,7 +211,8 @@ def build_services(
     )
     bots = AuditedBotService(deploy, statuses, audit=audit)
     orphans = AuditedOrphanService(store, runtime, secrets, state, keyring, audit=audit)
-    monitor = Monitor(settings, runtime, store, bots)
+    metrics = FleetMetrics()
+    monitor = Monitor(settings, runtime, store, bots, on_lag=metrics.event_lag.observe)
     upgrades = AuditedUpgradeService(deploy, audit=audit)
     gateway = AuditedGatewayService(store, statuses.current, audit=audit)
     alerts = AlertService(
@@ -220,6 +229,38 @@ def build_services(
         publish=monitor.broadcaster.publish,
     )
     auth = AuditedAuthService(settings, store, audit=audit)
+    stats = StatsSampler(
+        runtime,
+        interval=settings.stats_interval,
+        store=store,
+        history_interval=settings.stats_history_interval,
+        source=statuses.current,
+    )
+    reconciler = Reconciler(store, runtime, bots, orphans, interval=settings.reconcile_interval)
+    egress = EgressService(
+        settings,
+        runtime,
+        store,
+        publish=monitor.broadcaster.publish,
+        on_refusal=count_egress_refusal,
+        keyring_address=lambda: (
+            urlsplit(keyring.data_plane_url()).netloc if keyring.enabled else None
+        ),
+    )
+    deploy.egress = egress
+    monitor.broadcaster.add_listener(
+        lambda message: egress.changed() if message.event in ("status", "resync") else None
+    )
+    metrics.watch(
+        FleetCollector(
+            store,
+            statuses,
+            bots.queries.status_of,
+            stats,
+            monitor,
+            lambda: (reconciler.passes, reconciler.actions.copy()),
+        )
+    )
     return Services(
         settings=settings,
         store=store,
@@ -230,15 +271,9 @@ def build_services(
         runtime=runtime,
         keyring=keyring,
         monitor=monitor,
-        stats=StatsSampler(
-            runtime,
-            interval=settings.stats_interval,
-            store=store,
-            history_interval=settings.stats_history_interval,
-            source=statuses.current,
-        ),
+        stats=stats,
         orphans=orphans,
-        reconciler=Reconciler(store, runtime, bots, orphans, interval=settings.reconcile_interval),
+        reconciler=reconciler,
         audit=audit,
         alerts=alerts,
         channels=channels,
@@ -254,6 +289,8 @@ def build_services(
         users=AuditedUserService(store, moved=deploy.regrant, keyring=keyring, audit=audit),
         sso=SingleSignOn(settings, store, auth),
         passkeys=Passkeys(store),
+        metrics=metrics,
+        egress=egress,
     )
 
 

@@ -7,13 +7,15 @@ and the dashboard all refuse the same things with the same field names.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from botmaker.definition import BotDefinition, BudgetSpec, ChannelSpec, Persona
+from botmaker.definition import BotDefinition, BudgetSpec, ChannelSpec, EgressSpec, Persona
+from botmaker.egress.rules import parse_patterns
 from botmaker.errors import InvalidInput
 from botmaker.keyring.netpolicy import check_base_url
-from botmaker.openclaw.catalog import CHANNELS, PROVIDERS, Channel
+from botmaker.openclaw.catalog import CHANNEL_HOSTS, CHANNELS, PROVIDERS, Channel
 from botmaker.openclaw.render import (
     API_KEY_FILE,
     BotConfig,
@@ -24,7 +26,7 @@ from botmaker.openclaw.render import (
 )
 from botmaker.openclaw.render import Persona as RenderPersona
 from botmaker.openclaw.templates import TEMPLATES
-from botmaker.services.schemas import BotCreate, BotSecretsUpdate, BotUpdate
+from botmaker.services.schemas import BotCreate, BotSecretsUpdate, BotUpdate, EgressIn
 from botmaker.store import BotRecord
 
 DEFAULT_TEMPLATE = "assistant"
@@ -222,7 +224,46 @@ def build_definition(request: BotCreate, *, keyring: bool, image: str) -> BotDef
         if keyring and request.budget
         else BudgetSpec(),
         key_tags=tuple(request.key_tags) if keyring else (),
+        egress=_egress(request, channels, keyring=keyring),
     )
+
+
+def default_hosts(
+    channels: Sequence[ChannelSpec], provider: str, base_url: str | None, *, keyring: bool
+) -> list[str]:
+    """The hosts a bot needs: its channels' (catalog, and any URL in their settings) and,
+    when it calls its provider itself (no keyring), the provider's API host."""
+    hosts: list[str] = []
+    for channel in channels:
+        hosts += CHANNEL_HOSTS.get(channel.type, ())
+        hosts += [h for v in channel.settings.values() if (h := _url_host(v)) is not None]
+    if not keyring:
+        url = base_url or PROVIDERS[provider].base_url
+        if (host := _url_host(url)) is not None:
+            hosts.append(host)
+    return [str(p) for p in parse_patterns(hosts)]
+
+
+def _url_host(value: str) -> str | None:
+    """``host`` or ``host:port`` (a port other than the scheme's) of a URL, else None."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    default = 443 if parts.scheme in ("https", "wss") else 80
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return host if port in (None, default) else f"{host}:{port}"
+
+
+def _egress(request: BotCreate, channels: Sequence[ChannelSpec], *, keyring: bool) -> EgressSpec:
+    wanted = request.egress or EgressIn()
+    allow = wanted.allow
+    if allow is None:
+        allow = default_hosts(channels, request.provider, request.base_url, keyring=keyring)
+    return EgressSpec(mode=wanted.mode, allow=tuple(allow))
 
 
 def _check_provider(
@@ -277,6 +318,11 @@ def apply_update(
         "budget": budget,
         "channels": tuple(check_channel(item) for item in _edited_channels(old, patch, present)),
     }
+    if patch.egress is not None:
+        allow = patch.egress.allow
+        changes["egress"] = EgressSpec(
+            mode=patch.egress.mode, allow=tuple(allow if allow is not None else old.egress.allow)
+        )
     return old.model_copy(update=changes)
 
 

@@ -38,6 +38,29 @@ _PR_SET_PDEATHSIG = 1
 _READY_TIMEOUT = 30.0
 
 
+#: The OpenTelemetry variables BotMaker's settings hold (passed on from there).
+_OTEL_SETTINGS = frozenset(
+    {
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_SERVICE_NAME",
+        "OTEL_SDK_DISABLED",
+    }
+)
+
+
+def _otel_env(settings: Settings) -> dict[str, str]:
+    """The keyring child traces where BotMaker does, as ``<service name>-keyring``."""
+    env = {"OTEL_SERVICE_NAME": f"{settings.otel_service_name}-keyring"}
+    if settings.otel_endpoint:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = settings.otel_endpoint
+    if settings.otel_traces_endpoint:
+        env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = settings.otel_traces_endpoint
+    if settings.otel_disabled:
+        env["OTEL_SDK_DISABLED"] = "true"
+    return env
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -74,6 +97,12 @@ class KeyringService:
         assert self._proxy_url is not None
         return f"{self._proxy_url}/v1/{provider}"
 
+    def data_plane_url(self) -> str:
+        """The keyring's data plane as bots reach it (``http://<gateway>:<port>``)."""
+        self.ensure()
+        assert self._proxy_url is not None
+        return self._proxy_url
+
     def ensure(self) -> None:
         """Make sure the keyring answers (starting it in ``auto`` mode)."""
         if not self.enabled:
@@ -95,6 +124,16 @@ class KeyringService:
             return {"enabled": True, "proxy_url": self._proxy_url, **self.client.status()}
         except BotMakerError as exc:
             return {"enabled": True, "ok": False, "message": exc.message}
+
+    def metrics(self, *, timeout: float) -> bytes:
+        """The keyring process's Prometheus exposition. Never starts the keyring (a
+        scrape must not): ``KeyringUnavailable`` when it does not run or answer."""
+        if not self.enabled:
+            raise KeyringUnavailable("the keyring is off (BOTMAKER_KEYRING=off)")
+        client = self._client  # no lock: a start under way holds it for seconds
+        if client is None:
+            raise KeyringUnavailable("the keyring is not started yet")
+        return client.metrics(timeout=timeout)
 
     # -- use cases for the API and CLI ---------------------------------------------------
 
@@ -167,7 +206,11 @@ class KeyringService:
             k: v
             for k, v in os.environ.items()
             if k.startswith("BOTMAKER_KEYRING_") or k in ("PATH", "LANG", "LC_ALL", "TZ")
+            # the exporter's, processor's and sampler's own OTEL_* variables (headers,
+            # certificate, OTEL_BSP_*, ...); the ones BotMaker reads come from its settings
+            or (k.startswith("OTEL_") and k not in _OTEL_SETTINGS)
         }
+        env.update(_otel_env(settings))
         env.update(
             {
                 "BOTMAKER_DATA_DIR": str(settings.data_dir),

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from botmaker.egress.rules import MAX_PATTERNS, parse_patterns
 from botmaker.keyring.model import BudgetIn, Tag
 from botmaker.openclaw.catalog import CHANNELS, PROVIDERS
 from botmaker.openclaw.templates import TEMPLATES
@@ -115,6 +116,34 @@ class PersonaIn(BaseModel):
     user_notes: str = Field(default="", max_length=4_000, description="USER.md: about its users")
 
 
+class EgressIn(BaseModel):
+    """A bot's egress policy: where it may connect through the egress proxy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["open", "allowlist", "none"] = Field(
+        default="allowlist",
+        description="open: any public host; allowlist: only the hosts in allow; none: nothing "
+        "(the keyring, for model calls, is always reachable)",
+    )
+    allow: list[Annotated[str, Field(max_length=260)]] | None = Field(
+        default=None,
+        max_length=MAX_PATTERNS,
+        description="host patterns: example.com, *.example.com, host:port; at create, omitted "
+        "means the bot's channel and provider hosts",
+    )
+
+    @field_validator("allow")
+    @classmethod
+    def _allow(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        try:
+            return [str(p) for p in parse_patterns(value)]
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+
+
 class BotCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -161,6 +190,11 @@ class BotCreate(BaseModel):
         default_factory=dict,
         max_length=16,
         description="non-secret channel settings by name (e.g. Matrix homeserver, api_root)",
+    )
+    egress: EgressIn | None = Field(
+        default=None,
+        description="where the bot may connect; default: allowlist of its channel's and "
+        "provider's hosts",
     )
 
     @field_validator("template")
@@ -250,6 +284,7 @@ class BotUpdate(BaseModel):
     allow_from: list[AllowEntry] | None = Field(default=None, max_length=200)
     channel_settings: dict[str, SettingValue] | None = Field(default=None, max_length=16)
     secrets: BotSecretsUpdate | None = None
+    egress: EgressIn | None = None
 
     @field_validator("model")
     @classmethod

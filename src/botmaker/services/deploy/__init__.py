@@ -36,6 +36,7 @@ from botmaker.services.definitions import bot_config
 from botmaker.services.deploy.check import CheckResult, ConfigCheck
 from botmaker.services.deploy.locks import BotLocks
 from botmaker.services.deploy.steps import NO_STEPS, StepObserver
+from botmaker.services.egress import EgressService
 from botmaker.services.health import HealthMonitor
 from botmaker.services.images import ImageService
 from botmaker.services.keyring import KeyringService
@@ -78,6 +79,7 @@ class Deployer:
         self.locks = locks
         self.steps = steps
         self.check = ConfigCheck(settings, runtime)
+        self.egress: EgressService | None = None  # set by build_services
         self._pins: dict[str, list[str]] = {}  # image reference -> exact images (``pinned``)
         # bot id -> [its previous image, that image's digest, armed] (``returns_pinned``)
         self._returns: dict[str, list[Any]] = {}
@@ -266,8 +268,18 @@ class Deployer:
             uid=record.uid,
             facts={"provider": record.provider, "model": record.model, "channel": record.channel},
             state_folder=self.state.folder(record.id),
+            **self._egress_identity(),
         )
         return bot_container_spec(identity, self.settings, self.secrets.folder(record.id))
+
+    def _egress_identity(self) -> dict[str, Any]:
+        if self.egress is None or not self.egress.enabled:
+            return {}
+        keyring_url = self.keyring.data_plane_url() if self.keyring.enabled else None
+        return {
+            "proxy_url": self.egress.proxy_url(),
+            "no_proxy": self.egress.no_proxy(keyring_url),
+        }
 
     def create_container(self, record: BotRecord) -> BotRecord:
         self.runtime.ensure_network()
