@@ -32,7 +32,9 @@ def test_the_readme_documents_exactly_the_variables_the_code_reads() -> None:
     """No row outside the generated tables names a variable the code does not read."""
     read = {var.name for var in SETTINGS} | {var.name for var in KEYRING}
     assert {"BOTMAKER_PORT", "BOTMAKER_KEYRING_LISTEN"} <= read  # the scan works
-    rows = set(re.findall(r"^\| `((?:BOTMAKER|DOCKER)_[A-Z_]+)` \|", README, flags=re.MULTILINE))
+    rows = set(
+        re.findall(r"^\| `((?:BOTMAKER|DOCKER|OTEL)_[A-Z_]+)` \|", README, flags=re.MULTILINE)
+    )
     assert rows == read
 
 
