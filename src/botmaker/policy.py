@@ -37,6 +37,8 @@ audit.read            yes    no        no      admin
 users.read            yes    yes       yes     users:read  (names only for non-admins)
 users.write           yes    no        no      admin       (users, teams)
 tokens.own            yes    yes       yes     (sessions only: a token cannot mint tokens)
+metrics.read          yes    no        no      metrics:read (GET /metrics; also the scrape
+                                                            token, or loopback without one)
 ====================  =====  ========  ======  ====================================
 """
 
@@ -78,6 +80,7 @@ class Action(StrEnum):
     USERS_READ = "users.read"
     USERS_WRITE = "users.write"
     TOKENS_OWN = "tokens.own"
+    METRICS_READ = "metrics.read"
 
 
 A = Action
@@ -131,6 +134,7 @@ SCOPE_OF: dict[Action, str | None] = {
     A.AUDIT_READ: "admin",
     A.USERS_WRITE: "admin",
     A.TOKENS_OWN: "",  # no scope grants it: tokens are made in a signed-in session
+    A.METRICS_READ: "metrics:read",
 }
 
 #: Every scope a token may carry.
@@ -157,6 +161,17 @@ class Principal:
     def actor(self) -> str:
         """How the audit log names this caller."""
         return f"{self.name} (token {self.token_id})" if self.token_id else self.name
+
+
+#: Who scrapes ``GET /metrics`` with BOTMAKER_METRICS_TOKEN (or from loopback when no
+#: token is set): the action ``metrics.read`` and nothing else (no other scope, no bot).
+SCRAPER = Principal(
+    user_id="",
+    name="metrics scraper",
+    role=Role.ADMIN,
+    scopes=frozenset({"metrics:read"}),
+    token_bots=frozenset(),
+)
 
 
 #: The caller of the request being served: set by the API's authorisation, read by

@@ -15,23 +15,25 @@ from starlette.routing import BaseRoute
 from botmaker import __version__, web
 from botmaker.api.deps import Allow
 from botmaker.api.errors import install_error_handlers
-from botmaker.api.middleware import BodySizeLimit
+from botmaker.api.middleware import BodySizeLimit, RequestMetrics
+from botmaker.api.tracing import TraceRequests
 from botmaker.api.routes import (
     auth,
     bots,
     catalog,
     chat,
     devices,
+    egress,
     health,
     keyring,
     logins,
+    metrics,
     monitor,
     ops,
     pairing,
     upgrades,
     users,
 )
-from botmaker.api.tracing import TraceRequests
 from botmaker.config import Settings
 from botmaker.errors import BotMakerError
 from botmaker.services import Services, build_services
@@ -62,10 +64,11 @@ PUBLIC_API = frozenset(
 
 
 def declare_actions(app: FastAPI) -> None:
-    """Every ``/api`` route names the one policy action it needs (``allow``), or the
-    app does not start; the action is shown in the OpenAPI document (``x-action``)."""
+    """Every ``/api`` route (and ``/metrics``) names the one policy action it needs
+    (``allow``), or the app does not start; the action is shown in the OpenAPI
+    document (``x-action``)."""
     for route in _api_routes(app.routes):
-        if not route.path.startswith("/api"):
+        if not route.path.startswith("/api") and route.path != "/metrics":
             continue
         actions = [d.call.action for d in route.dependant.dependencies if isinstance(d.call, Allow)]
         if route.path in PUBLIC_API:
@@ -134,6 +137,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.ui_passes = passes
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, observe=svc.metrics.observe_request)
     for module in (
         health,
         auth,
@@ -141,8 +145,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         catalog,
         chat,
         devices,
+        egress,
         keyring,
         logins,
+        metrics,
         monitor,
         ops,
         pairing,

@@ -8,12 +8,14 @@ out; a bot's token comes out once, when its grant is created or its token rotate
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from botmaker.errors import BotMakerError, InvalidInput, NotFound, Unauthorized
@@ -290,6 +292,13 @@ async def events(request: web.Request) -> web.Response:
     return web.json_response({"events": [e.to_dict() for e in found]})
 
 
+async def metrics(request: web.Request) -> web.Response:
+    """The keyring's Prometheus exposition (made in a thread: it flushes the counters
+    and reads SQLite, which must not hold up the proxy's event loop)."""
+    body = await asyncio.to_thread(request.app[KEYRING].metrics.exposition)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
+
+
 def admin_api(keyring: Keyring, admin_token: str) -> web.Application:
     app = web.Application(middlewares=[_guard], client_max_size=1024 * 1024)
     app[KEYRING] = keyring
@@ -314,4 +323,5 @@ def admin_api(keyring: Keyring, admin_token: str) -> web.Application:
     r.add_delete("/admin/upstreams/{provider}", delete_upstream)
     r.add_get("/admin/usage", usage)
     r.add_get("/admin/events", events)
+    r.add_get("/admin/metrics", metrics)
     return app

@@ -206,6 +206,21 @@ class KeyringClient:
         result: list[dict[str, Any]] = self._call("GET", "/admin/pools")["pools"]
         return result
 
+    # -- metrics --------------------------------------------------------------------------
+
+    def metrics(self, *, timeout: float) -> bytes:
+        """The keyring's Prometheus exposition (``/admin/metrics``), within ``timeout``."""
+        headers = {"Authorization": f"Bearer {self._token()}"}
+        try:
+            response = self._http.get("/admin/metrics", headers=headers, timeout=timeout)
+        except httpx.HTTPError as exc:
+            raise KeyringUnavailable(
+                f"the keyring at {self.url} does not answer ({type(exc).__name__})"
+            ) from None
+        if not response.is_success:
+            raise KeyringUnavailable(f"the keyring's metrics answered {response.status_code}")
+        return response.content
+
     # -- usage ----------------------------------------------------------------------------
 
     def usage(self, *, days: int = 31) -> dict[str, Any]:

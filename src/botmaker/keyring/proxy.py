@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from urllib.parse import unquote_plus
@@ -236,6 +237,7 @@ def _refuse(request: web.Request, refused: TargetRefused) -> web.Response:
         provider = request.match_info.get("provider", "")
         counted = provider if provider in grant.providers else ""
         keyring.record(UsageDelta(today(), grant.bot_id, "", counted, rejected=1))
+        keyring.metrics.refused(grant.bot_id, counted, refused.code)
     response = error(400, refused.code, refused.message)
     response.force_close()
     return response
@@ -291,6 +293,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
     refusal = keyring.admit(grant)
     if refusal is not None:
         keyring.record(UsageDelta(day, grant.bot_id, "", provider, rejected=1))
+        keyring.metrics.refused(grant.bot_id, provider, refusal.kind)
         return error(
             429, refusal.kind, refusal.message, headers={"Retry-After": str(refusal.retry_after)}
         )
@@ -322,6 +325,7 @@ async def _forward(
     if trace is not None:
         trace.request_body(body, url.path)
 
+    started = time.monotonic()
     response: aiohttp.ClientResponse | None = None
     chosen: KeyChoice | None = None
     attempt: Attempt | None = None
@@ -367,7 +371,12 @@ async def _forward(
         break
     if response is None or chosen is None:
         return error(502, "upstream_unreachable", f"provider {provider} unreachable: {failure}")
-    return await _relay(request, response, chosen, keyring, day, grant.bot_id, provider, attempt)
+    try:
+        return await _relay(
+            request, response, chosen, keyring, day, grant.bot_id, provider, attempt
+        )
+    finally:
+        keyring.metrics.observe(grant.bot_id, provider, chosen.info.id, time.monotonic() - started)
 
 
 class _TooLarge(Exception):

@@ -24,6 +24,7 @@ from typing import Protocol
 
 from botmaker.errors import InvalidInput
 from botmaker.keyring import scrub
+from botmaker.keyring.metrics import KeyringMetrics
 from botmaker.keyring.model import (
     AuthStyle,
     Budget,
@@ -154,6 +155,7 @@ class Keyring:
         self._pool_ledgers: dict[str, _BotLedger] = {}
         self._stale_pools: set[str] = set()
         self._pool_flights: dict[str, int] = {}
+        self.metrics = KeyringMetrics(self)  # Prometheus: its own registry
 
     # -- who is calling, which keys, where to -----------------------------------------
 
@@ -460,6 +462,7 @@ class Keyring:
             shared.in_flight -= 1
 
     def record(self, delta: UsageDelta) -> None:
+        self.metrics.count(delta)
         with self._lock:
             self._pending[(delta.day, delta.bot_id, delta.key_id, delta.provider)].add(delta)
             ledger = self._ledgers.get(delta.bot_id)
@@ -509,6 +512,21 @@ class Keyring:
         event = self.store.add_event(bot_id, kind, detail)
         log.warning("bot %s: %s: %s", bot_id, kind, detail)
         return event
+
+    def usage_now(
+        self,
+    ) -> tuple[dict[str, Usage], dict[str, Usage], list[Grant], list[KeyInfo]]:
+        """Per-bot usage today and this month (flushed first, as :meth:`usage_report`
+        counts it), the grants and the keys: what the metrics scrape reads."""
+        self.flush()
+        day = today()
+        month_start = f"{day[:7]}-01"
+        return (
+            self.store.usage_by_bot(day_from=day, day_to=day),
+            self.store.usage_by_bot(day_from=month_start, day_to=day),
+            self.store.list_grants(),
+            self.store.list_keys(),
+        )
 
     def usage_report(self, *, days: int) -> dict[str, object]:
         """Per-bot and per-key totals (today, this month) and per-day rows, for the admin API."""

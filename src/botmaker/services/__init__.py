@@ -246,6 +246,7 @@ def build_services(
         keyring_address=lambda: (
             urlsplit(keyring.data_plane_url()).netloc if keyring.enabled else None
         ),
+        locks=deploy.locks,
     )
     deploy.egress = egress
     monitor.broadcaster.add_listener(

@@ -202,8 +202,12 @@ class Monitor:
         min_backoff: float = 0.5,
         max_backoff: float = 5.0,
         log_lines: int = 50,
+        on_lag: Callable[[float], None] | None = None,
     ) -> None:
         self.settings = settings
+        #: Told, after each engine event is handled and published, how many seconds
+        #: that was after the engine's own event time (the metrics' event-stream lag).
+        self.on_lag = on_lag
         self.runtime = runtime
         self.store = store
         self.bots = bots
@@ -405,6 +409,8 @@ class Monitor:
             self.broadcaster.publish("event", recorded)
         if action in _STATUS_ACTIONS or action == "health_status":
             self._publish_status(event.bot_id)
+        if self.on_lag is not None and event.at:
+            self.on_lag(max(0.0, time.time() - event.at))
 
     def _died(self, event: RuntimeEvent) -> None:
         """Record (and publish) the exit; an exit nobody asked for counts towards a

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -62,6 +63,7 @@ class Reconciler:
         self.creating_grace = max(self.grace, MIN_CREATING_GRACE) if grace is None else grace
         self._lock = threading.Lock()  # one pass at a time
         self.passes = 0
+        self.actions: Counter[str] = Counter()  # actions taken so far, by kind (metrics)
         self._stale: set[str] = set()  # creating rows found at start-up: stale for good
         self._startup = True  # the background loop's first pass is the start-up one
         self.loop = BackgroundLoop("reconciler", self._background_pass, lambda: self.interval)
@@ -86,6 +88,7 @@ class Reconciler:
             self.passes += 1
             for action in actions:
                 log.info("reconcile: %s", action)
+                self.actions[str(action.get("action", "unknown"))] += 1
             return actions
 
     def _converge(

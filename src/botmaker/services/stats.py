@@ -95,6 +95,7 @@ class StatsSampler:
         self._points: dict[str, deque[dict[str, Any]]] = {}
         self._previous: dict[str, tuple[str, StatsSample]] = {}  # bot -> (container, sample)
         self._latest: dict[str, dict[str, Any]] = {}
+        self._restarts: dict[str, int] = {}  # the last history row's restart count per bot
         self._running = 0
         self._at: float | None = None
         self._lock = threading.Lock()
@@ -125,6 +126,13 @@ class StatsSampler:
                 "running": running,
             },
         }
+
+    def counters(self) -> tuple[dict[str, StatsSample], dict[str, int]]:
+        """The last round's raw sample of each running bot (cumulative CPU time and
+        network bytes) and each bot's restart count as the last history row has it."""
+        with self._lock:
+            samples = {bot_id: self._previous[bot_id][1] for bot_id in self._latest}
+            return samples, dict(self._restarts)
 
     def points(self, bot_id: str) -> list[dict[str, Any]]:
         """A bot's points of the last hour, oldest first."""
@@ -221,6 +229,10 @@ class StatsSampler:
         if self.store is None:
             return 0
         restarts = self._restart_counts({b: m.container for b, m in minutes.items()})
+        with self._lock:
+            self._restarts.update(restarts)
+            for gone in set(self._restarts) - set(self._points):
+                del self._restarts[gone]
         rows = [
             {
                 "bot_id": bot_id,

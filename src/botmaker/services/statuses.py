@@ -130,6 +130,12 @@ class StatusCache:
 
     # -- readers ----------------------------------------------------------------------
 
+    def snapshot(self) -> tuple[bool, dict[str, RuntimeStatus], set[str]]:
+        """Whether the cache is live, its entries and the bots marked unknown, as they
+        are: never an engine call (what the metrics scrape reads)."""
+        with self._lock:
+            return self._live, dict(self._entries), set(self._unknown)
+
     def current(self) -> dict[str, RuntimeStatus]:
         """Every bot container's status by bot id, as ``Backend.list`` answers.
 

@@ -16,6 +16,7 @@ const SCOPES = {
   "keys:read": "list provider keys",
   "keys:write": "add and delete provider keys",
   "users:read": "list users and teams",
+  "metrics:read": "scrape Prometheus metrics (GET /metrics)",
   admin: "everything else an admin may do",
 };
 
@@ -68,7 +69,7 @@ async function setUpTokens() {
   if (!form) return;
   const me = await api("/api/me");
   const mayScopes = new Set();
-  const scopeOf = { "bot.read": "bots:read", "bot.logs": "bots:logs", "bot.create": "bots:write", "bot.access": "bots:access", "keys.read": "keys:read", "keys.write": "keys:write", "users.read": "users:read", "users.write": "admin" };
+  const scopeOf = { "bot.read": "bots:read", "bot.logs": "bots:logs", "bot.create": "bots:write", "bot.access": "bots:access", "keys.read": "keys:read", "keys.write": "keys:write", "users.read": "users:read", "users.write": "admin", "metrics.read": "metrics:read" };
   for (const action of me.actions) if (scopeOf[action]) mayScopes.add(scopeOf[action]);
   $("#token-scopes").append(
     ...Object.entries(SCOPES)
