@@ -16,7 +16,6 @@ from botmaker import __version__, web
 from botmaker.api.deps import Allow
 from botmaker.api.errors import install_error_handlers
 from botmaker.api.middleware import BodySizeLimit, RequestMetrics
-from botmaker.api.tracing import TraceRequests
 from botmaker.api.routes import (
     auth,
     bots,
@@ -34,6 +33,7 @@ from botmaker.api.routes import (
     upgrades,
     users,
 )
+from botmaker.api.tracing import TraceRequests
 from botmaker.config import Settings
 from botmaker.errors import BotMakerError
 from botmaker.services import Services, build_services
