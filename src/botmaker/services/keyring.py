@@ -205,7 +205,8 @@ class KeyringService:
         env = {
             k: v
             for k, v in os.environ.items()
-            if k.startswith("BOTMAKER_KEYRING_") or k in ("PATH", "LANG", "LC_ALL", "TZ")
+            if k.startswith("BOTMAKER_KEYRING_")
+            or k in ("PATH", "LANG", "LC_ALL", "TZ")
             # the exporter's, processor's and sampler's own OTEL_* variables (headers,
             # certificate, OTEL_BSP_*, ...); the ones BotMaker reads come from its settings
             or (k.startswith("OTEL_") and k not in _OTEL_SETTINGS)
