@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from botmaker.api import create_app
@@ -265,3 +266,38 @@ def test_metrics_auth_token_wrong_token_and_non_loopback(
     assert any(f.name == "botmaker_bots" for f in text_string_to_metric_families(local.text))
     ipv6 = asyncio.run(call(("::1", 40000)))
     assert ipv6.status_code == 200
+
+
+def test_the_written_exposition_is_what_the_collector_yields(
+    settings: Settings, make_services: MakeServices
+) -> None:
+    """FleetCollector.render (the fast path a scrape uses) says exactly what its
+    prometheus_client families say, through prometheus_client's own formatter."""
+    svc = make_services(settings)
+    svc.store.insert_bot(
+        bot_id="0123456789ab",
+        name='odd "name"\\ with\nlines',
+        provider="openai",
+        model="gpt-5.1",
+        channel="telegram",
+        image="img",
+        uid_base=settings.bot_uid_base,
+        fixed_uid=None,
+    )
+    count_egress_refusal("0123456789ab")
+    fleet = svc.metrics.fleet
+    assert fleet is not None
+    registry = CollectorRegistry()
+    registry.register(fleet)
+    official = parse(generate_latest(registry).decode())
+    written = parse(fleet.render())
+    assert written == official
+    assert value(written, "botmaker_bots", status="unknown") == 1  # no event stream yet
+    assert (
+        value(
+            parse(svc.metrics.exposition().decode()),
+            "botmaker_egress_refusals_total",
+            bot="0123456789ab",
+        )
+        == 1
+    )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import Counter as Counts
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -27,7 +28,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from botmaker.runtime.base import RuntimeStatus
+    from botmaker.runtime.base import RuntimeStatus, StatsSample
     from botmaker.services.monitor import Monitor
     from botmaker.services.stats import StatsSampler
     from botmaker.services.statuses import StatusCache
@@ -101,21 +102,135 @@ class FleetMetrics:
         self.fleet: FleetCollector | None = None
 
     def watch(self, fleet: FleetCollector) -> None:
-        """Read ``fleet`` at every scrape (once)."""
+        """Read ``fleet`` at every scrape (set once)."""
         if self.fleet is None:
             self.fleet = fleet
-            self.registry.register(fleet)
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.api_latency.labels(route, method, f"{status // 100}xx").observe(seconds)
 
     def exposition(self) -> bytes:
-        """The Prometheus text format of everything above."""
-        return generate_latest(self.registry)
+        """The Prometheus text format of everything above: the instruments through
+        prometheus_client, the fleet written by its collector (see :class:`FleetCollector`)."""
+        body = generate_latest(self.registry)
+        if self.fleet is not None:
+            body += self.fleet.render().encode("utf-8")
+        return body
+
+
+@dataclass
+class _Bot:
+    id: str
+    name: str
+    provider: str
+    model: str
+    summary: str
+    healthy: float | None  # 1/0 for a running bot with a gateway verdict; else None
+
+
+@dataclass
+class _Fleet:
+    """One scrape's reading of everything the fleet's metrics show."""
+
+    bots: list[_Bot]
+    by_status: dict[str, int]
+    running: int
+    points: dict[str, dict[str, Any]]
+    samples: dict[str, StatsSample]
+    restarts: dict[str, int]
+    stats_running: int
+    stats_at: float
+    engine_up: bool
+    connected: bool
+    subscribers: int
+    passes: int
+    actions: dict[str, int]
+
+
+#: The fleet's families: name, type, help (the text format's HELP and TYPE lines).
+_FAMILIES: dict[str, tuple[str, str]] = {
+    "botmaker_bots": (
+        "gauge",
+        "Bots by status, as the bot list shows it (unknown while the engine's event "
+        "stream is down).",
+    ),
+    "botmaker_bots_running": ("gauge", "Bots whose container runs."),
+    "botmaker_bot_info": (
+        "gauge",
+        "A bot BotMaker manages (1), with its name, provider and model.",
+    ),
+    "botmaker_bot_status": (
+        "gauge",
+        "A bot's status (1 for its current one; the values of botmaker_bots' status).",
+    ),
+    "botmaker_bot_healthy": (
+        "gauge",
+        "1 if the bot's gateway answered its last health probe, 0 if not yet or not; only "
+        "bots with a gateway that run.",
+    ),
+    "botmaker_bot_cpu_cores": (
+        "gauge",
+        "CPU in use between the sampler's last two rounds, in cores (1 = one core; "
+        "GET /api/stats' cpu_percent / 100).",
+    ),
+    "botmaker_bot_cpu_seconds": ("counter", "CPU time the bot's container used since it started."),
+    "botmaker_bot_memory_bytes": (
+        "gauge",
+        "Memory in use (without the page cache, as docker stats shows it).",
+    ),
+    "botmaker_bot_memory_limit_bytes": ("gauge", "The container's memory limit."),
+    "botmaker_bot_network_receive_bytes": (
+        "counter",
+        "Bytes the bot's container received since it started.",
+    ),
+    "botmaker_bot_network_transmit_bytes": (
+        "counter",
+        "Bytes the bot's container sent since it started.",
+    ),
+    "botmaker_bot_pids": ("gauge", "Processes in the bot's container."),
+    "botmaker_bot_restarts": (
+        "counter",
+        "Restarts of the bot's current container by its restart policy (read once a minute "
+        "with the stats history).",
+    ),
+    "botmaker_stats_running_bots": (
+        "gauge",
+        "Running bots in the stats sampler's last round (GET /api/stats' totals.running).",
+    ),
+    "botmaker_stats_last_round_timestamp_seconds": (
+        "gauge",
+        "When the stats sampler's last round ended (Unix time; 0 before the first).",
+    ),
+    "botmaker_engine_up": (
+        "gauge",
+        "1 if the Docker engine answers, as the event monitor last saw it.",
+    ),
+    "botmaker_event_stream_connected": (
+        "gauge",
+        "1 while the monitor follows the engine's event stream.",
+    ),
+    "botmaker_event_stream_subscribers": (
+        "gauge",
+        "Clients of the live event stream (GET /api/events/stream) connected now.",
+    ),
+    "botmaker_reconcile_passes": ("counter", "Reconciliation passes run."),
+    "botmaker_reconcile_actions": (
+        "counter",
+        "Reconciliation actions by kind (undid_create, finished_delete, recreated_container, "
+        "removed_orphan, failed, skipped, ...).",
+    ),
+}
 
 
 class FleetCollector(Collector):
-    """The fleet as BotMaker holds it in memory, read at scrape time (no engine call)."""
+    """The fleet as BotMaker holds it in memory, read at scrape time (no engine call).
+
+    :meth:`collect` yields prometheus_client's metric families (any registry can hold
+    this collector); :meth:`render` writes the same samples in the text format
+    directly, with each bot's label text made once, which is what keeps a scrape at
+    1,000 bots in milliseconds (bench/bench_metrics.py). tests/test_metrics.py checks
+    that both say the same.
+    """
 
     def __init__(
         self,
@@ -132,37 +247,21 @@ class FleetCollector(Collector):
         self.stats = stats
         self.monitor = monitor
         self.reconcile_actions = reconcile_actions
+        self._labels: dict[str, str] = {}  # bot id -> its escaped label value
 
     def describe(self) -> Iterable[Metric]:
         return ()  # collected fresh each time; nothing to check at registration
 
-    def collect(self) -> Iterator[Metric]:
-        yield from self._bots()
-        yield from self._resources()
-        yield from self._watchers()
+    # -- one reading ------------------------------------------------------------------
 
-    def _bots(self) -> Iterator[Metric]:
+    def read(self) -> _Fleet:
         records = self.store.list_bots()
         live, entries, unknown = self.statuses.snapshot()
-        by_status: Counts[str] = Counts(dict.fromkeys(STATUSES, 0))
-        info = GaugeMetricFamily(
-            "botmaker_bot_info",
-            "A bot BotMaker manages (1), with its name, provider and model.",
-            labels=["bot", "name", "provider", "model"],
-        )
-        state = GaugeMetricFamily(
-            "botmaker_bot_status",
-            "A bot's status (1 for its current one; the values of botmaker_bots' status).",
-            labels=["bot", "status"],
-        )
-        healthy = GaugeMetricFamily(
-            "botmaker_bot_healthy",
-            "1 if the bot's gateway answered its last health probe, 0 if not yet or not; "
-            "only bots with a gateway that run.",
-            labels=["bot"],
-        )
+        by_status = dict.fromkeys(STATUSES, 0)
+        bots: list[_Bot] = []
         running = 0
         for record in records:
+            healthy: float | None = None
             if not live or record.id in unknown:
                 summary = "unknown"
             else:
@@ -171,123 +270,154 @@ class FleetCollector(Collector):
                 if status.running:
                     running += 1
                     if status.health in ("healthy", "unhealthy", "starting", "crash_loop"):
-                        healthy.add_metric([record.id], 1.0 if status.health == "healthy" else 0.0)
-            by_status[summary] += 1
-            info.add_metric([record.id, record.name, record.provider, record.model], 1.0)
-            state.add_metric([record.id, summary], 1.0)
-        bots = GaugeMetricFamily(
-            "botmaker_bots",
-            "Bots by status, as the bot list shows it (unknown while the engine's event "
-            "stream is down).",
-            labels=["status"],
-        )
-        for summary, count in sorted(by_status.items()):
-            bots.add_metric([summary], float(count))
-        yield bots
-        yield GaugeMetricFamily(
-            "botmaker_bots_running", "Bots whose container runs.", value=float(running)
-        )
-        yield info
-        yield state
-        yield healthy
-
-    def _resources(self) -> Iterator[Metric]:
+                        healthy = 1.0 if status.health == "healthy" else 0.0
+            by_status[summary] = by_status.get(summary, 0) + 1
+            bots.append(
+                _Bot(record.id, record.name, record.provider, record.model, summary, healthy)
+            )
         latest = self.stats.latest()
         samples, restarts = self.stats.counters()
-        points: dict[str, dict[str, Any]] = latest["bots"]
-        cpu = GaugeMetricFamily(
-            "botmaker_bot_cpu_cores",
-            "CPU in use between the sampler's last two rounds, in cores (1 = one core; "
-            "GET /api/stats' cpu_percent / 100).",
-            labels=["bot"],
-        )
-        cpu_seconds = CounterMetricFamily(
-            "botmaker_bot_cpu_seconds",
-            "CPU time the bot's container used since it started.",
-            labels=["bot"],
-        )
-        memory = GaugeMetricFamily(
-            "botmaker_bot_memory_bytes",
-            "Memory in use (without the page cache, as docker stats shows it).",
-            labels=["bot"],
-        )
-        limit = GaugeMetricFamily(
-            "botmaker_bot_memory_limit_bytes", "The container's memory limit.", labels=["bot"]
-        )
-        received = CounterMetricFamily(
-            "botmaker_bot_network_receive_bytes",
-            "Bytes the bot's container received since it started.",
-            labels=["bot"],
-        )
-        sent = CounterMetricFamily(
-            "botmaker_bot_network_transmit_bytes",
-            "Bytes the bot's container sent since it started.",
-            labels=["bot"],
-        )
-        pids = GaugeMetricFamily(
-            "botmaker_bot_pids", "Processes in the bot's container.", labels=["bot"]
-        )
-        for bot_id, point in points.items():
-            labels = [bot_id]
-            if point["cpu_percent"] is not None:
-                cpu.add_metric(labels, point["cpu_percent"] / 100.0)
-            memory.add_metric(labels, float(point["memory_bytes"]))
-            if point["memory_limit"]:
-                limit.add_metric(labels, float(point["memory_limit"]))
-            if point["pids"] is not None:
-                pids.add_metric(labels, float(point["pids"]))
-            sample = samples.get(bot_id)
-            if sample is not None:
-                cpu_seconds.add_metric(labels, sample.cpu_total_ns / 1e9)
-                received.add_metric(labels, float(sample.rx_bytes))
-                sent.add_metric(labels, float(sample.tx_bytes))
-        restarted = CounterMetricFamily(
-            "botmaker_bot_restarts",
-            "Restarts of the bot's current container by its restart policy (read once a "
-            "minute with the stats history).",
-            labels=["bot"],
-        )
-        for bot_id, count in restarts.items():
-            restarted.add_metric([bot_id], float(count))
-        yield from (cpu, cpu_seconds, memory, limit, received, sent, pids, restarted)
-        yield GaugeMetricFamily(
-            "botmaker_stats_running_bots",
-            "Running bots in the stats sampler's last round (GET /api/stats' totals.running).",
-            value=float(latest["totals"]["running"]),
-        )
-        yield GaugeMetricFamily(
-            "botmaker_stats_last_round_timestamp_seconds",
-            "When the stats sampler's last round ended (Unix time; 0 before the first).",
-            value=float(latest["at"] or 0.0),
+        passes, actions = self.reconcile_actions()
+        return _Fleet(
+            bots=bots,
+            by_status=by_status,
+            running=running,
+            points=latest["bots"],
+            samples=samples,
+            restarts=restarts,
+            stats_running=int(latest["totals"]["running"]),
+            stats_at=float(latest["at"] or 0.0),
+            engine_up=self.monitor.engine_state().get("state") == "up",
+            connected=self.monitor.connected,
+            subscribers=self.monitor.broadcaster.subscribers,
+            passes=passes,
+            actions=dict(sorted(actions.items())),
         )
 
-    def _watchers(self) -> Iterator[Metric]:
-        engine = self.monitor.engine_state()
-        yield GaugeMetricFamily(
-            "botmaker_engine_up",
-            "1 if the Docker engine answers, as the event monitor last saw it.",
-            value=1.0 if engine.get("state") == "up" else 0.0,
+    def _rows(self, fleet: _Fleet) -> Iterator[tuple[str, list[tuple[dict[str, str], float]]]]:
+        """Each family's samples: (labels, value), in the order they are shown."""
+        yield (
+            "botmaker_bots",
+            [({"status": s}, float(n)) for s, n in sorted(fleet.by_status.items())],
         )
-        yield GaugeMetricFamily(
-            "botmaker_event_stream_connected",
-            "1 while the monitor follows the engine's event stream.",
-            value=1.0 if self.monitor.connected else 0.0,
+        yield "botmaker_bots_running", [({}, float(fleet.running))]
+        yield (
+            "botmaker_bot_info",
+            [
+                ({"bot": b.id, "name": b.name, "provider": b.provider, "model": b.model}, 1.0)
+                for b in fleet.bots
+            ],
         )
-        yield GaugeMetricFamily(
-            "botmaker_event_stream_subscribers",
-            "Clients of the live event stream (GET /api/events/stream) connected now.",
-            value=float(self.monitor.broadcaster.subscribers),
+        yield "botmaker_bot_status", [({"bot": b.id, "status": b.summary}, 1.0) for b in fleet.bots]
+        yield (
+            "botmaker_bot_healthy",
+            [({"bot": b.id}, b.healthy) for b in fleet.bots if b.healthy is not None],
         )
-        passes, actions = self.reconcile_actions()
-        yield CounterMetricFamily(
-            "botmaker_reconcile_passes", "Reconciliation passes run.", value=float(passes)
+        points = fleet.points
+        yield (
+            "botmaker_bot_cpu_cores",
+            [
+                ({"bot": i}, p["cpu_percent"] / 100.0)
+                for i, p in points.items()
+                if p["cpu_percent"] is not None
+            ],
         )
-        taken = CounterMetricFamily(
+        samples = fleet.samples
+        yield (
+            "botmaker_bot_cpu_seconds",
+            [({"bot": i}, s.cpu_total_ns / 1e9) for i, s in samples.items() if i in points],
+        )
+        yield (
+            "botmaker_bot_memory_bytes",
+            [({"bot": i}, float(p["memory_bytes"])) for i, p in points.items()],
+        )
+        yield (
+            "botmaker_bot_memory_limit_bytes",
+            [
+                ({"bot": i}, float(p["memory_limit"]))
+                for i, p in points.items()
+                if p["memory_limit"]
+            ],
+        )
+        yield (
+            "botmaker_bot_network_receive_bytes",
+            [({"bot": i}, float(s.rx_bytes)) for i, s in samples.items() if i in points],
+        )
+        yield (
+            "botmaker_bot_network_transmit_bytes",
+            [({"bot": i}, float(s.tx_bytes)) for i, s in samples.items() if i in points],
+        )
+        yield (
+            "botmaker_bot_pids",
+            [({"bot": i}, float(p["pids"])) for i, p in points.items() if p["pids"] is not None],
+        )
+        yield "botmaker_bot_restarts", [({"bot": i}, float(n)) for i, n in fleet.restarts.items()]
+        yield "botmaker_stats_running_bots", [({}, float(fleet.stats_running))]
+        yield "botmaker_stats_last_round_timestamp_seconds", [({}, fleet.stats_at)]
+        yield "botmaker_engine_up", [({}, 1.0 if fleet.engine_up else 0.0)]
+        yield "botmaker_event_stream_connected", [({}, 1.0 if fleet.connected else 0.0)]
+        yield "botmaker_event_stream_subscribers", [({}, float(fleet.subscribers))]
+        yield "botmaker_reconcile_passes", [({}, float(fleet.passes))]
+        yield (
             "botmaker_reconcile_actions",
-            "Reconciliation actions by kind (undid_create, finished_delete, "
-            "recreated_container, removed_orphan, failed, skipped, ...).",
-            labels=["action"],
+            [({"action": a}, float(n)) for a, n in fleet.actions.items()],
         )
-        for action, count in sorted(actions.items()):
-            taken.add_metric([action], float(count))
-        yield taken
+
+    # -- the two outputs -------------------------------------------------------------
+
+    def collect(self) -> Iterator[Metric]:
+        for name, rows in self._rows(self.read()):
+            kind, text = _FAMILIES[name]
+            family: Metric = (
+                CounterMetricFamily(name, text)
+                if kind == "counter"
+                else GaugeMetricFamily(name, text)
+            )
+            suffix = "_total" if kind == "counter" else ""
+            for labels, number in rows:
+                family.add_sample(name + suffix, labels, number)
+            yield family
+
+    def render(self) -> str:
+        """The text format (0.0.4) of :meth:`collect`'s samples, written directly."""
+        out: list[str] = []
+        cached = self._labels
+        for name, rows in self._rows(self.read()):
+            kind, text = _FAMILIES[name]
+            sample = name + "_total" if kind == "counter" else name
+            out.append(f"# HELP {sample} {_help(text)}\n# TYPE {sample} {kind}\n")
+            for labels, number in rows:
+                if not labels:
+                    out.append(f"{sample} {_value(number)}\n")
+                    continue
+                parts = []
+                for key, raw in labels.items():
+                    if key == "bot":
+                        escaped = cached.get(raw)
+                        if escaped is None:
+                            escaped = cached[raw] = _escape(raw)
+                    else:
+                        escaped = _escape(raw)
+                    parts.append(f'{key}="{escaped}"')
+                out.append(f"{sample}{{{','.join(parts)}}} {_value(number)}\n")
+        if len(cached) > 4 * max(1, len(self.store.list_bots())):
+            cached.clear()  # bots come and go: keep the cache about the fleet's size
+        return "".join(out)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _value(number: float) -> str:
+    if number != number:
+        return "NaN"
+    if number in (float("inf"), float("-inf")):
+        return "+Inf" if number > 0 else "-Inf"
+    if number.is_integer() and abs(number) < 1e15:
+        return str(int(number))
+    return repr(number)
