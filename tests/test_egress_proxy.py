@@ -27,6 +27,8 @@ TRAP_IP = "127.0.0.3"  # a private address no policy allows
 
 
 class _Site(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as real clients' tunnels are
+
     def do_GET(self) -> None:
         body = json.dumps({"path": self.path, "host": self.headers.get("Host")}).encode()
         self.send_response(200)
@@ -280,3 +282,23 @@ def test_the_admin_api_needs_its_token_and_checks_the_table(
     ):
         with pytest.raises(Exception, match="400"):
             client.put_bots(bots)
+
+
+def test_an_open_tunnel_is_cut_when_the_policy_stops_allowing_it(
+    egress: tuple[tuple[str, int], EgressClient], sites: tuple[Site, Site]
+) -> None:
+    """Clients keep tunnels open (keep-alive): a removed host must not stay reachable."""
+    proxy, client = egress
+    allowed, _ = sites
+    _policy(client, "allowlist", [f"allowed.test:{allowed.port}"])
+    with socket.create_connection(proxy, timeout=10) as kept:
+        kept.sendall(f"CONNECT allowed.test:{allowed.port} HTTP/1.1\r\n\r\n".encode())
+        assert kept.recv(4096).startswith(b"HTTP/1.1 200")
+        _policy(client, "allowlist", [f"allowed.test:{allowed.port}", "other.test"])
+        kept.sendall(b"GET /still HTTP/1.1\r\nHost: x\r\n\r\n")  # kept: still allowed
+        answer = b""
+        while b"/still" not in answer and (data := kept.recv(65536)):
+            answer += data
+        assert b"/still" in answer
+        _policy(client, "allowlist", ["other.test"])
+        assert kept.recv(65536) == b""  # closed by the proxy

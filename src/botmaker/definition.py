@@ -75,6 +75,10 @@ class BudgetSpec(_Frozen):
     requests_per_minute: int | None = None
 
 
+#: A bot's egress mode (see :class:`EgressSpec`).
+EgressModeName = Literal["open", "allowlist", "none"]
+
+
 class EgressSpec(_Frozen):
     """Where the bot may connect through the egress proxy (the keyring is always allowed).
 
@@ -83,7 +87,7 @@ class EgressSpec(_Frozen):
     gets ``allowlist`` with its channel's and provider's hosts.
     """
 
-    mode: Literal["open", "allowlist", "none"] = "open"
+    mode: EgressModeName = "open"
     allow: tuple[str, ...] = ()
 
 

@@ -50,17 +50,27 @@ def container_ip(api: docker.APIClient, name: str, network: str) -> str:
 
 @contextmanager
 def openclaw_lab(
-    settings: Settings, make_services: MakeServices, image: str, api: docker.APIClient
+    settings: Settings,
+    make_services: MakeServices,
+    image: str,
+    api: docker.APIClient,
+    *,
+    open_ports: bool = True,
+    **overrides: Any,
 ) -> Iterator[Lab]:
     """Services running ``image`` with OpenClaw's validation forced on, served on
-    loopback, an admin logged in, the fakes up."""
+    loopback, an admin logged in, the fakes up. ``open_ports``: bots reach the fakes
+    directly (past the host guard); else only through the egress proxy."""
     svc = make_services(
         settings,
-        bot_image=image,
-        validate_config="always",
-        health_interval=1.0,
-        stop_timeout=5,
-        limits=LIMITS,
+        **{
+            "bot_image": image,
+            "validate_config": "always",
+            "health_interval": 1.0,
+            "stop_timeout": 5,
+            "limits": LIMITS,
+            **overrides,
+        },
     )
     svc.runtime.ensure_network()
     gateway = gateway_ip(api, settings.network)
@@ -70,8 +80,9 @@ def openclaw_lab(
         ServerThread(create_app(svc.settings, svc)) as url,
         httpx.Client(base_url=url, timeout=180) as client,
     ):
-        svc.runtime.allow_host_port(upstream.port)
-        svc.runtime.allow_host_port(telegram.port)
+        if open_ports:
+            svc.runtime.allow_host_port(upstream.port)
+            svc.runtime.allow_host_port(telegram.port)
         log_in(client, ADMIN_PASSWORD)
         yield Lab(svc, client, upstream, telegram)
 

@@ -98,11 +98,25 @@ def _host_port(text: str, default_port: int | None = None) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Bot:
     id: str
     policy: Policy
-    open_connections: int = 0
+
+
+@dataclass(eq=False)
+class Link:
+    """One open tunnel or forwarded request: cut when its bot's policy stops allowing
+    its destination (or the bot leaves the table)."""
+
+    bot_id: str
+    host: str
+    port: int
+    writers: tuple[asyncio.StreamWriter, ...]
+
+    def cut(self) -> None:
+        for writer in self.writers:
+            writer.close()
 
 
 @dataclass
@@ -135,6 +149,9 @@ class State:
     _last: dict[tuple[str, str, int], Refusal] = field(default_factory=dict)
     tunnels: int = 0
     refused: int = 0
+    connections: dict[str, int] = field(default_factory=dict)  # open, by bot id
+    links: set[Link] = field(default_factory=set)
+    always: frozenset[tuple[str, int]] = frozenset()
 
     def replace(self, body: Any) -> int:
         """The table from a ``PUT /admin/bots`` body; ValueError for a bad one."""
@@ -142,7 +159,6 @@ class State:
             raise ValueError("expected {'bots': [...]}")
         if len(body["bots"]) > MAX_BOTS:
             raise ValueError("too many bots")
-        kept = {b.id: b for b in self.by_address.values()}
         table: dict[str, Bot] = {}
         for entry in body["bots"]:
             if not isinstance(entry, dict):
@@ -159,13 +175,24 @@ class State:
                 raise ValueError(f"{bot_id}: allow must be a list of hosts")
             if not isinstance(addresses, list):
                 raise ValueError(f"{bot_id}: addresses must be a list")
-            policy = Policy(EgressMode(mode), parse_patterns(allow))
-            previous = kept.get(bot_id)
-            bot = Bot(bot_id, policy, previous.open_connections if previous else 0)
+            bot = Bot(bot_id, Policy(EgressMode(mode), parse_patterns(allow)))
             for address in addresses:
                 table[str(ipaddress.ip_address(str(address)))] = bot
         self.by_address = table
+        self._cut_links()
         return len({b.id for b in table.values()})
+
+    def _cut_links(self) -> None:
+        """Close what the new table no longer allows: a tunnel outlives no policy."""
+        policies = {b.id: b.policy for b in self.by_address.values()}
+        for link in list(self.links):
+            if (link.host, link.port) in self.always:
+                continue
+            policy = policies.get(link.bot_id)
+            if policy is None or not policy.allows(link.host, link.port):
+                log.info("cut %s -> %s:%d (no longer allowed)", link.bot_id, link.host, link.port)
+                link.cut()
+                self.links.discard(link)
 
     def refuse(self, bot_id: str, host: str, port: int, reason: str) -> None:
         self.refused += 1
@@ -239,15 +266,22 @@ class Proxy:
             if bot is None:
                 await _answer(writer, 403, "this address is not a bot BotMaker knows")
                 return
-            if bot.open_connections >= PER_BOT_CONNECTIONS:
+            open_now = self.state.connections.get(bot.id, 0)
+            if open_now >= PER_BOT_CONNECTIONS:
                 await _answer(writer, 429, "too many open connections")
                 return
-            bot.open_connections += 1
+            self.state.connections[bot.id] = open_now + 1
             try:
                 await self._serve(bot, head, reader, writer)
             finally:
-                bot.open_connections -= 1
+                left = self.state.connections.get(bot.id, 1) - 1
+                if left > 0:
+                    self.state.connections[bot.id] = left
+                else:
+                    self.state.connections.pop(bot.id, None)
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+            pass
+        except asyncio.CancelledError:  # the proxy stopping: close quietly
             pass
         finally:
             writer.close()
@@ -271,6 +305,8 @@ class Proxy:
             return
         up_reader, up_writer = upstream
         self.state.tunnels += 1
+        link = Link(bot.id, host, port, (writer, up_writer))
+        self.state.links.add(link)
         try:
             if method == "CONNECT":
                 writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
@@ -280,6 +316,7 @@ class Proxy:
                 await up_writer.drain()
             await _pipe(reader, writer, up_reader, up_writer)
         finally:
+            self.state.links.discard(link)
             up_writer.close()
             with contextlib.suppress(Exception):
                 await up_writer.wait_closed()
@@ -287,7 +324,7 @@ class Proxy:
     async def _open(
         self, bot: Bot, host: str, port: int
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        if (host, port) in self.settings.always:  # the keyring: an address, no name
+        if (host, port) in self.state.always:  # the keyring: an address, no name
             return await asyncio.wait_for(
                 asyncio.open_connection(host, port, limit=CHUNK), CONNECT_TIMEOUT
             )
@@ -470,7 +507,7 @@ def admin_app(state: State, token: str, listen: tuple[str, int]) -> web.Applicat
 
 async def serve(settings: Settings) -> None:
     token = admin_token(settings.admin_token_file)
-    state = State()
+    state = State(always=frozenset(settings.always))
     proxy = Proxy(settings, state, Resolver(settings.dns))
     server = await asyncio.start_server(
         proxy.handle, settings.listen[0], settings.listen[1], limit=HEAD_LIMIT

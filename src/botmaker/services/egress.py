@@ -23,10 +23,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from botmaker.config import Settings
+from botmaker.definition import EgressModeName, EgressSpec
 from botmaker.egress.client import EgressClient, EgressUnavailable
-from botmaker.errors import BotMakerError
+from botmaker.egress.rules import parse_pattern
+from botmaker.errors import BotMakerError, InvalidInput
 from botmaker.keyring.server import admin_token
 from botmaker.runtime.base import Backend
+from botmaker.services.deploy.locks import BotLocks
 from botmaker.services.keyring import _die_with_parent, read_ready
 from botmaker.services.loop import BackgroundLoop
 from botmaker.store import Store
@@ -49,6 +52,7 @@ class EgressService:
         publish: Callable[[str, dict[str, Any]], None] | None = None,
         on_refusal: Callable[[str], None] | None = None,
         keyring_address: Callable[[], str | None] = lambda: None,
+        locks: BotLocks | None = None,
     ) -> None:
         self.settings = settings
         self.runtime = runtime
@@ -56,6 +60,7 @@ class EgressService:
         self.publish = publish
         self.on_refusal = on_refusal
         self.keyring_address = keyring_address  # host:port every bot may reach
+        self.locks = locks or BotLocks()
         self.enabled = settings.egress != "off"
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
@@ -123,6 +128,46 @@ class EgressService:
         """The bot's latest ``egress_denied`` events (newest first)."""
         events = self.store.bot_events(bot_id, limit=200)
         return [e for e in events if e["kind"] == EGRESS_DENIED][:limit]
+
+    def policy(self, ref: str) -> dict[str, Any]:
+        """The bot's policy, its recent refusals (with the host each names), and whether
+        the proxy enforces it."""
+        record = self.store.find_bot(ref)
+        egress = record.definition.egress
+        refusals = []
+        for event in self.recent_refusals(record.id):
+            host = _refused_host(str(event.get("detail") or ""))
+            refusals.append({"at": event["at"], "detail": event["detail"], "host": host})
+        return {
+            "mode": egress.mode,
+            "allow": list(egress.allow),
+            "enforced": self.enabled,
+            "refusals": refusals,
+        }
+
+    def set_policy(self, ref: str, mode: EgressModeName, allow: list[str] | None) -> dict[str, Any]:
+        """A new policy, in force within a second: the container stays as it is."""
+        record = self.store.find_bot(ref)
+        with self.locks.hold(record.id):
+            record = self.store.get_bot(record.id)
+            old = record.definition.egress
+            spec = EgressSpec(mode=mode, allow=tuple(allow if allow is not None else old.allow))
+            definition = record.definition.model_copy(update={"egress": spec})
+            self.store.update_bot(record.id, definition=definition)
+        self.changed()
+        return self.policy(record.id)
+
+    def allow_host(self, ref: str, host: str) -> dict[str, Any]:
+        """One more host on the bot's allowlist (the bot page's "allow this host")."""
+        record = self.store.find_bot(ref)
+        egress = record.definition.egress
+        try:
+            pattern = str(parse_pattern(host))
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field="host") from None
+        allow = [*egress.allow, pattern] if pattern not in egress.allow else list(egress.allow)
+        mode: EgressModeName = "allowlist" if egress.mode == "none" else egress.mode
+        return self.set_policy(record.id, mode, allow)
 
     def stop(self) -> None:
         self.loop.stop()
@@ -266,3 +311,12 @@ class EgressService:
         self.runtime.allow_host_port(int(listen.rsplit(":", 1)[1]))
         log.info("using the egress proxy already running on 127.0.0.1:%d", port)
         return True
+
+
+def _refused_host(detail: str) -> str | None:
+    """``host:port`` of an ``egress_denied`` detail ("refused host:port: reason")."""
+    if not detail.startswith("refused "):
+        return None
+    target = detail[len("refused ") :].split(": ", 1)[0]
+    host, _, port = target.rpartition(":")
+    return host if port in ("443", "80") else target

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from botmaker.definition import EgressModeName
 from botmaker.egress.rules import MAX_PATTERNS, parse_patterns
 from botmaker.keyring.model import BudgetIn, Tag
 from botmaker.openclaw.catalog import CHANNELS, PROVIDERS
@@ -121,7 +122,7 @@ class EgressIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    mode: Literal["open", "allowlist", "none"] = Field(
+    mode: EgressModeName = Field(
         default="allowlist",
         description="open: any public host; allowlist: only the hosts in allow; none: nothing "
         "(the keyring, for model calls, is always reachable)",

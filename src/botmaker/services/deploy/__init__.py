@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botmaker.config import Settings
 from botmaker.definition import BotDefinition
@@ -36,12 +36,14 @@ from botmaker.services.definitions import bot_config
 from botmaker.services.deploy.check import CheckResult, ConfigCheck
 from botmaker.services.deploy.locks import BotLocks
 from botmaker.services.deploy.steps import NO_STEPS, StepObserver
-from botmaker.services.egress import EgressService
 from botmaker.services.health import HealthMonitor
 from botmaker.services.images import ImageService
 from botmaker.services.keyring import KeyringService
 from botmaker.state import StateStore
 from botmaker.store import BotRecord, Store
+
+if TYPE_CHECKING:
+    from botmaker.services.egress import EgressService
 
 log = logging.getLogger(__name__)
 
