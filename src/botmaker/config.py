@@ -954,7 +954,7 @@ SETTINGS: tuple[Var, ...] = (
         "`auto`: BotMaker runs the egress proxy (`botmaker egress serve`) and every bot's "
         "connections out go through it, under the bot's egress policy (`open`, `allowlist`, "
         "`none`; see *Egress*); the Docker runtime's bots' network is then always "
-        "`internal`. `off`: no proxy; bots connect directly (as before 0.17).",
+        "`internal`. `off`: no proxy; bots connect directly (as they did before it existed).",
     ),
     Var(
         "BOTMAKER_EGRESS_PORT",
