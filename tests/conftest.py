@@ -25,6 +25,7 @@ from botmaker.api import create_app
 from botmaker.config import BotLimits, Secret, Settings
 from botmaker.runtime.hostguard import prune as prune_host_guards
 from botmaker.runtime.policy import LABEL_INSTANCE
+from botmaker.runtime.swarm import SwarmBackend
 from botmaker.services import Services, build_services
 from botmaker.services.deploy.steps import StepObserver
 from tests.support.attacks import TRIED, Attempt, table
@@ -179,6 +180,7 @@ def cleanup_instance(api: docker.APIClient, settings: Settings) -> None:
         for volume in (api.volumes(filters={"label": label}) or {}).get("Volumes") or ():
             with contextlib.suppress(docker.errors.APIError):
                 api.remove_volume(volume["Name"], force=True)
+        SwarmBackend.forward_guard(settings).remove()
 
 
 @pytest.fixture

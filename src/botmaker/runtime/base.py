@@ -9,7 +9,7 @@ services, see the package docstring); a bot's container is named by
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -254,6 +254,12 @@ class Backend(Protocol):
         """Let bots connect to this TCP port of the host; every other one stays closed
         where the backend guards the host (the Docker backend's bridge, not Swarm's)."""
         ...
+
+    def guard_egress(self, addresses: Iterable[str]) -> None:
+        """Bots at these addresses may not connect out around the egress proxy. The
+        Docker backend's network is internal (nothing to do); Swarm's reach the host
+        through ``docker_gwbridge``, which forwards them anywhere unless told not to."""
+        return
 
     def image_present(self, image: str) -> bool: ...
 

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 import docker
@@ -163,6 +163,9 @@ class DockerBackend(EngineBackend):
             with contextlib.suppress(docker.errors.NotFound):
                 api.connect_container_to_network(container, name)
         return cast(dict[str, Any], api.inspect_network(name))
+
+    def guard_egress(self, addresses: Iterable[str]) -> None:
+        """Nothing to do: the bots' network is internal (no route out but the host)."""
 
     def allow_host_port(self, port: int) -> None:
         """Let bots connect to this TCP port of the host (the keyring's data plane): the

@@ -133,3 +133,80 @@ class HostGuard:
         )
         if done.returncode != 0:
             raise subprocess.SubprocessError(f"{Path(argv[0]).name}: {done.stderr}")
+
+
+class ForwardGuard:
+    """What Swarm bots may send through ``docker_gwbridge``, which is shared with every
+    other swarm container on the node, so the rules name the bots' addresses:
+
+    - forwarded (``DOCKER-USER``): nothing. Their ways out are the host's keyring and
+      egress proxy, which are input, not forwarded.
+    - input (``INPUT``): replies, and new TCP connections to the allowed host ports
+      (keyring, egress proxy); every other host service is refused, as the Docker
+      backend's :class:`HostGuard` does for its bridge.
+
+    One pair of chains per BotMaker instance, replaced atomically on each change, removed
+    by :meth:`remove`; other containers on the interface are not touched."""
+
+    def __init__(self, interface: str, name: str) -> None:
+        self.interface = interface
+        self.chain = f"BMOUT-{name}"[:28]
+        self.input_chain = f"BMIN-{name}"[:28]
+        self.iptables = shutil.which("iptables")
+        self.restore = shutil.which("iptables-restore")
+        self._warned = False
+
+    def _jumps(self) -> list[list[str]]:
+        return [
+            ["DOCKER-USER", "-i", self.interface, "-j", self.chain],
+            ["INPUT", "-i", self.interface, "-j", self.input_chain],
+        ]
+
+    def apply(self, addresses: Iterable[str], ports: Iterable[int] = ()) -> bool:
+        if self.iptables is None or self.restore is None:
+            return self._unguarded("iptables is not installed")
+        bots = sorted(set(addresses))
+        allowed = sorted(set(ports))
+        rules = ["*filter", f":{self.chain} - [0:0]", f":{self.input_chain} - [0:0]"]
+        for address in bots:
+            rules.append(
+                f"-A {self.chain} -s {address} -j REJECT --reject-with icmp-admin-prohibited"
+            )
+            into = f"-A {self.input_chain} -s {address}"
+            rules.append(f"{into} -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN")
+            rules += [f"{into} -p tcp -m tcp --dport {port} -j RETURN" for port in allowed]
+            rules.append(f"{into} -p tcp -j REJECT --reject-with tcp-reset")
+            rules.append(f"{into} -j REJECT --reject-with icmp-port-unreachable")
+        rules.append("COMMIT")
+        try:
+            self._ensure_docker_user()
+            HostGuard._run([self.restore, "--noflush"], "\n".join(rules) + "\n")
+            for jump in self._jumps():
+                if HostGuard._call([self.iptables, "-w", "-C", *jump]) != 0:
+                    HostGuard._run([self.iptables, "-w", "-I", jump[0], "1", *jump[1:]])
+        except (OSError, subprocess.SubprocessError) as exc:
+            return self._unguarded(str(exc))
+        return True
+
+    def remove(self) -> None:
+        if self.iptables is None:
+            return
+        for jump, chain in zip(self._jumps(), (self.chain, self.input_chain), strict=True):
+            for argv in (["-D", *jump], ["-F", chain], ["-X", chain]):
+                HostGuard._call([self.iptables, "-w", *argv])
+
+    def _ensure_docker_user(self) -> None:
+        assert self.iptables is not None
+        if HostGuard._call([self.iptables, "-w", "-L", "DOCKER-USER", "-n"]) != 0:
+            HostGuard._run([self.iptables, "-w", "-N", "DOCKER-USER"])
+
+    def _unguarded(self, reason: str) -> bool:
+        if not self._warned:
+            log.warning(
+                "cannot keep Swarm bots from connecting out around the egress proxy (%s); "
+                "firewall %s yourself",
+                reason.strip()[:300],
+                self.interface,
+            )
+            self._warned = True
+        return False

@@ -44,6 +44,7 @@ from botmaker.runtime.base import (
     StatsSample,
 )
 from botmaker.runtime.engine import Engine, EngineBackend, engine_errors, explain, ipv4_gateway
+from botmaker.runtime.hostguard import ForwardGuard
 from botmaker.runtime.policy import LABEL_BOT_ID, SECRETS_TARGET, managed_filters, managed_labels
 from botmaker.runtime.streams import DockerLogStream
 from botmaker.secrets import valid_secret_name
@@ -293,6 +294,9 @@ class SwarmBackend(EngineBackend):
         self._node_id: str | None = None
         self._node_names: dict[str, str] = {}
         self._secret_key: bytes | None = None
+        self._forward_guard: ForwardGuard | None = None
+        self._guarded: builtins.list[str] = []
+        self._host_ports: set[int] = set(settings.bot_host_ports)
 
     @property
     def _sw(self) -> Any:
@@ -339,10 +343,25 @@ class SwarmBackend(EngineBackend):
         """Swarm mode: each bot gets its own network at create; here, check the swarm."""
         self.check_swarm()
 
+    @staticmethod
+    def forward_guard(settings: Settings) -> ForwardGuard:
+        """The instance's chain keeping its bots from going around the egress proxy."""
+        name = hashlib.sha256(settings.instance.encode()).hexdigest()[:12]
+        return ForwardGuard(GWBRIDGE, name)
+
+    def guard_egress(self, addresses: Iterable[str]) -> None:
+        if self._forward_guard is None:
+            self._forward_guard = self.forward_guard(self.settings)
+        self._guarded = list(addresses)
+        self._forward_guard.apply(self._guarded, self._host_ports)
+
     def allow_host_port(self, port: int) -> None:
-        """Nothing to open: the host guard covers the Docker backend's bridge only; bots
-        on a non-internal overlay reach the host through ``docker_gwbridge``, unguarded
-        (README, "Operating safely")."""
+        """One of the host ports bots may reach (keyring, egress proxy). Bots reach the
+        host through ``docker_gwbridge``; with the egress proxy on, the instance's
+        :class:`ForwardGuard` lets them reach these ports alone (README, *Egress*)."""
+        self._host_ports.add(port)
+        if self._forward_guard is not None:
+            self._forward_guard.apply(self._guarded, self._host_ports)
 
     @engine_errors("bot network")
     def network_gateway(self) -> str:

@@ -220,6 +220,7 @@ class EgressService:
             )
             now = time.monotonic()
             if key != self._sent or now - self._sent_at > RESEND:
+                self.runtime.guard_egress([a for b in table for a in b["addresses"]])
                 client.put_bots(table)
                 self._sent, self._sent_at = key, now
             self._collect(client)
