@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import docker
 import httpx
@@ -80,8 +80,9 @@ def _probe(docker_api: docker.APIClient, bot_id: str, targets: list[tuple[str, i
         "s.on('timeout',()=>{console.log('timeout',h);s.destroy()});"
         "s.on('error',e=>console.log('refused',h,e.code))}"
     )
-    exec_id = docker_api.exec_create(container_name(bot_id), ["node", "-e", script])
-    return docker_api.exec_start(exec_id).decode(errors="replace")
+    created = docker_api.exec_create(container_name(bot_id), ["node", "-e", script])
+    output = cast(bytes, docker_api.exec_start(created["Id"]))
+    return output.decode(errors="replace")
 
 
 def _chat(client: httpx.Client, bot_id: str, message: str) -> str:
