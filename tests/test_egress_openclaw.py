@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any
 
 import docker
 import httpx
@@ -81,7 +81,7 @@ def _probe(docker_api: docker.APIClient, bot_id: str, targets: list[tuple[str, i
         "s.on('error',e=>console.log('refused',h,e.code))}"
     )
     created = docker_api.exec_create(container_name(bot_id), ["node", "-e", script])
-    output = cast(bytes, docker_api.exec_start(created["Id"]))
+    output = docker_api.exec_start(created["Id"])
     return output.decode(errors="replace")
 
 
