@@ -44,10 +44,13 @@ class CreateBot:
         return record
 
     def uses_keyring(self, request: BotCreate) -> bool:
+        return self.keyed(request.provider, own_key=request.secrets.api_key is not None)
+
+    def keyed(self, provider: str, *, own_key: bool) -> bool:
         """Keyed providers go through the keyring when it is on (keyless ones need not)."""
         if not self.deploy.keyring.enabled:
             return False
-        return request.secrets.api_key is not None or PROVIDERS[request.provider].key_required
+        return own_key or PROVIDERS[provider].key_required
 
     def _deploy(self, request: BotCreate, record: BotRecord, keyed: bool) -> BotRecord:
         deploy, bot_id = self.deploy, record.id
