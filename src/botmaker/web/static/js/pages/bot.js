@@ -11,6 +11,7 @@ import { renderChannelHealth } from "../lib/channelhealth.js";
 import { mountChannelLogins } from "../lib/channellogin.js";
 import { showDiagnosis } from "../lib/diagnosis.js";
 import { confirmDelete } from "../lib/dialog.js";
+import { EGRESS_DENIED, mountEgress } from "../lib/egress.js";
 import { clearErrors, listOf, showApiError } from "../lib/fields.js";
 import * as fmt from "../lib/format.js";
 import { every, watchFleet } from "../lib/live.js";
@@ -27,6 +28,7 @@ const chat = new ChatPanel($("#chat-card"), { base, botId });
 let bot = null;
 let catalog = { providers: [], channels: [] };
 let viewer = null;
+let egress = null; // the Network access panel
 
 const c = {
   personaName: $("#c-persona-name"),
@@ -528,6 +530,8 @@ async function start() {
   startLogs();
   diagnoseIfLooping();
   loadUsage();
+  egress = mountEgress($("#egress-card"), { base, canEdit: can.has("bot.edit"), subject: bot.name });
+  egress.refresh();
   if (can.has("bot.access")) {
     mountPairing($("#pairing-card"), bot);
     loadDevices();
@@ -543,14 +547,19 @@ async function start() {
     onStatus: (data) => {
       if (data.id === botId) setStatus(data.status, data);
     },
-    onResync: reload,
+    onResync: () => {
+      reload();
+      egress.refresh();
+    },
     onChannels: (data) => {
       if (data.id !== botId || !bot) return;
       bot.channel_status = data.channel_status;
       renderHead();
     },
     onEvent: (data) => {
-      if ((data.bot_id || data.id) === botId) loadEvents();
+      if ((data.bot_id || data.id) !== botId) return;
+      loadEvents();
+      if (data.kind === EGRESS_DENIED) egress.refresh();
     },
   });
   window.setInterval(renderUptime, 1000);

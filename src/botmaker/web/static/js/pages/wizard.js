@@ -11,6 +11,7 @@ import { clearErrors, inputFor, listOf, showApiError, showFieldError } from "../
 import * as fmt from "../lib/format.js";
 import { keyringTrouble } from "../lib/keyring.js";
 import { mountChannelLogins } from "../lib/channellogin.js";
+import { EgressFields, MODE_LABELS } from "../lib/egress.js";
 import { LogViewer } from "../lib/logviewer.js";
 import { renderMarkdown } from "../lib/markdown.js";
 import * as st from "../lib/status.js";
@@ -39,6 +40,7 @@ const f = {
   allowFrom: $("#f-allow-from"),
 };
 
+const egress = new EgressFields(form, "f");
 const data = { templates: [], providers: [], channels: [], keyring: { enabled: false }, keys: [] };
 let step = 0;
 let reached = 0;
@@ -302,6 +304,73 @@ function onPolicy() {
   $("#allow-from-group").hidden = policy !== "allowlist";
 }
 
+// -- network access (egress) ---------------------------------------------------------------------
+
+// The allowlist is pre-filled with the hosts the API gives a bot made with these choices
+// (GET /api/egress/defaults: the create's own default_hosts), and follows the choices
+// until the user edits it.
+const defaults = { text: "", asked: 0, timer: 0 };
+
+function egressQuery() {
+  const p = provider();
+  const c = channel();
+  if (!p || !c) return null;
+  const query = new URLSearchParams({ provider: p.id, channel: c.id });
+  if (!$("#base-url-group").hidden && f.baseUrl.value.trim()) query.set("base_url", f.baseUrl.value.trim());
+  if (f.apiKey.value) query.set("own_key", "true");
+  for (const credential of c.credentials) {
+    if (credential.secret) continue;
+    const input = inputFor($("#channel-fields"), credential.field);
+    if (input && input.value.trim()) query.append("setting", input.value.trim());
+  }
+  return query;
+}
+
+async function refreshEgressDefaults() {
+  const query = egressQuery();
+  if (!query) return;
+  const asked = ++defaults.asked;
+  const note = $("#f-egress-note");
+  let answer;
+  try {
+    answer = await api(`/api/egress/defaults?${query}`);
+  } catch (err) {
+    if (asked === defaults.asked) note.textContent = `Could not get the default hosts: ${err.message}`;
+    return;
+  }
+  if (asked !== defaults.asked) return; // the choices changed again meanwhile
+  const text = answer.hosts.join("\n");
+  if (egress.allow.value === defaults.text) egress.allow.value = text;
+  defaults.text = text;
+  const words = [
+    answer.hosts.length === 0
+      ? "No default hosts for these choices: list the ones the bot needs."
+      : answer.keyring
+        ? `The defaults are ${channel().label}'s hosts; model calls go through the keyring.`
+        : `The defaults are ${channel().label}'s hosts and ${provider().label}'s API host.`,
+  ];
+  if (!answer.enforced) words.push("The egress proxy is off on this server (BOTMAKER_EGRESS=off): the policy is kept, but bots connect directly.");
+  if (note.textContent !== words.join(" ")) note.textContent = words.join(" "); // said once
+}
+
+function egressChoicesChanged() {
+  window.clearTimeout(defaults.timer);
+  defaults.timer = window.setTimeout(refreshEgressDefaults, 250);
+}
+
+egress.onMode = (mode) => {
+  $("#f-egress-tools").hidden = mode !== "allowlist";
+};
+$("#f-egress-defaults").addEventListener("click", () => {
+  egress.allow.value = defaults.text;
+  egress.allow.dispatchEvent(new Event("input")); // clears an error shown on it
+  egress.allow.focus();
+  announce("The allowlist is back to the default hosts");
+});
+f.provider.addEventListener("change", egressChoicesChanged);
+f.channel.addEventListener("change", egressChoicesChanged);
+for (const input of [f.baseUrl, f.apiKey, $("#channel-fields")]) input.addEventListener("input", egressChoicesChanged);
+
 // -- review and create -----------------------------------------------------------------------
 
 function buildBody() {
@@ -343,6 +412,7 @@ function buildBody() {
     body.dm_policy = f.dmPolicy.value;
     if (body.dm_policy === "allowlist") body.allow_from = listOf(f.allowFrom.value, /\n/);
   }
+  body.egress = egress.body();
   return body;
 }
 
@@ -368,6 +438,10 @@ function renderReview() {
     ["DM policy", body.dm_policy || "—"],
   ];
   if (body.allow_from) rows.push(["Allow list", body.allow_from.join(", ") || "empty"]);
+  rows.push(["Network access", MODE_LABELS[body.egress.mode]]);
+  if (body.egress.allow) {
+    rows.push(["Allowed hosts", body.egress.allow.length ? h("span", { class: "mono" }, body.egress.allow.join(", ")) : "none"]);
+  }
   $("#review").replaceChildren(...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }
 
@@ -523,6 +597,7 @@ async function load() {
   renderTemplates();
   renderProviders();
   renderChannels();
+  refreshEgressDefaults();
   goTo(0, { focus: false });
   form.dataset.ready = "true";
 }
