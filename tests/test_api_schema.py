@@ -47,7 +47,12 @@ def test_every_answer_of_the_api_is_described(client: httpx.Client) -> None:
                 if not content:
                     undescribed.append(f"{method} {path} {code}: no content")
                 for media, body in content.items():
-                    streams = ("application/json", "text/event-stream", "application/x-ndjson")
+                    streams = (
+                        "application/json",
+                        "text/event-stream",
+                        "application/x-ndjson",
+                        "text/plain",  # /metrics: Prometheus' text format, a string
+                    )
                     if media not in streams and not (
                         media.startswith("image/")  # an image route: binary, said so
                         and (body.get("schema") or {}).get("format") == "binary"

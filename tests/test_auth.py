@@ -146,7 +146,7 @@ def protected_operations(services: Services, anon: httpx.Client) -> list[tuple[s
     schema = anon.get("/api/openapi.json", headers={"Authorization": f"Bearer {token}"})
     assert schema.status_code == 200
     for path, item in schema.json()["paths"].items():
-        assert path.startswith("/api") or path == "/health", path
+        assert path.startswith("/api") or path in ("/health", "/metrics"), path
         if path in PUBLIC_API_PATHS or not path.startswith("/api"):
             continue
         operations.update((method.upper(), path) for method in item)

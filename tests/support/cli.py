@@ -11,7 +11,8 @@ from tests.conftest import ADMIN_PASSWORD
 def botmaker_env(tmp_path: Path, image: str, prefix: str, **extra: str) -> dict[str, str]:
     """A clean environment (nothing inherited) for an instance of its own: folders under
     ``tmp_path``, labels and an internal network named after ``prefix``, the stand-in
-    ``image``, small limits, the keyring off; ``extra`` adds or overrides variables."""
+    ``image``, small limits, the keyring and the egress proxy off; ``extra`` adds or
+    overrides variables."""
     tag = uuid.uuid4().hex[:10]
     home = tmp_path / "home"
     home.mkdir(parents=True, exist_ok=True)
@@ -29,5 +30,6 @@ def botmaker_env(tmp_path: Path, image: str, prefix: str, **extra: str) -> dict[
         "BOTMAKER_BOT_MEMORY": "64m",
         "BOTMAKER_STOP_TIMEOUT": "3",
         "BOTMAKER_KEYRING": "off",
+        "BOTMAKER_EGRESS": "off",
         **extra,
     }

@@ -125,12 +125,43 @@ GOOD: dict[str, tuple[str, Callable[[Settings], Any], Any]] = {
         (("ops", "admin"), ("support", "operator")),
     ),
     "BOTMAKER_OIDC_DEFAULT_ROLE": ("viewer", lambda s: s.oidc_default_role, "viewer"),
+    "BOTMAKER_EGRESS": ("off", lambda s: s.egress, "off"),
+    "BOTMAKER_EGRESS_PORT": ("7282", lambda s: s.egress_port, 7282),
+    "BOTMAKER_EGRESS_ADMIN_PORT": ("7283", lambda s: s.egress_admin_port, 7283),
+    "BOTMAKER_EGRESS_DNS": (
+        "10.0.0.2, 1.1.1.1:5353",
+        lambda s: s.egress_dns,
+        ("10.0.0.2", "1.1.1.1:5353"),
+    ),
+    "BOTMAKER_EGRESS_ALLOW_PRIVATE": (
+        "192.168.1.20, 10.8.0.0/16",
+        lambda s: s.egress_allow_private,
+        ("192.168.1.20/32", "10.8.0.0/16"),
+    ),
+    "BOTMAKER_METRICS_TOKEN": (
+        "a-scrape-token-of-32-characters!",
+        lambda s: s.metrics_token and s.metrics_token.reveal(),
+        "a-scrape-token-of-32-characters!",
+    ),
+    "OTEL_EXPORTER_OTLP_ENDPOINT": (
+        "http://otel:4318",
+        lambda s: s.otel_endpoint,
+        "http://otel:4318",
+    ),
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": (
+        "http://otel:4318/v1/traces",
+        lambda s: s.otel_traces_endpoint,
+        "http://otel:4318/v1/traces",
+    ),
+    "OTEL_SERVICE_NAME": ("bm-east", lambda s: s.otel_service_name, "bm-east"),
+    "OTEL_SDK_DISABLED": ("true", lambda s: s.otel_disabled, True),
 }
 #: read from a file rather than parsed (see test_auth for its checks)
 ALSO_READ = {
     "BOTMAKER_ADMIN_PASSWORD_FILE",
     "BOTMAKER_SMTP_PASSWORD_FILE",
     "BOTMAKER_OIDC_CLIENT_SECRET_FILE",
+    "BOTMAKER_METRICS_TOKEN_FILE",
 }
 #: variables that are only valid with others (the single sign-on client)
 COMPANIONS = {
@@ -182,6 +213,15 @@ BAD: dict[str, list[str]] = {
     "BOTMAKER_OIDC_ISSUER": ["login.example.com", "ftp://x"],
     "BOTMAKER_OIDC_ROLES": ["ops", "ops=root", "=admin"],
     "BOTMAKER_OIDC_DEFAULT_ROLE": ["root", "Admin"],
+    "BOTMAKER_EGRESS": ["on", "allowlist"],
+    "BOTMAKER_EGRESS_PORT": ["x", "65536"],
+    "BOTMAKER_EGRESS_ADMIN_PORT": ["-1"],
+    "BOTMAKER_EGRESS_DNS": ["dns.example", "10.0.0.2:99999", "1.1.1.1,,8.8.8.8"],
+    "BOTMAKER_EGRESS_ALLOW_PRIVATE": ["*", "lan", "10.0.0.0/33"],
+    "BOTMAKER_METRICS_TOKEN": ["short", "a token with spaces in it"],
+    "OTEL_EXPORTER_OTLP_ENDPOINT": ["otel:4318", "ftp://otel"],
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": ["otel:4318/v1/traces"],
+    "OTEL_SDK_DISABLED": ["maybe"],
 }
 #: free-form strings: nothing to refuse here (Docker or the OS judges them)
 FREE_FORM = {
@@ -199,6 +239,7 @@ FREE_FORM = {
     "BOTMAKER_OIDC_NAME",
     "BOTMAKER_OIDC_SCOPES",
     "BOTMAKER_OIDC_GROUPS_CLAIM",
+    "OTEL_SERVICE_NAME",
 }
 
 
@@ -210,7 +251,8 @@ def test_every_variable_in_the_table_is_covered_here() -> None:
     assert set(BAD) | FREE_FORM == set(GOOD)
     assert not set(BAD) & FREE_FORM
     # Nothing reads a variable around the table.
-    quoted = set(re.findall(r'"((?:BOTMAKER|DOCKER)_[A-Z_]+)"', inspect.getsource(botmaker.config)))
+    source = inspect.getsource(botmaker.config)
+    quoted = set(re.findall(r'"((?:BOTMAKER|DOCKER|OTEL)_[A-Z_]+)"', source))
     assert quoted == set(table)
 
 

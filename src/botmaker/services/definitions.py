@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from botmaker.definition import BotDefinition, BudgetSpec, ChannelSpec, EgressSpec, Persona
-from botmaker.egress.rules import parse_patterns
+from botmaker.egress.rules import parse_pattern
 from botmaker.errors import InvalidInput
 from botmaker.keyring.netpolicy import check_base_url
 from botmaker.openclaw.catalog import CHANNEL_HOSTS, CHANNELS, PROVIDERS, Channel
@@ -241,7 +241,13 @@ def default_hosts(
         url = base_url or PROVIDERS[provider].base_url
         if (host := _url_host(url)) is not None:
             hosts.append(host)
-    return [str(p) for p in parse_patterns(hosts)]
+    patterns: dict[str, None] = {}
+    for host in hosts:
+        try:  # a URL whose host is no host name: its own field's check says so
+            patterns[str(parse_pattern(host))] = None
+        except ValueError:
+            continue
+    return list(patterns)
 
 
 def _url_host(value: str) -> str | None:

@@ -70,7 +70,12 @@ def _loopback(address: str) -> bool:
     "/metrics",
     summary="Prometheus metrics: the fleet, the API, the event stream, the keyring",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+    responses={
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "Prometheus text format",
+        }
+    },
     dependencies=[Depends(AllowScrape())],
 )
 def metrics(request: Request) -> Response:
