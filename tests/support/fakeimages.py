@@ -46,7 +46,20 @@ def unique_standin(api: docker.APIClient, reference: str, marker: str) -> str:
 
 
 def remove_image(api: docker.APIClient, reference: str) -> None:
-    """Remove ``reference`` and any container still made from it."""
+    """Remove ``reference`` and any container still made from it.
+
+    A reference that is one of several tags of an image (a test tagged the shared
+    stand-in with it) is only untagged: Docker's ``ancestor`` filter matches by image,
+    so it would name every container of the stand-in, other tests' bots on other
+    workers included."""
+    try:
+        tags = inspect_image(api, reference).get("RepoTags") or []
+    except docker.errors.ImageNotFound:
+        return
+    if len(tags) > 1:
+        with contextlib.suppress(docker.errors.APIError):
+            api.remove_image(reference)  # the tag alone
+        return
     with contextlib.suppress(docker.errors.APIError):
         for container in api.containers(all=True, filters={"ancestor": reference}):
             with contextlib.suppress(docker.errors.APIError):

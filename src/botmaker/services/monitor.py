@@ -428,7 +428,7 @@ class Monitor:
             detail = f"exited with code {code}"
             if container.oom_killed:
                 detail += " (out of memory)"
-            logs = self._last_lines(event.container_id)
+            logs = self._settled_lines(event.container_id)
             recorded = self._record(bot_id, "died", event.at, detail, code, logs=logs)
         if recorded is not None:
             self.broadcaster.publish("event", recorded)
@@ -453,6 +453,19 @@ class Monitor:
         return self.store.add_bot_event(
             bot_id, kind=kind, at=at, detail=detail, exit_code=exit_code, logs=logs
         )
+
+    def _settled_lines(self, container: str) -> str | None:
+        """The last lines of a container that just exited: the engine may announce the
+        exit before its log copier wrote the final lines (seen on a busy engine), so
+        read again until two reads agree (at most about a second)."""
+        lines = self._last_lines(container)
+        for _ in range(4):
+            time.sleep(0.25)
+            again = self._last_lines(container)
+            if again == lines:
+                break
+            lines = again
+        return lines
 
     def _last_lines(self, container: str) -> str | None:
         """The container's last lines of output, as the bot wrote them (both streams)."""
