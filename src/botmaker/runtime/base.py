@@ -292,7 +292,12 @@ class Backend(Protocol):
 
     def list(self) -> dict[str, RuntimeStatus]: ...
 
-    def logs(self, container: str, *, tail: int, follow: bool) -> LogStream: ...
+    def logs(
+        self, container: str, *, tail: int, follow: bool, until: float | None = None
+    ) -> LogStream:
+        """``until``: only what was logged before that time (a run that died, not the
+        restarted one's first lines)."""
+        ...
 
     def run_once(self, spec: ContainerSpec, timeout: float) -> tuple[int, str] | None:
         """Run ``spec`` to completion; (exit code, output), or None if it cannot exec."""

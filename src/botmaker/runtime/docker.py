@@ -209,8 +209,10 @@ class DockerBackend(EngineBackend):
     def managed_containers(self) -> builtins.list[ManagedContainer]:
         return self.engine.managed_containers()
 
-    def logs(self, container: str, *, tail: int, follow: bool) -> DockerLogStream:
-        return self.engine.logs(f"containers/{container}", tail=tail, follow=follow)
+    def logs(
+        self, container: str, *, tail: int, follow: bool, until: float | None = None
+    ) -> DockerLogStream:
+        return self.engine.logs(f"containers/{container}", tail=tail, follow=follow, until=until)
 
     def stats(self, container: str) -> StatsSample | None:
         return self.engine.stats(container)

@@ -487,10 +487,15 @@ class Engine:
         return stats_sample(raw)
 
     @engine_errors("logs")
-    def logs(self, path: str, *, tail: int, follow: bool) -> DockerLogStream:
-        """``GET /<path>/logs`` (``containers/<id>``, ``services/<name>``; TTY off)."""
+    def logs(
+        self, path: str, *, tail: int, follow: bool, until: float | None = None
+    ) -> DockerLogStream:
+        """``GET /<path>/logs`` (``containers/<id>``, ``services/<name>``; TTY off);
+        ``until``: only lines logged before that time (seconds since the epoch)."""
         params: dict[str, str | int] = {"stdout": 1, "stderr": 1, "follow": int(follow)}
         params["tail"] = str(tail)
+        if until is not None:
+            params["until"] = f"{until:.9f}"
         response = self.api.get(
             f"{self.api.base_url}/v{self.api.api_version}/{path}/logs",
             params=params,

@@ -843,10 +843,12 @@ class SwarmBackend(EngineBackend):
     # -- logs and stats -------------------------------------------------------------------
 
     @engine_errors("logs")
-    def logs(self, container: str, *, tail: int, follow: bool) -> DockerLogStream:
+    def logs(
+        self, container: str, *, tail: int, follow: bool, until: float | None = None
+    ) -> DockerLogStream:
         """The service's logs (every task's, TTY off), demultiplexed like a container's."""
         kind = "containers" if self._plain(container) else "services"
-        return self.engine.logs(f"{kind}/{container}", tail=tail, follow=follow)
+        return self.engine.logs(f"{kind}/{container}", tail=tail, follow=follow, until=until)
 
     @engine_errors("stats")
     def stats(self, container: str) -> StatsSample | None:

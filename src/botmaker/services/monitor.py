@@ -428,7 +428,7 @@ class Monitor:
             detail = f"exited with code {code}"
             if container.oom_killed:
                 detail += " (out of memory)"
-            logs = self._settled_lines(event.container_id)
+            logs = self._settled_lines(event.container_id, until=event.at)
             recorded = self._record(bot_id, "died", event.at, detail, code, logs=logs)
         if recorded is not None:
             self.broadcaster.publish("event", recorded)
@@ -436,7 +436,7 @@ class Monitor:
             self.crashloops.stopped(bot_id, "stopped on purpose")
             return
         if logs is None:
-            logs = self._last_lines(event.container_id)
+            logs = self._settled_lines(event.container_id, until=event.at)
         known = self.bots.secrets.values(bot_id)
         self.crashloops.exited(bot_id, event.at, code, reason_lines(logs, known))
 
@@ -454,23 +454,24 @@ class Monitor:
             bot_id, kind=kind, at=at, detail=detail, exit_code=exit_code, logs=logs
         )
 
-    def _settled_lines(self, container: str) -> str | None:
-        """The last lines of a container that just exited: the engine may announce the
-        exit before its log copier wrote the final lines (seen on a busy engine), so
-        read again until two reads agree (at most about a second)."""
-        lines = self._last_lines(container)
+    def _settled_lines(self, container: str, until: float | None) -> str | None:
+        """The last lines of a run that just ended at ``until``: only what it logged
+        before (a restarted container's first lines come after), read again until two
+        reads agree (at most about a second: the engine's log copier may lag)."""
+        end = until + 0.01 if until else None
+        lines = self._last_lines(container, until=end)
         for _ in range(4):
             time.sleep(0.25)
-            again = self._last_lines(container)
+            again = self._last_lines(container, until=end)
             if again == lines:
                 break
             lines = again
         return lines
 
-    def _last_lines(self, container: str) -> str | None:
+    def _last_lines(self, container: str, *, until: float | None = None) -> str | None:
         """The container's last lines of output, as the bot wrote them (both streams)."""
         try:
-            stream = self.runtime.logs(container, tail=self.log_lines, follow=False)
+            stream = self.runtime.logs(container, tail=self.log_lines, follow=False, until=until)
         except BotMakerError:
             return None
         try:
