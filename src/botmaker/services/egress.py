@@ -66,7 +66,8 @@ class EgressService:
         self._process: subprocess.Popen[bytes] | None = None
         self._client: EgressClient | None = None
         self._proxy_url: str | None = None
-        self._sent: tuple[Any, ...] | None = None
+        self._generation = 0  # bumped by changed()
+        self._sent = -1  # the generation last sent (none yet)
         self._sent_at = 0.0
         self._after = 0
         self.loop = BackgroundLoop("egress-sync", self.sync, lambda: SYNC_INTERVAL)
@@ -102,12 +103,14 @@ class EgressService:
                     "the egress proxy exited (%s); starting it again", self._process.returncode
                 )
                 self._process = None
-                self._sent = None
+                self._sent = -1
             self._start()
 
     def changed(self) -> None:
-        """A bot's policy, container or address changed: sync now, not in a second."""
-        self._sent_at = 0.0
+        """A bot's policy, container or address changed: send the table now. (Between
+        changes only refusals are polled, each second: no engine call; the table is
+        sent again every ``RESEND`` seconds, so a restarted proxy is whole again.)"""
+        self._generation += 1
         self.loop.wake()
 
     def start(self) -> None:
@@ -214,15 +217,13 @@ class EgressService:
             self.ensure()
             client = self._client
             assert client is not None
-            table = self.table()
-            key = tuple(
-                (b["id"], tuple(b["addresses"]), b["mode"], tuple(b["allow"])) for b in table
-            )
             now = time.monotonic()
-            if key != self._sent or now - self._sent_at > RESEND:
+            wanted = self._generation  # a change during this round makes another
+            if wanted != self._sent or now - self._sent_at > RESEND:
+                table = self.table()
                 self.runtime.guard_egress([a for b in table for a in b["addresses"]])
                 client.put_bots(table)
-                self._sent, self._sent_at = key, now
+                self._sent, self._sent_at = wanted, now
             self._collect(client)
         except BotMakerError as exc:
             log.warning("egress sync: %s", exc.message)
