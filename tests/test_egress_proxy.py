@@ -263,6 +263,13 @@ def test_repeated_refusals_are_recorded_once_per_window_and_counted(
     refused = _refusals(client, start)
     assert [(r["bot_id"], r["host"], r["repeats"]) for r in refused] == [("bot-2", "flood.test", 4)]
     assert client.status()["refused"] >= 5
+    # Under a new policy the same refusal is news again; an unchanged table changes nothing.
+    _policy(client, "none", [], bot="bot-2")
+    _connect_get(proxy, "flood.test:443")
+    assert len(_refusals(client, start)) == 1
+    _policy(client, "allowlist", ["other.test"], bot="bot-2")
+    _connect_get(proxy, "flood.test:443")
+    assert [r["repeats"] for r in _refusals(client, start)] == [5, 0]
 
 
 def test_the_admin_api_needs_its_token_and_checks_the_table(

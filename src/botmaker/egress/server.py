@@ -53,8 +53,10 @@ RESOLVE_TIMEOUT: Final = 5.0
 CHUNK: Final = 64 * 1024
 PER_BOT_CONNECTIONS: Final = 256
 REFUSAL_LOG: Final = 2000
-#: A refusal of the same bot, host and port is recorded once per window (counted after).
-REFUSAL_WINDOW: Final = 10.0
+#: A refusal of the same bot, host and port is recorded once per window (counted after):
+#: a client retrying every few seconds must not push a bot's other events out of its
+#: bounded history. A policy change of the bot opens a new window at once.
+REFUSAL_WINDOW: Final = 300.0
 MAX_BOTS: Final = 100_000
 
 
@@ -178,7 +180,11 @@ class State:
             bot = Bot(bot_id, Policy(EgressMode(mode), parse_patterns(allow)))
             for address in addresses:
                 table[str(ipaddress.ip_address(str(address)))] = bot
+        before = {b.id: b.policy for b in self.by_address.values()}
         self.by_address = table
+        changed = {b.id for b in table.values() if before.get(b.id) != b.policy}
+        for key in [k for k in self._last if k[0] in changed]:
+            del self._last[key]  # refused again under a new policy: said again
         self._cut_links()
         return len({b.id for b in table.values()})
 
