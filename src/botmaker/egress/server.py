@@ -285,8 +285,8 @@ class Proxy:
                     self.state.connections[bot.id] = left
                 else:
                     self.state.connections.pop(bot.id, None)
-        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
-            pass
+        except (OSError, asyncio.IncompleteReadError, TimeoutError):
+            pass  # the bot or the destination went away (or could not be reached)
         except asyncio.CancelledError:  # the proxy stopping: close quietly
             pass
         finally:

@@ -225,6 +225,13 @@ class EgressService:
                 client.put_bots(table)
                 self._sent, self._sent_at = wanted, now
             self._collect(client)
+        except EgressUnavailable as exc:
+            log.warning("egress sync: %s", exc.message)
+            with self._lock:
+                if self._process is None and self._client is not None:  # adopted, now gone
+                    self._client.close()
+                    self._client = None  # the next round adopts or starts one again
+                    self._sent = -1
         except BotMakerError as exc:
             log.warning("egress sync: %s", exc.message)
 
