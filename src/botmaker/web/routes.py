@@ -9,8 +9,10 @@ only from ``/static``, nothing inline, nothing from another site.
 from __future__ import annotations
 
 import hmac
+import inspect
 import re
 import secrets
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import quote
@@ -20,6 +22,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from botmaker import __version__, policy
 from botmaker.api.deps import (
@@ -82,6 +85,67 @@ def install(app: FastAPI) -> None:
     app.include_router(apidocs.router)  # before /static: it serves /static/swagger-ui/
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(router)
+    _install_error_pages(app)
+
+
+def _wants_page(request: Request) -> bool:
+    """A browser asking for a page (not the API, not a script's JSON)."""
+    path = request.url.path
+    if request.method not in ("GET", "HEAD") or path == "/api" or path.startswith("/api/"):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+async def _answered(result: Response | Awaitable[Response]) -> Response:
+    return await result if inspect.isawaitable(result) else result
+
+
+def _install_error_pages(app: FastAPI) -> None:
+    """A browser's unknown path gets a 404 page in the theme, and a page route's
+    unexpected failure a 500 page; the API (and every non-HTML client) keeps the JSON
+    error of api/errors.py, whose handlers these wrap."""
+    api_http_error = app.exception_handlers[StarletteHTTPException]
+    api_unexpected = app.exception_handlers[Exception]
+
+    def not_found(request: Request) -> HTMLResponse:
+        visitor = _visitor(request)
+        return _render(
+            request,
+            "not_found.html",
+            token=visitor.token if visitor else None,
+            principal=visitor.principal if visitor else None,
+            page="missing",
+            title="Page not found",
+            message=f"There is no page at {request.url.path}.",
+            status_code=404,
+        )
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        if (
+            isinstance(exc, StarletteHTTPException)
+            and exc.status_code == 404
+            and _wants_page(request)
+        ):
+            return await anyio.to_thread.run_sync(not_found, request)
+        return await _answered(api_http_error(request, exc))
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        response = await _answered(api_unexpected(request, exc))  # logs it
+        if not _wants_page(request):
+            return response
+        # No session lookup: whatever failed may fail again.
+        return _render(
+            request,
+            "not_found.html",
+            token=None,
+            page="missing",
+            title="Something went wrong",
+            message="BotMaker could not show this page; the error is in its log.",
+            status_code=500,
+        )
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected)
 
 
 # -- helpers ---------------------------------------------------------------------------
