@@ -50,6 +50,7 @@ LANES: dict[str, tuple[str, ...]] = {
         "tests/test_chat.py::",  # 40
         "tests/test_openclaw_discovery.py::",  # 40
         "tests/test_openclaw_config.py::",  # 10
+        "tests/test_openclaw_stop.py::",  # 30
         "tests/test_egress_openclaw.py::",  # 60
         "tests/hostile/test_keyring_exfil.py::test_openclaw_",  # 10
     ),
