@@ -289,7 +289,8 @@ def test_real_openclaw_bots_of_several_providers_through_the_keyring_become_heal
         log_in(client, ADMIN_PASSWORD)
         models = {"openai": "gpt-5.5", "anthropic": "claude-sonnet-5"}
         for provider in models:
-            added = client.post("/api/keys", json={"provider": provider, "key": f"{API_KEY}-x"})
+            key = f"sk-ant-{API_KEY}-x" if provider == "anthropic" else f"{API_KEY}-x"
+            added = client.post("/api/keys", json={"provider": provider, "key": key})
             assert added.status_code == 201, added.text
         bots = []
         for provider, model in models.items():

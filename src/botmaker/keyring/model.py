@@ -36,6 +36,15 @@ class KeyringCorrupt(BotMakerError):
     code = "keyring_corrupt"
 
 
+#: A key shorter than this shows none of its characters: its last 4 would be most of it.
+SHOWN_TAIL_MIN_LENGTH = 12
+
+
+def key_tail(secret: str) -> str:
+    """What a listing may show of a key: its last 4 characters, none of a short key."""
+    return secret[-4:] if len(secret) >= SHOWN_TAIL_MIN_LENGTH else ""
+
+
 @dataclass(frozen=True)
 class KeyInfo:
     """A stored provider key, described without its secret."""

@@ -39,6 +39,7 @@ from botmaker.keyring.model import (
     Usage,
     UsageDelta,
     is_pool_id,
+    key_tail,
 )
 from botmaker.store.database import Database
 
@@ -220,7 +221,8 @@ def _key_info(row: sqlite3.Row) -> KeyInfo:
         provider=row["provider"],
         label=row["label"],
         tags=tuple(json.loads(row["tags"])),
-        last4=row["last4"],
+        # A key stored before key_tail: a tail shorter than 4 was the whole key.
+        last4=row["last4"] if len(row["last4"]) == 4 else "",
         bot_id=row["bot_id"],
         kek_version=int(row["kek_version"]),
         created_at=float(row["created_at"]),
@@ -460,7 +462,7 @@ class KeyringStore:
                     provider,
                     label,
                     json.dumps(list(clean_tags)),
-                    secret[-4:],
+                    key_tail(secret),
                     bot_id,
                     version,
                     wrapped,
@@ -473,7 +475,7 @@ class KeyringStore:
             provider=provider,
             label=label,
             tags=clean_tags,
-            last4=secret[-4:],
+            last4=key_tail(secret),
             bot_id=bot_id,
             kek_version=version,
             created_at=created_at,

@@ -348,6 +348,44 @@ PROVIDERS: dict[str, Provider] = {
 }
 
 
+# -- provider key formats ----------------------------------------------------------------
+
+#: The shortest provider key BotMaker accepts (every documented format is far longer).
+MIN_KEY_LENGTH = 12
+
+#: How a provider's API keys begin, where the provider documents it (its console shows
+#: them so and its docs name the prefix). Providers missing here get the length check only.
+KEY_PREFIXES: dict[str, tuple[str, ...]] = {
+    "openai": ("sk-",),  # sk-proj-..., sk-svcacct-..., older sk-...
+    "anthropic": ("sk-ant-",),
+    "openrouter": ("sk-or-",),
+    "groq": ("gsk_",),
+    "xai": ("xai-",),
+    "deepseek": ("sk-",),
+    "huggingface": ("hf_",),
+    "nvidia": ("nvapi-",),
+    "perplexity": ("pplx-",),
+    "cerebras": ("csk-",),
+}
+
+
+def key_format_problem(provider: str, key: str) -> str | None:
+    """Why ``key`` cannot be a ``provider`` API key (in words, never quoting it), or None."""
+    known = PROVIDERS.get(provider)
+    label = known.label if known else provider
+    prefixes = KEY_PREFIXES.get(provider, ())
+    if prefixes and not key.startswith(prefixes):
+        starts = " or ".join(f'"{p}"' for p in prefixes)
+        return f"this is not {_article(label)} {label} API key: those start with {starts}"
+    if len(key) < MIN_KEY_LENGTH:
+        return f"too short for an API key (at least {MIN_KEY_LENGTH} characters)"
+    return None
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 # -- channels ----------------------------------------------------------------------------
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 from botmaker.definition import EgressModeName
 from botmaker.egress.rules import MAX_PATTERNS, parse_patterns
 from botmaker.keyring.model import BudgetIn, Tag
-from botmaker.openclaw.catalog import CHANNELS, PROVIDERS
+from botmaker.openclaw.catalog import CHANNELS, PROVIDERS, key_format_problem
 from botmaker.openclaw.templates import TEMPLATES
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
@@ -325,10 +325,14 @@ class KeyCreate(BaseModel):
 
     @field_validator("key")
     @classmethod
-    def _key(cls, value: SecretStr) -> SecretStr:
+    def _key(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
         checked = _clean_secret(value, MAX_SECRET_BYTES)
         assert checked is not None
         raw = checked.get_secret_value()
         if raw != raw.strip() or any(c in raw for c in "\r\n"):
             raise ValueError("must be one line without surrounding spaces")
+        provider = info.data.get("provider")  # absent when it was invalid itself
+        problem = key_format_problem(provider, raw) if provider else None
+        if problem:
+            raise ValueError(problem)
         return checked

@@ -18,6 +18,11 @@ function providerLabel(id) {
   return p ? p.label : id;
 }
 
+/** The key's last 4 characters as the keyring lists them (none for a short key). */
+function keyTail(key) {
+  return key.last4 ? `…${key.last4}` : "(short key)";
+}
+
 function usageCell(u) {
   if (!u) return h("td", { class: "muted" }, "—");
   return h("td", {}, h("span", { class: "mono" }, `${fmt.compact(u.tokens)} tok`), h("br"), h("span", { class: "muted small" }, `${fmt.count(u.requests)} req`));
@@ -25,7 +30,7 @@ function usageCell(u) {
 
 async function remove(key) {
   const dialog = $("#key-delete-dialog");
-  $("#key-delete-text").textContent = `${providerLabel(key.provider)} key …${key.last4}${key.label ? ` (${key.label})` : ""}. Bots using it move on to other keys.`;
+  $("#key-delete-text").textContent = `${providerLabel(key.provider)} key ${keyTail(key)}${key.label ? ` (${key.label})` : ""}. Bots using it move on to other keys.`;
   const done = await confirmDialog(dialog, {
     submit: $("#key-delete-submit"),
     cancel: $("#key-delete-cancel"),
@@ -36,7 +41,7 @@ async function remove(key) {
     },
   });
   if (done) {
-    toast(`Deleted the key …${key.last4}.`, "ok");
+    toast(`Deleted the key ${keyTail(key)}.`, "ok");
     announce("Key deleted");
     load();
   }
@@ -52,7 +57,7 @@ function render(keys, usage) {
         "tr",
         { "data-key-id": key.id },
         h("td", {}, providerLabel(key.provider)),
-        h("td", { class: "mono" }, `…${key.last4}`),
+        h("td", { class: "mono" }, `${keyTail(key)}`),
         h(
           "td",
           {},
@@ -67,7 +72,7 @@ function render(keys, usage) {
           {},
           owned
             ? h("span", { class: "muted small" }, "edit the bot to replace")
-            : h("button", { type: "button", class: "btn btn-small btn-danger-ghost", "aria-label": `Delete the ${providerLabel(key.provider)} key …${key.last4}`, onclick: () => remove(key) }, "Delete"),
+            : h("button", { type: "button", class: "btn btn-small btn-danger-ghost", "aria-label": `Delete the ${providerLabel(key.provider)} key ${keyTail(key)}`, onclick: () => remove(key) }, "Delete"),
         ),
       );
     }),
@@ -119,7 +124,7 @@ form.addEventListener("submit", async (event) => {
   await runAction($('button[type="submit"]', form), () => api("/api/keys", { method: "POST", body }), {
     done: ({ key }) => {
       form.reset();
-      toast(`Added the ${providerLabel(key.provider)} key …${key.last4}.`, "ok");
+      toast(`Added the ${providerLabel(key.provider)} key ${keyTail(key)}.`, "ok");
       announce("Key added");
       load();
     },
