@@ -6,6 +6,7 @@ with the stand-in bot image; the rest goes through the API with httpx.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +15,7 @@ from playwright.sync_api import Browser, ViewportSize, expect
 from botmaker.services import Services
 from botmaker.services.schemas import BotCreate
 from tests.conftest import bot_body
+from tests.support.webhook import WebhookReceiver
 from tests.test_dashboard import Session, card
 
 expect.set_options(timeout=15_000)
@@ -48,3 +50,31 @@ def test_the_bot_cards_of_a_row_share_their_top(wide: Session, services: Service
     assert len(row) >= 2, boxes
     assert {b["y"] for b in row} == {first["y"]}, boxes
     assert len({b["x"] for b in row}) == len(row)
+
+
+# -- the alerts form: an old test result goes once the settings are saved ---------------
+
+
+def test_saving_the_alert_settings_clears_an_older_test_failure(
+    wide: Session, receiver: WebhookReceiver
+) -> None:
+    page = wide.page()
+    wide.login(page, "/diagnostics")
+    expect(page.locator("#alerts-form")).to_have_attribute("data-state", "ready")
+    result = page.locator("#alerts-test-result")
+    # Nothing to send to yet: the test alert fails, and says so.
+    page.get_by_role("button", name="Send a test alert").click()
+    expect(result).to_be_visible()
+    expect(result).to_contain_text("no webhook URL or email")
+    expect(result).to_have_class(re.compile(r"notice-error"))
+
+    page.get_by_label("Webhook URL").fill(receiver.url)
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".toast-ok")).to_contain_text("Alert settings saved.")
+    expect(result).to_be_hidden()
+    expect(page.locator(".notice-error:visible")).to_have_count(0)
+
+    # The next test speaks about the saved settings.
+    page.get_by_role("button", name="Send a test alert").click()
+    expect(result).to_contain_text("webhook: delivered")
+    expect(result).to_have_class(re.compile(r"notice-ok"))

@@ -278,7 +278,11 @@ alertsForm.addEventListener("submit", async (event) => {
     channel_down_after_seconds: Number(alertsForm.elements.channel_down_after_seconds.value || 0),
   };
   await runAction($('button[type="submit"]', alertsForm), () => api("/api/alerts", { method: "PUT", body }), {
-    done: fillAlerts,
+    done: (saved) => {
+      fillAlerts(saved);
+      // A test result was about the settings before this save: no longer true.
+      $("#alerts-test-result").hidden = true;
+    },
     ok: "Alert settings saved.",
     fail: alertsFailed,
   });
