@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, ViewportSize, expect
 
@@ -78,3 +79,34 @@ def test_saving_the_alert_settings_clears_an_older_test_failure(
     page.get_by_role("button", name="Send a test alert").click()
     expect(result).to_contain_text("webhook: delivered")
     expect(result).to_have_class(re.compile(r"notice-ok"))
+
+
+# -- diagnostics: the nodes' and the fleet's counts agree; no leader on one engine -------
+
+
+def test_the_nodes_count_running_bots_and_a_standalone_engine_has_no_leader(
+    wide: Session, services: Services, client: httpx.Client
+) -> None:
+    services.bots.create(BotCreate.model_validate(bot_body("kept")))
+    halted = services.bots.create(BotCreate.model_validate(bot_body("halted"))).record.id
+    assert client.post(f"/api/bots/{halted}/stop").status_code == 200
+
+    nodes = client.get("/api/nodes").json()
+    assert nodes["runtime"] == "docker"
+    (node,) = nodes["nodes"]
+    assert node["role"] == "standalone"
+    assert node["leader"] is False
+    assert node["bots"] == 1  # running on it
+    assert client.get("/api/diagnostics").json()["fleet"]["bots"] == 2
+
+    page = wide.page()
+    wide.login(page, "/diagnostics")
+    row = page.locator(f'#nodes-body tr[data-node="{node["hostname"]}"]')
+    expect(row.locator("td[data-bots]")).to_have_text("1")
+    expect(page.locator("#nodes-table th").last).to_have_text("Running bots")
+    expect(page.locator("#nodes-count")).to_have_text(
+        "1 of 2 bots running on this node; a stopped bot runs on none."
+    )
+    expect(page.locator("#diag-fleet")).to_contain_text("2")
+    expect(row).not_to_contain_text("leader")
+    expect(row.locator(".tag")).to_have_count(0)

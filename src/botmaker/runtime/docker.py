@@ -254,7 +254,8 @@ class DockerBackend(EngineBackend):
 
     @engine_errors("nodes")
     def nodes(self) -> builtins.list[dict[str, Any]]:
-        """The one local engine, as a node."""
+        """The one local engine, as a node; ``bots``: how many of this instance's bots
+        run on it (a stopped bot runs nowhere, as with the swarm runtime)."""
         info = self.engine.api.info()
         filters = {**managed_filters(self.settings), "status": ["running"]}
         running = self.engine.api.containers(filters=filters)
@@ -265,7 +266,7 @@ class DockerBackend(EngineBackend):
                 "role": "standalone",
                 "state": "ready",
                 "availability": "active",
-                "leader": True,
+                "leader": False,  # a swarm manager's role: a standalone engine has none
                 "cpus": info.get("NCPU"),
                 "memory_bytes": info.get("MemTotal"),
                 "engine_version": info.get("ServerVersion"),

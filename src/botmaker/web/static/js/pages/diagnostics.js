@@ -118,9 +118,11 @@ function renderOrphans(data) {
   );
 }
 
-function renderNodes(data, problem) {
+function renderNodes(data, problem, fleet) {
   const table = $("#nodes-table");
   const note = $("#nodes-note");
+  const count = $("#nodes-count");
+  count.hidden = true;
   if (!data) {
     table.hidden = true;
     note.hidden = false;
@@ -135,7 +137,8 @@ function renderNodes(data, problem) {
   $("#nodes-body").replaceChildren(
     ...nodes.map((n) =>
       h("tr", { "data-node": n.hostname || n.id }, [
-        h("td", {}, [n.hostname || n.id, n.leader ? h("span", { class: "tag" }, " leader") : null]),
+        // Only a swarm has a leader (among its managers); a standalone engine is just one.
+        h("td", {}, [n.hostname || n.id, data.runtime === "swarm" && n.leader ? h("span", { class: "tag" }, " leader") : null]),
         h("td", {}, value(n.role)),
         h("td", {}, state(n.state === "ready", value(n.state))),
         h("td", {}, value(n.availability)),
@@ -149,6 +152,12 @@ function renderNodes(data, problem) {
   table.hidden = nodes.length === 0;
   note.hidden = nodes.length !== 0;
   note.textContent = nodes.length ? "" : "No nodes reported.";
+  // The fleet counts every bot; a node only the ones running on it: say both.
+  if (fleet && typeof fleet.bots === "number") {
+    const running = nodes.reduce((sum, n) => sum + (typeof n.bots === "number" ? n.bots : 0), 0);
+    count.textContent = `${running} of ${fleet.bots} bot${fleet.bots === 1 ? "" : "s"} running on ${nodes.length === 1 ? "this node" : "these nodes"}; a stopped bot runs on none.`;
+    count.hidden = false;
+  }
 }
 
 async function load() {
@@ -171,7 +180,7 @@ async function load() {
       return undefined;
     }),
   ]);
-  renderNodes(nodeData, nodesProblem);
+  renderNodes(nodeData, nodesProblem, diag && diag.fleet);
   if (diag !== undefined) {
     renderEngine(diag && diag.engine);
     renderFleet(diag && diag.fleet, diag && diag.monitor);
