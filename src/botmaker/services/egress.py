@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -30,7 +29,7 @@ from botmaker.errors import BotMakerError, InvalidInput
 from botmaker.keyring.server import admin_token
 from botmaker.runtime.base import Backend
 from botmaker.services.deploy.locks import BotLocks
-from botmaker.services.keyring import _die_with_parent, read_ready
+from botmaker.services.keyring import end_child, start_child
 from botmaker.services.loop import BackgroundLoop
 from botmaker.store import Store
 
@@ -179,16 +178,8 @@ class EgressService:
             client, self._client = self._client, None
         if client is not None:
             client.close()
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+        if process is not None:
+            end_child(process)
 
     # -- the sync loop ------------------------------------------------------------------
 
@@ -279,17 +270,8 @@ class EgressService:
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        process = subprocess.Popen(
-            [sys.executable, "-m", "botmaker", "egress", "serve"],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            preexec_fn=_die_with_parent,
-        )
-        ready = read_ready(process, _READY_TIMEOUT)
+        process, ready = start_child(["egress", "serve"], env, _READY_TIMEOUT)
         if ready is None:
-            process.kill()
-            process.wait()
             raise EgressUnavailable(
                 f"the egress proxy did not start (exit code {process.returncode}); see its log"
             )

@@ -176,16 +176,8 @@ class KeyringService:
             if self._client is not None and self.settings.keyring == "auto":
                 self._client.close()
                 self._client = None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+        if process is not None:
+            end_child(process)
 
     def _open_data_plane(self) -> None:
         """The data plane's port is the one host port bots may connect to."""
@@ -223,17 +215,8 @@ class KeyringService:
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        process = subprocess.Popen(
-            [sys.executable, "-m", "botmaker", "keyring", "serve"],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            preexec_fn=_die_with_parent,
-        )
-        ready = read_ready(process, _READY_TIMEOUT)
+        process, ready = start_child(["keyring", "serve"], env, _READY_TIMEOUT)
         if ready is None:
-            process.kill()
-            process.wait()
             raise KeyringUnavailable(
                 f"the keyring did not start (exit code {process.returncode}); see its log"
             )
@@ -271,6 +254,37 @@ class KeyringService:
         self._open_data_plane()
         log.info("using the keyring already running on 127.0.0.1:%d", port)
         return True
+
+
+def start_child(
+    args: list[str], env: dict[str, str], timeout: float
+) -> tuple[subprocess.Popen[bytes], dict[str, Any] | None]:
+    """``python -m botmaker <args>`` as a child that dies with BotMaker, and its ready
+    line (None: it died or hung, and was killed; its exit code is on the process)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "botmaker", *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        preexec_fn=_die_with_parent,
+    )
+    ready = read_ready(process, timeout)
+    if ready is None:
+        process.kill()
+        process.wait()
+    return process, ready
+
+
+def end_child(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, ten seconds, then SIGKILL; its pipe closed."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 def read_ready(process: subprocess.Popen[bytes], timeout: float) -> dict[str, Any] | None:
