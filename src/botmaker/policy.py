@@ -31,6 +31,7 @@ keys.write            yes    no        no      keys:write
 engine.read           yes    no        no      admin       (nodes, diagnostics: fleet-wide)
 fleet.upgrade         yes    no        no      admin
 admin.ops             yes    no        no      admin       (orphans, reconcile, cleanup)
+admin.backup          yes    no        no      admin       (backup, bot export and import)
 alerts.read           yes    no        no      admin
 alerts.write          yes    no        no      admin
 audit.read            yes    no        no      admin
@@ -74,6 +75,7 @@ class Action(StrEnum):
     ENGINE_READ = "engine.read"
     FLEET_UPGRADE = "fleet.upgrade"
     ADMIN_OPS = "admin.ops"
+    ADMIN_BACKUP = "admin.backup"
     ALERTS_READ = "alerts.read"
     ALERTS_WRITE = "alerts.write"
     AUDIT_READ = "audit.read"
@@ -129,6 +131,7 @@ SCOPE_OF: dict[Action, str | None] = {
     A.USERS_READ: "users:read",
     A.FLEET_UPGRADE: "admin",
     A.ADMIN_OPS: "admin",
+    A.ADMIN_BACKUP: "admin",
     A.ALERTS_READ: "admin",
     A.ALERTS_WRITE: "admin",
     A.AUDIT_READ: "admin",

@@ -18,12 +18,14 @@ from botmaker.api.errors import install_error_handlers
 from botmaker.api.middleware import BodySizeLimit, RequestMetrics
 from botmaker.api.routes import (
     auth,
+    backups,
     bots,
     catalog,
     chat,
     devices,
     egress,
     health,
+    history,
     keyring,
     logins,
     metrics,
@@ -136,16 +138,22 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.ui_passes = passes
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        limit=settings.max_body_bytes,
+        larger={backups.IMPORT_PATH: backups.IMPORT_MAX_BYTES},
+    )
     app.add_middleware(RequestMetrics, observe=svc.metrics.observe_request)
     for module in (
         health,
         auth,
+        backups,  # before bots: POST /api/bots/import is not a bot named "import"
         bots,
         catalog,
         chat,
         devices,
         egress,
+        history,
         keyring,
         logins,
         metrics,

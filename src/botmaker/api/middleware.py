@@ -13,24 +13,27 @@ from botmaker.api.errors import error_body
 
 
 class BodySizeLimit:
-    """Refuse request bodies over ``limit`` bytes with 413, counted as they arrive."""
+    """Refuse request bodies over ``limit`` bytes with 413, counted as they arrive;
+    ``larger`` gives a few exact paths (an archive upload) a limit of their own."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
-        self.limit = limit
+        self.default = limit
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope.get("path", ""), self.default)
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = 0
-                if declared > self.limit:
-                    await self._reject(send)
+                if declared > limit:
+                    await self._reject(send, limit)
                     return
         received = 0
         response_started = False
@@ -40,8 +43,8 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise _TooLarge(self.limit)
+                if received > limit:
+                    raise _TooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -54,13 +57,13 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not response_started:
-                await self._reject(send)
+                await self._reject(send, limit)
 
-    async def _reject(self, send: Send) -> None:
+    async def _reject(self, send: Send, limit: int) -> None:
         body = json.dumps(
             error_body(
                 "payload_too_large",
-                f"the request body is larger than {self.limit} bytes",
+                f"the request body is larger than {limit} bytes",
                 "body",
             )
         ).encode()

@@ -485,7 +485,12 @@ def _restore_files(
 
 
 def import_bot(
-    svc: Services, path: Path, passphrase: str | None, new_name: str | None = None
+    svc: Services,
+    path: Path,
+    passphrase: str | None,
+    new_name: str | None = None,
+    *,
+    owner_id: str | None = None,
 ) -> tuple[BotRecord, bool]:
     """Create the archived bot here; returns (record, started).
 
@@ -515,7 +520,7 @@ def import_bot(
     if keyed:  # the bot's own key stays in the old keyring: a shared key must serve it
         deploy.require_shared_key(definition.provider, list(definition.key_tags))
     bot_id = str(uuid.uuid4())
-    record = deploy.insert(bot_id, name, definition)
+    record = deploy.insert(bot_id, name, definition, owner_id=owner_id)
     with deploy.locks.hold(bot_id):
         return _deploy_imported(deploy, record, values, archive.state_of(source["id"]))
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from botmaker.config import Settings
 from botmaker.errors import BotMakerError
+from botmaker.services.rolloutprogress import RolloutProgress
 from botmaker.services.upgrades import UpgradeService
 from botmaker.store import BotRecord
 
@@ -98,6 +99,7 @@ class RolloutService:
         self.settings: Settings = upgrades.deploy.settings
         self.store = upgrades.store
         self.runtime = upgrades.runtime
+        self.progress = RolloutProgress()  # the latest rollout, while and after it runs
 
     def note(self, action: str, target: str, **detail: Any) -> None:
         """A step of a rollout (the audited subclass records it in the audit log)."""
@@ -112,11 +114,30 @@ class RolloutService:
         max_failures: int = 0,
     ) -> dict[str, Any]:
         """Roll ``image`` (else the channel's) out to the given bots (all ready bots when
-        None): the canary, then batches, pausing once failures exceed ``max_failures``."""
-        begun = time.monotonic()
-        batch = max(1, min(batch, MAX_BATCH))
+        None): the canary, then batches, pausing once failures exceed ``max_failures``.
+        One at a time: its progress is :attr:`progress` (409 while one runs)."""
         target = image or channel_image(self.settings)
         records = self._bots(refs)
+        self.progress.begin(target, records)
+        try:
+            outcome = self._run(image, target, records, batch=batch, max_failures=max_failures)
+        except BaseException as exc:
+            self.progress.abort(exc.message if isinstance(exc, BotMakerError) else repr(exc))
+            raise
+        self.progress.finish(outcome["digest"], outcome["paused_reason"])
+        return outcome
+
+    def _run(
+        self,
+        image: str | None,
+        target: str,
+        records: list[BotRecord],
+        *,
+        batch: int,
+        max_failures: int,
+    ) -> dict[str, Any]:
+        begun = time.monotonic()
+        batch = max(1, min(batch, MAX_BATCH))
         self._fetch(target)  # a bad reference fails here, before anything changed
         digest = self.upgrades.digest_of(target)
         current = [r for r in records if is_current(r, target, digest)]
@@ -137,6 +158,8 @@ class RolloutService:
             r.id: self._unchanged(r, target, "current", f"already on {target} ({digest})")
             for r in current
         }
+        for result in results.values():
+            self.progress.result(result)
         failures = 0
         reason: str | None = None
         with self.deploy.pinned(target, digest):
@@ -148,6 +171,7 @@ class RolloutService:
                             **self._unchanged(record, target, "pending", why),
                             "batch": index,
                         }
+                        self.progress.result(results[record.id])
                     continue
                 done = self._batch(group, target, digest, index)
                 results.update((r["id"], r) for r in done)
@@ -231,6 +255,7 @@ class RolloutService:
     def _one(self, record: BotRecord, image: str, digest: str | None, index: int) -> dict[str, Any]:
         role = "canary" if index == 0 else f"batch {index}"
         started = time.time()
+        self.progress.upgrading(record.id)
         self.upgrades.event(record.id, "upgrade_started", f"to {image} ({digest}), {role}")
         try:
             with self.deploy.returns_pinned(record):  # a rollback: to the digest it ran
@@ -246,6 +271,7 @@ class RolloutService:
                 "rolled_back": False,
             }
         result = {**result, "batch": index, "started_at": started, "finished_at": time.time()}
+        self.progress.result(result)
         self.note(
             "bot.upgrade",
             record.name,

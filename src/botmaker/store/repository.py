@@ -201,6 +201,35 @@ class Store:
         )
         return [dict(row) for row in rows]
 
+    def fleet_events(
+        self,
+        *,
+        bot_ids: set[str] | None,
+        kinds: list[str] | None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Events of many bots (``bot_ids``; None: every bot), newest first, each with its
+        bot's name and without its log lines; ``kinds`` keeps those kinds only."""
+        if bot_ids is not None and not bot_ids:
+            return []
+        where = ["e.id < ?"]
+        params: list[Any] = [before_id if before_id is not None else 2**63 - 1]
+        if bot_ids is not None:
+            where.append(f"e.bot_id IN ({', '.join('?' * len(bot_ids))})")
+            params.extend(sorted(bot_ids))
+        if kinds:
+            where.append(f"e.kind IN ({', '.join('?' * len(kinds))})")
+            params.extend(kinds)
+        # Only placeholders are joined in: every value is a parameter.
+        sql = (
+            "SELECT e.id, e.bot_id, b.name AS bot_name, e.at, e.kind, e.detail, e.exit_code"  # noqa: S608
+            " FROM bot_events e JOIN bots b ON b.id = e.bot_id"
+            " WHERE " + " AND ".join(where) + " ORDER BY e.id DESC LIMIT ?"
+        )
+        rows = self.db.query(sql, (*params, limit))
+        return [dict(row) for row in rows]
+
     def latest_bot_event(self, bot_id: str, kind: str) -> dict[str, Any] | None:
         """The bot's newest event of one kind (its last ``config_changed``, say)."""
         rows = self.db.query(

@@ -70,3 +70,54 @@ def upgrade_fleet(body: FleetUpgrade, request: Request) -> FleetUpgradeResult:
         body.image, body.bots, batch=body.batch, max_failures=body.max_failures
     )
     return FleetUpgradeResult.model_validate(result)
+
+
+class RolloutBot(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    name: str
+    state: str = Field(
+        description="waiting, upgrading, then upgraded, current, rolled_back, refused, "
+        "failed or pending"
+    )
+    detail: str
+
+
+class RolloutCounts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    total: int
+    done: int
+    failed: int
+    upgrading: int
+    waiting: int
+    pending: int
+
+
+class RolloutState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    running: bool
+    image: str
+    digest: str | None
+    started_at: float
+    finished_at: float | None
+    paused_reason: str | None
+    error: str | None
+    counts: RolloutCounts
+    bots: list[RolloutBot]
+
+
+class RolloutProgressOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rollout: RolloutState | None
+
+
+@answers(
+    router,
+    "GET",
+    "/image/rollout",
+    RolloutProgressOut,
+    "The latest fleet rollout since BotMaker started: running or not, counts, each bot's state",
+    dependencies=[allow(Action.FLEET_UPGRADE)],
+)
+def rollout_progress(request: Request) -> RolloutProgressOut:
+    return RolloutProgressOut.model_validate(services(request).rollouts.progress.snapshot())
