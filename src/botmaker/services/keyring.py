@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -59,6 +60,13 @@ def _otel_env(settings: Settings) -> dict[str, str]:
     if settings.otel_disabled:
         env["OTEL_SDK_DISABLED"] = "true"
     return env
+
+
+# PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the process:
+# a child forked from a worker thread that idles out (anyio's end after 10 s idle; the
+# lifespan starts the keyring in one) was sent SIGTERM and exited 0 seconds later. Every
+# child is forked from this one thread, which lives as long as BotMaker does.
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="child-spawner")
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
@@ -261,13 +269,14 @@ def start_child(
 ) -> tuple[subprocess.Popen[bytes], dict[str, Any] | None]:
     """``python -m botmaker <args>`` as a child that dies with BotMaker, and its ready
     line (None: it died or hung, and was killed; its exit code is on the process)."""
-    process = subprocess.Popen(
+    process = _SPAWNER.submit(
+        subprocess.Popen,
         [sys.executable, "-m", "botmaker", *args],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         preexec_fn=_die_with_parent,
-    )
+    ).result()
     ready = read_ready(process, timeout)
     if ready is None:
         process.kill()
