@@ -9,6 +9,11 @@ const POLL_MS = 3000;
 const banner = document.getElementById("engine-banner");
 let current = banner ? banner.dataset.engine : "";
 
+/** The engine's state as this page last heard it: "up", "down" or "connecting". */
+export function engineState() {
+  return current;
+}
+
 /** Show the engine's state: {state: "up"|"down"|"connecting", message?}. */
 export function showEngine(engine) {
   if (!banner || !engine || !engine.state) return;

@@ -6,7 +6,7 @@ import { api, optional } from "../lib/api.js";
 import { runAction } from "../lib/action.js";
 import { renderChannelHealth } from "../lib/channelhealth.js";
 import { $, h } from "../lib/dom.js";
-import { engineError, showEngine } from "../lib/engine.js";
+import { engineError, engineState, showEngine } from "../lib/engine.js";
 import { confirmDelete } from "../lib/dialog.js";
 import * as fmt from "../lib/format.js";
 import { every, watchFleet } from "../lib/live.js";
@@ -202,9 +202,10 @@ async function refresh() {
     $("#list-error").hidden = true;
   } catch (err) {
     engineError(err);
+    // The engine down is said once, by the banner; anything else here.
     const box = $("#list-error");
     box.textContent = `Could not load the bots: ${err.message}`;
-    box.hidden = false;
+    box.hidden = err.code === "engine_unavailable";
   }
   render();
 }
@@ -262,6 +263,15 @@ if (params.get("deleted")) {
 
 const ALERTS = new Set(["died", "oom", "unhealthy", "channel_down", "budget_exceeded"]);
 const MODES = { live: "Live", polling: "Updating every 5 s", reconnecting: "Reconnecting…" };
+let streamMode = null;
+/** Green "Live" only while the stream is open and the engine answers (its statuses). */
+function showLiveState() {
+  if (streamMode === null) return;
+  const down = engineState() === "down";
+  liveState.textContent = down ? "Engine down: statuses not updating" : MODES[streamMode] || streamMode;
+  liveState.dataset.live = streamMode === "live" && !down ? "on" : "off";
+}
+document.addEventListener("enginechange", showLiveState);
 refresh().then(() => {
   watchFleet({
     onStatus: (data) => setStatus(data.id, data.status, data.name, data),
@@ -280,8 +290,8 @@ refresh().then(() => {
       }
     },
     onMode: (mode) => {
-      liveState.textContent = MODES[mode] || mode;
-      liveState.dataset.live = mode === "live" ? "on" : "off";
+      streamMode = mode;
+      showLiveState();
     },
   });
   every(10_000, pollStats);

@@ -13,6 +13,8 @@ import { keyringTrouble } from "../lib/keyring.js";
 import { mountChannelLogins } from "../lib/channellogin.js";
 import { EgressFields, MODE_LABELS } from "../lib/egress.js";
 import { LogViewer } from "../lib/logviewer.js";
+import { engineBlocks, engineNotice } from "../lib/enginenotice.js";
+import { engineError } from "../lib/engine.js";
 import { renderMarkdown } from "../lib/markdown.js";
 import * as st from "../lib/status.js";
 
@@ -21,6 +23,8 @@ const sections = $$("section.step", form);
 const stepButtons = $$("#steps button");
 const next = $("#wizard-next");
 const back = $("#wizard-back");
+const engineWarning = $("#wizard-engine");
+engineNotice(engineWarning); // from step 1 on, not only when Create fails
 
 const f = {
   name: $("#f-name"),
@@ -102,7 +106,7 @@ form.addEventListener("submit", (event) => {
   event.preventDefault();
   if (!stepValid(step)) return;
   if (step < sections.length - 1) goTo(step + 1);
-  else create();
+  else if (!engineBlocks(engineWarning)) create();
 });
 back.addEventListener("click", () => goTo(Math.max(0, step - 1)));
 stepButtons.forEach((button, i) => button.addEventListener("click", () => goTo(i)));
@@ -523,9 +527,11 @@ async function create() {
   for (const item of ["image", "create", "logs"]) setItem(item, "", "");
   $("#progress-title").focus();
   let bot;
+  let running = "image"; // the item that failed is the one marked failed
   try {
     setItem("image", "running");
     await ensureImage();
+    running = "create";
     setItem("create", "running", "validating the configuration and starting the container…");
     bot = await api("/api/bots", { method: "POST", body });
   } catch (err) {
@@ -534,7 +540,8 @@ async function create() {
       showCreateError(err);
       return;
     }
-    setItem("create", "failed", "");
+    setItem(running, "failed", "");
+    engineError(err); // the engine went down meanwhile: the banner and the notice say so
     const box = $("#progress-error");
     box.textContent = err.message;
     box.hidden = false;
