@@ -1,7 +1,9 @@
-// Imported by every page for its side effects: the theme toggle and the engine banner
-// (engine.js). Toasts and the screen-reader announcer are in notify.js.
+// Imported by every page for its side effects: the theme toggle, the engine banner
+// (engine.js) and the notification centre (inbox.js). Toasts and the screen-reader
+// announcer are in notify.js.
 
 import "./engine.js";
+import "./inbox.js";
 
 const THEME_KEY = "botmaker-theme";
 

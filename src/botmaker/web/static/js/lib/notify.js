@@ -16,6 +16,8 @@ export function announce(message) {
 
 /** A short message in the corner (kind: "ok", "error" or ""). */
 export function toast(message, kind = "") {
+  // The notification centre (inbox.js) keeps it after the toast is gone.
+  document.dispatchEvent(new CustomEvent("botmaker:toast", { detail: { message, kind } }));
   const box = document.getElementById("toasts");
   if (!box) return;
   const node = h("div", { class: `toast${kind ? ` toast-${kind}` : ""}`, role: kind === "error" ? "alert" : "status" }, message);

@@ -4,6 +4,8 @@ import "../lib/common.js";
 import { announce, toast } from "../lib/notify.js";
 import { api, optional } from "../lib/api.js";
 import { runAction } from "../lib/action.js";
+import { initBackup } from "../lib/backup.js";
+import { Bulk } from "../lib/bulk.js";
 import { renderChannelHealth } from "../lib/channelhealth.js";
 import { $, h } from "../lib/dom.js";
 import { engineError, engineState, showEngine } from "../lib/engine.js";
@@ -21,6 +23,14 @@ const cards = new Map(); // id -> {node, parts}
 let stats = {}; // id -> {cpu_percent, memory_bytes, ...}
 let statsAvailable = true;
 let loaded = false;
+const bulk = new Bulk({
+  bots,
+  list,
+  updated: (bot) => setStatus(bot.id, bot.status, bot.name, { started_at: bot.started_at }),
+  deleted: (id) => setStatus(id, null, null, { deleted: true }),
+  refresh: () => refresh(),
+});
+initBackup({ imported: () => refresh() });
 
 // -- rendering ----------------------------------------------------------------------
 
@@ -66,6 +76,7 @@ function makeCard(bot) {
     h("dl", { class: "facts" }, model.node, channel.node, uptime.node, cpu.node, memory.node, where.node, health.node),
     h("div", { class: "bot-card-actions" }, Object.values(buttons)),
   );
+  bulk.decorate(node, bot);
   node.addEventListener("click", (event) => {
     const target = event.target.closest("button[data-action]");
     if (target) act(node.dataset.botId, target.dataset.action, target);
@@ -149,6 +160,7 @@ function render() {
   list.setAttribute("aria-busy", "false");
   $("#empty-none").hidden = !loaded || bots.size > 0;
   $("#empty-filtered").hidden = bots.size === 0 || shown > 0;
+  bulk.sync();
 }
 
 // -- data -----------------------------------------------------------------------------
