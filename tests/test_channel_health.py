@@ -12,6 +12,7 @@ gathered: no call reaches the gateway (or the Bot API) while it is read.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -166,11 +167,20 @@ def _run(
     events = client.get(f"/api/bots/{bot_id}/events").json()["events"]
     (event,) = [e for e in events if e["kind"] == "channel_down"]
     assert event["detail"] == alert["detail"]
-    # Once per episode, and the gateway's verdict on the bot is unchanged (its
-    # /readyz stays ready while Telegram is only unreachable).
+    # Once per episode. The gateway stays live and ready while Telegram is only
+    # unreachable: the bot is degraded (not healthy, not unhealthy), saying which
+    # channel, in the API and, live, on the card and the page.
     time.sleep(THRESHOLD + 2)
     assert len(receiver.of_kind("channel_down")) == 1
-    assert client.get(f"/api/bots/{bot_id}").json()["status"]["summary"] == "healthy"
+    status = client.get(f"/api/bots/{bot_id}").json()["status"]
+    assert status["health"] == "healthy"
+    assert status["summary"] == "degraded", status
+    assert status["reason"].startswith(("Telegram: disconnected", "Telegram: connecting")), status
+    expect(card.locator(".badge")).to_have_text("degraded")
+    expect(card.locator(".state-reason")).to_contain_text("Telegram: ")
+    expect(bot_page.locator("#bot-badge")).to_have_text("degraded")
+    expect(bot_page.locator("#bot-badge")).to_have_class(re.compile(r"badge-warn"))
+    expect(bot_page.locator("#bot-reason")).to_contain_text("Telegram: ")
 
     # 3. Restored: it reconnects by itself; channel_up ends the episode.
     telegram.recover()
@@ -178,6 +188,9 @@ def _run(
     assert back["error"] is None
     expect(card_item).to_have_text("Telegram: connected", timeout=15_000)
     expect(page_item).to_have_text("Telegram: connected", timeout=15_000)
+    expect(card.locator(".badge")).to_have_text("healthy")
+    expect(bot_page.locator("#bot-badge")).to_have_text("healthy")
+    assert client.get(f"/api/bots/{bot_id}").json()["status"]["summary"] == "healthy"
     (up,) = _wait_for("told it is back", lambda: receiver.of_kind("channel_up"), timeout=30)
     assert up["detail"].startswith("telegram connected again after ")
     kinds = [e["kind"] for e in client.get(f"/api/bots/{bot_id}/events").json()["events"]]

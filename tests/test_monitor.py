@@ -165,7 +165,7 @@ def test_kill_and_start_by_hand_reach_sse_and_the_bot_events(
         data = json.loads(status.data)
         assert data["name"] == "alpha"
         assert data["status"]["exit_code"] == 137
-        assert data["status"]["summary"] == "exited"
+        assert data["status"]["summary"] == "crashed"  # killed by hand: not asked through BotMaker
         died = json.loads(listener.next(bot_event(bot["id"], "died")).data)
         assert died["exit_code"] == 137
         assert "standin: tick 2" in died["logs"]

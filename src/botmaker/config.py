@@ -131,7 +131,7 @@ class Settings:
     # Host TCP ports bots may connect to besides the keyring's data plane (host guard).
     bot_host_ports: tuple[int, ...] = ()
     bot_uid_base: int = 200_000
-    stop_timeout: int = 10
+    stop_timeout: int = 30
     limits: BotLimits = field(default_factory=BotLimits)
     token_ttl_seconds: int = 12 * 3600
     max_body_bytes: int = 256 * 1024
@@ -791,8 +791,11 @@ SETTINGS: tuple[Var, ...] = (
         "BOTMAKER_STOP_TIMEOUT",
         "stop_timeout",
         integer(0, 600),
-        "10",
-        "Seconds a graceful stop/restart waits before SIGKILL. Delete never waits.",
+        "30",
+        "Seconds a stop/restart waits after SIGTERM before SIGKILL. OpenClaw drains its "
+        "in-flight work first (an outbound fetch times out after 5 s, then up to 5 s for "
+        "open sockets): 3-8 s measured with a channel unreachable. A stop returns as soon "
+        "as the bot exits; delete never waits.",
     ),
     Var(
         "BOTMAKER_BOT_MEMORY",

@@ -40,6 +40,12 @@ class FakeTelegram:
     #: While set, every call is answered with this HTTP status and Telegram's error
     #: body (``fail``/``recover`` switch it): the Bot API down or refusing the bot.
     failing: int | None = None
+    #: The longest ``getUpdates`` long poll held (api.telegram.org holds the bot's own
+    #: ``timeout``, up to 50 s; short here so tests move on).
+    long_poll_cap: float = 2.0
+    #: While set, every call is held unanswered (the Bot API unreachable: the
+    #: connection opens, no answer ever comes) until ``recover``.
+    hanging: bool = False
 
     def __post_init__(self) -> None:
         self._updates: queue.Queue[dict[str, Any]] = queue.Queue()
@@ -73,6 +79,8 @@ class FakeTelegram:
                         params.update({k: v[0] for k, v in parse_qs(raw.decode()).items()})
                 method = parts[1]
                 owner.calls.append((method, params))
+                while owner.hanging:
+                    time.sleep(0.1)
                 if owner.failing is not None:
                     self.send_json(
                         owner.failing,
@@ -98,6 +106,7 @@ class FakeTelegram:
 
     def recover(self) -> None:
         self.failing = None
+        self.hanging = False
 
     def say(self, text: str, chat_id: int = 424242, user_id: int = 424242) -> None:
         """Queue a private message from a user to the bot."""
@@ -124,7 +133,7 @@ class FakeTelegram:
         if method == "getMe":
             return BOT_USER
         if method == "getUpdates":
-            timeout = min(float(params.get("timeout", 0) or 0), 2.0)
+            timeout = min(float(params.get("timeout", 0) or 0), self.long_poll_cap)
             try:
                 return [self._updates.get(timeout=timeout)] if timeout else []
             except queue.Empty:

@@ -57,7 +57,15 @@ class Open(BaseModel):
 
 class ContainerStatus(Exact):
     state: str = Field(description="created|running|restarting|paused|exited|dead|missing|…")
-    summary: str = Field(description="created|starting|healthy|unhealthy|running|stopped|…")
+    summary: str = Field(
+        description="the bot's state: starting|healthy|degraded|unhealthy|health_unknown|"
+        "stopping|restarting|stopped|crashed|crash_loop|creating|missing|paused "
+        "(services/botstate.py)"
+    )
+    reason: str = Field(
+        description="why, in words: which channel is down (degraded), why health is "
+        "unknown, the exit code of a stop or crash, who is stopping it"
+    )
     running: bool
     container_id: str | None
     exit_code: int | None
@@ -153,12 +161,21 @@ class ChannelOut(Exact):
     settings: dict[str, str]
 
 
+class LimitsOut(Exact):
+    """The bot's own container limits; null: the server's (BOTMAKER_BOT_*)."""
+
+    memory_bytes: int | None
+    cpus: float | None
+    pids: int | None
+
+
 class BotConfigOut(Exact):
     persona: PersonaOut
     template: str | None
     fallbacks: list[str]
     base_url: str | None
     heartbeat: bool
+    limits: LimitsOut
     channels: list[ChannelOut]
 
 
@@ -192,6 +209,11 @@ class BotEvent(Exact):
     detail: str
     exit_code: int | None
     logs: str | None
+    cause: str = Field(
+        description="why, in words: stop by admin, edit by admin: model, upgrade, reconcile, "
+        "oom, restart policy, … (empty when not known)"
+    )
+    actor: str | None = Field(description="the user (or token) that caused it, if one did")
 
 
 class BotEvents(Exact):
@@ -377,6 +399,28 @@ class Keys(Exact):
 
 class KeyAdded(Exact):
     key: KeyOut
+
+
+class Problem(Exact):
+    field: str = Field(description="the request field (dotted path), or body")
+    message: str = Field(description="what is wrong, the field named in words")
+
+
+class Validation(Exact):
+    valid: bool = Field(description="no problem found")
+    complete: bool = Field(description="a whole request that would be accepted as it is")
+    problems: list[Problem] = Field(description="what the request would be refused for")
+    warnings: list[Problem] = Field(description="what looks wrong but would be accepted")
+    suggestions: dict[str, str] = Field(
+        description="suggested values by field (name: from the persona's name)"
+    )
+
+
+class KeyTested(Exact):
+    ok: bool = Field(description="the provider accepted the key")
+    provider: str
+    status: int | None = Field(description="the provider's HTTP status (none: not reached)")
+    message: str = Field(description="the outcome in words (never the key)")
 
 
 class Usage(Open):

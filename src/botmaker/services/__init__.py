@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -226,7 +227,7 @@ def build_services(
         watching=health.watching,
         secrets=secrets.values,
         threshold=lambda: alerts.settings().channel_down_after_seconds,
-        publish=monitor.broadcaster.publish,
+        publish=_channels_publisher(monitor),
     )
     auth = AuditedAuthService(settings, store, audit=audit)
     stats = StatsSampler(
@@ -329,3 +330,15 @@ def _keyring_problem(status: dict[str, object]) -> str:
     if status.get("locked"):
         return "the keyring is locked: its master key (or passphrase) is missing or wrong"
     return str(status.get("message") or "the keyring does not answer")
+
+
+def _channels_publisher(monitor: Monitor) -> Callable[[str, dict[str, Any]], None]:
+    """The channel watch's messages to every live page; a bot's changed channels also
+    change its state (``degraded``), published with them."""
+
+    def publish(event: str, data: dict[str, Any]) -> None:
+        monitor.broadcaster.publish(event, data)
+        if event == "channels" and isinstance(data.get("id"), str):
+            monitor.publish_state(data["id"])
+
+    return publish

@@ -117,7 +117,9 @@ def _move_held(
         if record.definition.keyring:
             deploy.render(record, "migrate")  # the proxy's address as bots on ``target`` reach it
             rendered = True
-        deploy.restore_container(record)  # created on ``target``, started if it should run
+        deploy.restore_container(
+            record, "runtime migration"
+        )  # created on ``target``, started if it should run
         if run:
             _wait_running(svc.runtime, name, timeout)
     except BotMakerError as exc:

@@ -34,6 +34,8 @@ from botmaker.config import Settings
 from botmaker.errors import BotMakerError, NotFound
 from botmaker.runtime.base import MISSING, Backend, EventStream, RuntimeEvent, RuntimeStatus
 from botmaker.services.bots import BotService, uptime
+from botmaker.services.bots.views import BotView
+from botmaker.services.botstate import Operation
 from botmaker.services.crashloop import CrashLoopWatch, reason_lines
 from botmaker.services.loop import BackgroundLoop
 from botmaker.store import Store
@@ -48,6 +50,8 @@ _STATUS_ACTIONS = frozenset(
 )
 _SIMPLE_KINDS = {"create": "created", "start": "started", "restart": "restarted"}
 _HEALTH_KINDS = frozenset({"healthy", "unhealthy", "starting"})
+#: Operations during which a container's exit is the operation's, not a crash.
+_ENDS_A_RUN = frozenset({"stop", "restart", "recreate", "remove"})
 MAX_LOG_BYTES = 64 * 1024
 
 
@@ -275,6 +279,7 @@ class Monitor:
         if self.loop.started:
             return
         self.bots.health.add_listener(self._on_health)
+        self.bots.deploy.operations.listeners.append(self._publish_status)
         self.loop.start()
         self.crashloops.start()
 
@@ -282,6 +287,8 @@ class Monitor:
         self.loop.request_stop()
         self.crashloops.stop()
         self.bots.health.remove_listener(self._on_health)
+        with contextlib.suppress(ValueError):
+            self.bots.deploy.operations.listeners.remove(self._publish_status)
         with self._stream_lock:
             stream = self._stream
         if stream is not None:
@@ -386,7 +393,19 @@ class Monitor:
             return
         recorded: dict[str, Any] | None = None
         if action in _SIMPLE_KINDS:
-            recorded = self._record(event.bot_id, _SIMPLE_KINDS[action], event.at, "")
+            operation = self._operation(event)
+            if operation is None and action == "start" and self._restarted_by_policy(event):
+                cause = "restart policy"
+            else:
+                cause = operation.cause if operation else ""
+            recorded = self._record(
+                event.bot_id,
+                _SIMPLE_KINDS[action],
+                event.at,
+                "",
+                cause=cause,
+                actor=operation.actor if operation else None,
+            )
             if action == "start":
                 self.crashloops.loops.started(event.bot_id, event.at)
         elif action == "die":
@@ -400,9 +419,12 @@ class Monitor:
                 event.at,
                 "out of memory: the kernel killed a process of the bot",
                 logs=self._last_lines(event.container_id),
+                cause="oom",
             )
         elif action == "health_status" and event.health in _HEALTH_KINDS:
-            recorded = self._record(event.bot_id, event.health, event.at, "Docker health check")
+            recorded = self._record(
+                event.bot_id, event.health, event.at, "Docker health check", cause="health check"
+            )
         elif action == "destroy":
             self._stop_requested.pop(event.container_id, None)
         if recorded is not None:
@@ -417,19 +439,38 @@ class Monitor:
         crash loop, a stop or removal ends one."""
         bot_id, code = event.bot_id, event.exit_code
         asked = self._stop_requested.pop(event.container_id, None)
-        stopping = asked is not None and time.monotonic() - asked < self.settings.stop_timeout + 30
+        operation = self._operation(event)
+        stopping = (
+            asked is not None and time.monotonic() - asked < self.settings.stop_timeout + 30
+        ) or (operation is not None and operation.kind in _ENDS_A_RUN)
+        cause, actor = (operation.cause, operation.actor) if operation else ("", None)
         container = self.runtime.status(event.container_id)
         logs: str | None = None
         if container.state in ("removing", "missing"):
-            recorded = self._record(bot_id, "stopped", event.at, "container removed", code)
+            recorded = self._record(
+                bot_id, "stopped", event.at, "container removed", code, cause=cause, actor=actor
+            )
         elif stopping or code in (0, 143):
-            recorded = self._record(bot_id, "stopped", event.at, f"exit code {code}", code)
+            detail = f"exit code {code}"
+            if code == 137:  # SIGKILL after the stop timeout: still a stop, said as one
+                detail += f" (killed after the {self.settings.stop_timeout} s stop timeout)"
+            recorded = self._record(
+                bot_id, "stopped", event.at, detail, code, cause=cause or "stop", actor=actor
+            )
         else:
             detail = f"exited with code {code}"
             if container.oom_killed:
                 detail += " (out of memory)"
             logs = self._settled_lines(event.container_id, until=event.at)
-            recorded = self._record(bot_id, "died", event.at, detail, code, logs=logs)
+            recorded = self._record(
+                bot_id,
+                "died",
+                event.at,
+                detail,
+                code,
+                logs=logs,
+                cause="oom" if container.oom_killed else "",
+            )
         if recorded is not None:
             self.broadcaster.publish("event", recorded)
         if stopping or container.state in ("removing", "missing"):
@@ -449,10 +490,31 @@ class Monitor:
         exit_code: int | None = None,
         *,
         logs: str | None = None,
+        cause: str = "",
+        actor: str | None = None,
     ) -> dict[str, Any] | None:
         return self.store.add_bot_event(
-            bot_id, kind=kind, at=at, detail=detail, exit_code=exit_code, logs=logs
+            bot_id,
+            kind=kind,
+            at=at,
+            detail=detail,
+            exit_code=exit_code,
+            logs=logs,
+            cause=cause,
+            actor=actor,
         )
+
+    def _operation(self, event: RuntimeEvent) -> Operation | None:
+        """BotMaker's operation behind an engine event of a bot, if one."""
+        if not event.bot_id:
+            return None
+        at = event.at if event.at else time.time()
+        return self.bots.deploy.operations.behind(event.bot_id, at)
+
+    def _restarted_by_policy(self, event: RuntimeEvent) -> bool:
+        """A start nobody here asked for, of a container that had run before."""
+        status = self.runtime.status(event.container_id)
+        return bool(status.restart_count)
 
     def _settled_lines(self, container: str, until: float | None) -> str | None:
         """The last lines of a run that just ended at ``until``: only what it logged
@@ -492,11 +554,33 @@ class Monitor:
                 {"id": bot_id, "name": None, "deleted": True, "status": MISSING.to_dict()},
             )
             return
-        self._publish_view(view.record.id, view.record.name, view.status)
+        self._publish_view(view)
 
-    def _publish_view(self, bot_id: str, name: str, status: RuntimeStatus) -> None:
+    def publish_state(self, bot_id: str) -> None:
+        """Publish the bot's state after something other than its container changed (its
+        channels): from the cached status when the cache has it, else one inspect."""
+        live, entries, unknown = self.bots.statuses.snapshot()
+        status = entries.get(bot_id)
+        if not live or status is None or bot_id in unknown:
+            self._publish_status(bot_id)
+            return
+        try:
+            record = self.store.get_bot(bot_id)
+        except NotFound:
+            return
+        queries = self.bots.queries
+        self._publish_view(queries.view(record, queries.status_of(record, status)))
+
+    def _publish_view(self, view: BotView) -> None:
+        """The bot's state (``services/botstate``) to every live page."""
         self.broadcaster.publish(
-            "status", {"id": bot_id, "name": name, "status": status.to_dict(), **uptime(status)}
+            "status",
+            {
+                "id": view.record.id,
+                "name": view.record.name,
+                "status": view.status_dict(),
+                **uptime(view.status),
+            },
         )
 
     # -- health -----------------------------------------------------------------------
@@ -510,7 +594,11 @@ class Monitor:
             record = self.store.get_bot(bot_id)
         except NotFound:
             return
-        recorded = self._record(bot_id, verdict, time.time(), status.detail or "")
+        recorded = self._record(
+            bot_id, verdict, time.time(), status.detail or "", cause="health probe"
+        )
         if recorded is not None:
             self.broadcaster.publish("event", recorded)
-        self._publish_view(bot_id, record.name, status)
+        self._publish_view(
+            self.bots.queries.view(record, self.bots.queries.status_of(record, status))
+        )

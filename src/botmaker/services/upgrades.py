@@ -25,6 +25,7 @@ from typing import Any
 from botmaker.errors import BotMakerError, Conflict
 from botmaker.runtime.base import Backend
 from botmaker.runtime.policy import container_name
+from botmaker.services.botstate import cause_by
 from botmaker.services.deploy import Deployer
 from botmaker.services.deploy.preflight import Preflight, Preflighter
 from botmaker.services.health import probe
@@ -115,7 +116,7 @@ class UpgradeService:
         try:
             if flight is not None:
                 self.preflight.adopt(record, flight, image)
-            self.deploy.recreate(record)
+            self.deploy.recreate(record, *cause_by("upgrade", f"to {image}"))
             healthy, detail = self._wait_healthy(record)
         except BotMakerError as exc:
             healthy, detail = False, exc.message
@@ -141,7 +142,7 @@ class UpgradeService:
             f"not healthy on {image} within {self.timeout:g} s ({why}); rolled back to {old.image}"
         )
         try:
-            self.deploy.recreate(record)
+            self.deploy.recreate(record, *cause_by("upgrade", f"rolled back to {old.image}"))
             digest = old.image_digest or self.digest_of(old.image)
             self.store.update_bot(old.id, image_digest=digest)
         except BotMakerError as exc:

@@ -244,4 +244,13 @@ MIGRATIONS: list[Migration] = [
         "users, teams, per-bot grants, API tokens and passkeys; bots get an owner and a team",
         _users,
     ),
+    (
+        9,
+        "bot events say why and who: the cause (edit by admin: model, upgrade, reconcile, "
+        "oom, ...) and the acting user",
+        """
+        ALTER TABLE bot_events ADD COLUMN cause TEXT NOT NULL DEFAULT '';
+        ALTER TABLE bot_events ADD COLUMN actor TEXT;
+        """,
+    ),
 ]

@@ -160,17 +160,21 @@ class Store:
         detail: str = "",
         exit_code: int | None = None,
         logs: str | None = None,
+        cause: str = "",
+        actor: str | None = None,
         keep: int = 1000,
     ) -> dict[str, Any] | None:
         """Record an event of a bot that still has a row (None if it has none).
 
+        ``cause``: why it happened, in words (``edit by admin: model``, ``upgrade``,
+        ``reconcile``, ``oom``); ``actor``: who did it, when a user or token did.
         Only the latest ``keep`` events of each bot are kept.
         """
         with self.db.write() as conn:
             cursor = conn.execute(
-                "INSERT INTO bot_events (bot_id, at, kind, detail, exit_code, logs)"
-                " SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM bots WHERE id = ?)",
-                (bot_id, at, kind, detail, exit_code, logs, bot_id),
+                "INSERT INTO bot_events (bot_id, at, kind, detail, exit_code, logs, cause, actor)"
+                " SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM bots WHERE id = ?)",
+                (bot_id, at, kind, detail, exit_code, logs, cause, actor, bot_id),
             )
             if cursor.rowcount == 0:
                 return None
@@ -188,6 +192,8 @@ class Store:
             "detail": detail,
             "exit_code": exit_code,
             "logs": logs,
+            "cause": cause,
+            "actor": actor,
         }
 
     def bot_events(
@@ -195,7 +201,7 @@ class Store:
     ) -> list[dict[str, Any]]:
         """A bot's events, newest first; ``before_id`` pages back."""
         rows = self.db.query(
-            "SELECT id, bot_id, at, kind, detail, exit_code, logs FROM bot_events"
+            "SELECT id, bot_id, at, kind, detail, exit_code, logs, cause, actor FROM bot_events"
             " WHERE bot_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
             (bot_id, before_id if before_id is not None else 2**63 - 1, limit),
         )
@@ -223,7 +229,8 @@ class Store:
             params.extend(kinds)
         # Only placeholders are joined in: every value is a parameter.
         sql = (
-            "SELECT e.id, e.bot_id, b.name AS bot_name, e.at, e.kind, e.detail, e.exit_code"  # noqa: S608
+            "SELECT e.id, e.bot_id, b.name AS bot_name, e.at, e.kind, e.detail, e.exit_code,"  # noqa: S608
+            " e.cause, e.actor"
             " FROM bot_events e JOIN bots b ON b.id = e.bot_id"
             " WHERE " + " AND ".join(where) + " ORDER BY e.id DESC LIMIT ?"
         )
@@ -233,7 +240,7 @@ class Store:
     def latest_bot_event(self, bot_id: str, kind: str) -> dict[str, Any] | None:
         """The bot's newest event of one kind (its last ``config_changed``, say)."""
         rows = self.db.query(
-            "SELECT id, bot_id, at, kind, detail, exit_code, logs FROM bot_events"
+            "SELECT id, bot_id, at, kind, detail, exit_code, logs, cause, actor FROM bot_events"
             " WHERE bot_id = ? AND kind = ? ORDER BY id DESC LIMIT 1",
             (bot_id, kind),
         )

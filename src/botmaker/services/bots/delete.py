@@ -14,6 +14,7 @@ import logging
 
 from botmaker.errors import BotMakerError
 from botmaker.runtime.policy import container_name
+from botmaker.services.botstate import cause_by
 from botmaker.services.deploy import Deployer
 from botmaker.store import BotRecord
 
@@ -46,7 +47,8 @@ class DeleteBot:
                 self._unmark(record, previous)  # keyring down: nothing deleted
                 raise
             try:
-                deploy.runtime.remove(container_name(record.id))
+                with deploy.operations.running(record.id, "remove", *cause_by("delete")):
+                    deploy.runtime.remove(container_name(record.id))
             except BotMakerError:
                 if not keyed:  # engine down: nothing deleted, the bot stays as it was
                     self._unmark(record, previous)

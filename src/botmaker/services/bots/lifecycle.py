@@ -17,7 +17,8 @@ class Lifecycle:
 
     def start(self, ref: str) -> BotRecord:
         deploy = self.deploy
-        with deploy.locks.hold(deploy.store.find_bot(ref).id):
+        bot_id = deploy.store.find_bot(ref).id
+        with deploy.locks.hold(bot_id), deploy.operations.running(bot_id, "start"):
             record = deploy.want(deploy.ready(ref), "running")
             if self._missing(record):
                 deploy.images.ensure(record.image)
@@ -26,9 +27,12 @@ class Lifecycle:
             return record
 
     def stop(self, ref: str) -> BotRecord:
+        """Stop the bot: SIGTERM, then ``BOTMAKER_STOP_TIMEOUT`` seconds for OpenClaw to
+        drain its work and exit before the engine kills it. The bot shows ``stopping``
+        at once and ``stopped`` after, whatever its exit code."""
         deploy = self.deploy
         record = deploy.ready(ref)
-        with deploy.locks.hold(record.id):
+        with deploy.locks.hold(record.id), deploy.operations.running(record.id, "stop"):
             record = deploy.want(record, "stopped")
             if not self._missing(record):
                 deploy.runtime.stop(container_name(record.id), deploy.settings.stop_timeout)
@@ -37,7 +41,7 @@ class Lifecycle:
     def restart(self, ref: str) -> BotRecord:
         deploy = self.deploy
         record = deploy.ready(ref)
-        with deploy.locks.hold(record.id):
+        with deploy.locks.hold(record.id), deploy.operations.running(record.id, "restart"):
             if self._missing(record):
                 return self.start(record.id)
             record = deploy.want(record, "running")

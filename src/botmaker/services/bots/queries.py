@@ -13,6 +13,7 @@ from botmaker.openclaw.render import GATEWAY_TOKEN_FILE
 from botmaker.runtime.base import MISSING, LogChunk, LogStream, RuntimeStatus
 from botmaker.runtime.policy import container_name
 from botmaker.services.bots.views import BotView
+from botmaker.services.botstate import Probing
 from botmaker.services.channels import ChannelBook
 from botmaker.services.configdiff import CONFIG_CHANGED
 from botmaker.services.crashloop import CrashLoops
@@ -30,6 +31,8 @@ class BotQueries:
         self.runtime = deploy.runtime
         self.secrets = deploy.secrets
         self.health = deploy.health
+        self.operations = deploy.operations
+        self.probes_on = deploy.settings.health_interval > 0
         self.statuses = statuses  # fed by the monitor's event stream
         self.crashloops = CrashLoops()  # fed by the monitor too
         self.channels = ChannelBook()  # fed by the channel watch
@@ -38,13 +41,36 @@ class BotQueries:
     def list(self) -> list[BotView]:
         statuses = self.statuses.current()  # kept by the event stream, else one engine call
         return [
-            BotView(
-                record,
-                self.status_of(record, statuses.get(record.id)),
-                channel_status=self.channels.report(record.id),
-            )
+            self.view(record, self.status_of(record, statuses.get(record.id)))
             for record in self.store.list_bots()
         ]
+
+    def view(
+        self,
+        record: BotRecord,
+        status: RuntimeStatus,
+        secret_names: builtins.list[str] | None = None,
+    ) -> BotView:
+        """The bot as callers see it, its state weighed from every source
+        (``services/botstate``): the engine's status (with health), what was asked, the
+        operation under way, its channels, whether it is probed."""
+        return BotView(
+            record,
+            status,
+            secret_names,
+            self.channels.report(record.id),
+            operation=self.operations.current(record.id),
+            probing=self.probing(record),
+        )
+
+    def probing(self, record: BotRecord) -> Probing:
+        if not self.probes_on:
+            return Probing(False, "health probes are off (BOTMAKER_HEALTH_INTERVAL=0)")
+        if not self.health.watching(record.id):
+            return Probing(
+                False, "BotMaker does not probe it: its image has no OpenClaw gateway it knows"
+            )
+        return Probing(True)
 
     def names(self) -> dict[str, str]:
         """Bot names by id (no engine call)."""
@@ -53,12 +79,7 @@ class BotQueries:
     def get(self, ref: str) -> BotView:
         record = self.store.find_bot(ref)
         status = self.runtime.status(container_name(record.id))
-        return BotView(
-            record,
-            self.status_of(record, status),
-            self.secrets.names(record.id),
-            self.channels.report(record.id),
-        )
+        return self.view(record, self.status_of(record, status), self.secrets.names(record.id))
 
     def live(self, bot_id: str) -> BotView:
         """A bot with its live status (one inspect, also cached), without its secret names."""
@@ -70,9 +91,7 @@ class BotQueries:
             raise
         status = self.runtime.status(container_name(record.id))
         self.statuses.put(record.id, status, token)
-        return BotView(
-            record, self.status_of(record, status), channel_status=self.channels.report(record.id)
-        )
+        return self.view(record, self.status_of(record, status))
 
     def events(self, ref: str, *, limit: int, before: int | None) -> builtins.list[dict[str, Any]]:
         """A bot's recorded events, newest first (``before``: an event id, to page back)."""
@@ -105,9 +124,27 @@ class BotQueries:
             raise NotFound(f"bot {record.name} has no gateway token", field="id")
         return token
 
-    def logs(self, ref: str, *, tail: int, follow: bool) -> LogStream:
+    def logs(
+        self,
+        ref: str,
+        *,
+        tail: int,
+        follow: bool,
+        since: float | None = None,
+        until: float | None = None,
+        timestamps: bool = False,
+    ) -> LogStream:
+        """The bot's container's output; ``since``/``until`` bound it in time (seconds
+        since the epoch), ``timestamps`` starts each line with the engine's time."""
         record = self.store.find_bot(ref)
-        stream = self.runtime.logs(container_name(record.id), tail=tail, follow=follow)
+        stream = self.runtime.logs(
+            container_name(record.id),
+            tail=tail,
+            follow=follow,
+            since=since,
+            until=until,
+            timestamps=timestamps,
+        )
         return CountedStream(stream, self.log_streams)
 
     def status_of(self, record: BotRecord, status: RuntimeStatus | None) -> RuntimeStatus:

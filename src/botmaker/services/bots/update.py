@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
+from botmaker.definition import BotDefinition
 from botmaker.errors import BotMakerError, NotFound
 from botmaker.openclaw.render import API_KEY_FILE
+from botmaker.services.botedit import needs_recreate, settings_changes
+from botmaker.services.botstate import cause_by
 from botmaker.services.definitions import apply_update, patch_secret_files
 from botmaker.services.deploy import Deployer, run_all
 from botmaker.services.schemas import BotUpdate
@@ -34,6 +38,9 @@ class UpdateBot:
         keyed = old.definition.keyring
         definition = apply_update(old, patch, set(deploy.secrets.names(old.id)))
         new_files = patch_secret_files(patch)
+        changes = settings_changes(old.definition, definition)
+        if keyed and changes and not needs_recreate(changes, sorted(new_files)):
+            return self._regrant(old, definition)
         new_key = new_files.pop(API_KEY_FILE, None) if keyed else None
         old_values = {name: deploy.secrets.read(old.id, name) for name in new_files}
         recreating = False  # the old container is untouched until validation passed
@@ -53,13 +60,31 @@ class UpdateBot:
             deploy.render(record, "edit")
             record = deploy.validated(record)
             recreating = True
-            deploy.recreate(record)
+            deploy.recreate(
+                record, *cause_by("edit", _changed(changes, sorted(patch_secret_files(patch))))
+            )
         except BaseException:
             self._undo(old, old_values, recreate=recreating, added_key=added)
             raise
         if added is not None and old.definition.key_id:
             self._forget_key(old.definition.key_id)
         log.info("updated bot %s (%s)", record.name, record.id)
+        return record
+
+    def _regrant(self, old: BotRecord, definition: BotDefinition) -> BotRecord:
+        """An edit the keyring alone applies (a budget): the row and the bot's grant, in
+        force at once; no new rendering, no new container."""
+        deploy = self.deploy
+        record = deploy.store.update_bot(old.id, definition=definition)
+        try:
+            deploy.keyring.client.put_bot(old.id, **deploy.grant(record))
+        except BaseException:
+            run_all(
+                [lambda: deploy.store.update_bot(old.id, definition=old.definition)],
+                f"rollback of bot {old.id} budget",
+            )
+            raise
+        log.info("updated bot %s (%s): budget", record.name, record.id)
         return record
 
     def _forget_key(self, key_id: str) -> None:
@@ -89,7 +114,7 @@ class UpdateBot:
         if added_key is not None:
             steps.insert(1, lambda: self._forget_key(added_key))
         if recreate:
-            steps.append(lambda: deploy.recreate(old))
+            steps.append(lambda: deploy.recreate(old, *cause_by("edit undone")))
         run_all(steps, f"rollback of bot {old.id} update")
 
     def _restore_secrets(self, old: BotRecord, values: dict[str, str | None]) -> None:
@@ -98,3 +123,11 @@ class UpdateBot:
                 self.deploy.secrets.remove_one(old.id, name)
             else:
                 self.deploy.secrets.write_all(old.id, {name: value}, uid=old.uid, gid=old.uid)
+
+
+def _changed(changes: list[dict[str, Any]], secrets: list[str]) -> str:
+    """What an edit changed, in words: setting names and rotated secret names (never a
+    value)."""
+    names = [str(change["field"]) for change in changes] + [f"{name} (rotated)" for name in secrets]
+    shown = ", ".join(names[:6])
+    return f"{shown}, +{len(names) - 6} more" if len(names) > 6 else shown

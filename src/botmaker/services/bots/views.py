@@ -10,6 +10,7 @@ from typing import Any
 
 from botmaker.runtime.base import RuntimeStatus
 from botmaker.runtime.policy import container_name
+from botmaker.services.botstate import PROBED, Operation, Probing, state_of
 from botmaker.store import BotRecord
 
 
@@ -22,6 +23,22 @@ class BotView:
     secret_names: list[str] | None = None
     #: Its channel accounts as its gateway last reported them (``ChannelBook.report``).
     channel_status: dict[str, Any] | None = None
+    #: What BotMaker is doing to it now (a stop under way shows ``stopping``).
+    operation: Operation | None = None
+    probing: Probing = PROBED
+
+    def status_dict(self) -> dict[str, Any]:
+        """The engine's status with the bot's state (``summary``, ``reason``) on top:
+        the one model every page, the live stream and the API show."""
+        body = self.status.to_dict()
+        body["summary"], body["reason"] = state_of(
+            self.status,
+            desired=self.record.desired,
+            operation=self.operation,
+            channels=self.channel_status if self.status.running else None,
+            probing=self.probing,
+        )
+        return body
 
     def to_dict(self) -> dict[str, Any]:
         r, definition = self.record, self.record.definition
@@ -40,7 +57,7 @@ class BotView:
             "container_id": r.container_id,
             "state": r.state,
             "desired": r.desired,
-            "status": self.status.to_dict(),
+            "status": self.status_dict(),
             **uptime(self.status),
             "channel_status": self.channel_status if self.status.running else None,
             "keyring": definition.keyring,
@@ -61,6 +78,7 @@ class BotView:
                 "fallbacks": list(definition.fallbacks),
                 "base_url": definition.base_url,
                 "heartbeat": definition.heartbeat,
+                "limits": definition.limits.model_dump(),
                 "channels": [
                     {
                         "type": c.type,

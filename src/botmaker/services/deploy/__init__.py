@@ -31,6 +31,7 @@ from botmaker.openclaw.render import GatewayAccess, render_files, ui_base_path
 from botmaker.runtime.base import Backend, ContainerSpec
 from botmaker.runtime.policy import BotIdentity, bot_container_spec, container_name
 from botmaker.secrets import SecretStore
+from botmaker.services.botstate import Operations, cause_by
 from botmaker.services.configdiff import CONFIG_CHANGED, CONFIG_FILE, config_diff
 from botmaker.services.definitions import bot_config
 from botmaker.services.deploy.check import CheckResult, ConfigCheck
@@ -82,6 +83,8 @@ class Deployer:
         self.steps = steps
         self.check = ConfigCheck(settings, runtime)
         self.egress: EgressService | None = None  # set by build_services
+        #: What is being done to each bot now, and why (the state and events show it).
+        self.operations = Operations()
         self._pins: dict[str, list[str]] = {}  # image reference -> exact images (``pinned``)
         # bot id -> [its previous image, that image's digest, armed] (``returns_pinned``)
         self._returns: dict[str, list[Any]] = {}
@@ -176,12 +179,15 @@ class Deployer:
         diff = config_diff(before, after, known=self.secrets.values(record.id))
         if diff is None:
             return None
+        cause, actor = cause_by(source)
         return self.store.add_bot_event(
             record.id,
             kind=CONFIG_CHANGED,
             at=time.time(),
             detail=f"{CONFIG_FILE} changed ({source}): {diff.summary}",
             logs=diff.text,
+            cause=cause,
+            actor=actor,
         )
 
     def validate(self, record: BotRecord) -> CheckResult:
@@ -271,6 +277,7 @@ class Deployer:
             facts={"provider": record.provider, "model": record.model, "channel": record.channel},
             state_folder=self.state.folder(record.id),
             **self._egress_identity(),
+            **record.definition.limits.model_dump(),
         )
         return bot_container_spec(identity, self.settings, self.secrets.folder(record.id))
 
@@ -288,17 +295,25 @@ class Deployer:
         container_id = self.runtime.create(self.container_spec(record))
         return self.store.update_bot(record.id, container_id=container_id)
 
-    def restore_container(self, record: BotRecord) -> None:
+    def restore_container(self, record: BotRecord, cause: str = "reconcile") -> None:
         """Recreate the missing container of a ready bot from its configuration, and start
         it unless the bot was last stopped on purpose."""
         self.images.ensure(record.image)
-        record = self.create_container(record)
-        if record.desired == "running":
-            self.runtime.start(container_name(record.id))
+        with self.operations.running(record.id, "recreate", cause, None):
+            record = self.create_container(record)
+            if record.desired == "running":
+                self.runtime.start(container_name(record.id))
 
-    def recreate(self, record: BotRecord) -> None:
+    def recreate(
+        self, record: BotRecord, cause: str | None = None, actor: str | None = None
+    ) -> None:
         """Replace the bot's container with one of its current configuration, and start
-        it: an edit or upgrade proves the new configuration by running it."""
+        it: an edit or upgrade proves the new configuration by running it. ``cause``
+        (``edit by admin: model``, ``upgrade``) goes on the events it leads to."""
+        with self.operations.running(record.id, "recreate", cause, actor):
+            self._recreate(record)
+
+    def _recreate(self, record: BotRecord) -> None:
         self.runtime.ensure_network()
         self.steps.step("recreate", record.id)
         container_id = self.runtime.recreate(self.container_spec(record))  # Swarm: in place
@@ -356,8 +371,8 @@ class Deployer:
         keys = [k for k in self.keyring.client.list_keys(provider=provider) if k.bot_id is None]
         if not [k for k in keys if not k.tags or set(k.tags) & set(tags)]:
             raise InvalidInput(
-                f"the keyring has no key for provider {provider}: add one (POST /api/keys, "
-                "botmaker keys add) or give secrets.api_key",
+                f"the keyring has no key for provider {provider}: add one (the Keys page, "
+                "POST /api/keys or botmaker keys add) or give the bot its own API key",
                 field="secrets.api_key",
             )
 

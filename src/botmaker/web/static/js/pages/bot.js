@@ -5,6 +5,7 @@ import { announce, toast } from "../lib/notify.js";
 import { runAction } from "../lib/action.js";
 import { api, ApiError, optional } from "../lib/api.js";
 import { lineChart } from "../lib/chart.js";
+import { chosenRange, rangeControl, rangeSeries } from "../lib/statsrange.js";
 import { $, dl, h } from "../lib/dom.js";
 import { ChatPanel } from "../lib/chat.js";
 import { renderChannelHealth } from "../lib/channelhealth.js";
@@ -12,6 +13,7 @@ import { mountChannelLogins } from "../lib/channellogin.js";
 import { showDiagnosis } from "../lib/diagnosis.js";
 import { confirmDelete } from "../lib/dialog.js";
 import { EGRESS_DENIED, mountEgress } from "../lib/egress.js";
+import { mountBotEdit, mountExport, mountImage, mountRenderedConfig } from "../lib/botedit.js";
 import { clearErrors, listOf, showApiError } from "../lib/fields.js";
 import * as fmt from "../lib/format.js";
 import { every, watchFleet } from "../lib/live.js";
@@ -29,6 +31,8 @@ let bot = null;
 let catalog = { providers: [], channels: [] };
 let viewer = null;
 let egress = null; // the Network access panel
+let edit = null; // provider, channel, limits, budget settings and the live preview (lib/botedit.js)
+let tools = null; // the Image, Export and openclaw.json cards
 
 const c = {
   personaName: $("#c-persona-name"),
@@ -59,6 +63,9 @@ function renderHead() {
   $("#bot-channels").textContent = (bot.channels || [bot.channel]).join(", ");
   renderChannelHealth($("#bot-channel-health"), st.isUp(bot.status) ? bot.channel_status : null);
   st.badge(bot.status, $("#bot-badge"));
+  const reason = st.reason(bot.status);
+  $("#bot-reason").textContent = reason;
+  $("#bot-reason").hidden = !reason || st.summaryOf(bot.status) === "healthy";
   renderUptime();
   const up = st.isUp(bot.status);
   const creating = bot.state === "creating";
@@ -120,10 +127,25 @@ function setStatus(status, extra = {}) {
   if (before !== after) diagnoseIfLooping();
 }
 
+/** The Image, Export and openclaw.json cards (lib/botedit.js); refresh(bot) after a change. */
+function mountTools() {
+  const image = mountImage($("#image-card"), { base, canEdit: can.has("bot.edit"), onChange: reload });
+  if (can.has("admin.backup")) mountExport($("#export-card"), { botId, name: bot.name });
+  else $("#export-card").hidden = true;
+  const rendered = mountRenderedConfig($("#rendered-card"), { base });
+  return {
+    refresh(current) {
+      image.fill(current);
+      rendered.refresh();
+    },
+  };
+}
+
 async function reload() {
   try {
     bot = await api(base);
     showError("");
+    if (tools) tools.refresh(bot);
     renderHead();
     ensureLogs();
   } catch (err) {
@@ -187,7 +209,7 @@ let logsContainer = null; // the container the viewer follows (or last followed)
 /** Follow the bot's container again if the stream ended: all of a new container's log,
  *  only the last lines of a restarted one (they were shown before). */
 function ensureLogs() {
-  if (!viewer || !viewer.ended || !bot || !st.isUp(bot.status)) return;
+  if (!viewer || !viewer.ended || viewer.searching || !bot || !st.isUp(bot.status)) return;
   const container = bot.status.container_id || null;
   const fresh = container !== logsContainer;
   logsContainer = container;
@@ -196,7 +218,7 @@ function ensureLogs() {
 }
 
 function startLogs() {
-  viewer = new LogViewer($("#bot-logs"), { name: bot.name, label: `Logs of ${bot.name}` });
+  viewer = new LogViewer($("#bot-logs"), { name: bot.name, label: `Logs of ${bot.name}`, search: true });
   viewer.onEnd = (reason) => window.setTimeout(ensureLogs, reason === "error" ? 3000 : 500);
   logsContainer = bot.status.container_id || null;
   viewer.connect(`${base}/logs?tail=200`);
@@ -242,6 +264,7 @@ function fillConfig() {
   const provider = catalog.providers.find((p) => p.id === bot.provider);
   $("#c-model-options").replaceChildren(...(provider ? provider.models : []).map((m) => h("option", { value: m })));
   initial = formValues();
+  if (edit) edit.fill(bot);
 }
 
 function buildPatch() {
@@ -264,7 +287,8 @@ configForm.addEventListener("submit", async (event) => {
   event.preventDefault();
   clearErrors(configForm, $("#config-error"), $("#config-ok"));
   if (!configForm.reportValidity()) return;
-  const patch = buildPatch();
+  const patch = { ...buildPatch(), ...(edit ? edit.patch() : {}) };
+  if (edit) edit.cancel();
   if (Object.keys(patch).length === 0) {
     $("#config-ok").textContent = "Nothing changed.";
     $("#config-ok").hidden = false;
@@ -279,10 +303,14 @@ configForm.addEventListener("submit", async (event) => {
 
 /** The bot as the edit left it: the form, the header, and the logs of a new container. */
 function applied(updated) {
+  const restarted = !bot || updated.container_id !== bot.container_id;
   bot = updated;
   fillConfig();
   renderHead();
-  $("#config-ok").textContent = "Applied: the bot restarted with the new configuration.";
+  if (tools) tools.refresh(bot);
+  $("#config-ok").textContent = restarted
+    ? "Applied: the bot restarted with the new configuration."
+    : "Applied: the keyring enforces it now; the bot kept running.";
   $("#config-ok").hidden = false;
   announce(`${bot.name}: configuration applied`);
   if (viewer && bot.status.container_id !== logsContainer) {
@@ -300,24 +328,19 @@ configForm.addEventListener("reset", (event) => {
 
 // -- stats ----------------------------------------------------------------------------------------
 
-function rates(points, key) {
-  const out = [];
-  for (let i = 1; i < points.length; i += 1) {
-    const dt = (points[i].t - points[i - 1].t) / 1000;
-    const a = points[i - 1][key];
-    const b = points[i][key];
-    if (dt > 0 && Number.isFinite(a) && Number.isFinite(b)) out.push([points[i].t, Math.max(0, (b - a) / dt)]);
-  }
-  return out;
-}
+let statsRange = chosenRange();
+let statsAsked = 0; // the latest request wins when the range changes mid-flight
 
 async function loadStats() {
   let data;
+  const asked = ++statsAsked;
+  const range = statsRange;
   try {
-    data = await optional(`${base}/stats`);
+    data = await optional(`${base}/stats?hours=${range.hours}`);
   } catch {
     return true;
   }
+  if (asked !== statsAsked) return true;
   if (data === null) {
     $("#stats-missing").hidden = false;
     $("#charts").hidden = true;
@@ -325,40 +348,35 @@ async function loadStats() {
   }
   $("#stats-missing").hidden = true;
   $("#charts").hidden = false;
-  const points = (data.points || [])
-    .map((p) => ({
-      ...p,
-      t: (fmt.parseTime(p.at) || new Date(0)).getTime(),
-      rx: p.net_rx_bytes ?? p.rx_bytes,
-      tx: p.net_tx_bytes ?? p.tx_bytes,
-    }))
-    .filter((p) => p.t > 0)
-    .sort((a, b) => a.t - b.t);
-  lineChart($("#chart-cpu"), {
-    title: "CPU",
-    series: [{ label: "cpu", points: points.map((p) => [p.t, p.cpu_percent]) }],
-    format: fmt.percent,
-    minMax: 5,
-  });
+  const s = rangeSeries(data, range);
+  const shared = { span: range.hours * 3600_000, words: range.words };
+  lineChart($("#chart-cpu"), { ...shared, title: "CPU", series: [{ label: "cpu", points: s.cpu }], format: fmt.percent, minMax: 5 });
   lineChart($("#chart-mem"), {
+    ...shared,
     title: "Memory",
-    series: [{ label: "memory", points: points.map((p) => [p.t, p.memory_bytes]) }],
+    series: [{ label: "memory", points: s.memory }],
     format: fmt.bytes,
     minMax: 16 * 1024 * 1024,
   });
   lineChart($("#chart-net"), {
+    ...shared,
     title: "Network",
     series: [
-      { label: "in", points: rates(points, "rx") },
-      { label: "out", points: rates(points, "tx") },
+      { label: "in", points: s.rxRate },
+      { label: "out", points: s.txRate },
     ],
     format: fmt.rate,
     minMax: 1024,
   });
-  const last = points[points.length - 1];
-  $("#stats-now").textContent = last ? `updated ${fmt.when(last.at)}` : "no samples yet";
+  $("#stats-range-words").textContent = `· ${range.words.replace(/^the /, "")}`;
+  $("#stats-now").textContent = s.latestAt !== null ? `updated ${fmt.when(s.latestAt)}` : "no samples in this range yet";
   return true;
 }
+
+rangeControl($("#stats-range"), statsRange, (range) => {
+  statsRange = range;
+  loadStats();
+});
 
 // -- usage, events, token ---------------------------------------------------------------------
 
@@ -424,6 +442,7 @@ function eventItem(event) {
     { class: bad ? "event-bad" : ok ? "event-ok" : "" },
     h("span", { class: "event-kind" }, event.kind),
     event.exit_code !== null && event.exit_code !== undefined ? ` (exit code ${event.exit_code})` : null,
+    event.cause ? [" · ", h("span", { class: "event-cause" }, event.cause)] : null,
     " · ",
     h("time", { class: "muted small" }, fmt.when(event.at)),
     event.detail ? h("div", {}, event.detail) : null,
@@ -525,8 +544,11 @@ async function start() {
     showError(err instanceof ApiError && err.status === 404 ? "This bot no longer exists." : `Could not load the bot: ${err.message}`);
     return;
   }
+  edit = mountBotEdit(configForm, { base, catalog, basePatch: buildPatch });
+  tools = mountTools();
   renderHead();
   fillConfig();
+  tools.refresh(bot);
   startLogs();
   diagnoseIfLooping();
   loadUsage();

@@ -44,6 +44,7 @@ function makeCard(bot) {
   const link = h("a", { href: `/bots/${encodeURIComponent(bot.id)}` }, bot.name);
   const persona = h("p", { class: "muted small" });
   const badge = h("span", { class: "badge" });
+  const why = h("p", { class: "muted small state-reason", hidden: "" });
   const model = fact("Provider / model", "", "model", true);
   const channel = fact("Channel", "", "channel");
   const uptime = fact("Uptime", "—", "uptime");
@@ -73,6 +74,7 @@ function makeCard(bot) {
       h("div", { class: "bot-card-title" }, h("h2", {}, link), persona),
       badge,
     ),
+    why,
     h("dl", { class: "facts" }, model.node, channel.node, uptime.node, cpu.node, memory.node, where.node, health.node),
     h("div", { class: "bot-card-actions" }, Object.values(buttons)),
   );
@@ -81,7 +83,7 @@ function makeCard(bot) {
     const target = event.target.closest("button[data-action]");
     if (target) act(node.dataset.botId, target.dataset.action, target);
   });
-  const parts = { emoji, persona, badge, model: model.dd, channel: channel.dd, uptime: uptime.dd, cpu: cpu.dd, memory: memory.dd, node: where.dd, nodeFact: where.node, healthList, healthFact: health.node, buttons };
+  const parts = { emoji, persona, badge, why, model: model.dd, channel: channel.dd, uptime: uptime.dd, cpu: cpu.dd, memory: memory.dd, node: where.dd, nodeFact: where.node, healthList, healthFact: health.node, buttons };
   return { node, parts };
 }
 
@@ -91,6 +93,9 @@ function updateCard(card, bot) {
   parts.emoji.textContent = persona.emoji || (bot.name[0] || "?").toUpperCase();
   parts.persona.textContent = persona.name && persona.name !== bot.name ? persona.name : "";
   st.badge(bot.status, parts.badge);
+  const reason = st.reason(bot.status);
+  parts.why.textContent = reason;
+  parts.why.hidden = !reason || st.summaryOf(bot.status) === "healthy";
   parts.model.textContent = `${bot.provider}/${bot.model}`;
   parts.model.title = parts.model.textContent;
   parts.channel.textContent = (bot.channels || [bot.channel]).join(", ");
