@@ -75,6 +75,15 @@ class BudgetSpec(_Frozen):
     requests_per_minute: int | None = None
 
 
+class LimitsSpec(_Frozen):
+    """The bot's own container limits; None: the server's (``BOTMAKER_BOT_MEMORY``,
+    ``BOTMAKER_BOT_CPUS``, ``BOTMAKER_BOT_PIDS``)."""
+
+    memory_bytes: int | None = None
+    cpus: float | None = None
+    pids: int | None = None
+
+
 #: A bot's egress mode (see :class:`EgressSpec`).
 EgressModeName = Literal["open", "allowlist", "none"]
 
@@ -113,6 +122,7 @@ class BotDefinition(_Frozen):
     openclaw_cli: tuple[str, ...] = ()  # how to run OpenClaw's CLI in the image
     previous_image: str | None = None  # the image before the last upgrade or rollback
     egress: EgressSpec = EgressSpec()
+    limits: LimitsSpec = LimitsSpec()
 
     @property
     def channel(self) -> str:

@@ -19,6 +19,7 @@ from botmaker.api.middleware import BodySizeLimit, RequestMetrics
 from botmaker.api.routes import (
     auth,
     backups,
+    botconfig,
     bots,
     catalog,
     chat,
@@ -148,6 +149,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         health,
         auth,
         backups,  # before bots: POST /api/bots/import is not a bot named "import"
+        botconfig,
         bots,
         catalog,
         chat,

@@ -50,6 +50,10 @@ class BotIdentity:
     state_folder: Path | None = None  # OpenClaw's state, mounted read-write at /state
     proxy_url: str | None = None  # the egress proxy: the bot's one way out
     no_proxy: tuple[str, ...] = ()  # reached without it (the keyring's data plane)
+    # The bot's own limits; None: the server's (``settings.limits``).
+    memory_bytes: int | None = None
+    cpus: float | None = None
+    pids: int | None = None
 
 
 def proxy_env(proxy_url: str | None, no_proxy: tuple[str, ...]) -> dict[str, str]:
@@ -72,6 +76,7 @@ def proxy_env(proxy_url: str | None, no_proxy: tuple[str, ...]) -> dict[str, str
 
 def bot_container_spec(bot: BotIdentity, settings: Settings, secrets_folder: Path) -> ContainerSpec:
     limits = settings.limits
+    memory = bot.memory_bytes or limits.memory_bytes
     uid = gid = bot.uid
     tmpfs_opts = f"rw,nosuid,nodev,noexec,size={limits.tmp_bytes},uid={uid},gid={gid},mode=0700"
     return ContainerSpec(
@@ -112,10 +117,10 @@ def bot_container_spec(bot: BotIdentity, settings: Settings, secrets_folder: Pat
         cap_drop=("ALL",),
         cap_add=(),
         security_opt=("no-new-privileges:true",),
-        memory_bytes=limits.memory_bytes,
-        memory_swap_bytes=limits.memory_bytes,  # no swap on top of the limit
-        nano_cpus=int(limits.cpus * 1e9),
-        pids_limit=limits.pids,
+        memory_bytes=memory,
+        memory_swap_bytes=memory,  # no swap on top of the limit
+        nano_cpus=int((bot.cpus or limits.cpus) * 1e9),
+        pids_limit=bot.pids or limits.pids,
         log_driver="json-file",
         log_options={"max-size": limits.log_max_size, "max-file": str(limits.log_max_file)},
         restart_policy="unless-stopped",

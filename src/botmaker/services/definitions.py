@@ -11,7 +11,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from botmaker.definition import BotDefinition, BudgetSpec, ChannelSpec, EgressSpec, Persona
+from botmaker.definition import (
+    BotDefinition,
+    BudgetSpec,
+    ChannelSpec,
+    EgressSpec,
+    LimitsSpec,
+    Persona,
+)
 from botmaker.egress.rules import parse_pattern
 from botmaker.errors import InvalidInput
 from botmaker.keyring.netpolicy import check_base_url
@@ -26,7 +33,7 @@ from botmaker.openclaw.render import (
 )
 from botmaker.openclaw.render import Persona as RenderPersona
 from botmaker.openclaw.templates import TEMPLATES
-from botmaker.services.schemas import BotCreate, BotSecretsUpdate, BotUpdate, EgressIn
+from botmaker.services.schemas import BotCreate, BotSecretsUpdate, BotUpdate, EgressIn, LimitsIn
 from botmaker.store import BotRecord
 
 DEFAULT_TEMPLATE = "assistant"
@@ -324,12 +331,24 @@ def apply_update(
         "budget": budget,
         "channels": tuple(check_channel(item) for item in _edited_channels(old, patch, present)),
     }
+    if patch.limits is not None:
+        changes["limits"] = _limits(old.limits, patch.limits)
     if patch.egress is not None:
         allow = patch.egress.allow
         changes["egress"] = EgressSpec(
             mode=patch.egress.mode, allow=tuple(allow if allow is not None else old.egress.allow)
         )
     return old.model_copy(update=changes)
+
+
+def _limits(old: LimitsSpec, patch: LimitsIn) -> LimitsSpec:
+    """The bot's limits with the fields the edit gives (null: the server's again)."""
+    given = patch.model_fields_set
+    return LimitsSpec(
+        memory_bytes=patch.memory_bytes() if "memory" in given else old.memory_bytes,
+        cpus=patch.cpus if "cpus" in given else old.cpus,
+        pids=patch.pids if "pids" in given else old.pids,
+    )
 
 
 def _edited_channels(

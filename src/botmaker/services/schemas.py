@@ -269,6 +269,49 @@ class BotSecretsUpdate(BaseModel):
         return BotSecretsIn._credentials(value)
 
 
+#: Bounds of a bot's own container limits (``limits`` of an edit).
+MIN_MEMORY, MAX_MEMORY = 64 * 1024**2, 64 * 1024**3
+
+
+class LimitsIn(BaseModel):
+    """A bot's own container limits; a field set to null goes back to the server's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    memory: str | None = Field(
+        default=None,
+        max_length=20,
+        description="memory limit, e.g. 512m or 2g (no swap on top); null: BOTMAKER_BOT_MEMORY",
+    )
+    cpus: float | None = Field(
+        default=None, ge=0.05, le=64, description="CPU limit (1.0 = one core); null: the server's"
+    )
+    pids: int | None = Field(
+        default=None, ge=32, le=65_536, description="process/thread limit; null: the server's"
+    )
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: str | None) -> str | None:
+        if value is not None:
+            _memory_size(value)
+        return value
+
+    def memory_bytes(self) -> int | None:
+        return None if self.memory is None else _memory_size(self.memory)
+
+
+def _memory_size(text: str) -> int:
+    match = re.fullmatch(r"(\d{1,12})\s*([kmg]?)b?", text.strip(), re.IGNORECASE)
+    if not match:
+        raise ValueError("use a size such as 512m or 2g")
+    unit = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[match.group(2).lower()]
+    size = int(match.group(1)) * unit
+    if not MIN_MEMORY <= size <= MAX_MEMORY:
+        raise ValueError("must be between 64m and 64g")
+    return size
+
+
 class BotUpdate(BaseModel):
     """``PATCH /api/bots/{bot}``: what may change on a bot without recreating it."""
 
@@ -286,6 +329,9 @@ class BotUpdate(BaseModel):
     channel_settings: dict[str, SettingValue] | None = Field(default=None, max_length=16)
     secrets: BotSecretsUpdate | None = None
     egress: EgressIn | None = None
+    limits: LimitsIn | None = Field(
+        default=None, description="the bot's own container limits (fields not given: kept)"
+    )
 
     @field_validator("model")
     @classmethod

@@ -467,6 +467,7 @@ def bot_page(bot: str, request: Request) -> Response:
         page="bot",
         title=services(request).bots.names()[bot_id],
         bot_id=bot_id,
+        bot_limits=services(request).settings.limits,  # the defaults of a bot's own limits
     )
 
 

@@ -1,0 +1,167 @@
+"""The bot page edits what the API's PATCH edits, in a real browser against a real
+BotMaker and stand-in bots: model and a resource limit with the live preview of what
+Apply changes, a refused value shown on its field with nothing changed, a channel token
+rotated without its value ever reaching the page, the rendered openclaw.json with
+SecretRefs, an image upgrade with its outcome, and an export the import route takes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from botmaker.services import Services
+from tests.support.bots import create_bot, resolve_container
+from tests.test_dashboard import DESKTOP, Session
+
+expect.set_options(timeout=20_000)
+
+MIB = 1024**2
+NEW_TOKEN = "987654:rotated-secret-token-value"
+
+
+@pytest.fixture
+def desktop(browser: Browser, server: str) -> Iterator[Session]:
+    session = Session(browser, server, DESKTOP)
+    yield session
+    session.close()
+
+
+def _open(desktop: Session, bot_id: str) -> Page:
+    page = desktop.page()
+    desktop.login(page, f"/bots/{bot_id}")
+    expect(page.locator("#bot-root[data-ready]")).to_be_attached()
+    return page
+
+
+def _values_on_page(page: Page) -> str:
+    """Everything the page holds: its markup and every input's current value."""
+    values = page.evaluate(
+        "() => [...document.querySelectorAll('input, textarea')].map((i) => i.value)"
+    )
+    return page.content() + "\n".join(values)
+
+
+def test_model_limit_and_token_rotation_from_the_page(
+    desktop: Session, services: Services, client: httpx.Client, docker_api: docker.APIClient
+) -> None:
+    bot = create_bot(services, "tuner")
+    page = _open(desktop, bot.id)
+    review = page.locator("#config-review")
+    expect(page.locator("#c-memory")).to_have_attribute("placeholder", "64m")
+
+    # Model and memory: the preview names both and says the bot restarts; Apply does it.
+    page.get_by_label("Model", exact=True).fill("gpt-5.1-mini")
+    page.locator("#c-memory").fill("96m")
+    expect(review.locator('[data-change="model"]')).to_contain_text("gpt-5.1 → gpt-5.1-mini")
+    expect(review.locator('[data-change="limits.memory_bytes"]')).to_contain_text(
+        "server default → 96m"
+    )
+    expect(page.locator("#config-effect")).to_contain_text("the bot restarts")
+    expect(page.locator("#config-diff-box")).to_be_visible()
+    assert services.store.get_bot(bot.id).model == "gpt-5.1"  # a preview changes nothing
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("#config-ok")).to_contain_text("Applied")
+    reported = client.get(f"/api/bots/{bot.id}").json()
+    assert reported["model"] == "gpt-5.1-mini"
+    assert reported["config"]["limits"]["memory_bytes"] == 96 * MIB
+    info = docker_api.inspect_container(resolve_container(docker_api, bot.container))
+    assert info["HostConfig"]["Memory"] == 96 * MIB
+    expect(page.locator("#bot-model")).to_have_text("openai/gpt-5.1-mini")
+    expect(review).to_be_hidden()
+
+    # A refused value: the API's words under the field, live and on Apply; nothing changes.
+    stored = services.store.get_bot(bot.id).stored
+    cpus = page.locator("#c-cpus")
+    cpus.fill("lots")
+    expect(page.locator("#c-cpus-error")).to_contain_text("number")
+    page.get_by_role("button", name="Apply").click()
+    expect(cpus).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#c-cpus-error")).to_contain_text("number")
+    expect(page.locator("#config-ok")).to_be_hidden()
+    assert services.store.get_bot(bot.id).stored == stored
+    page.locator("#config-reset").click()
+    expect(cpus).to_have_value("")
+
+    # Rotate the channel token: write-only, never shown back; the file on disk changes.
+    token = page.get_by_label(re.compile("^New bot token"))
+    expect(token).to_have_value("")
+    token.fill(NEW_TOKEN)
+    expect(review.locator('[data-change="secrets.channel_token"]')).to_contain_text("replaced")
+    with page.expect_response(lambda r: r.request.method == "PATCH") as patched:
+        page.get_by_role("button", name="Apply").click()
+    expect(page.locator("#config-ok")).to_contain_text("Applied")
+    assert patched.value.status == 200
+    assert NEW_TOKEN not in patched.value.text()
+    assert services.bots.secrets.read(bot.id, "channel_token") == NEW_TOKEN
+    expect(token).to_have_value("")
+    on_page = _values_on_page(page)
+    assert NEW_TOKEN not in on_page
+    assert bot.secrets["channel_token"] not in on_page
+
+    # openclaw.json: the token as a SecretRef, no value, old or new.
+    page.locator("#rendered-box > summary").click()
+    rendered = page.locator("#rendered-json")
+    expect(rendered).to_contain_text('"botToken": {')
+    expect(rendered).to_contain_text('"source": "file"')
+    expect(rendered).to_contain_text('"provider": "bm_channel_token"')
+    expect(page.locator("#rendered-note")).to_contain_text("SecretRef")
+    expect(rendered).to_contain_text('"primary": "openai/gpt-5.1-mini"')
+    on_page = _values_on_page(page)
+    for value in (NEW_TOKEN, bot.secrets["channel_token"], bot.secrets["api_key"]):
+        assert value not in on_page
+    answer = client.get(f"/api/bots/{bot.id}/openclaw-config").text
+    assert NEW_TOKEN not in answer
+    assert "bm_channel_token" in answer
+
+
+def test_image_upgrade_and_an_export_the_import_route_takes(
+    desktop: Session, services: Services, client: httpx.Client, tmp_path: Path
+) -> None:
+    bot = create_bot(services, "mover")
+    page = _open(desktop, bot.id)
+    card = page.locator("#image-card")
+    image = services.settings.bot_image
+    expect(card.locator("#image-now")).to_contain_text(image)
+    expect(page.locator("#image-offer")).to_contain_text("runs the image new bots get")
+    expect(page.get_by_label("Upgrade to image")).to_have_value(image)
+
+    # A refused image reference: the API's words on the field, the bot untouched.
+    page.get_by_label("Upgrade to image").fill("Not An Image!")
+    page.get_by_role("button", name="Upgrade").click()
+    expect(page.locator("#image-ref-error")).to_be_visible()
+    assert services.store.get_bot(bot.id).image == image
+
+    # The same image again: the upgrade runs (pull, recreate, health) and says how it went.
+    page.get_by_label("Upgrade to image").fill(image)
+    page.get_by_role("button", name="Upgrade").click()
+    result = page.locator("#image-result")
+    expect(result).to_contain_text("Upgrading to")
+    expect(result).to_have_attribute(
+        "data-status", re.compile("^(upgraded|rolled_back)$"), timeout=90_000
+    )
+    expect(result).to_contain_text(re.compile("Upgraded|Rolled back"))
+
+    # Export (no passphrase: no secrets) downloads an archive the import route accepts.
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download export").click()
+    expect(page.locator("#export-ok")).to_contain_text("without secrets")
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.name.endswith(".tar.gz")
+    assert saved.read_bytes()[:2] == b"\x1f\x8b"
+    with saved.open("rb") as archive:
+        imported = client.post(
+            "/api/bots/import",
+            files={"file": (saved.name, archive, "application/gzip")},
+            data={"name": "mover-copy"},
+        )
+    assert imported.status_code == 201, imported.text
+    copy = client.get(f"/api/bots/{imported.json()['id']}").json()
+    assert copy["name"] == "mover-copy"
+    assert copy["model"] == "gpt-5.1"
