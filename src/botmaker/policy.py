@@ -28,6 +28,8 @@ bot.access            yes    reach     no      bots:access (gateway token, chat,
 image.pull            yes    yes       no      bots:write
 keys.read             yes    yes       no      keys:read
 keys.write            yes    no        no      keys:write
+keys.test             yes    yes       no      keys:read   (check a key's format; one call to
+                                                            its provider through the keyring)
 engine.read           yes    no        no      admin       (nodes, diagnostics: fleet-wide)
 fleet.upgrade         yes    no        no      admin
 admin.ops             yes    no        no      admin       (orphans, reconcile, cleanup)
@@ -72,6 +74,7 @@ class Action(StrEnum):
     IMAGE_PULL = "image.pull"
     KEYS_READ = "keys.read"
     KEYS_WRITE = "keys.write"
+    KEYS_TEST = "keys.test"
     ENGINE_READ = "engine.read"
     FLEET_UPGRADE = "fleet.upgrade"
     ADMIN_OPS = "admin.ops"
@@ -103,6 +106,7 @@ _OPERATOR = _VIEWER | {
     A.BOT_ACCESS,
     A.IMAGE_PULL,
     A.KEYS_READ,
+    A.KEYS_TEST,
 }
 
 #: What each role may do (bot actions: on the bots in reach).
@@ -128,6 +132,7 @@ SCOPE_OF: dict[Action, str | None] = {
     A.BOT_ACCESS: "bots:access",
     A.KEYS_READ: "keys:read",
     A.KEYS_WRITE: "keys:write",
+    A.KEYS_TEST: "keys:read",
     A.USERS_READ: "users:read",
     A.FLEET_UPGRADE: "admin",
     A.ADMIN_OPS: "admin",

@@ -11,6 +11,8 @@ for Gemini, ...):
 * ``POST .../models/{model}:generateContent``        Gemini (JSON)
 * ``POST .../models/{model}:streamGenerateContent``  Gemini (``?alt=sse``: SSE, else JSON array)
 * ``POST .../api/chat``                              Ollama (NDJSON, or JSON if not streamed)
+* ``GET  .../models``                                a models list (a key test's one call:
+  any provider's auth header; ``accept_keys`` and ``fail_with`` apply)
 * ``ANY  .../echo[/...]``  what the server saw: method, raw path and query, header pairs,
   body length and sha256
 * ``ANY  .../redirect``  302 to :attr:`FakeUpstream.redirect_to`
@@ -297,6 +299,8 @@ class FakeUpstream:
             return web.json_response(
                 {"redirect": location}, status=302, headers={"location": location}
             )
+        if endpoint == "models" and request.method == "GET":
+            return self._models(key)
         if endpoint == "unknown":
             return web.json_response(
                 _openai_error(f"Invalid URL ({request.method} {path})", "invalid_request_error"),
@@ -309,6 +313,19 @@ class FakeUpstream:
                 headers={"allow": "POST"},
             )
         return await self._provider(request, endpoint, model, key, headers, bytes(body))
+
+    def _models(self, key: str | None) -> web.Response:
+        forced = self.fail_with.get(key or "", self.fail_with.get("*"))
+        if forced is not None:
+            return web.json_response(
+                _error("openai", forced, _forced_message(forced)), status=forced
+            )
+        if key is None or (self.accept_keys and key not in self.accept_keys):
+            return web.json_response(
+                _error("openai", 401, _auth_message("openai", key)), status=401
+            )
+        models = [{"id": "fake-model", "object": "model", "owned_by": "fake"}]
+        return web.json_response({"object": "list", "data": models})
 
     async def _provider(
         self,
@@ -432,6 +449,8 @@ def _route(method: str, path: str) -> tuple[str, str]:
         return "echo", ""
     if stripped.endswith("/redirect"):
         return "redirect", ""
+    if stripped.endswith("/models"):
+        return "models", ""
     if stripped.endswith("/chat/completions"):
         return "openai", ""
     if stripped.endswith("/responses"):

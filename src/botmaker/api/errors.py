@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from botmaker.errors import BotMakerError, TooManyRequests
+from botmaker.services.fieldnames import in_words, validation_message
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +40,6 @@ def field_of(loc: tuple[Any, ...] | list[Any]) -> str | None:
     return ".".join(parts) or None
 
 
-def _validation_message(error: dict[str, Any]) -> str:
-    kind = error.get("type", "")
-    if kind == "extra_forbidden":
-        return "unknown field"
-    if kind == "missing":
-        return "this field is required"
-    if kind == "json_invalid":
-        return "the body is not valid JSON"
-    message = str(error.get("msg", "invalid value"))
-    return message.removeprefix("Value error, ")
-
-
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BotMakerError)
     async def botmaker_error(_: Request, exc: BotMakerError) -> JSONResponse:
@@ -59,7 +48,10 @@ def install_error_handlers(app: FastAPI) -> None:
             headers["Retry-After"] = str(exc.retry_after)
         if exc.status >= 500:
             log.warning("%s: %s", exc.code, exc.message)
-        return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
+        body = exc.to_dict()
+        if exc.field:  # "base_url must start…" -> "Base URL must start…"
+            body["error"]["message"] = in_words(exc.field, exc.message, prefix=False)
+        return JSONResponse(body, status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -67,11 +59,12 @@ def install_error_handlers(app: FastAPI) -> None:
         first = errors[0] if errors else {}
         loc = tuple(first.get("loc", ()))
         if first.get("type") == "json_invalid" or loc == ("body",):
-            body = error_body("bad_request", _validation_message(first), "body")
+            body = error_body("bad_request", validation_message(first), "body")
             return JSONResponse(body, status_code=400)
         field = field_of(loc)
-        message = f"{field}: {_validation_message(first)}" if field else _validation_message(first)
-        # The first problem only, in the one error shape (never input values: secrets).
+        # The first problem only, in the one error shape (never input values: secrets),
+        # the field named in words ("Bot name: must be…"), its key in ``field``.
+        message = in_words(field, validation_message(first))
         return JSONResponse(error_body("invalid", message, field), status_code=422)
 
     @app.exception_handler(HTTPException)

@@ -28,7 +28,10 @@ from botmaker.keyring.model import (
     UpstreamOverride,
     is_pool_id,
 )
+from botmaker.keyring.netpolicy import check_base_url
+from botmaker.keyring.probe import check_key
 from botmaker.keyring.service import Keyring
+from botmaker.openclaw.catalog import PROVIDERS
 
 log = logging.getLogger("botmaker.keyring.admin")
 
@@ -47,6 +50,17 @@ class KeyIn(BaseModel):
     label: str = Field(default="", max_length=100)
     tags: list[Tag] = Field(default_factory=list, max_length=16)
     bot_id: str | None = None
+
+
+class KeyTestIn(BaseModel):
+    """A key to try once against its provider; kept nowhere."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str = Field(min_length=1, max_length=64)
+    secret: SecretStr = Field(min_length=1, max_length=16 * 1024)
+    base_url: str | None = Field(default=None, max_length=2000)
+    allow_private: bool = False
 
 
 class GrantIn(BaseModel):
@@ -166,6 +180,55 @@ async def add_key(request: web.Request) -> web.Response:
 async def delete_key(request: web.Request) -> web.Response:
     request.app[KEYRING].delete_key(request.match_info["key_id"])
     return web.Response(status=204)
+
+
+def _where(keyring: Keyring, provider: str) -> tuple[str, bool]:
+    """Where a request for ``provider`` goes (the operator's override, else the
+    provider's own base URL), and whether a private address is allowed there."""
+    if provider not in PROVIDERS:
+        raise InvalidInput(f"unknown provider {provider!r}", field="provider")
+    override = keyring.overrides().get(provider)
+    if override is not None:
+        return override.base_url, override.allow_private
+    if not PROVIDERS[provider].base_url:
+        raise InvalidInput(
+            f"provider {provider} has no base URL of its own: give one to test a key",
+            field="base_url",
+        )
+    return PROVIDERS[provider].base_url, False
+
+
+async def try_given_key(request: web.Request) -> web.Response:
+    """One tiny call to the provider with the key in the body (never stored or logged)."""
+    body = await _parse(request, KeyTestIn)
+    if body.provider not in PROVIDERS:
+        raise InvalidInput(f"unknown provider {body.provider!r}", field="provider")
+    if body.base_url:
+        url = check_base_url(body.base_url, allow_private=body.allow_private)
+        private = body.allow_private
+    else:
+        url, private = _where(request.app[KEYRING], body.provider)
+    secret = body.secret.get_secret_value()
+    result = await check_key(body.provider, secret, url, allow_private=private)
+    return web.json_response(result.to_dict())
+
+
+async def try_stored_key(request: web.Request) -> web.Response:
+    """One tiny call to the provider with a stored key, where its bots' calls go."""
+    keyring = request.app[KEYRING]
+    info = keyring.store.get_key(request.match_info["key_id"])
+    secret = keyring.store.reveal(info.id)
+    url, private = _where(keyring, info.provider)
+    if info.bot_id is not None:  # a bot's own key: where that bot's calls go
+        try:
+            grant = keyring.store.get_grant(info.bot_id)
+        except NotFound:
+            grant = None
+        if grant is not None and grant.base_urls.get(info.provider):
+            url, private = grant.base_urls[info.provider], grant.allow_private
+    result = await check_key(info.provider, secret, url, allow_private=private)
+    log.info("key %s tested: %s", info.id, "ok" if result.ok else f"not ok ({result.status})")
+    return web.json_response(result.to_dict())
 
 
 async def list_grants(request: web.Request) -> web.Response:
@@ -310,6 +373,8 @@ def admin_api(keyring: Keyring, admin_token: str) -> web.Application:
     r.add_get("/admin/keys", list_keys)
     r.add_post("/admin/keys", add_key)
     r.add_delete("/admin/keys/{key_id}", delete_key)
+    r.add_post("/admin/keys/test", try_given_key)
+    r.add_post("/admin/keys/{key_id}/test", try_stored_key)
     r.add_get("/admin/bots", list_grants)
     r.add_get("/admin/bots/{bot_id}", get_grant)
     r.add_put("/admin/bots/{bot_id}", put_grant)

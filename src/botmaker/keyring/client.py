@@ -134,6 +134,28 @@ class KeyringClient:
     def delete_key(self, key_id: str) -> None:
         self._call("DELETE", f"/admin/keys/{key_id}")
 
+    def test_key(
+        self,
+        provider: str,
+        secret: str,
+        *,
+        base_url: str | None = None,
+        allow_private: bool = False,
+    ) -> dict[str, Any]:
+        """Have the keyring try ``secret`` once against the provider (stored nowhere):
+        ``{"ok", "provider", "status", "message"}``."""
+        body: dict[str, Any] = {"provider": provider, "secret": secret}
+        if base_url:
+            body["base_url"] = base_url
+            body["allow_private"] = allow_private
+        result: dict[str, Any] = self._call("POST", "/admin/keys/test", json=body, timeout=30)
+        return result
+
+    def test_stored_key(self, key_id: str) -> dict[str, Any]:
+        """Have the keyring try a stored key once against its provider."""
+        result: dict[str, Any] = self._call("POST", f"/admin/keys/{key_id}/test", timeout=30)
+        return result
+
     # -- bots ---------------------------------------------------------------------------
 
     def put_bot(

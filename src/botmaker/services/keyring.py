@@ -31,7 +31,7 @@ from botmaker.errors import BotMakerError, Conflict
 from botmaker.keyring.client import KeyringClient, KeyringUnavailable
 from botmaker.keyring.server import admin_token
 from botmaker.runtime.base import Backend
-from botmaker.services.schemas import KeyCreate
+from botmaker.services.schemas import KeyCreate, KeyTest
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +160,19 @@ class KeyringService:
             tags=list(request.tags),
         )
         return info.to_dict()
+
+    def test_key(self, request: KeyTest) -> dict[str, Any]:
+        """One tiny call to the provider with a key given now, through the keyring."""
+        return self.client.test_key(
+            request.provider,
+            request.key.get_secret_value(),
+            base_url=request.base_url,
+            allow_private=request.base_url_private,
+        )
+
+    def test_stored_key(self, key_id: str) -> dict[str, Any]:
+        """One tiny call to the provider with a key the keyring holds."""
+        return self.client.test_stored_key(key_id)
 
     def delete_key(self, key_id: str) -> None:
         owned = [k for k in self.client.list_keys() if k.id == key_id and k.bot_id]

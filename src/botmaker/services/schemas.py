@@ -382,3 +382,36 @@ class KeyCreate(BaseModel):
         if problem:
             raise ValueError(problem)
         return checked
+
+
+class KeyTest(BaseModel):
+    """``POST /api/keys/test``: a key to try once against its provider, kept nowhere."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str = Field(description="a provider id from GET /api/providers")
+    key: SecretValue
+    base_url: str | None = Field(
+        default=None,
+        max_length=500,
+        description="the API base URL the key is for, if not the "
+        "provider's own (a custom or local provider)",
+    )
+    base_url_private: bool = Field(
+        default=False, description="base_url may be on a private or loopback network"
+    )
+
+    @field_validator("provider")
+    @classmethod
+    def _provider(cls, value: str) -> str:
+        return BotCreate._provider(value)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        return BotCreate._base_url(value)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        return KeyCreate._key(value, info)  # the rules of POST /api/keys: no call for "abc"

@@ -1,18 +1,20 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sse_starlette import EventSourceResponse
 
 from botmaker import policy
 from botmaker.api.deps import allow, caller, reach, services
-from botmaker.api.responses import SSE, BotDetail, BotList, answers
+from botmaker.api.responses import SSE, BotDetail, BotList, Validation, answers
 from botmaker.api.revocable import revocable, still_allowed
 from botmaker.api.sse import log_events
 from botmaker.policy import Action
+from botmaker.services import validation
 from botmaker.services.schemas import BotCreate, BotUpdate
 
 router = APIRouter(prefix="/api/bots", tags=["bots"])
@@ -51,6 +53,19 @@ def create_bot(body: BotCreate, request: Request) -> BotDetail:
         team = svc.store.accounts.find_team(body.team)
         policy.check_team(principal, team.id, body.team)
     return BotDetail.model_validate(svc.bots.create(body, owner=principal.user_id).to_dict())
+
+
+@answers(
+    router,
+    "POST",
+    "/validate",
+    Validation,
+    "Check a (partial) create body: every problem in words, nothing created",
+    dependencies=[allow(Action.BOT_CREATE)],
+)
+async def validate_bot(request: Request, body: Annotated[dict[str, Any], Body()]) -> Validation:
+    found = await anyio.to_thread.run_sync(validation.check_bot, services(request), body)
+    return Validation.model_validate(found.to_dict())
 
 
 @answers(

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+import anyio.to_thread
+from fastapi import APIRouter, Body, Path, Query, Request
 
 from botmaker import policy
 from botmaker.api.deps import allow, caller, reach_ids, services
-from botmaker.api.responses import KeyAdded, KeyringStatus, Keys, Usage, answers
+from botmaker.api.responses import (
+    KeyAdded,
+    KeyringStatus,
+    Keys,
+    KeyTested,
+    Usage,
+    Validation,
+    answers,
+)
 from botmaker.policy import Action
-from botmaker.services.schemas import KeyCreate
+from botmaker.services import validation
+from botmaker.services.schemas import KeyCreate, KeyTest
+
+KEY_ID = r"^key_[0-9a-f]{16}$"
 
 router = APIRouter(prefix="/api", tags=["keyring"])
 
@@ -56,15 +68,55 @@ def add_key(body: KeyCreate, request: Request) -> KeyAdded:
     return KeyAdded.model_validate({"key": services(request).keyring.add_key(body)})
 
 
+@answers(
+    router,
+    "POST",
+    "/keys/validate",
+    Validation,
+    "Check a (partial) key body as POST /api/keys would: problems in words, nothing kept",
+    dependencies=[allow(Action.KEYS_TEST)],
+)
+def validate_key(body: Annotated[dict[str, Any], Body()]) -> Validation:
+    return Validation.model_validate(validation.validate_key(body).to_dict())
+
+
+@answers(
+    router,
+    "POST",
+    "/keys/test",
+    KeyTested,
+    "Try a key once against its provider through the keyring (kept nowhere)",
+    dependencies=[allow(Action.KEYS_TEST)],
+)
+async def try_key(body: KeyTest, request: Request) -> KeyTested:
+    keyring = services(request).keyring
+    result = await anyio.to_thread.run_sync(keyring.test_key, body)
+    return KeyTested.model_validate(result)
+
+
+@answers(
+    router,
+    "POST",
+    "/keys/{key_id}/test",
+    KeyTested,
+    "Try a stored key once against its provider through the keyring",
+    dependencies=[allow(Action.KEYS_TEST)],
+)
+async def try_stored_key(
+    request: Request, key_id: str = Path(pattern=KEY_ID, max_length=20)
+) -> KeyTested:
+    keyring = services(request).keyring
+    result = await anyio.to_thread.run_sync(keyring.test_stored_key, key_id)
+    return KeyTested.model_validate(result)
+
+
 @router.delete(
     "/keys/{key_id}",
     status_code=204,
     summary="Delete a shared provider key",
     dependencies=[allow(Action.KEYS_WRITE)],
 )
-def delete_key(
-    request: Request, key_id: str = Path(pattern=r"^key_[0-9a-f]{16}$", max_length=20)
-) -> None:
+def delete_key(request: Request, key_id: str = Path(pattern=KEY_ID, max_length=20)) -> None:
     services(request).keyring.delete_key(key_id)
 
 

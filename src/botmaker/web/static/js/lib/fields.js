@@ -29,6 +29,18 @@ function unmark(input) {
   else input.removeAttribute("aria-describedby");
 }
 
+/** Remove the error shown under one input (its message and aria-invalid). */
+export function clearFieldError(input) {
+  const holder = input.closest(".field") || input.closest(".check") || input.parentElement;
+  let error = holder && holder.querySelector(".field-error[data-for]");
+  if (!error && holder && holder.classList.contains("check")) {
+    const next = holder.nextElementSibling; // a checkbox's error follows its label
+    if (next && next.matches(".field-error[data-for]")) error = next;
+  }
+  if (error) error.remove();
+  if (input.getAttribute("aria-invalid") === "true") unmark(input);
+}
+
 /** Remove every field error under ``root``, and hide the message ``boxes`` given. */
 export function clearErrors(root, ...boxes) {
   for (const node of root.querySelectorAll(".field-error[data-for]")) node.remove();

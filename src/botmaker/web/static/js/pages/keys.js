@@ -1,4 +1,6 @@
-// Provider keys in the keyring: list (last 4 only) with usage, add, delete.
+// Provider keys in the keyring: list (last 4 only) with usage, add, delete, test. The add
+// form is checked as it is filled (POST /api/keys/validate: the API's own rules), and a
+// key, new or stored, can be tried once against its provider through the keyring.
 
 import "../lib/common.js";
 import { announce, toast } from "../lib/notify.js";
@@ -9,6 +11,8 @@ import { confirmDialog } from "../lib/dialog.js";
 import { clearErrors, listOf, showApiError } from "../lib/fields.js";
 import * as fmt from "../lib/format.js";
 import { askKeyring, keyringTrouble } from "../lib/keyring.js";
+import { keyTestButton, runKeyTest } from "../lib/keytest.js";
+import { LiveCheck } from "../lib/validate.js";
 
 const form = $("#key-form");
 let providers = [];
@@ -47,6 +51,16 @@ async function remove(key) {
   }
 }
 
+/** "Test": one call to the provider with the stored key; the answer under the buttons. */
+function testButton(key) {
+  const button = h("button", { type: "button", class: "btn btn-small", "aria-label": `Test the ${providerLabel(key.provider)} key ${keyTail(key)}` }, "Test");
+  button.addEventListener("click", () => {
+    const output = button.closest("td").querySelector("[data-test-result]");
+    runKeyTest(button, output, `/api/keys/${encodeURIComponent(key.id)}/test`, undefined);
+  });
+  return button;
+}
+
 function render(keys, usage) {
   const body = $("#keys-body");
   body.replaceChildren(
@@ -70,9 +84,11 @@ function render(keys, usage) {
         h(
           "td",
           {},
-          owned
-            ? h("span", { class: "muted small" }, "edit the bot to replace")
-            : h("button", { type: "button", class: "btn btn-small btn-danger-ghost", "aria-label": `Delete the ${providerLabel(key.provider)} key ${keyTail(key)}`, onclick: () => remove(key) }, "Delete"),
+          h("div", { class: "row row-wrap" }, testButton(key),
+            owned
+              ? h("span", { class: "muted small" }, "edit the bot to replace")
+              : h("button", { type: "button", class: "btn btn-small btn-danger-ghost", "aria-label": `Delete the ${providerLabel(key.provider)} key ${keyTail(key)}`, onclick: () => remove(key) }, "Delete")),
+          h("p", { class: "key-test-result", "data-test-result": key.id, role: "status", hidden: true }),
         ),
       );
     }),
@@ -116,6 +132,7 @@ form.addEventListener("submit", async (event) => {
   event.preventDefault();
   clearErrors(form, $("#key-error"));
   if (!form.reportValidity()) return;
+  if (await check.refuseIn(form)) return; // the API's words next to the field
   const body = { provider: $("#key-provider").value, key: $("#key-key").value };
   const label = $("#key-label").value.trim();
   if (label) body.label = label;
@@ -124,12 +141,29 @@ form.addEventListener("submit", async (event) => {
   await runAction($('button[type="submit"]', form), () => api("/api/keys", { method: "POST", body }), {
     done: ({ key }) => {
       form.reset();
+      $("#key-test-result").hidden = true;
       toast(`Added the ${providerLabel(key.provider)} key ${keyTail(key)}.`, "ok");
       announce("Key added");
       load();
     },
     fail: (err) => showApiError(form, err, $("#key-error")),
   });
+});
+
+const check = new LiveCheck(form, "/api/keys/validate", () => {
+  const body = { provider: $("#key-provider").value };
+  if ($("#key-key").value) body.key = $("#key-key").value;
+  const label = $("#key-label").value.trim();
+  if (label) body.label = label;
+  const tags = listOf($("#key-tags").value);
+  if (tags.length) body.tags = tags;
+  return body;
+});
+keyTestButton($("#key-test"), $("#key-test-result"), $("#key-key"), () =>
+  $("#key-key").value ? { provider: $("#key-provider").value, key: $("#key-key").value } : "Enter the key first.",
+);
+$("#key-provider").addEventListener("change", () => {
+  $("#key-test-result").hidden = true;
 });
 
 async function start() {

@@ -1,6 +1,9 @@
 // The create wizard: template → persona → model → channel → review → create, then the
 // image pull and the bot's first logs. Every rule beyond `required` is the API's: its 422
-// error names the field, and the message is shown next to that field.
+// error names the field, and the message is shown next to that field. Each field is also
+// checked as it is left (POST /api/bots/validate: the create's own rules, nothing made),
+// Next is refused on a step that holds a refused field, the name follows the persona's
+// name until the user types one, and the draft (never a secret) survives a reload.
 
 import "../lib/common.js";
 import { announce } from "../lib/notify.js";
@@ -8,6 +11,9 @@ import { runAction } from "../lib/action.js";
 import { api, ApiError } from "../lib/api.js";
 import { $, $$, h } from "../lib/dom.js";
 import { clearErrors, inputFor, listOf, showApiError, showFieldError } from "../lib/fields.js";
+import { Draft } from "../lib/draft.js";
+import { keyTestButton } from "../lib/keytest.js";
+import { LiveCheck } from "../lib/validate.js";
 import * as fmt from "../lib/format.js";
 import { keyringTrouble } from "../lib/keyring.js";
 import { mountChannelLogins } from "../lib/channellogin.js";
@@ -48,7 +54,9 @@ const egress = new EgressFields(form, "f");
 const data = { templates: [], providers: [], channels: [], keyring: { enabled: false }, keys: [] };
 let step = 0;
 let reached = 0;
-let filled = { name: "", personaName: "", emoji: "", soul: "" }; // what the template put in
+let filled = { personaName: "", emoji: "", soul: "" }; // what the template put in
+let nameTyped = false; // the user typed a name: no more suggestions from the persona name
+let check = null; // the live check (LiveCheck), once the catalogs are in
 let defaultModel = "";
 
 const CATEGORY_LABELS = { hosted: "Hosted", aggregator: "Aggregators", local: "Local", custom: "Custom" };
@@ -102,11 +110,22 @@ function stepValid(index) {
   return true;
 }
 
-form.addEventListener("submit", (event) => {
+let going = false; // a Next waiting for its check
+
+form.addEventListener("submit", async (event) => {
   event.preventDefault();
-  if (!stepValid(step)) return;
-  if (step < sections.length - 1) goTo(step + 1);
-  else if (!engineBlocks(engineWarning)) create();
+  if (going || !stepValid(step)) return;
+  if (step < sections.length - 1) {
+    going = true;
+    try {
+      const at = step;
+      if (check && (await check.refuseIn(sections[at]))) return; // its messages are shown
+      if (step === at) goTo(step + 1);
+      if (unsaved) saveDraft(); // the step the user is on, for a reload
+    } finally {
+      going = false;
+    }
+  } else if (!engineBlocks(engineWarning)) create();
 });
 back.addEventListener("click", () => goTo(Math.max(0, step - 1)));
 stepButtons.forEach((button, i) => button.addEventListener("click", () => goTo(i)));
@@ -132,15 +151,17 @@ function renderTemplates() {
 }
 
 function applyTemplate(t) {
+  // The bot name is not set here: it follows the persona name (suggested by the API).
   const values = t
-    ? { name: t.persona_name.toLowerCase().replace(/[^a-z0-9-]+/g, "-"), personaName: t.persona_name, emoji: t.emoji, soul: t.soul }
-    : { name: "", personaName: "", emoji: "", soul: "" };
-  const inputs = { name: f.name, personaName: f.personaName, emoji: f.emoji, soul: f.soul };
+    ? { personaName: t.persona_name, emoji: t.emoji, soul: t.soul }
+    : { personaName: "", emoji: "", soul: "" };
+  const inputs = { personaName: f.personaName, emoji: f.emoji, soul: f.soul };
   for (const [key, input] of Object.entries(inputs)) {
     if (input.value === "" || input.value === filled[key]) input.value = values[key];
   }
   filled = values;
   updatePreview();
+  if (check) check.schedule(0);
 }
 
 function updatePreview() {
@@ -549,6 +570,9 @@ async function create() {
     return;
   }
   setItem("create", "done", st.label(bot.status));
+  draft.clear(); // made: nothing left to keep or to warn about
+  window.clearTimeout(saveTimer);
+  unsaved = false;
   announce(`${bot.name} was created and is ${st.label(bot.status)}`);
   const open = $("#progress-open");
   open.href = `/bots/${encodeURIComponent(bot.id)}`;
@@ -573,6 +597,124 @@ $("#progress-retry").addEventListener("click", () => {
   goTo(sections.length - 1);
 });
 $("#progress-title").setAttribute("tabindex", "-1");
+
+// -- live checks, the suggested name, the key test ---------------------------------------------
+
+/** What the check is asked about: the body as it stands, without a name the user has
+ * not typed (then the API suggests one from the persona name). */
+function checkBody() {
+  const body = buildBody();
+  if (!nameTyped) delete body.name;
+  return body;
+}
+
+function onCheck(result) {
+  if (nameTyped) return;
+  const suggested = (result.suggestions || {}).name || "";
+  if (f.name.value !== suggested) {
+    f.name.value = suggested;
+    updatePreview();
+  }
+}
+
+f.name.addEventListener("input", (event) => {
+  if (!event.isTrusted) return;
+  nameTyped = f.name.value.trim() !== ""; // emptied: follow the persona name again
+  if (!nameTyped && check) check.schedule(0);
+});
+
+function ownKeyTest() {
+  const p = provider();
+  if (!f.apiKey.value) return "Enter the key first.";
+  const body = { provider: p.id, key: f.apiKey.value };
+  if (!$("#base-url-group").hidden && f.baseUrl.value.trim()) {
+    body.base_url = f.baseUrl.value.trim();
+    if (f.baseUrlPrivate.checked) body.base_url_private = true;
+  }
+  return body;
+}
+
+function sharedKeyTest() {
+  const key = $("#k-key");
+  return key.value ? { provider: provider().id, key: key.value } : "Enter the key first.";
+}
+
+function startChecks() {
+  check = new LiveCheck(form, "/api/bots/validate", checkBody, { onResult: onCheck });
+  // the shared key to add: the rules of POST /api/keys
+  const sharedCheck = new LiveCheck($("#keyring-add"), "/api/keys/validate", () => {
+    const body = { provider: provider().id };
+    if ($("#k-key").value) body.key = $("#k-key").value;
+    return body;
+  });
+  f.provider.addEventListener("change", () => sharedCheck.schedule(0));
+  const testable = data.keyring.enabled && !keyringTrouble(data.keyring, "locked");
+  $("#f-api-key-test-row").hidden = !testable;
+  $("#k-test").hidden = !testable;
+  keyTestButton($("#f-api-key-test"), $("#f-api-key-test-result"), f.apiKey, ownKeyTest);
+  keyTestButton($("#k-test"), $("#k-test-result"), $("#k-key"), sharedKeyTest);
+  f.provider.addEventListener("change", () => {
+    for (const id of ["#f-api-key-test-result", "#k-test-result"]) $(id).hidden = true;
+  });
+  check.schedule(0); // the first suggestion
+}
+
+// -- the draft: kept in this tab across a reload, never a secret ------------------------------
+
+const draft = new Draft("botmaker.wizard.draft", form);
+let unsaved = false; // the user changed something the server has not got
+let saveTimer = 0;
+
+function saveDraft() {
+  window.clearTimeout(saveTimer);
+  saveTimer = window.setTimeout(() => draft.save({ step, reached, nameTyped }), 250);
+}
+
+function onEdit(event) {
+  if (!event.isTrusted || form.dataset.ready !== "true") return;
+  unsaved = true;
+  saveDraft();
+}
+
+form.addEventListener("input", onEdit);
+form.addEventListener("change", onEdit);
+
+window.addEventListener("beforeunload", (event) => {
+  if (!unsaved) return;
+  event.preventDefault();
+  event.returnValue = ""; // the browser asks "Leave site? Changes you made may not be saved."
+});
+
+function restoreDraft() {
+  const saved = draft.load();
+  if (!saved) return;
+  const values = saved.values;
+  // the choices that rebuild other fields first, each followed by what it rebuilds
+  draft.apply(values, ["radio:template"]);
+  applyTemplate(template());
+  draft.apply(values, ["f-provider"]);
+  onProvider();
+  draft.apply(values, ["f-channel"]);
+  onChannel();
+  draft.apply(values, ["f-dm-policy"]);
+  draft.apply(values); // the rest, channel settings included
+  onPolicy();
+  updateKeyField();
+  const mode = $('input[name="f-egress-mode"]:checked', form);
+  if (mode) mode.dispatchEvent(new Event("change", { bubbles: true }));
+  nameTyped = Boolean(saved.nameTyped) && f.name.value.trim() !== "";
+  updatePreview();
+  reached = Math.min(Number(saved.reached) || 0, sections.length - 1);
+  unsaved = true;
+  $("#draft-note").hidden = false;
+  return Math.min(Number(saved.step) || 0, reached);
+}
+
+$("#draft-discard").addEventListener("click", () => {
+  draft.clear();
+  unsaved = false;
+  window.location.reload();
+});
 
 // -- start --------------------------------------------------------------------------------------
 
@@ -604,8 +746,10 @@ async function load() {
   renderTemplates();
   renderProviders();
   renderChannels();
+  const at = restoreDraft() || 0;
   refreshEgressDefaults();
-  goTo(0, { focus: false });
+  goTo(at, { focus: false });
+  startChecks();
   form.dataset.ready = "true";
 }
 
