@@ -293,10 +293,18 @@ class Backend(Protocol):
     def list(self) -> dict[str, RuntimeStatus]: ...
 
     def logs(
-        self, container: str, *, tail: int, follow: bool, until: float | None = None
+        self,
+        container: str,
+        *,
+        tail: int,
+        follow: bool,
+        until: float | None = None,
+        since: float | None = None,
+        timestamps: bool = False,
     ) -> LogStream:
         """``until``: only what was logged before that time (a run that died, not the
-        restarted one's first lines)."""
+        restarted one's first lines); ``since``: only what was logged from that time on;
+        ``timestamps``: each line starts with the engine's RFC 3339 time and a space."""
         ...
 
     def run_once(self, spec: ContainerSpec, timeout: float) -> tuple[int, str] | None:

@@ -210,9 +210,23 @@ class DockerBackend(EngineBackend):
         return self.engine.managed_containers()
 
     def logs(
-        self, container: str, *, tail: int, follow: bool, until: float | None = None
+        self,
+        container: str,
+        *,
+        tail: int,
+        follow: bool,
+        until: float | None = None,
+        since: float | None = None,
+        timestamps: bool = False,
     ) -> DockerLogStream:
-        return self.engine.logs(f"containers/{container}", tail=tail, follow=follow, until=until)
+        return self.engine.logs(
+            f"containers/{container}",
+            tail=tail,
+            follow=follow,
+            until=until,
+            since=since,
+            timestamps=timestamps,
+        )
 
     def stats(self, container: str) -> StatsSample | None:
         return self.engine.stats(container)

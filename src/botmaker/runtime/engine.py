@@ -488,14 +488,26 @@ class Engine:
 
     @engine_errors("logs")
     def logs(
-        self, path: str, *, tail: int, follow: bool, until: float | None = None
+        self,
+        path: str,
+        *,
+        tail: int,
+        follow: bool,
+        until: float | None = None,
+        since: float | None = None,
+        timestamps: bool = False,
     ) -> DockerLogStream:
         """``GET /<path>/logs`` (``containers/<id>``, ``services/<name>``; TTY off);
-        ``until``: only lines logged before that time (seconds since the epoch)."""
+        ``until``/``since``: only lines logged before / from that time (seconds since
+        the epoch); ``timestamps``: each line prefixed with its RFC 3339 time."""
         params: dict[str, str | int] = {"stdout": 1, "stderr": 1, "follow": int(follow)}
         params["tail"] = str(tail)
         if until is not None:
             params["until"] = f"{until:.9f}"
+        if since is not None:
+            params["since"] = f"{since:.9f}"
+        if timestamps:
+            params["timestamps"] = 1
         response = self.api.get(
             f"{self.api.base_url}/v{self.api.api_version}/{path}/logs",
             params=params,

@@ -844,11 +844,25 @@ class SwarmBackend(EngineBackend):
 
     @engine_errors("logs")
     def logs(
-        self, container: str, *, tail: int, follow: bool, until: float | None = None
+        self,
+        container: str,
+        *,
+        tail: int,
+        follow: bool,
+        until: float | None = None,
+        since: float | None = None,
+        timestamps: bool = False,
     ) -> DockerLogStream:
         """The service's logs (every task's, TTY off), demultiplexed like a container's."""
         kind = "containers" if self._plain(container) else "services"
-        return self.engine.logs(f"{kind}/{container}", tail=tail, follow=follow, until=until)
+        return self.engine.logs(
+            f"{kind}/{container}",
+            tail=tail,
+            follow=follow,
+            until=until,
+            since=since,
+            timestamps=timestamps,
+        )
 
     @engine_errors("stats")
     def stats(self, container: str) -> StatsSample | None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -13,6 +14,7 @@ from botmaker.api.deps import allow, caller, reach, services
 from botmaker.api.responses import SSE, BotDetail, BotList, Validation, answers
 from botmaker.api.revocable import revocable, still_allowed
 from botmaker.api.sse import log_events
+from botmaker.errors import InvalidInput
 from botmaker.policy import Action
 from botmaker.services import validation
 from botmaker.services.schemas import BotCreate, BotUpdate
@@ -138,6 +140,12 @@ def restart_bot(bot: str, request: Request) -> BotDetail:
     return BotDetail.model_validate(services(request).bots.restart(bot).to_dict())
 
 
+_SINCE = Query(
+    None, description="only lines logged from this time on (RFC 3339, or seconds since 1970)"
+)
+_UNTIL = Query(None, description="only lines logged before this time; the stream then ends there")
+
+
 @router.get(
     "/{bot}/logs",
     summary="The container's stdout/stderr as Server-Sent Events (events: stdout, stderr, end)",
@@ -150,12 +158,43 @@ async def bot_logs(
     request: Request,
     tail: int = Query(100, ge=0, le=100_000, description="lines of history first"),
     follow: bool = Query(True, description="keep streaming new lines"),
+    since: datetime | None = _SINCE,
+    until: datetime | None = _UNTIL,
+    timestamps: bool = Query(
+        False, description="start each line with the engine's RFC 3339 time and a space"
+    ),
 ) -> EventSourceResponse:
     svc = services(request)
-    stream = await anyio.to_thread.run_sync(lambda: svc.bots.logs(bot, tail=tail, follow=follow))
+    start, end = log_window(since, until)
+    stream = await anyio.to_thread.run_sync(
+        lambda: svc.bots.logs(
+            bot,
+            tail=tail,
+            follow=follow and end is None,
+            since=start,
+            until=end,
+            timestamps=timestamps,
+        )
+    )
     return EventSourceResponse(
         revocable(log_events(stream), still_allowed(request)),
         ping=svc.settings.sse_ping_seconds,
         send_timeout=60,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+def log_window(since: datetime | None, until: datetime | None) -> tuple[float | None, float | None]:
+    """The logs' time bounds as seconds since the epoch (a time without a zone is UTC);
+    ``until`` must come after ``since``."""
+    start = _epoch(since)
+    end = _epoch(until)
+    if start is not None and end is not None and end <= start:
+        raise InvalidInput("until must be later than since", field="until")
+    return start, end
+
+
+def _epoch(at: datetime | None) -> float | None:
+    if at is None:
+        return None
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()

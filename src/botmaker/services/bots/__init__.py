@@ -98,8 +98,19 @@ class BotService:
     def gateway_token(self, ref: str) -> str:
         return self.queries.gateway_token(ref)
 
-    def logs(self, ref: str, *, tail: int, follow: bool) -> LogStream:
-        return self.queries.logs(ref, tail=tail, follow=follow)
+    def logs(
+        self,
+        ref: str,
+        *,
+        tail: int,
+        follow: bool,
+        since: float | None = None,
+        until: float | None = None,
+        timestamps: bool = False,
+    ) -> LogStream:
+        return self.queries.logs(
+            ref, tail=tail, follow=follow, since=since, until=until, timestamps=timestamps
+        )
 
     @property
     def open_log_streams(self) -> int:

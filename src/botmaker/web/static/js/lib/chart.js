@@ -16,19 +16,44 @@ function timeLabel(ms) {
   return new Date(ms).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
 }
 
+const MIN_DOMAIN = 60_000; // never narrower than a minute
+
+/**
+ * The x domain [start, end] in ms: from the range's start, or from the first sample in
+ * the range when the data begins later (so a few minutes of data fill the width, not
+ * the last 2 % of an hour), to now.
+ */
+export function domainOf(series, span, now = Date.now()) {
+  const rangeStart = now - span;
+  let first = Infinity;
+  for (const s of series) for (const [t, v] of s.points) if (t >= rangeStart && Number.isFinite(v) && t < first) first = t;
+  let start = Number.isFinite(first) ? Math.max(rangeStart, first) : rangeStart;
+  if (now - start < MIN_DOMAIN) start = Math.max(rangeStart, now - MIN_DOMAIN);
+  return [start, now];
+}
+
 /**
  * Draw into ``figure``: ``series`` = [{label, points: [[timeMs, value]]}], ``format``
- * turns a value into text. ``span`` = the time window in ms (the last hour).
+ * turns a value into text. ``span`` = the range in ms (the last hour by default), named
+ * by ``words`` in the summary; the x axis starts at the first sample within it.
  */
-export function lineChart(figure, { title, series, format, span = 3600_000, minMax = 0 }) {
-  const now = Date.now();
-  const start = now - span;
+export function lineChart(figure, { title, series, format, span = 3600_000, minMax = 0, words = "the last hour" }) {
+  const [start, now] = domainOf(series, span);
+  const width = now - start;
+  series = series.map((s) => ({ ...s, points: s.points.filter(([t]) => t >= start) }));
   const values = series.flatMap((s) => s.points.map(([, v]) => v)).filter((v) => Number.isFinite(v));
   const max = Math.max(minMax, ...values, 0) * 1.15 || 1;
-  const x = (t) => ((t - start) / span) * W;
+  const x = (t) => ((t - start) / width) * W;
   const y = (v) => H - 2 - (v / max) * (H - 6);
 
-  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", "aria-hidden": "true", focusable: "false" });
+  const chart = svg("svg", {
+    viewBox: `0 0 ${W} ${H}`,
+    preserveAspectRatio: "none",
+    "aria-hidden": "true",
+    focusable: "false",
+    "data-start": Math.round(start),
+    "data-end": Math.round(now),
+  });
   for (const fraction of [0.25, 0.5, 0.75]) {
     chart.append(svg("line", { class: "grid-line", x1: 0, x2: W, y1: H * fraction, y2: H * fraction, "vector-effect": "non-scaling-stroke" }));
   }
@@ -47,10 +72,10 @@ export function lineChart(figure, { title, series, format, span = 3600_000, minM
 
   const latest = series.map((s) => {
     const last = s.points.length ? s.points[s.points.length - 1][1] : null;
-    return { label: s.label, text: last === null ? "—" : format(last) };
+    return { label: s.label, text: Number.isFinite(last) ? format(last) : "—" };
   });
   const peak = values.length ? format(Math.max(...values)) : "—";
-  const summary = `${title}: ${latest.map((l) => `${l.label} ${l.text}`).join(", ")}; peak ${peak} in the last hour`;
+  const summary = `${title}: ${latest.map((l) => `${l.label} ${l.text}`).join(", ")}; peak ${peak} in ${words} (from ${timeLabel(start)})`;
   figure.replaceChildren(
     h(
       "figcaption",

@@ -4,6 +4,7 @@
 
 import "./engine.js";
 import "./inbox.js";
+import "./tablecards.js";
 
 const THEME_KEY = "botmaker-theme";
 
