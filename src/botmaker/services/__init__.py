@@ -116,7 +116,7 @@ class Services:
         except BotMakerError as exc:
             engine = {"ok": False, "message": exc.message}
         try:
-            by_status = Counter(view.status.summary for view in self.bots.list())
+            by_status = Counter(view.status_dict()["summary"] for view in self.bots.list())
             bots = sum(by_status.values())
         except BotMakerError:
             bots = len(self.bots.names())
@@ -261,6 +261,7 @@ def build_services(
             stats,
             monitor,
             lambda: (reconciler.passes, reconciler.actions.copy()),
+            state_of=bots.queries.state,
         )
     )
     return Services(

@@ -27,6 +27,8 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from botmaker.services.botstate import STATES
+
 if TYPE_CHECKING:
     from botmaker.runtime.base import RuntimeStatus, StatsSample
     from botmaker.services.monitor import Monitor
@@ -34,26 +36,10 @@ if TYPE_CHECKING:
     from botmaker.services.statuses import StatusCache
     from botmaker.store import BotRecord, Store
 
-#: Every summary a bot's status can have (``RuntimeStatus.summary``, plus ``creating``,
-#: ``missing`` and ``unknown`` while the status cache is not live): each is exported,
+#: Every state a bot can have (``services/botstate``: what the API, the pages and the
+#: events say), plus ``unknown`` while the status cache is not live: each is exported,
 #: zero or not, so a dashboard's series do not come and go.
-STATUSES = (
-    "creating",
-    "created",
-    "starting",
-    "healthy",
-    "unhealthy",
-    "crash_loop",
-    "running",
-    "restarting",
-    "paused",
-    "stopped",
-    "exited",
-    "dead",
-    "removing",
-    "missing",
-    "unknown",
-)
+STATUSES = (*STATES, "unknown")
 #: Container states in which a bot counts as running (its container runs).
 _RUNNING_SUMMARIES = frozenset({"running", "starting", "healthy", "unhealthy"})
 
@@ -240,10 +226,14 @@ class FleetCollector(Collector):
         stats: StatsSampler,
         monitor: Monitor,
         reconcile_actions: Callable[[], tuple[int, Counts[str]]],
+        state_of: Callable[[BotRecord, RuntimeStatus], str] | None = None,
     ) -> None:
+        """``state_of``: a bot's state from its record and status (``BotQueries.state``);
+        without it, the engine's summary."""
         self.store = store
         self.statuses = statuses
         self.status_of = status_of
+        self.state_of = state_of
         self.stats = stats
         self.monitor = monitor
         self.reconcile_actions = reconcile_actions
@@ -266,7 +256,7 @@ class FleetCollector(Collector):
                 summary = "unknown"
             else:
                 status = self.status_of(record, entries.get(record.id))
-                summary = status.summary
+                summary = self.state_of(record, status) if self.state_of else status.summary
                 if status.running:
                     running += 1
                     if status.health in ("healthy", "unhealthy", "starting", "crash_loop"):

@@ -63,6 +63,10 @@ class BotQueries:
             probing=self.probing(record),
         )
 
+    def state(self, record: BotRecord, status: RuntimeStatus) -> str:
+        """The bot's state (``status.summary`` in the API) from its judged status."""
+        return str(self.view(record, status).status_dict()["summary"])
+
     def probing(self, record: BotRecord) -> Probing:
         if not self.probes_on:
             return Probing(False, "health probes are off (BOTMAKER_HEALTH_INTERVAL=0)")
