@@ -8,9 +8,10 @@ makes is removed afterwards.
 from __future__ import annotations
 
 import contextlib
+import re
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import astuple, replace
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from tests.support.images import STANDIN_TAG, STUBBORN_TAG, build_standin
 from tests.support.locks import machine_alone, machine_lock, machine_shared, openclaw_slots
 from tests.support.parallel import ModuleScheduling, alone, bots_at_once, on_worker, order
 from tests.support.server import ServerThread
+from tests.support.stalls import StallRecorder
 from tests.support.webhook import WebhookReceiver
 
 ADMIN_PASSWORD = "correct-horse-battery-staple"
@@ -298,6 +300,33 @@ def machine_share(request: pytest.FixtureRequest) -> Iterator[None]:
         if bots:
             held.enter_context(openclaw_slots(bots))
         yield
+
+
+@pytest.fixture(autouse=True)
+def stalls(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A browser test's threads as they were after 40 s (tests/support/stalls.py), for
+    its failure report."""
+    if "browser" not in request.fixturenames:
+        yield
+        return
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)[-120:]
+    with StallRecorder(name) as recorder:
+        request.node.stash[_STALLS] = recorder
+        yield
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    recorder = item.stash.get(_STALLS, None)
+    if report.when == "call" and report.failed and recorder is not None and recorder.stacks:
+        report.sections.append(("thread stacks of a long browser test", recorder.stacks))
+    return report
+
+
+_STALLS = pytest.StashKey[StallRecorder]()
 
 
 @pytest.hookimpl(optionalhook=True)
