@@ -11,6 +11,7 @@ code would stop a Python timer too: faulthandler's own thread writes the same du
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import sys
 import threading
@@ -46,8 +47,9 @@ class StallRecorder:
         if self._file is not None:
             self._file.close()
             path = Path(self._file.name)
-            if path.stat().st_size == 0:
-                path.unlink()
+            with contextlib.suppress(FileNotFoundError):  # the folder was cleaned meanwhile
+                if path.stat().st_size == 0:
+                    path.unlink()
 
     def _take(self) -> None:
         names = {thread.ident: thread.name for thread in threading.enumerate()}
