@@ -47,7 +47,8 @@ def desktop(browser: Browser, world: World) -> Iterator[Session]:
 def _wizard(desktop: Session) -> Page:
     page = desktop.page()
     desktop.login(page, "/bots/new")
-    expect(page.locator("#wizard[data-ready]")).to_be_attached()
+    # 30 s: once in about six runs beside other modules the first load took over 15 s
+    expect(page.locator("#wizard[data-ready]")).to_be_attached(timeout=30_000)
     return page
 
 
