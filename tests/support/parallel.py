@@ -68,13 +68,7 @@ TWO_BOTS = (
 BOT_FIXTURES = frozenset({"claw"})
 #: Tests that time BotMaker's answers while a bot attacks the host (a 99th percentile
 #: under 200 ms): they run with no other test on the machine.
-ALONE = (
-    "tests/hostile/test_resources.py::",
-    # Beside tests/test_dashboard.py on the other worker, its bot page's first API reads
-    # sometimes did not answer within 15 s (about 1 run in 5; cause not found yet, see
-    # the closing note of 2026-12-06): run alone until it is.
-    "tests/test_egress_dashboard.py::",
-)
+ALONE = ("tests/hostile/test_resources.py::",)
 
 
 def lane_of(nodeid: str) -> str | None:
