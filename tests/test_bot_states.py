@@ -19,7 +19,7 @@ from typing import Any, cast
 import docker
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from botmaker.api.app import create_app
 from botmaker.config import Settings
@@ -29,6 +29,7 @@ from tests.support.checks import logged_in
 from tests.support.fixtures import MakeServices
 from tests.support.server import ServerThread
 from tests.support.waiting import wait_for
+from tests.test_dashboard import DESKTOP, Session
 
 #: Long enough to see ``stopping…`` in the page, short enough for the suite.
 STOP_TIMEOUT = 4
@@ -58,14 +59,6 @@ def _event(client: httpx.Client, bot_id: str, kind: str, cause: str) -> dict[str
     return found[0]
 
 
-def _log_in(page: Page, path: str) -> None:
-    page.goto(path)
-    expect(page).to_have_url(re.compile(r"/login"))
-    page.get_by_label("Password").fill(ADMIN_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
-
-
 def test_a_stop_shows_stopping_then_stopped_never_a_crash(
     stubborn: tuple[str, httpx.Client, Services],
     browser: Browser,
@@ -82,12 +75,10 @@ def test_a_stop_shows_stopping_then_stopped_never_a_crash(
     assert status["summary"] == "health_unknown", status
     assert "does not probe it" in status["reason"]
 
-    context = browser.new_context(base_url=url)
-    problems: list[str] = []
+    session = Session(browser, url, DESKTOP)
     try:
-        page = context.new_page()
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        _log_in(page, f"/bots/{bot_id}")
+        page = session.page()
+        session.login(page, f"/bots/{bot_id}")
         badge, reason = page.locator("#bot-badge"), page.locator("#bot-reason")
         expect(badge).to_have_text("health unknown")
         expect(badge).to_have_class(re.compile(r"badge-idle"))
@@ -96,8 +87,7 @@ def test_a_stop_shows_stopping_then_stopped_never_a_crash(
         # Stop: ``stopping…`` at once (the stubborn bot ignores SIGTERM for the whole
         # stop timeout), on the page and in the list's API; then a grey ``stopped``
         # although the engine had to SIGKILL it (exit 137).
-        list_page = context.new_page()
-        list_page.on("pageerror", lambda error: problems.append(str(error)))
+        list_page = session.page()
         list_page.goto("/")
         card = list_page.locator(f'li.bot-card[data-bot-id="{bot_id}"]')
         expect(card.locator(".badge")).to_have_text("health unknown")
@@ -142,9 +132,8 @@ def test_a_stop_shows_stopping_then_stopped_never_a_crash(
         assert died
         assert died[0]["cause"] == ""
         assert died[0]["actor"] is None
-        assert problems == []
     finally:
-        context.close()
+        session.close()  # asserts no script error or CSP violation
 
 
 def test_an_edit_names_its_cause_and_actor_on_the_events_it_causes(

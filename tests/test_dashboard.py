@@ -52,16 +52,31 @@ class Session:
 
     def page(self) -> Page:
         page = self.context.new_page()
-        page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+        page.on("pageerror", lambda error: self._problem(f"page error: {error}"))
         page.on(
             "console",
             lambda message: (
-                self.problems.append(f"console: {message.text}")
+                self._problem(f"console: {message.text}")
                 if "Content Security Policy" in message.text or message.type == "assert"
-                else None
+                else (
+                    print(f"console {message.type}: {message.text}")
+                    if message.type == "error"
+                    else None
+                )
+            ),
+        )
+        # Printed as they happen, so a test that fails waiting on the page shows them.
+        page.on(
+            "requestfailed",
+            lambda request: print(
+                f"request failed: {request.method} {request.url}: {request.failure}"
             ),
         )
         return page
+
+    def _problem(self, text: str) -> None:
+        print(text)
+        self.problems.append(text)
 
     def login(self, page: Page, path: str = "/") -> None:
         page.goto(path)

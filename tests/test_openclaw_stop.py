@@ -4,9 +4,10 @@ One Telegram bot on the fake Bot API. Stopped while healthy, restarted and stopp
 while its Bot API answers every call with 502; then, in the browser, shown
 ``degraded`` (Telegram: disconnected, 401) while its Bot API refuses the token, and
 stopped with a click while the Bot API takes connections and never answers
-(Telegram unreachable the way a black-holed network is): each time the gateway shuts down on the SIGTERM within the stop timeout
-(30 s, BotMaker's default), exits 0, shows ``stopping`` while it does, and the bot's
-events say ``stopped`` with its cause (``stop by admin``), never ``died``.
+(Telegram unreachable the way a black-holed network is): each time the gateway shuts
+down on the SIGTERM within the stop timeout (30 s, BotMaker's default), exits 0,
+shows ``stopping`` while it does, and the bot's events say ``stopped`` with its cause
+(``stop by admin``), never ``died``.
 
 Measured with 2026.9.6, why a stop takes seconds: on SIGTERM the gateway drains
 "active work" (``rootRequests``) before it closes, with a budget of 315 s
