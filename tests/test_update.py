@@ -71,7 +71,8 @@ def test_refused_patch_changes_nothing(
         ({"dm_policy": "everyone"}, "dm_policy"),
         ({"model": "bad model"}, "model"),
         ({"template": "nope"}, "template"),
-        ({"provider": "anthropic"}, "provider"),
+        ({"provider": "nobody"}, "provider"),
+        ({"provider": "anthropic"}, "model"),  # a new provider needs its model (and key)
         ({"secrets": {"api_key": ""}}, "secrets.api_key"),
         ({"channel_settings": {"bogus": "x"}}, "channel_settings.bogus"),
     ]:

@@ -31,7 +31,6 @@ from botmaker.store import BotRecord
 #: Definition fields an edit cannot change or that are BotMaker's own bookkeeping.
 _INTERNAL = frozenset(
     {
-        "provider",
         "image",
         "keyring",
         "key_id",
@@ -53,7 +52,20 @@ def edited(deploy: Deployer, old: BotRecord, patch: BotUpdate) -> BotRecord:
     """The bot's row as the edit would leave it (checked; nothing stored)."""
     present = set(deploy.secrets.names(old.id))
     definition = apply_update(old, patch, present)
-    return replace(old, model=definition.model, stored=definition.to_json())
+    check_keyring_key(deploy, old, definition, patch)
+    return replace(
+        old, provider=definition.provider, model=definition.model, stored=definition.to_json()
+    )
+
+
+def check_keyring_key(
+    deploy: Deployer, old: BotRecord, definition: BotDefinition, patch: BotUpdate
+) -> None:
+    """A keyring bot moving to another provider needs a key for it there: its own new
+    one (``secrets.api_key``) or a shared key it may use."""
+    own = patch.secrets is not None and patch.secrets.api_key is not None
+    if old.definition.keyring and definition.provider != old.provider and not own:
+        deploy.require_shared_key(definition.provider, list(definition.key_tags))
 
 
 def settings_changes(before: BotDefinition, after: BotDefinition) -> list[dict[str, Any]]:
@@ -82,6 +94,8 @@ def preview(deploy: Deployer, ref: str, patch: BotUpdate) -> dict[str, Any]:
     names = set(deploy.secrets.names(old.id)) | set(files)
     if old.definition.keyring:
         names.discard(API_KEY_FILE)  # a keyring bot's key goes to the keyring, not a file
+    elif new.provider != old.provider and API_KEY_FILE not in files:
+        names.discard(API_KEY_FILE)  # the old provider's key goes with it
     before = deploy.state.read(old.id, CONFIG_FILE)
     config = bot_config(
         new,

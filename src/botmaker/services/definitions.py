@@ -303,10 +303,19 @@ def apply_update(
     old = record.definition
     given = {name for name in patch.model_fields_set if getattr(patch, name) is not None}
     secrets = patch.secrets or BotSecretsUpdate()
+    provider = patch.provider or old.provider
+    switching = provider != old.provider
+    if switching and patch.model is None:
+        raise InvalidInput(
+            f"a change of provider needs a model of {provider}: give model too", field="model"
+        )
+    # The stored key, base URL and fallbacks belong to the old provider: a change of
+    # provider keeps none of them (the old key file goes once the edit succeeded).
+    base_url = patch.base_url if "base_url" in given else None if switching else old.base_url
     _check_provider(
-        old.provider,
-        api_key=secrets.api_key is not None or API_KEY_FILE in present,
-        base_url=patch.base_url if "base_url" in given else old.base_url,
+        provider,
+        api_key=secrets.api_key is not None or (API_KEY_FILE in present and not switching),
+        base_url=base_url,
         base_url_private=old.base_url_private,
         keyring=old.keyring,
     )
@@ -321,12 +330,14 @@ def apply_update(
     budget = old.budget
     if patch.budget is not None:
         budget = BudgetSpec(**patch.budget.model_dump())
+    fallbacks = () if switching else old.fallbacks
     changes = {
+        "provider": provider,
         "model": patch.model or old.model,
         "persona": persona,
         "template": template,
-        "fallbacks": tuple(patch.fallbacks) if patch.fallbacks is not None else old.fallbacks,
-        "base_url": patch.base_url if "base_url" in given else old.base_url,
+        "fallbacks": tuple(patch.fallbacks) if patch.fallbacks is not None else fallbacks,
+        "base_url": base_url,
         "heartbeat": patch.heartbeat if patch.heartbeat is not None else old.heartbeat,
         "budget": budget,
         "channels": tuple(check_channel(item) for item in _edited_channels(old, patch, present)),
@@ -338,7 +349,24 @@ def apply_update(
         changes["egress"] = EgressSpec(
             mode=patch.egress.mode, allow=tuple(allow if allow is not None else old.egress.allow)
         )
+    if switching:
+        if old.keyring:
+            changes["key_id"] = None  # the bot's own key was for the old provider
+        elif patch.egress is None or patch.egress.allow is None:
+            egress = changes.get("egress", old.egress)
+            assert isinstance(egress, EgressSpec)
+            changes["egress"] = _with_provider_host(egress, provider, base_url)
     return old.model_copy(update=changes)
+
+
+def _with_provider_host(egress: EgressSpec, provider: str, base_url: str | None) -> EgressSpec:
+    """An allowlist with the API host of the bot's new provider added (a bot without the
+    keyring calls its provider itself); no host is taken away."""
+    if egress.mode != "allowlist":
+        return egress
+    hosts = default_hosts([], provider, base_url, keyring=False)
+    added = [h for h in hosts if h not in egress.allow]
+    return EgressSpec(mode=egress.mode, allow=(*egress.allow, *added))
 
 
 def _limits(old: LimitsSpec, patch: LimitsIn) -> LimitsSpec:

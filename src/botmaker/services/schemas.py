@@ -317,6 +317,11 @@ class BotUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    provider: str | None = Field(
+        default=None,
+        description="a provider id from GET /api/providers; a change needs model too, and a "
+        "key for the new provider (secrets.api_key, or a shared keyring key)",
+    )
     model: str | None = Field(default=None, min_length=1, max_length=200)
     fallbacks: list[str] | None = Field(default=None, max_length=5)
     template: str | None = None
@@ -332,6 +337,11 @@ class BotUpdate(BaseModel):
     limits: LimitsIn | None = Field(
         default=None, description="the bot's own container limits (fields not given: kept)"
     )
+
+    @field_validator("provider")
+    @classmethod
+    def _provider(cls, value: str | None) -> str | None:
+        return None if value is None else BotCreate._provider(value)
 
     @field_validator("model")
     @classmethod

@@ -14,7 +14,7 @@ from typing import Any
 from botmaker.definition import BotDefinition
 from botmaker.errors import BotMakerError, NotFound
 from botmaker.openclaw.render import API_KEY_FILE
-from botmaker.services.botedit import needs_recreate, settings_changes
+from botmaker.services.botedit import check_keyring_key, needs_recreate, settings_changes
 from botmaker.services.botstate import cause_by
 from botmaker.services.definitions import apply_update, patch_secret_files
 from botmaker.services.deploy import Deployer, run_all
@@ -36,23 +36,32 @@ class UpdateBot:
         deploy = self.deploy
         old = deploy.ready(ref)
         keyed = old.definition.keyring
-        definition = apply_update(old, patch, set(deploy.secrets.names(old.id)))
+        present = set(deploy.secrets.names(old.id))
+        definition = apply_update(old, patch, present)
+        check_keyring_key(deploy, old, definition, patch)
         new_files = patch_secret_files(patch)
         changes = settings_changes(old.definition, definition)
         if keyed and changes and not needs_recreate(changes, sorted(new_files)):
             return self._regrant(old, definition)
         new_key = new_files.pop(API_KEY_FILE, None) if keyed else None
-        old_values = {name: deploy.secrets.read(old.id, name) for name in new_files}
+        # A key file for the old provider goes with it (never sent to the new one).
+        stale = [API_KEY_FILE] if _stale_key(old, definition, new_files, present) else []
+        old_values = {name: deploy.secrets.read(old.id, name) for name in [*new_files, *stale]}
         recreating = False  # the old container is untouched until validation passed
         added: str | None = None
         try:
             if new_files:
                 deploy.secrets.write_all(old.id, new_files, uid=old.uid, gid=old.uid)
+            for name in stale:
+                deploy.secrets.remove_one(old.id, name)
             record = deploy.store.update_bot(old.id, definition=definition)
             if keyed:
-                if new_key is not None:
+                if new_key is not None:  # under the provider the bot uses from now on
                     added = deploy.keyring.client.add_key(
-                        old.provider, new_key, label=f"{old.name} (bot's own key)", bot_id=old.id
+                        definition.provider,
+                        new_key,
+                        label=f"{old.name} (bot's own key)",
+                        bot_id=old.id,
                     ).id
                     definition = definition.model_copy(update={"key_id": added})
                     record = deploy.store.update_bot(old.id, definition=definition)
@@ -66,7 +75,8 @@ class UpdateBot:
         except BaseException:
             self._undo(old, old_values, recreate=recreating, added_key=added)
             raise
-        if added is not None and old.definition.key_id:
+        replaced = added is not None or definition.provider != old.provider
+        if replaced and old.definition.key_id:
             self._forget_key(old.definition.key_id)
         log.info("updated bot %s (%s)", record.name, record.id)
         return record
@@ -123,6 +133,17 @@ class UpdateBot:
                 self.deploy.secrets.remove_one(old.id, name)
             else:
                 self.deploy.secrets.write_all(old.id, {name: value}, uid=old.uid, gid=old.uid)
+
+
+def _stale_key(
+    old: BotRecord, definition: BotDefinition, new_files: dict[str, str], present: set[str]
+) -> bool:
+    """Whether the edit leaves the bot's key file behind for a provider it no longer uses."""
+    return (
+        definition.provider != old.provider
+        and API_KEY_FILE in present
+        and API_KEY_FILE not in new_files
+    )
 
 
 def _changed(changes: list[dict[str, Any]], secrets: list[str]) -> str:
