@@ -235,3 +235,60 @@ def test_with_the_keyring_the_key_moves_to_the_new_provider_or_a_shared_one_is_u
         assert (record.provider, record.definition.key_id) == ("openai", None)
         assert keys.list_keys(provider="anthropic") == []
         assert keys.get_bot(bot.id)["providers"] == ["openai"]
+
+
+def test_a_single_channel_bot_changes_its_channel_type(
+    client: httpx.Client, services: Services
+) -> None:
+    made = client.post(
+        "/api/bots",
+        json={
+            "name": "hopper",
+            "provider": "openai",
+            "model": "gpt-5.1",
+            "channel": "slack",
+            "secrets": {
+                "api_key": "sk-hopper-key",
+                "channel_token": "xoxb-slack-bot-token",
+                "channel_credentials": {"app_token": "xapp-slack-app-token"},
+            },
+            "egress": {"mode": "allowlist", "allow": ["slack.com", "example.org"]},
+        },
+    )
+    assert made.status_code == 201, made.text
+    bot = services.store.get_bot(made.json()["id"])
+    assert "channel_app_token" in services.bots.secrets.names(bot.id)
+    before = _snapshot(services, bot.id)
+    # The new channel's credential is needed; the old one's does not count.
+    missing = client.patch(f"/api/bots/{bot.id}", json={"channel": "telegram"})
+    assert_error(missing, 422, "invalid", "secrets.channel_token")
+    assert_error(
+        client.patch(f"/api/bots/{bot.id}", json={"channel": "carrier-pigeon"}),
+        422,
+        "invalid",
+        "channel",
+    )
+    assert _snapshot(services, bot.id) == before
+
+    body = {"channel": "telegram", "secrets": {"channel_token": "42:telegram-token"}}
+    preview = client.post(f"/api/bots/{bot.id}/preview", json=body)
+    assert preview.status_code == 200, preview.text
+    changes = {c["field"]: c["after"] for c in preview.json()["changes"]}
+    assert changes["channels.0.type"] == "telegram"
+    assert changes["egress.allow"] == ["slack.com", "example.org", "api.telegram.org"]
+
+    patched = client.patch(f"/api/bots/{bot.id}", json=body)
+    assert patched.status_code == 200, patched.text
+    record = services.store.get_bot(bot.id)
+    assert record.channel == "telegram"
+    assert client.get(f"/api/bots/{bot.id}").json()["channels"] == ["telegram"]
+    names = set(services.bots.secrets.names(bot.id))
+    assert "channel_app_token" not in names  # the Slack credential went with Slack
+    assert services.bots.secrets.read(bot.id, "channel_token") == "42:telegram-token"
+    config = _config(client, bot.id)["config"]
+    assert list(config["channels"]) == ["telegram"]
+    assert client.get(f"/api/bots/{bot.id}/egress").json()["allow"] == [
+        "slack.com",
+        "example.org",
+        "api.telegram.org",
+    ]

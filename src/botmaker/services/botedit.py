@@ -23,7 +23,12 @@ from botmaker.definition import BotDefinition
 from botmaker.errors import NotFound
 from botmaker.openclaw.render import API_KEY_FILE, render_files
 from botmaker.services.configdiff import CONFIG_FILE, REDACTED, config_diff
-from botmaker.services.definitions import apply_update, bot_config, patch_secret_files
+from botmaker.services.definitions import (
+    apply_update,
+    bot_config,
+    patch_secret_files,
+    stale_secret_files,
+)
 from botmaker.services.deploy import Deployer
 from botmaker.services.schemas import BotUpdate
 from botmaker.store import BotRecord
@@ -92,10 +97,9 @@ def preview(deploy: Deployer, ref: str, patch: BotUpdate) -> dict[str, Any]:
     files = patch_secret_files(patch)
     secrets = sorted(files)
     names = set(deploy.secrets.names(old.id)) | set(files)
+    names -= set(stale_secret_files(old.definition, new.definition, files, names))
     if old.definition.keyring:
         names.discard(API_KEY_FILE)  # a keyring bot's key goes to the keyring, not a file
-    elif new.provider != old.provider and API_KEY_FILE not in files:
-        names.discard(API_KEY_FILE)  # the old provider's key goes with it
     before = deploy.state.read(old.id, CONFIG_FILE)
     config = bot_config(
         new,

@@ -7,7 +7,7 @@ and the dashboard all refuse the same things with the same field names.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -331,6 +331,7 @@ def apply_update(
     if patch.budget is not None:
         budget = BudgetSpec(**patch.budget.model_dump())
     fallbacks = () if switching else old.fallbacks
+    channels = tuple(check_channel(item) for item in _edited_channels(old, patch, present))
     changes = {
         "provider": provider,
         "model": patch.model or old.model,
@@ -340,7 +341,7 @@ def apply_update(
         "base_url": base_url,
         "heartbeat": patch.heartbeat if patch.heartbeat is not None else old.heartbeat,
         "budget": budget,
-        "channels": tuple(check_channel(item) for item in _edited_channels(old, patch, present)),
+        "channels": channels,
     }
     if patch.limits is not None:
         changes["limits"] = _limits(old.limits, patch.limits)
@@ -349,24 +350,43 @@ def apply_update(
         changes["egress"] = EgressSpec(
             mode=patch.egress.mode, allow=tuple(allow if allow is not None else old.egress.allow)
         )
-    if switching:
-        if old.keyring:
-            changes["key_id"] = None  # the bot's own key was for the old provider
-        elif patch.egress is None or patch.egress.allow is None:
-            egress = changes.get("egress", old.egress)
-            assert isinstance(egress, EgressSpec)
-            changes["egress"] = _with_provider_host(egress, provider, base_url)
+    if switching and old.keyring:
+        changes["key_id"] = None  # the bot's own key was for the old provider
+    # A new provider (called by the bot itself, without the keyring) or a new channel:
+    # an allowlist gains the hosts it needs, unless the edit gives the list itself.
+    new_channel = channels[0].type != old.channels[0].type
+    hosts = default_hosts(
+        channels if new_channel else (), provider, base_url, keyring=old.keyring or not switching
+    )
+    if hosts and (patch.egress is None or patch.egress.allow is None):
+        egress = changes.get("egress", old.egress)
+        assert isinstance(egress, EgressSpec)
+        changes["egress"] = _with_hosts(egress, hosts)
     return old.model_copy(update=changes)
 
 
-def _with_provider_host(egress: EgressSpec, provider: str, base_url: str | None) -> EgressSpec:
-    """An allowlist with the API host of the bot's new provider added (a bot without the
-    keyring calls its provider itself); no host is taken away."""
+def _with_hosts(egress: EgressSpec, hosts: list[str]) -> EgressSpec:
+    """An allowlist with ``hosts`` added; no host is taken away."""
     if egress.mode != "allowlist":
         return egress
-    hosts = default_hosts([], provider, base_url, keyring=False)
     added = [h for h in hosts if h not in egress.allow]
     return EgressSpec(mode=egress.mode, allow=(*egress.allow, *added))
+
+
+def stale_secret_files(
+    old: BotDefinition, new: BotDefinition, replaced: Collection[str], present: Collection[str]
+) -> list[str]:
+    """The secret files an edit leaves without a use: the key of the provider the bot
+    left, the credentials of the channel it left (``replaced``: the files the edit
+    writes anew)."""
+    stale: set[str] = set()
+    if new.provider != old.provider:
+        stale.add(API_KEY_FILE)
+    if len(old.channels) == 1 and new.channels[0].type != old.channels[0].type:
+        channel = CHANNELS[old.channels[0].type]
+        stale |= {"channel_token", "channel_config"}
+        stale |= {secret_file_for(channel, c.name) for c in channel.credentials if c.secret}
+    return sorted(name for name in stale if name in present and name not in replaced)
 
 
 def _limits(old: LimitsSpec, patch: LimitsIn) -> LimitsSpec:
@@ -385,7 +405,7 @@ def _edited_channels(
     """The bot's channels with the edit applied; several channels cannot be edited."""
     secrets = patch.secrets or BotSecretsUpdate()
     if len(old.channels) > 1:
-        fields = ("dm_policy", "allow_from", "channel_settings")
+        fields = ("channel", "dm_policy", "allow_from", "channel_settings")
         touched = [f for f in fields if getattr(patch, f) is not None]
         if secrets.channel_token or secrets.channel_credentials:
             touched.append("secrets.channel_token")
@@ -396,6 +416,18 @@ def _edited_channels(
             )
         return [_stored_channel(entry, index, present) for index, entry in enumerate(old.channels)]
     (entry,) = old.channels
+    if patch.channel is not None and patch.channel != entry.type:
+        # Another channel: nothing of the old one's (credentials, settings, senders) holds.
+        return [
+            _single_channel(
+                CHANNELS[patch.channel],
+                sorted(secrets.channel_credentials),
+                token=secrets.channel_token is not None,
+                settings=dict(patch.channel_settings or {}),
+                dm_policy=patch.dm_policy,
+                allow_from=list(patch.allow_from or []),
+            )
+        ]
     stored = {
         name.removeprefix("channel_")
         for name in present

@@ -329,6 +329,11 @@ class BotUpdate(BaseModel):
     base_url: str | None = Field(default=None, max_length=500)
     heartbeat: bool | None = None
     budget: BudgetIn | None = None
+    channel: str | None = Field(
+        default=None,
+        description="a channel id from GET /api/channels: another channel for a bot with one "
+        "(needs that channel's credentials and settings; its DM policy and allow list start anew)",
+    )
     dm_policy: str | None = None
     allow_from: list[AllowEntry] | None = Field(default=None, max_length=200)
     channel_settings: dict[str, SettingValue] | None = Field(default=None, max_length=16)
@@ -347,6 +352,11 @@ class BotUpdate(BaseModel):
     @classmethod
     def _model(cls, value: str | None) -> str | None:
         return None if value is None else BotCreate._model(value)
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str | None) -> str | None:
+        return BotCreate._channel(value)
 
     @field_validator("fallbacks")
     @classmethod

@@ -16,7 +16,7 @@ from botmaker.errors import BotMakerError, NotFound
 from botmaker.openclaw.render import API_KEY_FILE
 from botmaker.services.botedit import check_keyring_key, needs_recreate, settings_changes
 from botmaker.services.botstate import cause_by
-from botmaker.services.definitions import apply_update, patch_secret_files
+from botmaker.services.definitions import apply_update, patch_secret_files, stale_secret_files
 from botmaker.services.deploy import Deployer, run_all
 from botmaker.services.schemas import BotUpdate
 from botmaker.store import BotRecord
@@ -44,8 +44,9 @@ class UpdateBot:
         if keyed and changes and not needs_recreate(changes, sorted(new_files)):
             return self._regrant(old, definition)
         new_key = new_files.pop(API_KEY_FILE, None) if keyed else None
-        # A key file for the old provider goes with it (never sent to the new one).
-        stale = [API_KEY_FILE] if _stale_key(old, definition, new_files, present) else []
+        # The old provider's key, the old channel's credentials go (never sent to the
+        # new ones); put back if the edit fails.
+        stale = stale_secret_files(old.definition, definition, new_files, present)
         old_values = {name: deploy.secrets.read(old.id, name) for name in [*new_files, *stale]}
         recreating = False  # the old container is untouched until validation passed
         added: str | None = None
@@ -133,17 +134,6 @@ class UpdateBot:
                 self.deploy.secrets.remove_one(old.id, name)
             else:
                 self.deploy.secrets.write_all(old.id, {name: value}, uid=old.uid, gid=old.uid)
-
-
-def _stale_key(
-    old: BotRecord, definition: BotDefinition, new_files: dict[str, str], present: set[str]
-) -> bool:
-    """Whether the edit leaves the bot's key file behind for a provider it no longer uses."""
-    return (
-        definition.provider != old.provider
-        and API_KEY_FILE in present
-        and API_KEY_FILE not in new_files
-    )
 
 
 def _changed(changes: list[dict[str, Any]], secrets: list[str]) -> str:
