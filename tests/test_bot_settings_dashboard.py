@@ -165,3 +165,31 @@ def test_image_upgrade_and_an_export_the_import_route_takes(
     copy = client.get(f"/api/bots/{imported.json()['id']}").json()
     assert copy["name"] == "mover-copy"
     assert copy["model"] == "gpt-5.1"
+
+
+def test_another_provider_from_the_page(
+    desktop: Session, services: Services, client: httpx.Client
+) -> None:
+    bot = create_bot(services, "hopping")
+    page = _open(desktop, bot.id)
+    provider = page.get_by_label("Provider", exact=True)
+    expect(provider).to_have_value("openai")
+    provider.select_option("anthropic")
+    # The new provider's models to choose from, its default one filled in.
+    expect(page.locator("#c-model")).to_have_value("claude-opus-5")
+    # Without a key for it: the API's words under the key field, live and on Apply.
+    expect(page.locator("#c-api-key-error")).to_contain_text("needs an API key")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("#c-api-key-error")).to_contain_text("needs an API key")
+    assert services.store.get_bot(bot.id).provider == "openai"
+    page.get_by_label("New API key").fill("sk-ant-from-the-page-0123456789")
+    change = page.locator('#config-review [data-change="provider"]')
+    expect(change).to_contain_text("openai → anthropic")
+    expect(page.locator('#config-review [data-change="model"]')).to_contain_text("claude-opus-5")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("#config-ok")).to_contain_text("Applied")
+    expect(page.locator("#bot-model")).to_have_text("anthropic/claude-opus-5")
+    reported = client.get(f"/api/bots/{bot.id}").json()
+    assert (reported["provider"], reported["model"]) == ("anthropic", "claude-opus-5")
+    assert services.bots.secrets.read(bot.id, "api_key") == "sk-ant-from-the-page-0123456789"
+    expect(provider).to_have_value("anthropic")

@@ -1,5 +1,6 @@
-// The bot page's settings beyond persona and model — provider base URL and key, the
-// channel's settings and credentials, resource limits, budget — with a live preview of
+// The bot page's settings beyond persona and model — provider (another one takes the
+// Model field's model along), base URL and key, the channel's settings and credentials,
+// resource limits, budget — with a live preview of
 // what Apply changes (POST /api/bots/{bot}/preview: the changed settings, the
 // openclaw.json diff, whether the bot restarts); and the Image, Export and openclaw.json
 // cards. Secret inputs are write-only: never filled from the server, cleared after each
@@ -63,6 +64,9 @@ function diffLine(line) {
 export function mountBotEdit(form, { base, catalog, basePatch }) {
   const el = {
     providerNote: $("#c-provider-note", form),
+    provider: $("#c-provider", form),
+    model: $("#c-model", form),
+    modelOptions: $("#c-model-options", form),
     baseUrl: $("#c-base-url", form),
     apiKey: $("#c-api-key", form),
     channelNote: $("#c-channel-note", form),
@@ -80,6 +84,7 @@ export function mountBotEdit(form, { base, catalog, basePatch }) {
   };
   for (const input of [el.memory, el.cpus, el.pids]) input.placeholder = input.dataset.default || "";
   let initial = {};
+  let current = null; // the bot as last filled
   let channel = null; // the catalog entry of the bot's one channel (null: several)
   let timer = 0;
   let asked = 0;
@@ -145,6 +150,7 @@ export function mountBotEdit(form, { base, catalog, basePatch }) {
     const budget = {};
     for (const input of $$("[data-budget]", el.budgetGroup)) budget[input.dataset.budget] = input.value.trim();
     return {
+      provider: el.provider.value,
       baseUrl: el.baseUrl.value.trim(),
       settings: JSON.stringify(settings),
       memory: el.memory.value.trim(),
@@ -156,7 +162,11 @@ export function mountBotEdit(form, { base, catalog, basePatch }) {
 
   function fill(bot) {
     const config = bot.config || {};
-    el.providerNote.textContent = `${bot.provider}${bot.keyring ? " · its key is in the keyring" : ""}. Changing the provider means creating the bot anew.`;
+    el.providerNote.textContent = `${bot.provider}${bot.keyring ? " · its key is in the keyring" : ""}.`;
+    const providers = catalog.providers.some((p) => p.id === bot.provider) ? catalog.providers : [{ id: bot.provider, label: bot.provider }, ...catalog.providers];
+    el.provider.replaceChildren(...providers.map((p) => h("option", { value: p.id }, p.label)));
+    el.provider.value = bot.provider;
+    current = bot;
     el.baseUrl.value = config.base_url || "";
     renderChannel(bot);
     const limits = config.limits || {};
@@ -174,6 +184,10 @@ export function mountBotEdit(form, { base, catalog, basePatch }) {
   function patch() {
     const now = values();
     const out = {};
+    if (now.provider !== initial.provider) {
+      out.provider = now.provider;
+      out.model = el.model.value.trim(); // a new provider needs its model, changed or not
+    }
     if (now.baseUrl !== initial.baseUrl && now.baseUrl) out.base_url = now.baseUrl;
     if (now.settings !== initial.settings) {
       out.channel_settings = Object.fromEntries(Object.entries(JSON.parse(now.settings)).filter(([, v]) => v));
@@ -189,7 +203,7 @@ export function mountBotEdit(form, { base, catalog, basePatch }) {
     const secrets = {};
     for (const input of secretInputs()) {
       if (!input.value) continue; // empty: keep
-      const field = input.dataset.secret;
+      const field = input.dataset.secret || input.dataset.field; // the API key's is bare
       if (field.startsWith("secrets.channel_credentials.")) {
         secrets.channel_credentials = { ...(secrets.channel_credentials || {}), [field.split(".").pop()]: input.value };
       } else secrets[field.slice("secrets.".length)] = input.value;
@@ -251,6 +265,18 @@ export function mountBotEdit(form, { base, catalog, basePatch }) {
     timer = window.setTimeout(refresh, PREVIEW_DELAY);
   }
 
+  /** Another provider: its models to choose from, and its default model unless one of
+   *  its own is already typed in. */
+  function providerChanged() {
+    const provider = catalog.providers.find((p) => p.id === el.provider.value);
+    const models = provider ? provider.models : [];
+    el.modelOptions.replaceChildren(...models.map((m) => h("option", { value: m })));
+    const back = current && el.provider.value === current.provider;
+    if (back) el.model.value = current.model;
+    else if (provider && provider.default_model && !models.includes(el.model.value.trim())) el.model.value = provider.default_model;
+  }
+
+  el.provider.addEventListener("change", providerChanged);
   form.addEventListener("input", schedule);
   form.addEventListener("change", schedule);
 
