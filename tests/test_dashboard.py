@@ -177,8 +177,9 @@ def test_login_create_watch_stop_edit_delete(
     bot_page.get_by_role("link", name="Open the bot's page").click()
     expect(bot_page.locator("#bot-root[data-ready]")).to_be_attached()
     expect(bot_page.locator("#bot-logs .log-line", has_text="standin: tick").first).to_be_visible()
+    # What shows (the engine's timestamp is there, hidden until the toggle shows it).
     expect(bot_page.locator("#bot-logs .log-line.stderr")).to_have_text(
-        ["standin: a line on stderr"]
+        ["standin: a line on stderr"], use_inner_text=True
     )
     bot_id = bot_page.locator("#bot-root").get_attribute("data-bot-id")
     assert bot_id is not None

@@ -193,6 +193,8 @@ class Socks5Relay:
         else:
             raise ValueError("unknown address type")
         (port,) = struct.unpack("!H", await reader.readexactly(2))
+        if host == "localhost" or host.endswith(".localhost"):
+            host = "127.0.0.1"  # as Chromium itself resolves them (RFC 6761)
         return host, port
 
 

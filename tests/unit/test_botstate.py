@@ -120,9 +120,19 @@ def test_a_live_gateway_with_a_channel_down_is_degraded_and_says_which() -> None
         state_of(_healthy(), desired="running", channels=_channels("connected"), now=NOW)[0]
         == "healthy"
     )
-    # An unhealthy gateway stays unhealthy (worse than degraded).
-    sick = RuntimeStatus(state="running", health="unhealthy", detail="no answer")
+    # A gateway that does not answer stays unhealthy (worse than degraded).
+    sick = RuntimeStatus(state="running", health="unhealthy", detail="no answer: ReadTimeout")
     assert state_of(sick, desired="running", channels=down, now=NOW)[0] == "unhealthy"
+    # Live, but its readiness names the channel: degraded, in the channel's words when
+    # the gateway reported them, else its readiness's.
+    not_ready = RuntimeStatus(state="running", health="unhealthy", detail="not ready: telegram")
+    assert state_of(not_ready, desired="running", channels=down, now=NOW) == (
+        "degraded",
+        "Telegram: disconnected (401: Unauthorized)",
+    )
+    assert state_of(not_ready, desired="running", now=NOW) == ("degraded", "not ready: telegram")
+    bare = RuntimeStatus(state="running", health="unhealthy", detail="not ready: 503")
+    assert state_of(bare, desired="running", now=NOW)[0] == "unhealthy"
 
 
 def test_health_unknown_says_why() -> None:

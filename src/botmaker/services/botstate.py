@@ -11,8 +11,9 @@ its channel accounts as its gateway reports them, and whether its health is prob
 =================  ===========================================================
 ``starting``       running, its gateway not ready yet (within the start grace)
 ``healthy``        gateway live and ready, every channel account connected
-``degraded``       gateway live and ready, a channel account down (``reason`` says which)
-``unhealthy``      gateway not live or not ready after the grace
+``degraded``       gateway live, a channel account down or its readiness naming what
+                   fails (``reason`` says which)
+``unhealthy``      gateway not live, or not ready for no named reason, after the grace
 ``health_unknown`` running, not probed (``reason`` says why)
 ``stopping``       a stop asked for, the container still running
 ``restarting``     a restart under way (asked for, or by the restart policy)
@@ -219,9 +220,22 @@ def state_of(
         if down:
             return "degraded", down
         return "healthy", ""
+    if status.health == "unhealthy" and _live_not_ready(status.detail):
+        # Live, but its readiness names what fails (a channel account, say): degraded,
+        # with the channel's own words when the gateway reported them.
+        down = _channels_down(channels, time.time() if now is None else now)
+        return "degraded", down or str(status.detail)
     if status.health in ("starting", "unhealthy"):
         return status.health, status.detail or ""
     return "health_unknown", status.detail or ""
+
+
+def _live_not_ready(detail: str | None) -> bool:
+    """Whether a probe's detail says the gateway answered live but named checks that
+    keep it from being ready (``not ready: telegram``), not a bare status code."""
+    if not detail or not detail.startswith("not ready: "):
+        return False
+    return not detail.removeprefix("not ready: ").strip().isdigit()
 
 
 def _exit_words(status: RuntimeStatus) -> str:
