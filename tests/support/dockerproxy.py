@@ -88,6 +88,7 @@ class DockerRelay:
                 upstream.connect(self.target)
             except OSError:
                 client.close()
+                upstream.close()
                 continue
             with self._lock:
                 self._conns.append(upstream)
