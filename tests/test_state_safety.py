@@ -184,7 +184,7 @@ def test_read_and_files_never_follow_a_plant(
     before = canary_tree_digest(canary)
     assert store.read(bot_id, "openclaw.json") in (None, RENDERED["openclaw.json"])
     assert store.read(bot_id, "workspace/SOUL.md") in (None, RENDERED["workspace/SOUL.md"])
-    files = store.files(bot_id)
+    files = dict(store.files(bot_id))
     assert all(CANARY_SECRET not in data for data in files.values())
     assert set(files) <= set(RENDERED)
     assert canary_tree_digest(canary) == before
@@ -296,6 +296,6 @@ def test_a_deeply_nested_tree_is_read_and_removed(store: StateStore, bot_id: str
         os.close(fd)
         fd = inner
     os.close(fd)
-    assert set(store.files(bot_id)) == set(RENDERED)
+    assert {name for name, _ in store.files(bot_id)} == set(RENDERED)
     store.remove(bot_id)
     assert not store.bot_folder(bot_id).exists()

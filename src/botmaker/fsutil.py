@@ -46,6 +46,16 @@ MAX_DEPTH = 64
 Owner = tuple[int, int]
 
 
+class TooLarge(Exception):
+    """A file larger than its reader takes (a bot can fill its folder with anything)."""
+
+    def __init__(self, name: str, size: int, limit: int) -> None:
+        super().__init__(f"{name} is {size} bytes, more than {limit}")
+        self.name = name
+        self.size = size
+        self.limit = limit
+
+
 def is_bot_id(value: str) -> bool:
     """A bot id is a lowercase UUID: safe as a folder name, never a path."""
     return bool(_BOT_ID.fullmatch(value))
@@ -157,11 +167,13 @@ class Folder:
             raise
         os.fsync(self.fd)
 
-    def read(self, name: str) -> bytes | None:
+    def read(self, name: str, limit: int | None = None) -> bytes | None:
         """``name``'s bytes if it is a regular file with one link; None for anything else.
 
         It is checked before it is opened (no device is ever opened) and again after
-        (the same file, still regular, one link).
+        (the same file, still regular, one link). With ``limit``, a file of more bytes
+        (or one that grows past it while read) raises :class:`TooLarge`, and no more
+        than ``limit + 1`` bytes are ever read.
         """
         try:
             seen = os.stat(name, dir_fd=self.fd, follow_symlinks=False)
@@ -176,12 +188,24 @@ class Folder:
             info = os.fstat(fd)
             if not _single_file(info) or (info.st_dev, info.st_ino) != (seen.st_dev, seen.st_ino):
                 return None
-            return handle.read()
+            if limit is None:
+                return handle.read()
+            if info.st_size > limit:
+                raise TooLarge(name, info.st_size, limit)
+            data = handle.read(limit + 1)
+            if len(data) > limit:
+                raise TooLarge(name, len(data), limit)
+            return data
 
-    def files(self, depth: int = 0) -> Iterator[tuple[str, bytes]]:
-        """Every file :meth:`read` takes under this folder, by relative path."""
+    def files(self, depth: int = 0, limit: int | None = None) -> Iterator[tuple[str, bytes]]:
+        """Every file :meth:`read` takes under this folder, by relative path; with
+        ``limit``, files larger than that are left out (and logged)."""
         for name in self.names():
-            data = self.read(name)
+            try:
+                data = self.read(name, limit)
+            except TooLarge as exc:
+                log.warning("skipped a file of %d bytes (more than %d)", exc.size, exc.limit)
+                continue
             if data is not None:
                 yield name, data
                 continue
@@ -193,7 +217,7 @@ class Folder:
                 if depth >= MAX_DEPTH:
                     log.warning("skipped a folder nested deeper than %d levels", MAX_DEPTH)
                     continue
-                for relative, data in inner.files(depth + 1):
+                for relative, data in inner.files(depth + 1, limit):
                     yield f"{name}/{relative}", data
 
     def _unlink(self, name: str) -> bool:

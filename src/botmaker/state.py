@@ -16,11 +16,24 @@ from __future__ import annotations
 
 import contextlib
 import errno
-from collections.abc import Iterator, Mapping
+import logging
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from botmaker.errors import BotMakerError, StorageFull
-from botmaker.fsutil import Folder, is_bot_id
+from botmaker.fsutil import Folder, TooLarge, is_bot_id
+from botmaker.openclaw.render import MERGE_LIMIT
+
+log = logging.getLogger(__name__)
+
+#: The bot's ``openclaw.json`` (OpenClaw rewrites it; BotMaker renders it).
+CONFIG_FILE = "openclaw.json"
+#: The largest ``openclaw.json`` (or other rendered file) BotMaker reads back from a
+#: bot's state folder (its own renders are a few KiB; the bot may have written anything).
+CONFIG_LIMIT = MERGE_LIMIT
+#: The largest file of a state folder a backup, export or preflight copies: what an
+#: import takes (``services/backup.py``); larger ones are left out, never read whole.
+FILE_LIMIT = 256 * 1024 * 1024
 
 
 class StateError(BotMakerError):
@@ -86,10 +99,18 @@ class StateStore:
             for relative, data in files.items():
                 *folders, name = paths[relative]
                 with state.path(folders, create=True, owner=owner) as folder:
-                    old = folder.read(name)
-                    if old is not None:
-                        with previous.path(folders, create=True) as kept:
+                    try:
+                        old = folder.read(name, CONFIG_LIMIT)
+                    except TooLarge as exc:  # the bot bloated it: nothing to go back to
+                        log.warning(
+                            "bot %s: its %s is %d bytes; not kept", bot_id, relative, exc.size
+                        )
+                        old = None
+                    with previous.path(folders, create=True) as kept:
+                        if old is not None:
                             kept.write(name, old)
+                        else:  # an older rendering is not this one's previous
+                            kept.remove(name)
                     folder.write(name, data, owner=owner)
         return self.folder(bot_id)
 
@@ -102,28 +123,42 @@ class StateStore:
         self.write(bot_id, files, uid=uid)
         return True
 
-    def read(self, bot_id: str, relative: str) -> bytes | None:
-        """One file of the state folder, if it is a regular file of the bot's own."""
-        return self._read(bot_id, "state", relative)
+    def read(self, bot_id: str, relative: str, limit: int | None = None) -> bytes | None:
+        """One file of the state folder, if it is a regular file of the bot's own; with
+        ``limit``, a larger one raises :class:`botmaker.fsutil.TooLarge` unread."""
+        return self._read(bot_id, "state", relative, limit)
 
-    def _read(self, bot_id: str, area: str, relative: str) -> bytes | None:
+    def config(self, bot_id: str) -> bytes | None:
+        """The bot's ``openclaw.json`` for a render to merge from: None when there is
+        none, or when the bot made it larger than any config BotMaker would merge
+        (:data:`CONFIG_LIMIT`; the render alone is then written over it)."""
+        try:
+            return self.read(bot_id, CONFIG_FILE, CONFIG_LIMIT)
+        except TooLarge as exc:
+            log.warning("bot %s: its %s is %d bytes; not merged", bot_id, CONFIG_FILE, exc.size)
+            return None
+
+    def _read(
+        self, bot_id: str, area: str, relative: str, limit: int | None = None
+    ) -> bytes | None:
         *folders, name = _parts(relative)
         with self._errors(bot_id, "read"), self._existing(bot_id, area, *folders) as folder:
-            return folder.read(name) if folder is not None else None
+            return folder.read(name, limit) if folder is not None else None
 
-    def files(self, bot_id: str) -> dict[str, bytes]:
-        """The state folder's regular files by relative path (what a backup keeps);
-        links, FIFOs, devices and hard links are left out."""
+    def files(self, bot_id: str) -> Iterator[tuple[str, bytes]]:
+        """The state folder's regular files with their relative paths, one at a time
+        (what a backup or a preflight copies); links, FIFOs, devices and hard links are
+        left out, and so are files over :data:`FILE_LIMIT`."""
         with self._errors(bot_id, "read"), self._existing(bot_id, "state") as state:
-            return dict(state.files()) if state is not None else {}
+            if state is not None:
+                yield from state.files(limit=FILE_LIMIT)
 
     def scratch(self, bot_id: str) -> Path:
         return self.bot_folder(bot_id) / "scratch"
 
-    def copy_to_scratch(self, bot_id: str, files: Mapping[str, bytes], *, uid: int) -> Path:
+    def copy_to_scratch(self, bot_id: str, files: Iterable[tuple[str, bytes]], *, uid: int) -> Path:
         """A fresh scratch folder (a previous one removed) holding ``files``, owned by
         the bot's uid: a copy a throwaway container may change."""
-        paths = {relative: _parts(relative) for relative in files}
         owner = (uid, uid)
         self.bot_folder(bot_id)
         with (
@@ -133,15 +168,15 @@ class StateStore:
         ):
             base.remove("scratch")
             with base.sub("scratch", create=True, owner=owner) as scratch:
-                for relative, data in files.items():
-                    *folders, name = paths[relative]
+                for relative, data in files:
+                    *folders, name = _parts(relative)
                     with scratch.path(folders, create=True, owner=owner) as folder:
                         folder.write(name, data, owner=owner)
         return self.scratch(bot_id)
 
-    def read_scratch(self, bot_id: str, relative: str) -> bytes | None:
+    def read_scratch(self, bot_id: str, relative: str, limit: int | None = None) -> bytes | None:
         """One regular file of the scratch copy (what the throwaway container left)."""
-        return self._read(bot_id, "scratch", relative)
+        return self._read(bot_id, "scratch", relative, limit)
 
     def remove_scratch(self, bot_id: str) -> None:
         self.bot_folder(bot_id)

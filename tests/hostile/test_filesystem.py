@@ -273,3 +273,80 @@ def test_plants_then_a_move_between_runtimes_that_is_rolled_back(
         f"host file {'never copied' if clean else 'COPIED'}",
         [r["result"] for r in results] == ["failed"] and unchanged and clean and took < SLOW,
     )
+
+
+def test_a_bloated_deep_or_linked_openclaw_json_is_never_read_whole(
+    scene: Scene, tmp_path: Path
+) -> None:
+    """The bot page's ``openclaw.json`` view and every re-render read the bot's file:
+    a link to a host file is not followed, a 2 GiB file (sparse: the bot's disk holds
+    none of it) is refused unread, JSON nested 50,000 deep is shown as text only, and
+    the next edit renders the file anew. An export leaves out a state file larger than
+    an import takes, unread."""
+    svc, api, client = scene.svc, scene.api, scene.client
+    bot = create_bot(svc, "alpha")
+    view = f"/api/bots/{bot.id}/openclaw-config"
+    config = f"{STATE_TARGET}/openclaw.json"
+
+    plant(api, bot, scene.canary)
+    linked, took = scene.timed(lambda: client.get(view))
+    scene.check(
+        "openclaw.json linked to a host file, then the config view",
+        f"HTTP {linked.status_code}",
+        took,
+        QUICK,
+        linked.status_code == 404 and CANARY_SECRET.decode().strip() not in linked.text,
+    )
+
+    done = exec_in(api, bot.container, f"rm -f {config} && truncate -s 2G {config}")
+    assert done.code == 0, done.text
+    bloated, took = scene.timed(lambda: client.get(view))
+    scene.check(
+        "a 2 GiB openclaw.json, then the config view",
+        f"HTTP {bloated.status_code}: {bloated.text[:120]}",
+        took,
+        QUICK,
+        bloated.status_code == 409 and "2147483648 bytes" in bloated.json()["error"]["message"],
+    )
+    state = STATE_TARGET
+    done = exec_in(api, bot.container, f"truncate -s 300M {state}/big.bin; echo a > {state}/kept")
+    assert done.code == 0, done.text
+    exported = tmp_path / "alpha.tar.gz"
+    _, took = scene.timed(lambda: export_bot(svc, bot.id, exported))
+    with tarfile.open(exported) as tar:
+        names = [member.name.rsplit("/state/", 1)[-1] for member in tar]
+    scene.check(
+        "a 300 MiB and a 2 GiB file in the state folder, then export",
+        f"exported {sorted(names)}",
+        took,
+        QUICK,
+        "big.bin" not in names and "openclaw.json" not in names and "kept" in names,
+    )
+    edited, took = scene.timed(
+        lambda: client.patch(f"/api/bots/{bot.id}", json={"persona": {"name": "Marvin"}})
+    )
+    rendered = client.get(view)
+    scene.check(
+        "a 2 GiB openclaw.json, then an edit (re-render)",
+        f"HTTP {edited.status_code}, then the view: HTTP {rendered.status_code}",
+        took,
+        SLOW,
+        edited.status_code == 200
+        and rendered.status_code == 200
+        and rendered.json()["config"]["gateway"]["port"] > 0,
+    )
+
+    depth = 50_000
+    deep = "[" * depth + "]" * depth
+    done = exec_in(api, bot.container, f"printf '%s' '{deep}' > {config}")
+    assert done.code == 0, done.text
+    nested, took = scene.timed(lambda: client.get(view))
+    scene.check(
+        f"JSON nested {depth} deep in openclaw.json, then the config view",
+        f"HTTP {nested.status_code}",
+        took,
+        QUICK,
+        nested.status_code == 200
+        and nested.json()["config"] is None
+        and nested.json()["text"] == deep,
+    )

@@ -40,6 +40,7 @@ from botmaker.keyring.model import KeyringCorrupt
 from botmaker.runtime.policy import container_name
 from botmaker.secrets import valid_secret_name
 from botmaker.services.schemas import NAME_PATTERN
+from botmaker.state import FILE_LIMIT
 from botmaker.store import Database
 from botmaker.store.migrations import MIGRATIONS
 from botmaker.store.records import BotRecord
@@ -57,7 +58,7 @@ STORE_MEMBER = "store/botmaker.db"
 KEYRING_MEMBER = "keyring/keyring.db"
 _STATE_PREFIX = "bots/"  # bots/<id>/state/<relative path>
 _SECRETS_PREFIX = "secrets/"  # secrets/<id>.sealed
-_MAX_MEMBER = 256 * 1024 * 1024
+_MAX_MEMBER = FILE_LIMIT
 
 
 class BackupError(BotMakerError):
@@ -289,7 +290,7 @@ def export_bot(
 def _add_bot(writer: _ArchiveWriter, svc: Services, record: BotRecord, key: RootKey | None) -> None:
     """A bot's state folder (its regular files only: never a link, FIFO, device or hard
     link, see StateStore.files) and, with a passphrase's key, its sealed secrets."""
-    for relative, data in sorted(svc.deploy.state.files(record.id).items()):
+    for relative, data in svc.deploy.state.files(record.id):
         writer.add(f"{_STATE_PREFIX}{record.id}/state/{relative}", data)
     if key is not None:
         blob = _seal_secrets(key, record.id, _bot_secrets(svc, record.id))

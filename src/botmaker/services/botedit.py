@@ -20,7 +20,8 @@ from dataclasses import replace
 from typing import Any
 
 from botmaker.definition import BotDefinition
-from botmaker.errors import NotFound
+from botmaker.errors import Conflict, NotFound
+from botmaker.fsutil import TooLarge
 from botmaker.openclaw.render import API_KEY_FILE, render_files
 from botmaker.services.configdiff import CONFIG_FILE, REDACTED, config_diff
 from botmaker.services.definitions import (
@@ -31,6 +32,7 @@ from botmaker.services.definitions import (
 )
 from botmaker.services.deploy import Deployer
 from botmaker.services.schemas import BotUpdate
+from botmaker.state import CONFIG_LIMIT
 from botmaker.store import BotRecord
 
 #: Definition fields an edit cannot change or that are BotMaker's own bookkeeping.
@@ -100,7 +102,7 @@ def preview(deploy: Deployer, ref: str, patch: BotUpdate) -> dict[str, Any]:
     names -= set(stale_secret_files(old.definition, new.definition, files, names))
     if old.definition.keyring:
         names.discard(API_KEY_FILE)  # a keyring bot's key goes to the keyring, not a file
-    before = deploy.state.read(old.id, CONFIG_FILE)
+    before = deploy.state.config(old.id)
     config = bot_config(
         new,
         frozenset(names),
@@ -136,7 +138,13 @@ def _effect(changes: list[dict[str, Any]], secrets: list[str], recreate: bool) -
 def rendered_config(deploy: Deployer, ref: str) -> dict[str, Any]:
     """The bot's ``openclaw.json`` as it is on disk, the bot's secret values redacted."""
     record = deploy.store.find_bot(ref)
-    data = deploy.state.read(record.id, CONFIG_FILE)
+    try:
+        data = deploy.state.read(record.id, CONFIG_FILE, CONFIG_LIMIT)
+    except TooLarge as exc:  # the bot wrote it so (it owns its state folder)
+        raise Conflict(
+            f"bot {record.name}'s {CONFIG_FILE} is {exc.size} bytes, more than the "
+            f"{CONFIG_LIMIT} BotMaker reads; its next edit renders it anew"
+        ) from None
     if data is None:
         raise NotFound(f"bot {record.name} has no {CONFIG_FILE} yet")
     text = data.decode("utf-8", errors="replace")
@@ -146,7 +154,9 @@ def rendered_config(deploy: Deployer, ref: str) -> dict[str, Any]:
         text = text.replace(value, REDACTED)
     try:
         config: Any = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
+        config = None
+    if _deeper_than(config, MAX_CONFIG_DEPTH):  # shown as text only
         config = None
     return {
         "id": record.id,
@@ -156,6 +166,25 @@ def rendered_config(deploy: Deployer, ref: str) -> dict[str, Any]:
         "text": text,
         "secret_refs": secret_refs(config),
     }
+
+
+#: Deeper JSON than this is shown as text, not walked (BotMaker's renders nest about 6).
+MAX_CONFIG_DEPTH = 64
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists/objects more than ``limit`` deep (no recursion)."""
+    level: list[Any] = [value]
+    for _ in range(limit + 1):
+        level = [
+            inner
+            for item in level
+            if isinstance(item, dict | list)
+            for inner in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not level:
+            return False
+    return True
 
 
 def secret_refs(config: Any, path: str = "") -> list[dict[str, Any]]:

@@ -17,8 +17,9 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from botmaker.state import CONFIG_FILE as CONFIG_FILE  # the file whose changes are kept
+
 CONFIG_CHANGED = "config_changed"
-CONFIG_FILE = "openclaw.json"
 #: The longest diff kept; a longer one is cut at a line and says so.
 MAX_DIFF_CHARS = 16 * 1024
 REDACTED = "[redacted]"

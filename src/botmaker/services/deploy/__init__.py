@@ -155,7 +155,7 @@ class Deployer:
             proxy_base=proxy_base,
             access=self.gateway_access(record),
         )
-        before = self.state.read(record.id, CONFIG_FILE)
+        before = self.state.config(record.id)
         files = render_files(config, before)
         self.state.write(record.id, files, uid=record.uid)
         self.record_config_diff(record, before, files[CONFIG_FILE], source)

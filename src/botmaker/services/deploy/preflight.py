@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, replace
 
 from botmaker.errors import InvalidInput
+from botmaker.fsutil import TooLarge
 from botmaker.openclaw.cli import OpenClawCli, known_script
 from botmaker.openclaw.preflight import PreflightReport, preflight_commands, verdict
 from botmaker.openclaw.render import GATEWAY_PORT
@@ -28,6 +29,7 @@ from botmaker.runtime.base import Mount
 from botmaker.runtime.policy import STATE_TARGET
 from botmaker.services.configdiff import CONFIG_FILE
 from botmaker.services.crashloop import reason_lines
+from botmaker.state import CONFIG_LIMIT
 from botmaker.store import BotRecord
 
 from . import Deployer, channel_types
@@ -79,7 +81,7 @@ class Preflighter:
                     field="image",
                 )
             return Preflight(None, None, None, None, time.monotonic() - started)
-        before = self.state.read(record.id, CONFIG_FILE)
+        before = self.state.config(record.id)
         folder = self.state.copy_to_scratch(record.id, self.state.files(record.id), uid=record.uid)
         try:
             wait = max(10, math.ceil(self.deploy.settings.upgrade_timeout))
@@ -97,7 +99,14 @@ class Preflighter:
                 lines = reason_lines(exc.message, known, lines=8, width=300).splitlines()
                 message = " | ".join(lines)
                 raise InvalidInput(message, field=exc.field) from None
-            after = self.state.read_scratch(record.id, CONFIG_FILE)
+            try:
+                after = self.state.read_scratch(record.id, CONFIG_FILE, CONFIG_LIMIT)
+            except TooLarge as exc:
+                raise InvalidInput(
+                    f"{image}'s doctor left an {CONFIG_FILE} of {exc.size} bytes "
+                    f"(at most {CONFIG_LIMIT} are taken)",
+                    field="image",
+                ) from None
         finally:
             self.state.remove_scratch(record.id)
         flight = Preflight(cli, before, after, report, time.monotonic() - started)
