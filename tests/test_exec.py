@@ -54,3 +54,40 @@ def test_exec_runs_bounded_in_the_running_bot_as_its_user(
     assert client.post(f"/api/bots/{bot['id']}/stop").status_code == 200
     with pytest.raises(Conflict, match="not running"):
         runtime.exec(name, ["true"], timeout=10)
+
+
+def test_exec_stream_hands_output_over_as_it_comes(
+    client: httpx.Client, services: Services
+) -> None:
+    """What a Signal link needs: output read while the command still runs, stdout and
+    stderr apart, the exit code once it ended, and a reading bounded in time."""
+    created = client.post("/api/bots", json=bot_body("alpha"))
+    assert created.status_code == 201, created.text
+    name = container_name(created.json()["id"])
+    runtime = services.runtime
+    wait_for(lambda: runtime.status(name).running or None, timeout=30, interval=0.2)
+
+    started = time.monotonic()
+    stream = runtime.exec_stream(
+        name, ["/bin/sh", "-c", "echo first; echo oops >&2; sleep 30"], timeout=20
+    )
+    seen: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+    for chunk in stream:
+        seen[chunk.stream] += chunk.data
+        if seen == {"stdout": b"first\n", "stderr": b"oops\n"}:
+            break
+    assert time.monotonic() - started < 5  # long before the command ends
+    assert stream.exit_code() is None  # still running
+    stream.close()
+
+    done = runtime.exec_stream(name, ["/bin/sh", "-c", "echo hi; exit 4"], timeout=10)
+    assert b"".join(chunk.data for chunk in done) == b"hi\n"
+    assert done.exit_code() == 4
+
+    started = time.monotonic()
+    assert list(runtime.exec_stream(name, ["sleep", "30"], timeout=1)) == []
+    assert time.monotonic() - started < 5
+
+    assert client.post(f"/api/bots/{created.json()['id']}/stop").status_code == 200
+    with pytest.raises(Conflict, match="not running"):
+        runtime.exec_stream(name, ["true"], timeout=10)

@@ -347,11 +347,12 @@ def test_channels_without_a_gateway_login_are_refused_on_their_field(
     store: Store, gateway: Gateway
 ) -> None:
     logins = service(store, gateway)
-    with pytest.raises(Conflict) as signal:
-        logins.start("wa", "signal")
-    assert signal.value.field == "channel"
-    assert "signal-cli link" in signal.value.message
-    with pytest.raises(NotFound) as other:
-        logins.start("wa", "zalouser")  # a web login, but not a channel of this bot
-    assert other.value.field == "channel"
+    with pytest.raises(Conflict) as telegram:
+        logins.start("wa", "telegram")
+    assert telegram.value.field == "channel"
+    assert "telegram has no login through the gateway" in telegram.value.message
+    for channel in ("zalouser", "signal"):  # logins BotMaker runs, but not this bot's
+        with pytest.raises(NotFound) as other:
+            logins.start("wa", channel)
+        assert other.value.field == "channel"
     assert gateway.calls == []

@@ -440,6 +440,10 @@ class Channel:
     #: The plugin links its account through the gateway's ``web.login.start``/``wait``
     #: (a QR code BotMaker shows), not only through a CLI in the container.
     web_login: bool = False
+    #: BotMaker links the account by running the channel's own CLI in the bot's
+    #: container and showing its code as a QR code (Signal: ``signal-cli link``,
+    #: services/gateway/signal_link.py), through the same login routes and page.
+    cli_login: bool = False
     needs_public_url: bool = False  # the platform delivers messages to an HTTPS webhook
     docs: str = ""  # path on docs.openclaw.ai
 
@@ -480,6 +484,7 @@ class Channel:
             "interactive_login": self.interactive_login,
             "login_hint": self.login_hint,
             "web_login": self.web_login,
+            "cli_login": self.cli_login,
             "needs_public_url": self.needs_public_url,
             "docs": self.docs,
         }
@@ -568,14 +573,17 @@ CHANNELS: dict[str, Channel] = {
             dm_policies=(),
             docs="/channels/matrix",
         ),
-        # Talks to a signal-cli daemon; the account is linked with signal-cli itself.
+        # Talks to a signal-cli daemon OpenClaw starts in the bot; the account is linked
+        # with signal-cli itself (BotMaker runs it from the bot's page), its data kept
+        # in the state folder (render.SIGNAL_CLI_DATA).
         Channel(
             "signal",
             "Signal",
             "@openclaw/signal",
             (_setting("account", "Bot phone number (E.164, +15551234567)", "account"),),
             interactive_login=True,
-            login_hint='signal-cli link -n "OpenClaw"',
+            login_hint='signal-cli --config /state/signal-cli link -n "OpenClaw"',
+            cli_login=True,
             docs="/channels/signal",
         ),
         Channel(

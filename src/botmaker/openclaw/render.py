@@ -9,6 +9,7 @@ rendered here ever contains a secret value.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,17 @@ ADMIN_RPC_PATH = "/api/v1/admin/rpc"
 API_KEY_FILE = "api_key"
 KEYRING_TOKEN_FILE = "keyring_token"  # noqa: S105 - a file name: the bot's keyring token
 GATEWAY_TOKEN_FILE = "gateway_token"  # noqa: S105 - a file name
+
+#: Where signal-cli keeps a bot's Signal accounts (its ``--config``): in the state folder,
+#: so an account linked from BotMaker (services/gateway/signal_link.py) survives restarts
+#: and recreations. signal-cli's own default, ``~/.local/share/signal-cli``, is on the
+#: container's tmpfs home.
+SIGNAL_CLI_DATA = f"{STATE_DIR}/signal-cli"
+#: The first ``@openclaw/signal`` release that reads signal-cli's settings (``cliPath``,
+#: ``configPath``...) from ``channels.signal.transport``; earlier ones read them from
+#: ``channels.signal`` itself. Both refuse the other shape.
+SIGNAL_TRANSPORT_SINCE = (2026, 9, 3)
+_RELEASE = re.compile(r"v?(\d{4})\.(\d{1,2})\.(\d{1,3})(?![\d.])")
 
 
 def primary_credential(channel: Channel) -> str | None:
@@ -103,6 +115,9 @@ class BotConfig:
     secret_files: frozenset[str] = frozenset()  # names present under /run/secrets
     proxy_base: str | None = None  # the keyring proxy's URL for this provider, if keyed there
     access: GatewayAccess | None = None  # None: token auth only (no Control UI proxy)
+    #: The OpenClaw release the bot runs (its image's ``--version``, else its tag), for
+    #: config keys whose place moved between releases; None: unknown (the newest shape).
+    openclaw_version: str | None = None
 
 
 def _file_ref(provider: str) -> dict[str, str]:
@@ -144,6 +159,8 @@ def render_config(bot: BotConfig) -> dict[str, Any]:
     channels: dict[str, Any] = {}
     for channel in bot.channels:
         channels[channel.type] = _channel_block(channel, ref, bot.secret_files)
+        if channel.type == "signal":
+            channels[channel.type].update(signal_data_block(bot.openclaw_version))
 
     config: dict[str, Any] = {
         "gateway": _gateway_block(bot.access, ref(GATEWAY_TOKEN_FILE)),
@@ -228,6 +245,24 @@ def _channel_block(
     if channel.api_root and channel.type == "telegram":
         block["apiRoot"] = channel.api_root
     return block
+
+
+def release(version: str | None) -> tuple[int, int, int] | None:
+    """``2026.9.6`` (or an image tag such as ``2026.9.6-path``) as numbers; None when
+    ``version`` names no OpenClaw release."""
+    match = _RELEASE.match(version or "")
+    return (int(match[1]), int(match[2]), int(match[3])) if match else None
+
+
+def signal_data_block(version: str | None) -> dict[str, Any]:
+    """The keys of ``channels.signal`` that make OpenClaw run signal-cli with its data
+    in the state folder (``--config SIGNAL_CLI_DATA``), in the shape the bot's release
+    reads: ``transport`` (a managed signal-cli daemon) since ``SIGNAL_TRANSPORT_SINCE``
+    or when the release is unknown, a plain ``configPath`` before."""
+    known = release(version)
+    if known is not None and known < SIGNAL_TRANSPORT_SINCE:
+        return {"configPath": SIGNAL_CLI_DATA}
+    return {"transport": {"kind": "managed-native", "configPath": SIGNAL_CLI_DATA}}
 
 
 def render_identity(persona: Persona) -> str:
@@ -328,5 +363,18 @@ def _merge_channels(current: object, rendered: Mapping[str, Any]) -> dict[str, A
     for name, block in rendered.items():
         spec = CHANNELS[name]
         owned = _OWNED_CHANNEL + tuple(c.config_key for c in spec.credentials)
-        merged[name] = _overlay(merged.get(name), block, owned)
+        current_block = merged.get(name)
+        if (
+            name == "signal"
+            and isinstance(current_block, dict)
+            and any(key in current_block for key in _SIGNAL_DATA_KEYS)
+        ):
+            # signal-cli's place is the bot's own once its file names one (an operator's
+            # transport, doctor's migration to a newer shape): kept as it is.
+            block = {k: v for k, v in block.items() if k not in _SIGNAL_DATA_KEYS}
+        merged[name] = _overlay(current_block, block, owned)
     return merged
+
+
+#: The keys of ``channels.signal`` that say where signal-cli runs and keeps its data.
+_SIGNAL_DATA_KEYS = ("transport", "configPath")

@@ -216,6 +216,20 @@ class ExecResult:
     stderr: str
 
 
+class ExecStream(Protocol):
+    """A command running in a container, its output read as it comes (stdout and stderr
+    chunks, in the engine's framing); closable from another thread. Closing stops the
+    reading, not the command: end it inside the container (``kill``) first."""
+
+    def __iter__(self) -> Iterator[LogChunk]: ...
+
+    def close(self) -> None: ...
+
+    def exit_code(self) -> int | None:
+        """The command's exit code once it ended (None while it runs or when unknown)."""
+        ...
+
+
 @dataclass(frozen=True)
 class ManagedContainer:
     """A container carrying this instance's labels (a bot's, or a config check's)."""
@@ -327,6 +341,12 @@ class Backend(Protocol):
         no TTY and no stdin; its output is bounded by ``limit`` bytes and its time by
         ``timeout`` seconds (``RuntimeFailure`` past either). ``Conflict`` when the
         container is not running (or, in Swarm, runs on another node)."""
+        ...
+
+    def exec_stream(self, container: str, argv: Sequence[str], *, timeout: float) -> ExecStream:
+        """Start ``argv`` in the bot's RUNNING container as ``exec`` does, and hand its
+        output over as it comes; the reading ends by itself after ``timeout`` seconds
+        (the caller bounds how much it reads). ``Conflict`` when it is not running."""
         ...
 
     def stats(self, container: str) -> StatsSample | None:

@@ -26,6 +26,7 @@ from botmaker.runtime.base import (
     EXEC_OUTPUT_LIMIT,
     ContainerSpec,
     ExecResult,
+    ExecStream,
     ManagedContainer,
     RuntimeStatus,
     StatsSample,
@@ -240,6 +241,9 @@ class DockerBackend(EngineBackend):
         limit: int = EXEC_OUTPUT_LIMIT,
     ) -> ExecResult:
         return self.engine.exec(container, argv, timeout=timeout, limit=limit)
+
+    def exec_stream(self, container: str, argv: Sequence[str], *, timeout: float) -> ExecStream:
+        return self.engine.exec_stream(container, argv, timeout=timeout)
 
     @engine_errors("list containers")
     def list(self) -> dict[str, RuntimeStatus]:

@@ -17,7 +17,8 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from http.client import RemoteDisconnected
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -43,7 +44,9 @@ from botmaker.runtime.base import (
     MISSING,
     ContainerSpec,
     ExecResult,
+    ExecStream,
     ImageConfig,
+    LogChunk,
     ManagedContainer,
     ProgressCallback,
     RuntimeStatus,
@@ -52,6 +55,7 @@ from botmaker.runtime.base import (
 from botmaker.runtime.policy import LABEL_BOT_ID, LABEL_CHECK_FOR, managed_filters
 from botmaker.runtime.streams import (
     DockerEventStream,
+    DockerExecOutput,
     DockerLogStream,
     response_socket,
     stats_sample,
@@ -387,6 +391,33 @@ class Engine:
         own user, no TTY, no stdin. Output past ``limit`` bytes, or a command still
         running after ``timeout`` seconds, is ``RuntimeFailure``; the connection is then
         dropped (the command itself ends when it next writes, or by itself)."""
+        stream = self._exec_start(container, argv, timeout)
+        out, err, size = bytearray(), bytearray(), 0
+        try:
+            for chunk in stream:
+                size += len(chunk.data)
+                if size > limit:
+                    raise RuntimeFailure(f"exec: the command printed more than {limit} bytes")
+                (err if chunk.stream == "stderr" else out).extend(chunk.data)
+        finally:
+            stream.close()
+        if stream.expired:
+            raise RuntimeFailure(f"exec: the command did not finish within {timeout:.0f} s")
+        code = self.api.exec_inspect(stream.exec_id).get("ExitCode")
+        return ExecResult(
+            exit_code=int(code) if isinstance(code, int) else -1,
+            stdout=out.decode("utf-8", errors="replace"),
+            stderr=err.decode("utf-8", errors="replace"),
+        )
+
+    @engine_errors("exec")
+    def exec_stream(self, container: str, argv: Sequence[str], *, timeout: float) -> ExecStream:
+        """Start ``argv`` as ``exec`` does; its output is read by the caller as it
+        comes, until the command ends or ``timeout`` seconds pass (then the reading
+        ends; the command goes on unless the caller ends it)."""
+        return self._exec_start(container, argv, timeout)
+
+    def _exec_start(self, container: str, argv: Sequence[str], timeout: float) -> EngineExec:
         if not argv:
             raise RuntimeFailure("exec: no command")
         try:
@@ -414,34 +445,7 @@ class Engine:
             response.close()
             client.close()
             raise RuntimeFailure(f"exec: {text}")
-        stream = DockerLogStream(response, client)
-        expired = threading.Event()
-
-        def expire() -> None:
-            expired.set()
-            stream.close()
-
-        timer = threading.Timer(timeout, expire)
-        timer.daemon = True
-        timer.start()
-        out, err, size = bytearray(), bytearray(), 0
-        try:
-            for chunk in stream:
-                size += len(chunk.data)
-                if size > limit:
-                    raise RuntimeFailure(f"exec: the command printed more than {limit} bytes")
-                (err if chunk.stream == "stderr" else out).extend(chunk.data)
-        finally:
-            timer.cancel()
-            stream.close()
-        if expired.is_set():
-            raise RuntimeFailure(f"exec: the command did not finish within {timeout:.0f} s")
-        code = self.api.exec_inspect(exec_id).get("ExitCode")
-        return ExecResult(
-            exit_code=int(code) if isinstance(code, int) else -1,
-            stdout=out.decode("utf-8", errors="replace"),
-            stderr=err.decode("utf-8", errors="replace"),
-        )
+        return EngineExec(DockerExecOutput(response, client), self.api, exec_id, timeout)
 
     # -- monitoring -------------------------------------------------------------------
 
@@ -623,3 +627,55 @@ def _zero_time(value: object) -> str | None:
     if not value or str(value).startswith("0001-01-01"):
         return None
     return str(value)
+
+
+class EngineExec:
+    """A ``docker exec`` under way: its output chunks as they come (``ExecStream``).
+    The reading ends after ``timeout`` seconds (``expired``), or when closed."""
+
+    def __init__(
+        self, stream: DockerExecOutput, api: docker.APIClient, exec_id: str, timeout: float
+    ) -> None:
+        self._stream = stream
+        self._api = api
+        self._exec_id = exec_id
+        self._expired = threading.Event()
+        self._timer = threading.Timer(timeout, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    @property
+    def exec_id(self) -> str:
+        return self._exec_id
+
+    @property
+    def expired(self) -> bool:
+        return self._expired.is_set()
+
+    def _expire(self) -> None:
+        self._expired.set()
+        self._stream.close()
+
+    def __iter__(self) -> Iterator[LogChunk]:
+        try:
+            yield from self._stream
+        finally:
+            self._timer.cancel()
+
+    def close(self) -> None:
+        self._timer.cancel()
+        self._stream.close()
+
+    def exit_code(self) -> int | None:
+        try:
+            state = self._api.exec_inspect(self._exec_id)
+        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError):
+            return None
+        if state.get("Running"):  # the output ended a moment before the engine noted it
+            time.sleep(0.1)
+            with contextlib.suppress(Exception):
+                state = self._api.exec_inspect(self._exec_id)
+            if state.get("Running"):
+                return None
+        code = state.get("ExitCode")
+        return code if isinstance(code, int) else None

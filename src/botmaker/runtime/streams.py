@@ -79,6 +79,24 @@ class DockerLogStream(StreamedResponse[LogChunk]):
             yield from frames(buffer)
 
 
+class DockerExecOutput(DockerLogStream):
+    """A running ``docker exec``'s output as it comes: each read hands over what the
+    engine has sent so far (up to 64 KiB), not a full 64 KiB block (the exec's raw
+    stream is not chunked, so a block read would wait for the command's end)."""
+
+    what = "exec output"
+
+    def _items(self) -> Iterator[LogChunk]:
+        buffer = bytearray()
+        raw = self._response.raw
+        while not self._closed:
+            data = raw.read1(1 << 16)
+            if not data:
+                return
+            buffer += data
+            yield from frames(buffer)
+
+
 class DockerEventStream(StreamedResponse[RuntimeEvent]):
     """Docker's event stream (one JSON object per line) as ``RuntimeEvent``s.
 

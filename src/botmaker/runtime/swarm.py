@@ -39,6 +39,7 @@ from botmaker.runtime.base import (
     MISSING,
     ContainerSpec,
     ExecResult,
+    ExecStream,
     ManagedContainer,
     RuntimeStatus,
     StatsSample,
@@ -886,6 +887,25 @@ class SwarmBackend(EngineBackend):
         node: the engine BotMaker talks to can reach no other node's containers."""
         if self._plain(container):
             return self.engine.exec(container, argv, timeout=timeout, limit=limit)
+        task, elsewhere = self._task_here(container)
+        try:
+            return self.engine.exec(task, argv, timeout=timeout, limit=limit)
+        except NotFound:
+            raise elsewhere from None
+
+    def exec_stream(self, container: str, argv: Sequence[str], *, timeout: float) -> ExecStream:
+        """``exec_stream`` in the service's running task container, on this node."""
+        if self._plain(container):
+            return self.engine.exec_stream(container, argv, timeout=timeout)
+        task, elsewhere = self._task_here(container)
+        try:
+            return self.engine.exec_stream(task, argv, timeout=timeout)
+        except NotFound:
+            raise elsewhere from None
+
+    def _task_here(self, container: str) -> tuple[str, Conflict]:
+        """The id of the service's running task container on this node, and the
+        conflict to raise when it turns out to be elsewhere."""
         current = self.status(container)
         if not current.running or not current.container_id:
             raise Conflict(f"{container} is not running", field="bot")
@@ -897,10 +917,7 @@ class SwarmBackend(EngineBackend):
         )
         if current.node and here and current.node != here:
             raise elsewhere
-        try:
-            return self.engine.exec(current.container_id, argv, timeout=timeout, limit=limit)
-        except NotFound:
-            raise elsewhere from None
+        return current.container_id, elsewhere
 
     @engine_errors("nodes")
     def nodes(self) -> builtins.list[dict[str, Any]]:

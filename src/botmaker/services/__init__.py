@@ -287,7 +287,11 @@ def build_services(
         chat=AuditedChatService(gateway, audit=audit),
         # its own client: a login's start may wait 30 s for the plugin's code
         logins=AuditedLoginService(
-            store, GatewayService(store, statuses.current, timeout=45.0), audit=audit
+            store,
+            GatewayService(store, statuses.current, timeout=45.0),
+            runtime=runtime,
+            state=state,
+            audit=audit,
         ),
         users=AuditedUserService(store, moved=deploy.regrant, keyring=keyring, audit=audit),
         sso=SingleSignOn(settings, store, auth),

@@ -554,4 +554,13 @@ def bot_config(
         secret_files=secret_files,
         proxy_base=proxy_base,
         access=access,
+        openclaw_version=definition.openclaw_version or image_tag(record.image),
     )
+
+
+def image_tag(image: str) -> str | None:
+    """The tag of an image reference (``ghcr.io/openclaw/openclaw:2026.9.6`` →
+    ``2026.9.6``); None without one (a digest, or the implicit ``latest``)."""
+    name = image.split("@", 1)[0]
+    _, colon, tag = name.rpartition(":")
+    return tag if colon and "/" not in tag else None

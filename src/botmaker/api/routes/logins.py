@@ -1,5 +1,6 @@
-"""Interactive channel logins (WhatsApp, Zalo Personal): run in the bot, the QR code
-shown here (services/gateway/login.py)."""
+"""Interactive channel logins (WhatsApp, Zalo Personal, Signal): run in the bot, the QR
+code shown here (services/gateway/login.py; Signal's signal-cli link:
+services/gateway/signal_link.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Interactive channel logins (WhatsApp, Zalo Personal) run in the bot, shown in BotMaker.
+"""Interactive channel logins (WhatsApp, Zalo Personal, Signal) run in the bot, shown in
+BotMaker.
 
 A channel plugin that links an account by QR code implements OpenClaw's web login:
 the gateway's ``web.login.start`` (``{channel, force, timeoutMs}``) answers
@@ -26,8 +27,17 @@ bounded dimensions for PNG), and text is QR-encoded by BotMaker (``segno``). The
 code is a credential: it is never logged, never audited, and served only to the
 signed-in user with ``Cache-Control: no-store``.
 
-Signal is not here: ``@openclaw/signal`` has no login at all; its account is linked
-with ``signal-cli link`` outside OpenClaw (the catalog's ``login_hint``).
+Signal has no login through the gateway (``@openclaw/signal`` has none): a channel
+whose catalog entry has ``cli_login`` is linked by BotMaker running ``signal-cli link``
+in the bot's container (``signal_link.py``: the program and data folder the bot's
+``openclaw.json`` names, the device-link URI read from its bounded output and
+QR-encoded here, the number it linked as). Same routes, states and page: ``starting``
+until the code shows, ``waiting`` while it does, then ``linked``/``failed``/
+``expired``; a start first checks that the image has signal-cli (409 naming it
+otherwise). Unlike a web login, cancelling (and expiry, and a refused output) ends
+the process in the container, with ``kill`` in a second exec. After a link, the
+gateway is asked to start the channel (``channels.start``, as OpenClaw's own
+``channels login`` does).
 """
 
 from __future__ import annotations
@@ -48,8 +58,20 @@ from typing import Any
 import segno
 
 from botmaker.errors import BotMakerError, Conflict, NotFound, RuntimeFailure
+from botmaker.fsutil import TooLarge
 from botmaker.openclaw.catalog import CHANNELS
+from botmaker.runtime.base import Backend, ExecStream
+from botmaker.runtime.policy import container_name
 from botmaker.services.gateway.client import GatewayService
+from botmaker.services.gateway.signal_link import (
+    PRESENT,
+    LinkOutput,
+    LinkRefused,
+    SignalCli,
+    linked_numbers,
+    signal_cli_of,
+)
+from botmaker.state import StateStore
 from botmaker.store import BotRecord, Store
 
 log = logging.getLogger(__name__)
@@ -103,6 +125,8 @@ class Login:
     updated_at: float = 0.0
     ended_at: float | None = None
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    #: Ends what the login runs in the bot (a CLI login's process), when it runs one.
+    stop: Callable[[], None] | None = field(default=None, repr=False)
 
     @property
     def active(self) -> bool:
@@ -151,9 +175,13 @@ class LoginService:
         login_seconds: float = LOGIN_SECONDS,
         wait_timeout_ms: int = WAIT_TIMEOUT_MS,
         clock: Callable[[], float] = time.time,
+        runtime: Backend | None = None,
+        state: StateStore | None = None,
     ) -> None:
         self.store = store
         self.gateway = gateway
+        self.runtime = runtime  # CLI logins (Signal) run in the bot's container
+        self.state = state  # and read the bot's openclaw.json and signal-cli's accounts
         self.login_seconds = login_seconds
         self.wait_timeout_ms = wait_timeout_ms
         self.clock = clock
@@ -165,7 +193,11 @@ class LoginService:
     def start(self, ref: str, channel: str, *, force: bool = False) -> LoginView:
         """Start a login of ``channel`` in the bot (or return the one under way)."""
         record = self._record(ref, channel)
-        self.gateway.base_url(record)  # 409 at once when the bot is not running
+        cli = None
+        if CHANNELS[channel].cli_login:
+            cli = self._signal_cli(record)  # 409 at once: not running, no signal-cli
+        else:
+            self.gateway.base_url(record)  # 409 at once when the bot is not running
         key = (record.id, channel)
         with self._lock:
             self._prune()
@@ -179,7 +211,7 @@ class LoginService:
             self._logins[key] = login
         worker = threading.Thread(
             target=self._run,
-            args=(record, login, force),
+            args=(record, login, force, cli),
             name=f"login-{record.id}-{channel}",
             daemon=True,
         )
@@ -211,7 +243,8 @@ class LoginService:
         return image
 
     def cancel(self, ref: str, channel: str) -> LoginView:
-        """Stop waiting for the login and forget its code."""
+        """Stop waiting for the login and forget its code; a login that runs a process
+        in the bot (Signal) has it ended before this returns."""
         record = self._record(ref, channel)
         with self._lock:
             login = self._logins.get((record.id, channel))
@@ -221,19 +254,32 @@ class LoginService:
                 )
             login.cancel.set()
             self._end(login, "cancelled", "Cancelled in BotMaker.")
-            return self._view(login)
+            view = self._view(login)
+            stop = login.stop
+        if stop is not None:
+            stop()
+        return view
 
     def close(self) -> None:
-        """Stop every worker's wait (they end at their next check-in)."""
+        """Stop every worker's wait (they end at their next check-in) and the processes
+        CLI logins run in bots."""
         with self._lock:
+            stops = []
             for login in self._logins.values():
                 login.cancel.set()
+                if login.active and login.stop is not None:
+                    stops.append(login.stop)
+        for stop in stops:
+            stop()
 
     # -- the worker --------------------------------------------------------------------
 
-    def _run(self, record: BotRecord, login: Login, force: bool) -> None:
+    def _run(self, record: BotRecord, login: Login, force: bool, cli: SignalCli | None) -> None:
         try:
-            self._follow(record, login, force)
+            if cli is not None:
+                self._follow_cli(record, login, force, cli)
+            else:
+                self._follow(record, login, force)
         except BotMakerError as exc:
             self._finish(login, "failed", exc.message)
         except Exception:  # a worker must end its flow, whatever went wrong
@@ -294,6 +340,150 @@ class LoginService:
 
     def _call(self, record: BotRecord, method: str, params: dict[str, Any]) -> _Answer:
         return _Answer.of(self.gateway.rpc(record, method, params))
+
+    # -- a CLI login: signal-cli link in the bot's container ------------------------------
+
+    def _signal_cli(self, record: BotRecord) -> SignalCli:
+        """The bot's signal-cli, checked to be in its running container."""
+        if self.runtime is None or self.state is None:
+            raise Conflict("this BotMaker cannot run commands in bots", field="channel")
+        cli = signal_cli_of(self.state.config(record.id))
+        if not cli.declared:
+            raise Conflict(
+                f"bot {record.name}'s openclaw.json names no signal-cli data folder "
+                "(channels.signal.transport.configPath), so OpenClaw would not find a "
+                "linked account; apply any edit to the bot and BotMaker renders it",
+                field="channel",
+            )
+        found = self.runtime.exec(
+            container_name(record.id),
+            ["/bin/sh", "-c", PRESENT, "sh", cli.program],
+            timeout=15,
+            limit=4096,
+        )
+        if found.exit_code != 0:
+            raise Conflict(
+                f"signal-cli ({cli.program}) is not in bot {record.name}'s image "
+                f"({record.image[:200]}): OpenClaw's Signal channel runs it in the bot. "
+                "Build the image with signal-cli (the native Linux build from "
+                "github.com/AsamK/signal-cli/releases, or the JVM build and a Java "
+                "runtime), or name where it is in channels.signal.transport.cliPath",
+                field="channel",
+            )
+        return cli
+
+    def _follow_cli(self, record: BotRecord, login: Login, force: bool, cli: SignalCli) -> None:
+        assert self.runtime is not None  # checked by _signal_cli at start
+        if not force:
+            numbers = self._signal_numbers(record, cli)
+            if numbers:
+                self._finish(login, "linked", f"Already linked as {numbers[0]}.")
+                return
+        remaining = max(1.0, login.started_at + self.login_seconds - self.clock())
+        container = container_name(record.id)
+        stream = self.runtime.exec_stream(
+            container, cli.argv(f"{record.name} (OpenClaw)"), timeout=remaining + 15
+        )
+        process = _LinkProcess(self.runtime, container, stream)
+        with self._lock:
+            running = login.active
+            if running:
+                login.stop = process.stop
+                login.message = "Starting signal-cli in the bot…"
+        if not running:  # cancelled while it started
+            process.stop()
+            return
+        timer = threading.Timer(remaining, self._expire, args=(login, process))
+        timer.daemon = True
+        timer.start()
+        output = LinkOutput()
+        try:
+            for chunk in stream:
+                self._cli_news(login, output, output.feed(chunk.stream, chunk.data), process)
+            self._cli_news(login, output, output.end(), process)
+            process.exited.set()
+        except (LinkRefused, BotMakerError) as exc:  # refused output, the engine gone
+            if output.pid is None:
+                process.pid_known.set()  # no process id to wait for: the stream is closed
+            process.stop()  # gone before the login shows as ended
+            self._finish(login, "failed", exc.message)
+            return
+        finally:
+            timer.cancel()
+            stream.close()
+        if not login.active or login.cancel.is_set():
+            return  # cancelled or expired: ended (or ending), its process stopped
+        code = stream.exit_code()
+        if output.linked and code == 0:
+            number = output.number
+            message = f"Linked as {number}." if number else "Linked."
+            configured = _configured_account(record)
+            if number and configured and configured != number:
+                message += f" Set the bot's Signal number ({configured}) to {number}."
+            self._finish(login, "linked", message)
+            self._start_channel(record, login.channel)
+            return
+        words = output.words()
+        if code is None:  # it closed its output but runs on: ended here
+            process.exited.clear()
+            process.stop()
+            self._finish(login, "failed", "signal-cli's output ended before it did.")
+        elif code == 0:
+            self._finish(login, "failed", f"signal-cli ended without linking: {words}".strip())
+        else:
+            self._finish(
+                login, "failed", f"signal-cli: {words}" if words else f"signal-cli exited {code}."
+            )
+
+    def _cli_news(
+        self, login: Login, output: LinkOutput, news: list[str], process: _LinkProcess
+    ) -> None:
+        for item in news:
+            if item == "pid" and output.pid is not None:
+                process.known(output.pid)
+            elif item == "uri" and output.uri is not None:
+                image = qr_image(output.uri)
+                with self._lock:
+                    if login.active:
+                        login.qr = image
+                        login.qr_version += 1
+                        login.state = "waiting"
+                        login.message = (
+                            "Scan this code in Signal on your phone: Settings → "
+                            "Linked devices → Link new device."
+                        )
+                        login.updated_at = self.clock()
+            elif item == "linked":
+                self._touch(login, "Scanned; signal-cli is finishing the link…")
+
+    def _expire(self, login: Login, process: _LinkProcess) -> None:
+        with self._lock:
+            if not login.active:
+                return
+            login.cancel.set()  # the worker leaves the outcome to this
+        process.stop()  # gone before the login shows as ended
+        self._finish(login, "expired", "No scan in time; start again for a new code.")
+
+    def _start_channel(self, record: BotRecord, channel: str) -> None:
+        """Have the gateway start the channel on the account just linked, as OpenClaw's
+        own ``channels login`` does (best effort: it also starts at the next restart)."""
+        if not record.definition.gateway:
+            return
+        try:
+            self.gateway.rpc(record, "channels.start", {"channel": channel})
+        except BotMakerError as exc:
+            log.info("bot %s: could not start its %s channel: %s", record.name, channel, exc)
+
+    def _signal_numbers(self, record: BotRecord, cli: SignalCli) -> list[str] | None:
+        """The numbers signal-cli holds in the bot's state folder (None: unknown)."""
+        relative = cli.state_relative
+        if relative is None or self.state is None:
+            return None
+        try:
+            accounts = self.state.read(record.id, f"{relative}/data/accounts.json", 64 * 1024)
+        except (BotMakerError, TooLarge):
+            return None
+        return linked_numbers(accounts) if accounts is not None else []
 
     # -- state -------------------------------------------------------------------------
 
@@ -361,7 +551,7 @@ class LoginService:
     def _record(self, ref: str, channel: str) -> BotRecord:
         record = self.store.find_bot(ref)
         spec = CHANNELS.get(channel)
-        if spec is not None and not spec.web_login:
+        if spec is not None and not (spec.web_login or spec.cli_login):
             how = f" (use {spec.login_hint})" if spec.login_hint else ""
             raise Conflict(f"{channel} has no login through the gateway{how}", field="channel")
         if spec is None or channel not in {c.type for c in record.definition.channels}:
@@ -369,7 +559,17 @@ class LoginService:
         return record
 
     def _linked(self, record: BotRecord, channel: str) -> bool | None:
-        """Whether the gateway reports the channel's account configured (linked)."""
+        """Whether the gateway reports the channel's account configured (linked); for
+        a CLI login, whether signal-cli holds an account in the bot's state folder."""
+        if CHANNELS[channel].cli_login:
+            if self.state is None:
+                return None
+            try:
+                cli = signal_cli_of(self.state.config(record.id))
+            except BotMakerError:
+                return None
+            numbers = self._signal_numbers(record, cli)
+            return bool(numbers) if numbers is not None else None
         try:
             payload = self.gateway.rpc(record, "channels.status", {})
         except BotMakerError:
@@ -381,6 +581,67 @@ class LoginService:
         flags = [e.get("configured") for e in entries[:50] if isinstance(e, dict)]
         known = [flag for flag in flags if isinstance(flag, bool)]
         return any(known) if known else None
+
+
+class _LinkProcess:
+    """The ``signal-cli link`` a login runs in a bot's container, and how to end it:
+    ``kill`` it (the wrapper announced its PID) in a second exec, TERM then KILL after
+    5 s, waiting until it is gone; then its output stream is closed. A ``docker exec``
+    process leads its own session and process group, so the group is signalled: what
+    signal-cli started goes with it."""
+
+    #: TERM the group (else the process), wait up to 5 s for it to go, then KILL.
+    KILL = (
+        'kill -TERM -"$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null || exit 0; i=0; '
+        'while kill -0 -"$1" 2>/dev/null || kill -0 "$1" 2>/dev/null; do i=$((i+1)); '
+        'if [ "$i" -ge 50 ]; then kill -KILL -"$1" 2>/dev/null; kill -KILL "$1" 2>/dev/null; '
+        "exit 0; fi; sleep 0.1; done"
+    )
+
+    def __init__(self, runtime: Backend, container: str, stream: ExecStream) -> None:
+        self.runtime = runtime
+        self.container = container
+        self.stream = stream
+        self.pid: int | None = None
+        self.pid_known = threading.Event()
+        self.exited = threading.Event()  # its output ended by itself: nothing to kill
+        self.stopped = threading.Event()  # stop() has done its work
+        self._lock = threading.Lock()
+        self._stopping = False
+
+    def known(self, pid: int) -> None:
+        self.pid = pid
+        self.pid_known.set()
+
+    def stop(self) -> None:
+        """End the process (once; a second call waits for the first)."""
+        with self._lock:
+            first = not self._stopping
+            self._stopping = True
+        if not first:
+            self.stopped.wait(30)
+            return
+        try:
+            if self.pid_known.wait(5) and not self.exited.is_set() and self.pid is not None:
+                self.runtime.exec(
+                    self.container,
+                    ["/bin/sh", "-c", self.KILL, "sh", str(self.pid)],
+                    timeout=15,
+                    limit=4096,
+                )
+        except BotMakerError as exc:
+            log.warning("could not end signal-cli in %s: %s", self.container, exc)
+        finally:
+            self.stream.close()
+            self.stopped.set()
+
+
+def _configured_account(record: BotRecord) -> str | None:
+    for entry in record.definition.channels:
+        if entry.type == "signal":
+            account = entry.settings.get("account")
+            return account if isinstance(account, str) else None
+    return None
 
 
 @dataclass(frozen=True)

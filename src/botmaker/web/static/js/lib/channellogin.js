@@ -1,6 +1,8 @@
-// Linking a channel's account (WhatsApp, Zalo Personal): the login runs in the bot, its
-// QR code is shown here until it is scanned, replaced, cancelled or expires.
-// One row per channel of the bot whose plugin logs in through the gateway (web_login).
+// Linking a channel's account (WhatsApp, Zalo Personal, Signal): the login runs in the
+// bot, its QR code is shown here until it is scanned, replaced, cancelled or expires.
+// One row per channel of the bot whose plugin logs in through the gateway (web_login)
+// or whose account BotMaker links with the channel's own CLI in the bot (cli_login:
+// Signal's `signal-cli link`).
 
 import { runAction } from "./action.js";
 import { api } from "./api.js";
@@ -114,7 +116,7 @@ export function mountChannelLogins(card, bot, channels) {
   if (!card) return;
   const wanted = (bot.channels || [])
     .map((id) => channels.find((ch) => ch.id === id))
-    .filter((ch) => ch && ch.web_login);
+    .filter((ch) => ch && (ch.web_login || ch.cli_login));
   if (!wanted.length) return;
   const logins = wanted.map((ch) => new ChannelLogin(bot, ch));
   card.querySelector("[data-logins]").replaceChildren(...logins.map((login) => login.node));

@@ -104,12 +104,17 @@ function renderDetails() {
 }
 
 // A channel that needs an interactive login (a QR code): the command for this bot's
-// container, with the CLI its image has (the official image has no `openclaw` on PATH).
+// container, with the CLI its image has (the official image has no `openclaw` on PATH);
+// a hint that is another program (signal-cli) runs as it is in the container.
 function logins() {
+  const exec = bot.openclaw.exec.slice(0, bot.openclaw.exec.length - bot.openclaw.cli.length);
   return (bot.channels || [])
     .map((id) => catalog.channels.find((ch) => ch.id === id))
     .filter((ch) => ch && ch.interactive_login && ch.login_hint)
-    .map((ch) => [`Log in ${ch.label || ch.id}`, `${bot.openclaw.exec} ${ch.login_hint.replace(/^openclaw /, "")}`]);
+    .map((ch) => [
+      `Log in ${ch.label || ch.id}`,
+      ch.login_hint.startsWith("openclaw ") ? `${bot.openclaw.exec} ${ch.login_hint.replace(/^openclaw /, "")}` : `${exec}${ch.login_hint}`,
+    ]);
 }
 
 function setStatus(status, extra = {}) {

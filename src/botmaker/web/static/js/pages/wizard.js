@@ -314,7 +314,7 @@ function onChannel() {
   const notes = [];
   if (c.plugin) notes.push(`Needs the OpenClaw plugin ${c.plugin} in the bot image.`);
   if (c.needs_public_url) notes.push("Needs a public webhook URL, which BotMaker does not set up.");
-  if (c.web_login) notes.push("Link the account once the bot runs: its QR code shows here after you create the bot, and on the bot's page.");
+  if (c.web_login || c.cli_login) notes.push("Link the account once the bot runs: its QR code shows here after you create the bot, and on the bot's page.");
   else if (c.interactive_login) notes.push(`Log in afterwards: ${c.login_hint} in the bot's container (its page shows the exact command)`);
   $("#channel-help").textContent = notes.join(" ");
   f.dmPolicy.replaceChildren(...c.dm_policies.map((p) => h("option", { value: p }, p)));
