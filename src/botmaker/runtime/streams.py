@@ -54,8 +54,13 @@ class StreamedResponse(Generic[Item]):
         finally:
             self.close()
 
+    def __del__(self) -> None:
+        # A stream dropped unread (a log SSE answer whose client left before it began,
+        # so its generator never ran its ``finally``) still frees its connection.
+        self.close()
+
     def close(self) -> None:
-        if self._closed:
+        if getattr(self, "_closed", True):  # closed, or never fully built
             return
         self._closed = True
         close_streamed(self._response)
