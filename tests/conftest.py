@@ -8,8 +8,11 @@ makes is removed afterwards.
 from __future__ import annotations
 
 import contextlib
+import gc
+import os
 import re
 import subprocess
+import time
 import uuid
 from collections.abc import Generator, Iterator
 from dataclasses import astuple, replace
@@ -328,6 +331,20 @@ def pytest_runtest_makereport(
 
 _STALLS = pytest.StashKey[StallRecorder]()
 
+#: BOTMAKER_TEST_GC=1: collect garbage after each test, so that an object dropped
+#: unclosed (a socket, a file) warns in the teardown of the test that dropped it
+#: rather than in whichever test the collector happens to run next.
+_GC_EACH_TEST = os.environ.get("BOTMAKER_TEST_GC") == "1"
+_GC_SECONDS: list[float] = []
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    if _GC_EACH_TEST:
+        began = time.perf_counter()
+        gc.collect()
+        _GC_SECONDS.append(time.perf_counter() - began)
+
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: object) -> None:
@@ -355,6 +372,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _GC_SECONDS:
+        terminalreporter.write_line(
+            f"garbage collected after {len(_GC_SECONDS)} tests in {sum(_GC_SECONDS):.1f} s"
+        )
     if TRIED:
         held = sum(a.held for a in TRIED)
         terminalreporter.section(f"hostile bot: {held} of {len(TRIED)} attacks held")

@@ -138,9 +138,14 @@ class Socks5Relay:
         async def close() -> None:
             if self._server is not None:
                 self._server.close()
-            for task in asyncio.all_tasks():
-                if task is not asyncio.current_task():
-                    task.cancel()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            # A writer's close only schedules its socket's: let those callbacks run
+            # before the loop stops, or the sockets are left to the garbage collector.
+            for _ in range(3):
+                await asyncio.sleep(0)
 
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout=5)
