@@ -123,6 +123,12 @@ class Socks5Relay:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="socks5", daemon=True)
         self._server: asyncio.AbstractServer | None = None
+        # Each connection's task and streams, held until it ends: the event loop keeps
+        # only weak references to tasks, and a relay whose two sides both wait (neither
+        # socket registered with the selector) would otherwise be collected half-way,
+        # its sockets never closed.
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
 
     def __enter__(self) -> Socks5Relay:
         sock = self.network.listen()
@@ -142,6 +148,8 @@ class Socks5Relay:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            for writer in self._writers:
+                writer.close()
             # A writer's close only schedules its socket's: let those callbacks run
             # before the loop stops, or the sockets are left to the garbage collector.
             for _ in range(3):
@@ -156,10 +164,15 @@ class Socks5Relay:
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_writer: asyncio.StreamWriter | None = None
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        self._writers.add(writer)
         try:
             host, port = await self._handshake(reader, writer)
             try:
                 up_reader, up_writer = await asyncio.open_connection(host, port)
+                self._writers.add(up_writer)
             except OSError:
                 writer.write(b"\x05\x05\x00\x01" + bytes(6))  # connection refused
                 await writer.drain()
@@ -171,9 +184,12 @@ class Socks5Relay:
         except (OSError, asyncio.IncompleteReadError, ValueError):
             pass
         finally:
-            writer.close()
-            if up_writer is not None:
-                up_writer.close()
+            for opened in (writer, up_writer):
+                if opened is not None:
+                    opened.close()
+                    self._writers.discard(opened)
+            if task is not None:
+                self._tasks.discard(task)
 
     @staticmethod
     async def _handshake(
