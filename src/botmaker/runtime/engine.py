@@ -26,7 +26,7 @@ import docker
 import docker.errors
 import requests
 from docker.types import LogConfig
-from requests.adapters import BaseAdapter, HTTPAdapter
+from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ProtocolError
 from urllib3.util.retry import Retry
 
@@ -116,34 +116,17 @@ def _reason(exc: BaseException) -> str:
     return text[:200] or type(exc).__name__
 
 
-class _Closed(BaseAdapter):
-    """A closed ``Engine``'s transport: every request fails at once. Without it, a call
-    from a thread that outlived the close (a step past its join timeout, a request still
-    streaming) would open a fresh connection pool that nothing ever closes."""
-
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
-        raise requests.exceptions.ConnectionError(
-            "the connection to the Docker engine is closed", request=request
-        )
-
-    def close(self) -> None:
-        pass
-
-
 class Engine:
     """The connection to one Docker engine and what both runtimes ask of it."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.base_url = settings.docker_host or DEFAULT_SOCKET
-        self._closed = False
         self.api = self.client(settings.docker_timeout)
         self._node_name: str | None = None
 
     def client(self, timeout: float) -> docker.APIClient:
         """A new connection (a pull's or an event stream's own, with its own timeout)."""
-        if self._closed:
-            raise EngineUnavailable("the connection to the Docker engine is closed")
         try:
             client = docker.APIClient(
                 base_url=self.base_url,
@@ -158,14 +141,7 @@ class Engine:
         return client
 
     def close(self) -> None:
-        """Close the shared connection for good: what is in flight ends on its own
-        (its connection is closed when it is given back), later calls fail at once."""
-        self._closed = True
-        opened = list(self.api.adapters.items())
-        for prefix, _ in opened:
-            self.api.mount(prefix, _Closed())
-        for _, adapter in opened:
-            adapter.close()
+        self.api.close()
 
     def hostname(self) -> str | None:
         """The engine's hostname (asked once)."""
