@@ -1,8 +1,9 @@
 """Reconciliation converges rows, labelled containers and folders (real engine).
 
 A container removed by hand comes back (and runs); a row stuck ``creating`` is
-undone; a row stuck ``deleting`` is finished; an unlabelled container and a bot
-something is working on right now are never touched.
+undone; a row stuck ``deleting`` is finished; a config check's container left behind
+goes; an unlabelled container and a bot something is working on right now are never
+touched.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import httpx
 import pytest
 
 from botmaker.api import create_app
-from botmaker.runtime.policy import container_name
+from botmaker.runtime.policy import LABEL_BOT_ID, LABEL_CHECK_FOR, container_name
 from botmaker.services import Services
 from botmaker.services.reconcile import Reconciler
 from botmaker.services.schemas import BotCreate
@@ -112,6 +113,49 @@ def test_orphans_are_removed_only_after_the_grace_period(
     kinds = sorted(a["kind"] for a in reconciler.run_once() if a["action"] == "removed_orphan")
     assert kinds == ["containers", "secrets", "state"]
     assert_nothing_left(services, docker_api)
+
+
+def test_a_config_checks_container_left_when_botmaker_stopped_is_removed(
+    services: Services, docker_api: docker.APIClient, standin_image: str
+) -> None:
+    """BotMaker stopped between a check's end and its removal: the check's container
+    goes once it has stayed for the grace period; one still running is left alone."""
+    bot_id = _create(services)
+    labels = dict(docker_api.inspect_container(container_name(bot_id))["Config"]["Labels"])
+    labels.pop(LABEL_BOT_ID)
+    labels[LABEL_CHECK_FOR] = bot_id
+
+    def check(script: str) -> str:
+        name = f"{container_name(bot_id)}-check-{uuid.uuid4().hex[:6]}"
+        docker_api.create_container(
+            standin_image,
+            name=name,
+            labels=labels,
+            entrypoint=["/bin/sh", "-c", script],
+            host_config=docker_api.create_host_config(network_mode="none"),  # as a check's
+        )
+        docker_api.start(name)
+        return name
+
+    ended, running = check("exit 0"), check("sleep 60")
+    try:
+        assert docker_api.wait(ended, timeout=30)["StatusCode"] == 0
+        listed = {c["name"]: c["bot_id"] for c in services.orphans.report()["containers"]}
+        assert listed == {ended: bot_id}
+        reconciler = Reconciler(
+            services.store, services.runtime, services.bots, services.orphans, interval=1, grace=0
+        )
+        removed = [a for a in reconciler.run_once() if a["action"] == "removed_orphan"]
+        assert [(a["kind"], a["name"]) for a in removed] == [("containers", ended)]
+        with pytest.raises(docker.errors.NotFound):
+            docker_api.inspect_container(ended)
+        assert docker_api.inspect_container(running)["State"]["Running"]
+        assert _running(docker_api, bot_id)  # the bot itself is untouched
+        assert services.orphans.report()["containers"] == []
+    finally:
+        for name in (ended, running):
+            with contextlib.suppress(docker.errors.APIError):
+                docker_api.remove_container(name, force=True)
 
 
 def test_a_row_stuck_creating_is_undone(services: Services, docker_api: docker.APIClient) -> None:

@@ -1,7 +1,9 @@
 """Leftovers with no bot row: this instance's labelled containers, secrets and state
 folders, and keyring grants (tokens) of bots that no longer exist.
 
-A crash between steps of a create or delete can leave them. ``report`` only looks
+A crash between steps of a create or delete can leave them; BotMaker stopped while a
+config check ran leaves that check's container (each is removed as soon as its output is
+read), which is listed too once it has ended, though its bot lives. ``report`` only looks
 (GET never changes anything); ``cleanup`` removes exactly what ``report`` finds at
 that moment. Only containers carrying this instance's labels *and* a bot id are
 considered (never an unlabelled container or another instance's), and only folders
@@ -17,7 +19,8 @@ from typing import Any
 
 from botmaker.errors import BotMakerError
 from botmaker.fsutil import is_bot_id
-from botmaker.runtime.base import Backend
+from botmaker.runtime.base import Backend, ManagedContainer
+from botmaker.runtime.policy import container_name
 from botmaker.secrets import SecretStore
 from botmaker.services.keyring import KeyringService
 from botmaker.state import StateStore
@@ -81,7 +84,7 @@ class OrphanService:
                     "age_seconds": _age(now, c.created),
                 }
                 for c in containers
-                if c.bot_id and c.bot_id not in rows
+                if c.bot_id and (c.bot_id not in rows or _stranded_check(c))
             ],
             "secrets": [
                 {"bot_id": name, "path": str(path), "age_seconds": _age(now, mtime)}
@@ -136,3 +139,13 @@ def _bot_folders(root: Path) -> dict[str, tuple[Path, float]]:
 
 def _age(now: float, then: float) -> int | None:
     return max(0, int(now - then)) if then else None
+
+
+def _stranded_check(container: ManagedContainer) -> bool:
+    """A config check's container (``<bot container>-check-<hex>``) that is not running:
+    its check ended and nobody removed it (BotMaker stopped between the two)."""
+    return (
+        container.bot_id is not None
+        and container.name.startswith(container_name(container.bot_id) + "-check-")
+        and container.state != "running"
+    )
