@@ -127,14 +127,31 @@ def server(tmp_path: Path, standin_image: str, docker_api: docker.APIClient) -> 
     cleanup_instance(docker_api, Settings.from_env(env))
 
 
-def in_thread(call: Any) -> threading.Thread:
-    def run() -> None:
-        with contextlib.suppress(httpx.TransportError):
-            call()  # the server is killed under it: that is the point
+def in_thread(call: Any) -> list[object]:
+    """Make the request in the background; its answer (or transport error) lands in the
+    list returned, for the report of a request that never reached its pause."""
+    answers: list[object] = []
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+    def run() -> None:
+        try:
+            answers.append(call())
+        except httpx.TransportError as exc:  # the server is killed under it: the point
+            answers.append(exc)
+
+    threading.Thread(target=run, daemon=True).start()
+    return answers
+
+
+def wait_paused(server: Server, step: str, answers: list[object]) -> None:
+    """Until the server says it paused at ``step`` (a busy machine: up to 60 s)."""
+    try:
+        wait_for(lambda: f"@@paused {step}" in server.text(), timeout=60, interval=0.05)
+    except AssertionError:
+        said = [a.text[:300] if isinstance(a, httpx.Response) else repr(a) for a in answers]
+        raise AssertionError(
+            f"never paused at {step}; the request's answer: {said or 'none yet'}; "
+            f"the server's last output:\n{server.text()[-3000:]}"
+        ) from None
 
 
 def picture(server: Server, api: docker.APIClient) -> dict[str, Any]:
@@ -199,13 +216,13 @@ def test_killed_mid_operation_converges(
     with server.client() as client:
         if step in CREATE_STEPS:
             victim = None
-            in_thread(lambda: client.post("/api/bots", json=bot_body("victim")))
+            answers = in_thread(lambda: client.post("/api/bots", json=bot_body("victim")))
         else:
             made = client.post("/api/bots", json=bot_body("victim"))
             assert made.status_code == 201, made.text
             victim = made.json()["id"]
-            in_thread(lambda: client.delete(f"/api/bots/{victim}"))
-        wait_for(lambda: f"@@paused {step}" in server.text(), timeout=30, interval=0.05)
+            answers = in_thread(lambda: client.delete(f"/api/bots/{victim}"))
+        wait_paused(server, step, answers)
         server.kill()
 
     server.start()
@@ -240,8 +257,8 @@ def test_killed_mid_create_with_the_keyring_revokes_the_grant(
     server.kill()
     server.start(pause_at="after_container")
     with server.client() as client:
-        in_thread(lambda: client.post("/api/bots", json=bot_body("victim")))
-        wait_for(lambda: "@@paused after_container" in server.text(), timeout=30, interval=0.05)
+        answers = in_thread(lambda: client.post("/api/bots", json=bot_body("victim")))
+        wait_paused(server, "after_container", answers)
         server.kill()  # the keyring child goes with it (PR_SET_PDEATHSIG)
 
     server.start()
