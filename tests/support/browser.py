@@ -123,12 +123,11 @@ class Socks5Relay:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="socks5", daemon=True)
         self._server: asyncio.AbstractServer | None = None
-        # Each connection's task and streams, held until it ends: the event loop keeps
-        # only weak references to tasks, and a relay whose two sides both wait (neither
-        # socket registered with the selector) would otherwise be collected half-way,
-        # its sockets never closed.
+        # Each connection's task (and through it its streams), held until it ends: the
+        # event loop keeps only weak references to tasks, and a relay whose two sides
+        # both wait (neither socket registered with the selector) would otherwise be
+        # collected half-way, its sockets never closed.
         self._tasks: set[asyncio.Task[None]] = set()
-        self._writers: set[asyncio.StreamWriter] = set()
 
     def __enter__(self) -> Socks5Relay:
         sock = self.network.listen()
@@ -147,9 +146,7 @@ class Socks5Relay:
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            for writer in self._writers:
-                writer.close()
+            await asyncio.gather(*tasks, return_exceptions=True)  # each closes its writers
             # A writer's close only schedules its socket's: let those callbacks run
             # before the loop stops, or the sockets are left to the garbage collector.
             for _ in range(3):
@@ -167,12 +164,10 @@ class Socks5Relay:
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
-        self._writers.add(writer)
         try:
             host, port = await self._handshake(reader, writer)
             try:
                 up_reader, up_writer = await asyncio.open_connection(host, port)
-                self._writers.add(up_writer)
             except OSError:
                 writer.write(b"\x05\x05\x00\x01" + bytes(6))  # connection refused
                 await writer.drain()
@@ -184,10 +179,9 @@ class Socks5Relay:
         except (OSError, asyncio.IncompleteReadError, ValueError):
             pass
         finally:
-            for opened in (writer, up_writer):
-                if opened is not None:
-                    opened.close()
-                    self._writers.discard(opened)
+            writer.close()
+            if up_writer is not None:
+                up_writer.close()
             if task is not None:
                 self._tasks.discard(task)
 

@@ -18,6 +18,8 @@ LABEL_BOT_ID = "botmaker.bot-id"
 LABEL_BOT_NAME = "botmaker.bot-name"
 LABEL_INSTANCE = "botmaker.instance"
 LABEL_CHECK_FOR = "botmaker.check-for"  # a config check's container: the bot it checks
+#: A config check's container is named ``<bot's container><CHECK_INFIX><hex>``.
+CHECK_INFIX = "-check-"
 
 SECRETS_TARGET = "/run/secrets"
 STATE_TARGET = "/state"

@@ -20,7 +20,7 @@ from typing import Any
 from botmaker.errors import BotMakerError
 from botmaker.fsutil import is_bot_id
 from botmaker.runtime.base import Backend, ManagedContainer
-from botmaker.runtime.policy import container_name
+from botmaker.runtime.policy import CHECK_INFIX, container_name
 from botmaker.secrets import SecretStore
 from botmaker.services.keyring import KeyringService
 from botmaker.state import StateStore
@@ -142,10 +142,10 @@ def _age(now: float, then: float) -> int | None:
 
 
 def _stranded_check(container: ManagedContainer) -> bool:
-    """A config check's container (``<bot container>-check-<hex>``) that is not running:
+    """A config check's container (see ``CHECK_INFIX``) that is not running:
     its check ended and nobody removed it (BotMaker stopped between the two)."""
     return (
         container.bot_id is not None
-        and container.name.startswith(container_name(container.bot_id) + "-check-")
+        and container.name.startswith(container_name(container.bot_id) + CHECK_INFIX)
         and container.state != "running"
     )

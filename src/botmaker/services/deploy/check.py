@@ -30,7 +30,7 @@ from botmaker.openclaw.cli import (
     parse_discovery,
 )
 from botmaker.runtime.base import Backend, ContainerSpec
-from botmaker.runtime.policy import LABEL_BOT_ID, LABEL_CHECK_FOR
+from botmaker.runtime.policy import CHECK_INFIX, LABEL_BOT_ID, LABEL_CHECK_FOR
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class ConfigCheck:
         labels = {k: v for k, v in spec.labels.items() if k != LABEL_BOT_ID}
         check = replace(
             spec,
-            name=f"{spec.name}-check-{secrets.token_hex(3)}",
+            name=f"{spec.name}{CHECK_INFIX}{secrets.token_hex(3)}",
             labels={**labels, LABEL_CHECK_FOR: bot_id},  # not listed as the bot
             network="none",
             # No network: npm (which OpenClaw's doctor and plugin checks ask) answers
