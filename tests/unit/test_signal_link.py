@@ -45,9 +45,11 @@ URI = "sgnl://linkdevice?uuid=Yk3c-Xf_9q&pub_key=BQ%2Bx%2FYz0%3D"
 
 
 def started() -> LinkOutput:
-    output = LinkOutput()
-    assert output.feed("stdout", f"{PID_MARKER} 4242\n".encode()) == ["pid"]
+    told: list[int] = []
+    output = LinkOutput(on_pid=told.append)
+    assert output.feed("stdout", f"{PID_MARKER} 4242\n".encode()) == []
     assert output.pid == 4242
+    assert told == [4242]
     return output
 
 
@@ -107,6 +109,17 @@ def test_output_past_its_bounds_is_refused() -> None:
         output.feed("stderr", line)
     with pytest.raises(LinkRefused, match="more than 64 KiB"):
         output.feed("stderr", line)
+
+
+def test_the_process_id_is_told_before_a_flood_in_the_same_chunk_is_refused() -> None:
+    # The wrapper's line and a flood can reach BotMaker as one chunk: the refusal must
+    # not lose the process it has to kill (seen in CI: a flood link's processes outlived
+    # the "failed" it showed).
+    told: list[int] = []
+    output = LinkOutput(on_pid=told.append)
+    with pytest.raises(LinkRefused, match=f"longer than {MAX_LINE} bytes"):
+        output.feed("stdout", f"{PID_MARKER} 4242\n".encode() + b"y" * (MAX_LINE + 1))
+    assert told == [4242]
 
 
 def test_the_wrappers_process_id_comes_first_and_once() -> None:

@@ -396,11 +396,11 @@ class LoginService:
         timer = threading.Timer(remaining, self._expire, args=(login, process))
         timer.daemon = True
         timer.start()
-        output = LinkOutput()
+        output = LinkOutput(on_pid=process.known)
         try:
             for chunk in stream:
-                self._cli_news(login, output, output.feed(chunk.stream, chunk.data), process)
-            self._cli_news(login, output, output.end(), process)
+                self._cli_news(login, output, output.feed(chunk.stream, chunk.data))
+            self._cli_news(login, output, output.end())
             process.exited.set()
         except (LinkRefused, BotMakerError) as exc:  # refused output, the engine gone
             if output.pid is None:
@@ -435,13 +435,9 @@ class LoginService:
                 login, "failed", f"signal-cli: {words}" if words else f"signal-cli exited {code}."
             )
 
-    def _cli_news(
-        self, login: Login, output: LinkOutput, news: list[str], process: _LinkProcess
-    ) -> None:
+    def _cli_news(self, login: Login, output: LinkOutput, news: list[str]) -> None:
         for item in news:
-            if item == "pid" and output.pid is not None:
-                process.known(output.pid)
-            elif item == "uri" and output.uri is not None:
+            if item == "uri" and output.uri is not None:
                 image = qr_image(output.uri)
                 with self._lock:
                     if login.active:

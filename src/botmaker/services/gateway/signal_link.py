@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,12 +194,14 @@ def linked_numbers(accounts: bytes | None) -> list[str] | None:
 class LinkOutput:
     """Reads what ``signal-cli link`` (behind the wrapper) prints, chunk by chunk.
 
-    ``feed`` answers the news in one chunk: the process id, a link URI to show, the
-    number it linked as. Output that breaks the bounds, a second PID line or a link
-    URI that is not well formed raise :class:`LinkRefused` (the caller kills the
-    process)."""
+    ``feed`` answers the news in one chunk: a link URI to show, the number it linked
+    as. The wrapper's process id goes to ``on_pid`` the moment its line is read, so a
+    chunk that holds it and then output past the bounds still leaves a process to kill.
+    Output that breaks the bounds, a second PID line or a link URI that is not well
+    formed raise :class:`LinkRefused` (the caller kills the process)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_pid: Callable[[int], None] | None = None) -> None:
+        self.on_pid = on_pid
         self.pid: int | None = None
         self.uri: str | None = None
         self.linked = False
@@ -210,7 +213,7 @@ class LinkOutput:
 
     def feed(self, stream: str, data: bytes) -> list[str]:
         """Take one chunk of ``stream`` (stdout/stderr); the kinds of news it brought:
-        ``pid``, ``uri`` (a new code to show), ``linked``."""
+        ``uri`` (a new code to show), ``linked``."""
         self._size += len(data)
         if self._size > MAX_OUTPUT:
             raise LinkRefused(f"signal-cli printed more than {MAX_OUTPUT // 1024} KiB; stopped")
@@ -252,7 +255,9 @@ class LinkOutput:
             if marker != PID_MARKER or not value.isdigit() or not 1 < int(value) < 1 << 22:
                 raise LinkRefused("the signal-cli wrapper printed no valid process id")
             self.pid = int(value)
-            return ["pid"]
+            if self.on_pid is not None:
+                self.on_pid(self.pid)
+            return []
         if text.startswith(PID_MARKER):
             raise LinkRefused("signal-cli printed a second process id; stopped")
         if not text:
