@@ -138,20 +138,22 @@ class AuthService:
         self.accounts = store.accounts
         self.hasher = PasswordHasher()  # argon2id
         self.limiter = LoginRateLimiter(settings.login_max_failures, settings.login_window_seconds)
+        # The first admin's password from the environment, once ensure_password took it;
+        # hashed (like the dummy below) at its first use, not at every start: each is a
+        # full argon2 run (~0.15 s of two cores here).
+        self._configured = False
         self._configured_hash: str | None = None
-        # Verified against when the user is unknown: the same argon2 cost either way.
-        self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(12))
+        self._dummy_hash: str | None = None
 
     def ensure_password(self) -> str | None:
         """Make sure the first admin exists. Returns a newly generated password (show it
         once). With BOTMAKER_ADMIN_PASSWORD[_FILE] that password is the first admin's and
         is never stored; without it, a stored hash is kept, else one is generated."""
-        if self.settings.admin_password is not None:
-            self._configured_hash = self.hasher.hash(self.settings.admin_password.reveal())
+        self._configured = self.settings.admin_password is not None
         admin = self.accounts.user_by_name(FIRST_ADMIN)
-        if admin is not None and (admin.password_hash or self._configured_hash):
+        if admin is not None and (admin.password_hash or self._configured):
             return None
-        password = None if self._configured_hash else secrets.token_urlsafe(18)  # 144 bits
+        password = None if self._configured else secrets.token_urlsafe(18)  # 144 bits
         stored = self.hasher.hash(password) if password else None
         if admin is not None:  # configured before, not now: a password of its own
             self.accounts.update_user(admin.id, password_hash=stored)
@@ -198,10 +200,17 @@ class AuthService:
 
     def _verify(self, record: UserRecord | None, password: str) -> bool:
         stored = record.password_hash if record is not None else None
-        if record is not None and record.name == FIRST_ADMIN and self._configured_hash:
+        if record is not None and record.name == FIRST_ADMIN and self._configured:
             stored = self._configured_hash
+            if stored is None and self.settings.admin_password is not None:
+                stored = self._configured_hash = self.hasher.hash(
+                    self.settings.admin_password.reveal()
+                )
         try:
             if stored is None:
+                # Verified against when the user is unknown: the same argon2 cost.
+                if self._dummy_hash is None:
+                    self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(12))
                 self.hasher.verify(self._dummy_hash, password + "\0")
                 return False
             return self.hasher.verify(stored, password)
