@@ -219,3 +219,62 @@ def test_a_budget_edit_is_applied_by_the_keyring_without_a_restart(
         # With anything else in the edit the bot is recreated, as always.
         both = {"budget": {"daily_tokens": 6000}, "model": "gpt-5.1-mini"}
         assert client.post(f"/api/bots/{bot.id}/preview", json=both).json()["recreate"] is True
+
+
+def test_a_private_base_url_is_allowed_by_an_edit_and_applied_by_the_keyring(
+    settings: Settings, make_services: MakeServices, docker_api: docker.APIClient
+) -> None:
+    keyed = make_services(replace(settings, keyring="auto", keyring_port=0, keyring_admin_port=0))
+    bot = create_bot(keyed, "lan", {"api_key": "sk-lan-own-key-12345678", "channel_token": "1:a"})
+    lan = "http://192.168.1.50:11434/v1"
+    with (
+        ServerThread(create_app(keyed.settings, keyed)) as url,
+        logged_in(url, ADMIN_PASSWORD, timeout=60) as client,
+    ):
+        path = f"/api/bots/{bot.id}"
+        first = docker_api.inspect_container(resolve_container(docker_api, bot.container))
+        # A LAN address without the admin's say-so: refused on the field, nothing changed.
+        refused = client.patch(path, json={"base_url": lan})
+        assert_error(refused, 422, "invalid", "base_url")
+        assert client.get(path).json()["config"]["base_url"] is None
+        assert keyed.keyring.client.get_bot(bot.id)["allow_private"] is False
+
+        both = {"base_url": lan, "base_url_private": True}
+        preview = client.post(f"{path}/preview", json=both).json()
+        assert [c["field"] for c in preview["changes"]] == ["base_url", "base_url_private"]
+        assert preview["changes"][1] == {
+            "field": "base_url_private",
+            "before": False,
+            "after": True,
+        }
+        patched = client.patch(path, json=both)
+        assert patched.status_code == 200, patched.text
+        config = patched.json()["config"]
+        assert (config["base_url"], config["base_url_private"]) == (lan, True)
+        grant = keyed.keyring.client.get_bot(bot.id)
+        assert grant["allow_private"] is True
+        assert grant["base_urls"] == {"openai": lan}
+
+        # Turning it off while the base URL is private: refused, naming the base URL.
+        turned_off = client.patch(path, json={"base_url_private": False})
+        assert_error(turned_off, 422, "invalid", "base_url")
+        assert keyed.keyring.client.get_bot(bot.id)["allow_private"] is True
+
+        # Back to a public address; then the flag alone is the keyring's, no restart.
+        public = client.patch(path, json={"base_url": "https://llm.example.com/v1"})
+        assert public.status_code == 200, public.text
+        running = docker_api.inspect_container(resolve_container(docker_api, bot.container))
+        assert running["Id"] != first["Id"]  # a base URL is rendered: recreated
+        alone = {"base_url_private": False}
+        preview = client.post(f"{path}/preview", json=alone).json()
+        assert (preview["recreate"], preview["config_diff"]) == (False, None)
+        assert preview["effect"].startswith("Applied at once")
+        off = client.patch(path, json=alone)
+        assert off.status_code == 200, off.text
+        assert off.json()["config"]["base_url_private"] is False
+        assert keyed.keyring.client.get_bot(bot.id)["allow_private"] is False
+        after = docker_api.inspect_container(resolve_container(docker_api, bot.container))
+        assert (after["Id"], after["State"]["StartedAt"]) == (
+            running["Id"],
+            running["State"]["StartedAt"],
+        )

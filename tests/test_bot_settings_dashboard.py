@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import docker
@@ -15,8 +16,12 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from botmaker.api import create_app
+from botmaker.config import Settings
 from botmaker.services import Services
 from tests.support.bots import create_bot, resolve_container
+from tests.support.fixtures import MakeServices
+from tests.support.server import ServerThread
 from tests.test_dashboard import DESKTOP, Session
 
 expect.set_options(timeout=20_000)
@@ -172,6 +177,8 @@ def test_another_provider_from_the_page(
 ) -> None:
     bot = create_bot(services, "hopping")
     page = _open(desktop, bot.id)
+    # Not a keyring bot: whether its base URL may be private is not the page's to ask.
+    expect(page.locator("#c-base-url-private-row")).to_be_hidden()
     provider = page.get_by_label("Provider", exact=True)
     expect(provider).to_have_value("openai")
     provider.select_option("anthropic")
@@ -193,3 +200,40 @@ def test_another_provider_from_the_page(
     assert (reported["provider"], reported["model"]) == ("anthropic", "claude-opus-5")
     assert services.bots.secrets.read(bot.id, "api_key") == "sk-ant-from-the-page-0123456789"
     expect(provider).to_have_value("anthropic")
+
+
+def test_a_private_base_url_is_allowed_from_the_page(
+    browser: Browser, settings: Settings, make_services: MakeServices
+) -> None:
+    keyed = make_services(replace(settings, keyring="auto", keyring_port=0, keyring_admin_port=0))
+    secrets = {"api_key": "sk-lan-page-key-1234567", "channel_token": "1:a"}
+    bot = create_bot(keyed, "lan-page", secrets)
+    lan = "http://10.20.30.40:11434/v1"
+    with ServerThread(create_app(keyed.settings, keyed)) as url:
+        session = Session(browser, url, DESKTOP)
+        try:
+            page = _open(session, bot.id)
+            private = page.get_by_label("It is on a private or loopback network")
+            expect(private).not_to_be_checked()
+            page.get_by_label("Base URL").fill(lan)
+            # The API's refusal, live, on the base URL's field; Apply changes nothing.
+            error = page.locator("#c-base-url-error")
+            expect(error).to_contain_text("is a private address")
+            page.get_by_role("button", name="Apply").click()
+            expect(error).to_contain_text("allow it explicitly")
+            assert keyed.store.get_bot(bot.id).definition.base_url is None
+            private.check()
+            expect(error).to_have_count(0)
+            change = page.locator('#config-review [data-change="base_url_private"]')
+            expect(change).to_contain_text("false → true")
+            page.get_by_role("button", name="Apply").click()
+            expect(page.locator("#config-ok")).to_contain_text("Applied")
+            definition = keyed.store.get_bot(bot.id).definition
+            assert (definition.base_url, definition.base_url_private) == (lan, True)
+            assert keyed.keyring.client.get_bot(bot.id)["allow_private"] is True
+            page.reload()
+            expect(page.locator("#bot-root[data-ready]")).to_be_attached()
+            expect(private).to_be_checked()
+            expect(page.get_by_label("Base URL")).to_have_value(lan)
+        finally:
+            session.close()

@@ -174,6 +174,9 @@ class BotConfigOut(Exact):
     template: str | None
     fallbacks: list[str]
     base_url: str | None
+    base_url_private: bool = Field(
+        description="the base URL may be on a private network (the keyring connects there)"
+    )
     heartbeat: bool
     limits: LimitsOut
     channels: list[ChannelOut]

@@ -46,11 +46,12 @@ _INTERNAL = frozenset(
         "openclaw_version",
         "openclaw_cli",
         "previous_image",
-        "base_url_private",
     }
 )
-#: Changes that the keyring alone applies: no new rendering, no new container.
-_LIVE = ("budget.",)
+#: Changes that need no new rendering and no new container: the keyring applies them
+#: (a budget; whether the bot's base URL may be private: only the keyring connects
+#: there, and only a keyring bot's base URL is checked for it).
+_LIVE = ("budget.", "base_url_private")
 #: Where the bot reads its configuration (``OPENCLAW_CONFIG_PATH``).
 CONFIG_PATH = f"/state/{CONFIG_FILE}"
 
@@ -132,7 +133,7 @@ def _effect(changes: list[dict[str, Any]], secrets: list[str], recreate: bool) -
             "Applying re-renders openclaw.json, has OpenClaw validate it, and recreates the "
             "container: the bot restarts. A refused or failed edit puts everything back."
         )
-    return "Applied by the keyring at once; the bot keeps running."
+    return "Applied at once (by the keyring); the bot keeps running."
 
 
 def rendered_config(deploy: Deployer, ref: str) -> dict[str, Any]:

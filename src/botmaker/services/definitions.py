@@ -312,11 +312,18 @@ def apply_update(
     # The stored key, base URL and fallbacks belong to the old provider: a change of
     # provider keeps none of them (the old key file goes once the edit succeeded).
     base_url = patch.base_url if "base_url" in given else None if switching else old.base_url
+    private = (
+        patch.base_url_private
+        if patch.base_url_private is not None
+        else False
+        if switching
+        else old.base_url_private
+    )
     _check_provider(
         provider,
         api_key=secrets.api_key is not None or (API_KEY_FILE in present and not switching),
         base_url=base_url,
-        base_url_private=old.base_url_private,
+        base_url_private=private,
         keyring=old.keyring,
     )
     if "budget" in given and not old.keyring:
@@ -339,6 +346,7 @@ def apply_update(
         "template": template,
         "fallbacks": tuple(patch.fallbacks) if patch.fallbacks is not None else fallbacks,
         "base_url": base_url,
+        "base_url_private": private,
         "heartbeat": patch.heartbeat if patch.heartbeat is not None else old.heartbeat,
         "budget": budget,
         "channels": channels,

@@ -327,6 +327,11 @@ class BotUpdate(BaseModel):
     template: str | None = None
     persona: PersonaIn | None = None
     base_url: str | None = Field(default=None, max_length=500)
+    base_url_private: bool | None = Field(
+        default=None,
+        description="allow base_url on a private or loopback network (e.g. a LAN Ollama; "
+        "the keyring connects there); a change of provider without it: false",
+    )
     heartbeat: bool | None = None
     budget: BudgetIn | None = None
     channel: str | None = Field(

@@ -41,8 +41,8 @@ class UpdateBot:
         check_keyring_key(deploy, old, definition, patch)
         new_files = patch_secret_files(patch)
         changes = settings_changes(old.definition, definition)
-        if keyed and changes and not needs_recreate(changes, sorted(new_files)):
-            return self._regrant(old, definition)
+        if changes and not needs_recreate(changes, sorted(new_files)):
+            return self._apply_live(old, definition)
         new_key = new_files.pop(API_KEY_FILE, None) if keyed else None
         # The old provider's key, the old channel's credentials go (never sent to the
         # new ones); put back if the edit fails.
@@ -82,20 +82,24 @@ class UpdateBot:
         log.info("updated bot %s (%s)", record.name, record.id)
         return record
 
-    def _regrant(self, old: BotRecord, definition: BotDefinition) -> BotRecord:
-        """An edit the keyring alone applies (a budget): the row and the bot's grant, in
-        force at once; no new rendering, no new container."""
+    def _apply_live(self, old: BotRecord, definition: BotDefinition) -> BotRecord:
+        """An edit the keyring alone applies (a budget, a private base URL allowed): the
+        row and, for a keyring bot, its grant, in force at once; no new rendering, no new
+        container."""
         deploy = self.deploy
         record = deploy.store.update_bot(old.id, definition=definition)
+        if not old.definition.keyring:
+            log.info("updated bot %s (%s): nothing to apply", record.name, record.id)
+            return record
         try:
             deploy.keyring.client.put_bot(old.id, **deploy.grant(record))
         except BaseException:
             run_all(
                 [lambda: deploy.store.update_bot(old.id, definition=old.definition)],
-                f"rollback of bot {old.id} budget",
+                f"rollback of bot {old.id} keyring grant",
             )
             raise
-        log.info("updated bot %s (%s): budget", record.name, record.id)
+        log.info("updated bot %s (%s): its keyring grant", record.name, record.id)
         return record
 
     def _forget_key(self, key_id: str) -> None:

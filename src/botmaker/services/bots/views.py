@@ -77,6 +77,7 @@ class BotView:
                 "template": definition.template,
                 "fallbacks": list(definition.fallbacks),
                 "base_url": definition.base_url,
+                "base_url_private": definition.base_url_private,
                 "heartbeat": definition.heartbeat,
                 "limits": definition.limits.model_dump(),
                 "channels": [

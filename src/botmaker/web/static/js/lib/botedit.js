@@ -68,6 +68,8 @@ export function mountBotEdit(form, { base, catalog, basePatch }) {
     model: $("#c-model", form),
     modelOptions: $("#c-model-options", form),
     baseUrl: $("#c-base-url", form),
+    baseUrlPrivate: $("#c-base-url-private", form),
+    baseUrlPrivateRow: $("#c-base-url-private-row", form),
     apiKey: $("#c-api-key", form),
     channelNote: $("#c-channel-note", form),
     channelFields: $("#c-channel-fields", form),
@@ -152,6 +154,7 @@ export function mountBotEdit(form, { base, catalog, basePatch }) {
     return {
       provider: el.provider.value,
       baseUrl: el.baseUrl.value.trim(),
+      baseUrlPrivate: el.baseUrlPrivate.checked,
       settings: JSON.stringify(settings),
       memory: el.memory.value.trim(),
       cpus: el.cpus.value.trim(),
@@ -168,6 +171,8 @@ export function mountBotEdit(form, { base, catalog, basePatch }) {
     el.provider.value = bot.provider;
     current = bot;
     el.baseUrl.value = config.base_url || "";
+    el.baseUrlPrivate.checked = Boolean(config.base_url_private);
+    el.baseUrlPrivateRow.hidden = !bot.keyring; // only the keyring connects to it
     renderChannel(bot);
     const limits = config.limits || {};
     el.memory.value = sizeText(limits.memory_bytes);
@@ -189,6 +194,8 @@ export function mountBotEdit(form, { base, catalog, basePatch }) {
       out.model = el.model.value.trim(); // a new provider needs its model, changed or not
     }
     if (now.baseUrl !== initial.baseUrl && now.baseUrl) out.base_url = now.baseUrl;
+    // A new provider starts with a public base URL unless the box says otherwise.
+    if (!el.baseUrlPrivateRow.hidden && (now.baseUrlPrivate !== initial.baseUrlPrivate || "provider" in out)) out.base_url_private = now.baseUrlPrivate;
     if (now.settings !== initial.settings) {
       out.channel_settings = Object.fromEntries(Object.entries(JSON.parse(now.settings)).filter(([, v]) => v));
     }
