@@ -11,7 +11,9 @@ import contextlib
 import gc
 import os
 import re
+import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Generator, Iterator
@@ -362,9 +364,25 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: object) -> None:
     """On the xdist controller: add a finished worker's hostile-bot ledger to this one's,
-    for the table at the end (pytest_terminal_summary)."""
+    for the table at the end (pytest_terminal_summary); a worker that died says how
+    (xdist says only "Not properly terminated")."""
     for row in getattr(node, "workeroutput", {}).get("attacks", ()):
         TRIED.append(Attempt(*row))
+    if error is not None:
+        sys.stderr.write(f"\n[{node.gateway.id}] the worker process {_how_it_ended(node)}\n")
+
+
+def _how_it_ended(node: Any) -> str:
+    popen = getattr(getattr(node.gateway, "_io", None), "popen", None)
+    if not isinstance(popen, subprocess.Popen):
+        return "ended (its exit status is not known here)"
+    try:
+        code = popen.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        return f"(pid {popen.pid}) still runs 10 s after its channel closed"
+    if code < 0:
+        return f"(pid {popen.pid}) was killed by {signal.Signals(-code).name}"
+    return f"(pid {popen.pid}) exited with status {code}"
 
 
 # A skipped test is a failed test: the suite must prove everything on every run.
