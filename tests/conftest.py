@@ -381,7 +381,11 @@ def _how_it_ended(node: Any) -> str:
     except subprocess.TimeoutExpired:
         return f"(pid {popen.pid}) still runs 10 s after its channel closed"
     if code < 0:
-        return f"(pid {popen.pid}) was killed by {signal.Signals(-code).name}"
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"(pid {popen.pid}) was killed by {name}"
     return f"(pid {popen.pid}) exited with status {code}"
 
 
